@@ -1,0 +1,134 @@
+// Command swarm is a BitTorrent client and tracker in one binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// A second signal exits at once.
+		<-ctx.Done()
+		stop()
+	}()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	os.Exit(exitCode(err))
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// usageError marks a mistake in how swarm was called (exit status 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// errHelp reports that help was printed on request (exit status 0).
+var errHelp = errors.New("help requested")
+
+// exitCode maps run's result to the process status: 0 ok, 1 failure, 2 usage.
+func exitCode(err error) int {
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &ue):
+		return 2
+	default:
+		return 1
+	}
+}
+
+// command is one subcommand of swarm.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *env, args []string) error
+}
+
+// env carries what every subcommand writes to.
+type env struct {
+	stdout, stderr io.Writer
+}
+
+func commands() []command {
+	return []command{
+		{"create", "make a .torrent from a file or folder", runCreate},
+		{"info", "show what a .torrent file or magnet link holds", runInfo},
+	}
+}
+
+const mainUsage = `swarm is a BitTorrent client and tracker in one binary.
+
+Usage:
+  swarm COMMAND [flags] [arguments]
+
+Commands:
+%s
+Run 'swarm help COMMAND' or 'swarm COMMAND --help' for a command's flags and examples.
+Flags:
+  -h, --help      show this help
+      --version   print the version
+
+Exit status: 0 ok, 1 failure, 2 bad usage.
+`
+
+func printMainUsage(w io.Writer) {
+	var list string
+	for _, c := range commands() {
+		list += fmt.Sprintf("  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, mainUsage, list)
+}
+
+// run is swarm's whole command line: it returns the error that decides the
+// exit status, having already reported it on stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	e := &env{stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		printMainUsage(stderr)
+		return usagef("no command given")
+	}
+	switch args[0] {
+	case "-h", "--help":
+		printMainUsage(stdout)
+		return nil
+	case "--version", "version":
+		fmt.Fprintf(stdout, "swarm %s\n", version)
+		return nil
+	case "help":
+		if len(args) == 1 {
+			printMainUsage(stdout)
+			return nil
+		}
+		args = []string{args[1], "--help"}
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(ctx, e, args[1:])
+			var ue *usageError
+			switch {
+			case err == nil, errors.Is(err, errHelp):
+			case errors.As(err, &ue):
+				fmt.Fprintf(stderr, "swarm %s: %v\nRun 'swarm %s --help' for usage.\n", c.name, err, c.name)
+			default:
+				fmt.Fprintf(stderr, "swarm %s: %v\n", c.name, err)
+			}
+			return err
+		}
+	}
+	printMainUsage(stderr)
+	fmt.Fprintf(stderr, "\nswarm: unknown command %q\n", args[0])
+	return usagef("unknown command %q", args[0])
+}
