@@ -144,7 +144,17 @@ func writeTorrentText(w io.Writer, m *metainfo.MetaInfo) {
 	row := func(k, v string) { fmt.Fprintf(w, "%-14s %s\n", k+":", v) }
 	row("name", in.Name)
 	row("info hash", m.InfoHash.String())
-	row("size", fmt.Sprintf("%s (%d bytes)", formatSize(in.Length), in.Length))
+	var padding int64
+	for _, f := range in.Files {
+		if f.Padding {
+			padding += f.Length
+		}
+	}
+	if padding > 0 {
+		row("size", fmt.Sprintf("%s (%d bytes, plus %d bytes of padding)", formatSize(in.Length-padding), in.Length-padding, padding))
+	} else {
+		row("size", fmt.Sprintf("%s (%d bytes)", formatSize(in.Length), in.Length))
+	}
 	row("pieces", fmt.Sprintf("%d x %s", in.NumPieces(), formatSize(in.PieceLength)))
 	private := "no"
 	if in.Private {
