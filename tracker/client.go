@@ -1,0 +1,103 @@
+package tracker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// DefaultMaxResponseBytes bounds an announce reply when Client.MaxResponseBytes
+// is 0: 1 MiB, far above the few kilobytes 50 peers take.
+const DefaultMaxResponseBytes = 1 << 20
+
+// Client sends HTTP announces. The zero Client is ready to use. A Client is
+// safe for concurrent use.
+type Client struct {
+	// HTTP sends the requests; nil means http.DefaultClient. Timeouts come
+	// from the context passed to Announce.
+	HTTP *http.Client
+	// UserAgent is sent in the User-Agent header; empty means none is set
+	// (Go's default).
+	UserAgent string
+	// MaxResponseBytes bounds the reply body in bytes; 0 means
+	// DefaultMaxResponseBytes. A longer reply is an error.
+	MaxResponseBytes int64
+}
+
+// Announce sends req to the tracker at announceURL (http or https; a query it
+// already has, such as a passkey, is kept) and parses the reply. A tracker's
+// refusal is returned as a *FailureError. The context bounds the whole
+// exchange.
+func (c *Client) Announce(ctx context.Context, announceURL string, req AnnounceRequest) (AnnounceResponse, error) {
+	u, err := announceQueryURL(announceURL, req)
+	if err != nil {
+		return AnnounceResponse{}, err
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", announceURL, err)
+	}
+	if c.UserAgent != "" {
+		hreq.Header.Set("User-Agent", c.UserAgent)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	hresp, err := hc.Do(hreq)
+	if err != nil {
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", announceURL, err)
+	}
+	defer hresp.Body.Close()
+	limit := c.MaxResponseBytes
+	if limit <= 0 {
+		limit = DefaultMaxResponseBytes
+	}
+	body, err := io.ReadAll(io.LimitReader(hresp.Body, limit+1))
+	if err != nil {
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: read reply: %w", announceURL, err)
+	}
+	if int64(len(body)) > limit {
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: reply longer than %d bytes", announceURL, limit)
+	}
+	resp, err := ParseAnnounceResponse(body)
+	if err != nil {
+		if hresp.StatusCode != http.StatusOK {
+			// Not bencode: the HTTP status says more than the parse error.
+			return AnnounceResponse{}, fmt.Errorf("announce to %s: http status %s", announceURL, hresp.Status)
+		}
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", announceURL, err)
+	}
+	// Some trackers send a bencoded reply with a non-200 status; a parsed reply
+	// is trusted over the status line.
+	return resp, nil
+}
+
+// announceQueryURL appends the announce parameters to announceURL, keeping a
+// query the URL already has.
+func announceQueryURL(announceURL string, req AnnounceRequest) (string, error) {
+	u, err := url.Parse(announceURL)
+	if err != nil {
+		return "", fmt.Errorf("announce url %q: %w", announceURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("announce url %q: scheme %q is not http or https", announceURL, u.Scheme)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("announce url %q: no host", announceURL)
+	}
+	base, _, _ := strings.Cut(announceURL, "#")
+	b := make([]byte, 0, len(base)+256)
+	b = append(b, base...)
+	switch {
+	case u.RawQuery == "" && !u.ForceQuery:
+		b = append(b, '?')
+	case strings.HasSuffix(base, "?") || strings.HasSuffix(base, "&"):
+	default:
+		b = append(b, '&')
+	}
+	return string(req.AppendQuery(b)), nil
+}

@@ -1,0 +1,146 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval        = 30 * time.Minute
+	DefaultNumWant         = 50
+	DefaultMaxScrapeHashes = 64
+	DefaultMaxQueryBytes   = 8 << 10
+	DefaultShards          = 64
+	DefaultReadTimeout     = 10 * time.Second
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultIdleTimeout     = 2 * time.Minute
+	DefaultMaxHeaderBytes  = 16 << 10
+	DefaultShutdownTimeout = 5 * time.Second
+)
+
+// Config configures a Server. The zero Config is a working public tracker.
+type Config struct {
+	// Logger receives lifecycle lines, bad requests at Debug and internal
+	// errors at Error; nil means no logging.
+	Logger *zerolog.Logger
+	// Interval is the "interval" sent to clients; 0 means DefaultInterval
+	// (30 minutes). A peer that has not announced for two intervals expires.
+	// It is kept to whole seconds.
+	Interval time.Duration
+	// MinInterval is the "min interval" sent to clients; 0 means Interval/2.
+	// It must not exceed Interval.
+	MinInterval time.Duration
+	// DefaultNumWant is the number of peers in a reply when the client sends
+	// no numwant; 0 means DefaultNumWant (50).
+	DefaultNumWant int
+	// MaxNumWant caps the numwant a client may ask for; 0 means 50. It must
+	// be at least DefaultNumWant.
+	MaxNumWant int
+	// TrustIP makes the tracker record the address in the "ip" parameter
+	// instead of the connection's address. Only for a tracker behind a proxy
+	// or in a lab: anyone could otherwise announce someone else's address.
+	TrustIP bool
+	// MaxScrapeHashes bounds the info_hash parameters of one scrape; 0 means
+	// DefaultMaxScrapeHashes (64).
+	MaxScrapeHashes int
+	// MaxQueryBytes bounds the query string of a request in bytes; 0 means
+	// DefaultMaxQueryBytes (8 KiB).
+	MaxQueryBytes int
+	// Shards is the number of registry shards, each with its own mutex; 0
+	// means DefaultShards (64). It must be a power of two.
+	Shards int
+	// Seed seeds the random choice of peers, for reproducible tests; 0 means
+	// a random seed.
+	Seed uint64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Hook, when not nil, sees every parsed request before it is applied and
+	// may refuse it. With a Hook the server also serves /{passkey}/announce
+	// and /{passkey}/scrape.
+	Hook Hook
+	// ReadTimeout bounds reading a request, headers included, in Run; 0 means
+	// DefaultReadTimeout (10 s). Headers alone get half of it.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a reply in Run; 0 means DefaultWriteTimeout
+	// (10 s).
+	WriteTimeout time.Duration
+	// IdleTimeout bounds how long Run keeps an idle keep-alive connection; 0
+	// means DefaultIdleTimeout (2 minutes).
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers in Run, in bytes; 0
+	// means DefaultMaxHeaderBytes (16 KiB).
+	MaxHeaderBytes int
+	// ShutdownTimeout is how long Run waits for requests in flight once its
+	// context is done, before closing their connections; 0 means
+	// DefaultShutdownTimeout (5 s).
+	ShutdownTimeout time.Duration
+}
+
+// withDefaults fills in the zero fields and checks the combinations.
+func (c Config) withDefaults() (Config, error) {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	defInt := func(d *int, v int) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.Interval, DefaultInterval)
+	c.Interval = c.Interval.Truncate(time.Second)
+	def(&c.MinInterval, c.Interval/2)
+	c.MinInterval = c.MinInterval.Truncate(time.Second)
+	defInt(&c.DefaultNumWant, DefaultNumWant)
+	defInt(&c.MaxNumWant, DefaultNumWant)
+	defInt(&c.MaxScrapeHashes, DefaultMaxScrapeHashes)
+	defInt(&c.MaxQueryBytes, DefaultMaxQueryBytes)
+	defInt(&c.Shards, DefaultShards)
+	def(&c.ReadTimeout, DefaultReadTimeout)
+	def(&c.WriteTimeout, DefaultWriteTimeout)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	defInt(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	switch {
+	case c.Interval < time.Second:
+		return c, fmt.Errorf("interval %v is under one second", c.Interval)
+	case c.MinInterval < 0 || c.MinInterval > c.Interval:
+		return c, fmt.Errorf("min interval %v is not between 0 and interval %v", c.MinInterval, c.Interval)
+	case c.DefaultNumWant < 0 || c.MaxNumWant < 0:
+		return c, errors.New("negative numwant in config")
+	case c.DefaultNumWant > c.MaxNumWant:
+		return c, fmt.Errorf("default numwant %d exceeds max numwant %d", c.DefaultNumWant, c.MaxNumWant)
+	case c.MaxScrapeHashes < 0 || c.MaxQueryBytes < 0 || c.MaxHeaderBytes < 0:
+		return c, errors.New("negative size limit in config")
+	case c.Shards < 0 || c.Shards&(c.Shards-1) != 0:
+		return c, fmt.Errorf("shards %d is not a power of two", c.Shards)
+	case c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.ShutdownTimeout < 0:
+		return c, errors.New("negative timeout in config")
+	}
+	return c, nil
+}
+
+// Hook sees each parsed request before the registry applies it; it is where a
+// private mode (passkeys, registered torrents, accounting) plugs in. It may
+// change the request. Returning a ClientError refuses the request with that
+// reason; any other error is logged and answered with a generic reason. A Hook
+// is called from many goroutines at once.
+type Hook interface {
+	BeforeAnnounce(ctx context.Context, req *AnnounceRequest) error
+	BeforeScrape(ctx context.Context, req *ScrapeRequest) error
+}
+
+// ClientError is a failure reason meant for the client. A Hook returns one to
+// refuse a request; the text is sent as the bencoded "failure reason".
+type ClientError string
+
+func (e ClientError) Error() string { return string(e) }

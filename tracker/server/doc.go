@@ -1,0 +1,9 @@
+// Package server is an HTTP BitTorrent tracker: GET /announce (BEP 3, compact
+// replies per BEP 23 and BEP 7), GET /scrape (BEP 48) and Prometheus metrics at
+// /metrics, over an in-memory swarm registry sharded by info hash.
+//
+// It does not speak UDP, persist state or run private mode; a Hook sees each
+// parsed request first, which is where a private mode will plug in. A Server's
+// handler may serve any number of requests at once: each shard of the registry
+// has its own mutex, held only while a swarm is read or changed, never across I/O.
+package server

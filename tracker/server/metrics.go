@@ -1,0 +1,60 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"swarm/tracker"
+)
+
+// metrics are the Server's Prometheus collectors, in a registry of its own.
+type metrics struct {
+	registry  *prometheus.Registry
+	announces *prometheus.CounterVec // by event
+	byEvent   [4]prometheus.Counter  // announces, indexed by tracker.Event
+	scrapes   prometheus.Counter
+	failures  *prometheus.CounterVec // by reason: a parameter name, "hook" or "internal"
+}
+
+func newMetrics(reg *registry) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		announces: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "swarm_tracker", Name: "announces_total",
+			Help: "Announces applied, by event.",
+		}, []string{"event"}),
+		scrapes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "swarm_tracker", Name: "scrapes_total",
+			Help: "Scrapes answered.",
+		}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "swarm_tracker", Name: "failures_total",
+			Help: "Requests answered with a failure reason, by the parameter at fault (or hook, internal).",
+		}, []string{"reason"}),
+	}
+	for e := tracker.EventNone; e <= tracker.EventStopped; e++ {
+		name := e.String()
+		if name == "" {
+			name = "none"
+		}
+		m.byEvent[e] = m.announces.WithLabelValues(name)
+	}
+	gauge := func(name, help string, f func(stats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "swarm_tracker", Name: name, Help: help,
+		}, func() float64 { return f(reg.stats()) })
+	}
+	m.registry.MustRegister(
+		m.announces, m.scrapes, m.failures,
+		gauge("swarms", "Torrents with state in the registry.", func(s stats) float64 { return float64(s.swarms) }),
+		gauge("seeders", "Tracked peers with nothing left to download.", func(s stats) float64 { return float64(s.seeders) }),
+		gauge("leechers", "Tracked peers still downloading.", func(s stats) float64 { return float64(s.leechers) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "swarm_tracker", Name: "snatches_total",
+			Help: "Completed events counted as downloads.",
+		}, func() float64 { return float64(reg.stats().snatches) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}

@@ -1,0 +1,359 @@
+package server
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"swarm/metainfo"
+	"swarm/tracker"
+)
+
+// registry is the in-memory swarm state, split into shards by info hash so
+// that announces to different torrents rarely wait for each other.
+type registry struct {
+	shards []shard
+	mask   uint64
+	seed   maphash.Seed
+	epoch  time.Time // registry clock 0
+	now    func() time.Time
+	expiry uint32 // seconds without an announce after which a peer is dropped
+}
+
+// shard is one slice of the registry. mu guards every field and every swarm
+// in swarms; it is held only while one request reads or changes them.
+type shard struct {
+	mu       sync.Mutex
+	swarms   map[metainfo.Hash]*swarm
+	rng      *rand.Rand
+	seeders  int   // peers with left=0, over all swarms of the shard
+	leechers int   // the other peers
+	snatches int64 // completed events counted
+	sel      []int32
+	selSet   map[int32]struct{}
+	_        [64]byte // keep neighbouring shards' mutexes off one cache line
+}
+
+// swarm is the peers of one torrent.
+type swarm struct {
+	v4 peerList[addr4]
+	v6 peerList[addr6]
+	// downloaded counts completed events (snatches), saturating.
+	downloaded uint32
+	// sweepAt is the registry time before which no peer can have expired
+	// (the oldest last-seen plus expiry); for an empty swarm, when it may be
+	// dropped.
+	sweepAt uint32
+}
+
+func (sw *swarm) empty() bool  { return len(sw.v4.peers) == 0 && len(sw.v6.peers) == 0 }
+func (sw *swarm) seeders() int { return sw.v4.seeders + sw.v6.seeders }
+func (sw *swarm) leechers() int {
+	return sw.v4.leechers() + sw.v6.leechers()
+}
+
+func newRegistry(shards int, seed uint64, now func() time.Time, expiry time.Duration) *registry {
+	r := &registry{
+		shards: make([]shard, shards),
+		mask:   uint64(shards - 1),
+		seed:   maphash.MakeSeed(),
+		epoch:  now(),
+		now:    now,
+		expiry: uint32(max(expiry/time.Second, 1)),
+	}
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	for i := range r.shards {
+		r.shards[i].swarms = make(map[metainfo.Hash]*swarm)
+		r.shards[i].rng = rand.New(rand.NewPCG(seed, uint64(i)))
+	}
+	return r
+}
+
+// clock returns the registry time in whole seconds since the epoch.
+func (r *registry) clock() uint32 {
+	d := r.now().Sub(r.epoch)
+	if d < 0 {
+		return 0
+	}
+	return uint32(min(d/time.Second, 1<<32-1))
+}
+
+func (r *registry) shard(h metainfo.Hash) *shard {
+	return &r.shards[maphash.Bytes(r.seed, h[:])&r.mask]
+}
+
+// reply is what an announce takes out of the registry, copied while the
+// shard is locked so the encoding happens after it is released.
+type reply struct {
+	complete, incomplete int
+	v4, v6               []byte // compact peers
+	ids4, ids6           []byte // 20-byte peer ids in the order of v4 and v6, when wantIDs
+	wantIDs              bool
+}
+
+func (rp *reply) reset(wantIDs bool) {
+	*rp = reply{v4: rp.v4[:0], v6: rp.v6[:0], ids4: rp.ids4[:0], ids6: rp.ids6[:0], wantIDs: wantIDs}
+}
+
+// announce applies req to its swarm and fills rp with the swarm's counts and
+// a uniform random sample of at most req.NumWant other peers (only leechers
+// for a seeder). It returns whether a completed event was counted.
+func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
+	now := r.clock()
+	sh := r.shard(req.InfoHash)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sw := sh.swarms[req.InfoHash]
+	if sw == nil {
+		if req.Event == tracker.EventStopped {
+			return false
+		}
+		sw = &swarm{}
+		sh.swarms[req.InfoHash] = sw
+	}
+	sh.maybeSweep(sw, now, r.expiry)
+
+	seeder := req.Left == 0
+	var (
+		pos      int // the asker's slot, -1 once it has left
+		snatch   bool
+		ip       = req.Addr.Addr().Unmap()
+		isIPv6   = !ip.Is4()
+		wasEmpty = sw.empty()
+	)
+	if isIPv6 {
+		var k addr6
+		*(*[16]byte)(k[:]) = ip.As16()
+		binary.BigEndian.PutUint16(k[16:], req.Addr.Port())
+		pos, snatch = apply(sh, sw, &sw.v6, k, req, now)
+	} else {
+		var k addr4
+		*(*[4]byte)(k[:]) = ip.As4()
+		binary.BigEndian.PutUint16(k[4:], req.Addr.Port())
+		pos, snatch = apply(sh, sw, &sw.v4, k, req, now)
+	}
+	switch {
+	case sw.empty():
+		sw.sweepAt = now + r.expiry
+	case wasEmpty:
+		sw.sweepAt = now + r.expiry + 1
+	}
+	rp.complete, rp.incomplete = sw.seeders(), sw.leechers()
+	if pos >= 0 && req.NumWant > 0 {
+		sh.sample(sw, isIPv6, pos, seeder, req.NumWant, rp)
+	}
+	return snatch
+}
+
+// apply records req in l (the list of the asker's family) and returns the
+// asker's slot (-1 after a stopped event) and whether it counted a snatch.
+func apply[K addrKey](sh *shard, sw *swarm, l *peerList[K], k K, req *AnnounceRequest, now uint32) (int, bool) {
+	i, found := l.find(k)
+	if req.Event == tracker.EventStopped {
+		if found {
+			sh.count(i < l.seeders, -1)
+			l.remove(i)
+		}
+		return -1, false
+	}
+	seeder := req.Left == 0
+	// A completed event counts once per peer: not again from a peer that
+	// was already known as a seeder.
+	snatch := req.Event == tracker.EventCompleted && (!found || i >= l.seeders)
+	if snatch {
+		sh.snatches++
+		if sw.downloaded < 1<<32-1 {
+			sw.downloaded++
+		}
+	}
+	if !found {
+		sh.count(seeder, 1)
+		return l.add(peer[K]{addr: k, id: req.PeerID, seen: now}, seeder), snatch
+	}
+	p := &l.peers[i]
+	p.id = req.PeerID
+	p.seen = now
+	if was := i < l.seeders; was != seeder {
+		sh.count(was, -1)
+		sh.count(seeder, 1)
+		i = l.setSeeder(i, seeder)
+	}
+	return i, snatch
+}
+
+func (sh *shard) count(seeder bool, d int) {
+	if seeder {
+		sh.seeders += d
+	} else {
+		sh.leechers += d
+	}
+}
+
+// sample appends to rp a uniformly random subset of at most numWant peers of
+// sw, drawn from all peers for a leecher and from the leechers for a seeder,
+// never the asker itself (in slot pos of its family's list).
+//
+// The candidates are numbered as one virtual array: the IPv4 group, then the
+// IPv6 group, with the asker's own number skipped. Floyd's algorithm picks k
+// distinct numbers out of m with k random draws, each subset equally likely.
+func (sh *shard) sample(sw *swarm, isIPv6 bool, pos int, seeder bool, numWant int, rp *reply) {
+	lo4, lo6 := 0, 0
+	if seeder {
+		lo4, lo6 = sw.v4.seeders, sw.v6.seeders
+	}
+	m4 := len(sw.v4.peers) - lo4
+	m6 := len(sw.v6.peers) - lo6
+	self := -1 // the asker's virtual number, if it is a candidate
+	switch {
+	case !isIPv6 && pos >= lo4:
+		self = pos - lo4
+	case isIPv6 && pos >= lo6:
+		self = m4 + pos - lo6
+	}
+	m := m4 + m6
+	if self >= 0 {
+		m--
+	}
+	k := min(numWant, m)
+	sel := sh.sel[:0]
+	switch {
+	case k == m:
+		for t := range m {
+			sel = append(sel, int32(t))
+		}
+	case k <= 64:
+		for j := m - k; j < m; j++ {
+			t := int32(sh.rng.IntN(j + 1))
+			for _, x := range sel {
+				if x == t {
+					t = int32(j)
+					break
+				}
+			}
+			sel = append(sel, t)
+		}
+	default:
+		if sh.selSet == nil {
+			sh.selSet = make(map[int32]struct{})
+		}
+		clear(sh.selSet)
+		for j := m - k; j < m; j++ {
+			t := int32(sh.rng.IntN(j + 1))
+			if _, dup := sh.selSet[t]; dup {
+				t = int32(j)
+			}
+			sh.selSet[t] = struct{}{}
+			sel = append(sel, t)
+		}
+	}
+	for _, t := range sel {
+		v := int(t)
+		if self >= 0 && v >= self {
+			v++
+		}
+		if v < m4 {
+			p := &sw.v4.peers[lo4+v]
+			rp.v4 = p.addr.appendCompact(rp.v4)
+			if rp.wantIDs {
+				rp.ids4 = append(rp.ids4, p.id[:]...)
+			}
+		} else {
+			p := &sw.v6.peers[lo6+v-m4]
+			rp.v6 = p.addr.appendCompact(rp.v6)
+			if rp.wantIDs {
+				rp.ids6 = append(rp.ids6, p.id[:]...)
+			}
+		}
+	}
+	sh.sel = sel
+}
+
+// maybeSweep drops the expired peers of sw if any can have expired.
+func (sh *shard) maybeSweep(sw *swarm, now, expiry uint32) {
+	if now < sw.sweepAt || sw.empty() {
+		return
+	}
+	oldest := min(sweepList(sh, &sw.v4, now, expiry), sweepList(sh, &sw.v6, now, expiry))
+	if sw.empty() {
+		sw.sweepAt = now + expiry
+	} else {
+		sw.sweepAt = oldest + expiry + 1
+	}
+}
+
+// sweepList drops the peers of l last seen more than expiry seconds before
+// now and returns the oldest last-seen time of those left (now if none).
+func sweepList[K addrKey](sh *shard, l *peerList[K], now, expiry uint32) uint32 {
+	oldest := now
+	for i := 0; i < len(l.peers); {
+		p := &l.peers[i]
+		if now > p.seen && now-p.seen > expiry {
+			sh.count(i < l.seeders, -1)
+			l.remove(i) // moves an unvisited peer into slot i
+			continue
+		}
+		oldest = min(oldest, p.seen)
+		i++
+	}
+	return oldest
+}
+
+// sweep drops expired peers from every swarm and drops swarms that have been
+// empty for expiry. It locks one shard at a time.
+func (r *registry) sweep() {
+	now := r.clock()
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for h, sw := range sh.swarms {
+			sh.maybeSweep(sw, now, r.expiry)
+			if sw.empty() && now >= sw.sweepAt {
+				delete(sh.swarms, h)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// scrapeCounts is one torrent's entry of a scrape reply.
+type scrapeCounts struct {
+	complete, incomplete, downloaded int64
+}
+
+// scrape returns the counts of h, all zero for an unknown torrent.
+func (r *registry) scrape(h metainfo.Hash) scrapeCounts {
+	now := r.clock()
+	sh := r.shard(h)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sw := sh.swarms[h]
+	if sw == nil {
+		return scrapeCounts{}
+	}
+	sh.maybeSweep(sw, now, r.expiry)
+	return scrapeCounts{int64(sw.seeders()), int64(sw.leechers()), int64(sw.downloaded)}
+}
+
+// stats are registry-wide totals for the metrics.
+type stats struct {
+	swarms, seeders, leechers int
+	snatches                  int64
+}
+
+func (r *registry) stats() stats {
+	var s stats
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		s.swarms += len(sh.swarms)
+		s.seeders += sh.seeders
+		s.leechers += sh.leechers
+		s.snatches += sh.snatches
+		sh.mu.Unlock()
+	}
+	return s
+}

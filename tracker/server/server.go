@@ -1,0 +1,262 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+)
+
+// genericReason is the failure reason sent for an internal error; the detail
+// goes to the log only.
+const genericReason = "internal tracker error"
+
+// Server is an HTTP tracker. Its Handler may be served by any http.Server;
+// Run serves it on a listener with the timeouts and size limits of Config.
+type Server struct {
+	cfg     Config
+	log     zerolog.Logger
+	reg     *registry
+	metrics *metrics
+	parse   parseOptions
+	handler http.Handler
+	bufs    sync.Pool // *scratch
+}
+
+// scratch is the per-request memory of an announce, reused through a pool.
+type scratch struct {
+	out []byte
+	rp  reply
+}
+
+// New checks cfg, fills in its defaults and returns a Server with an empty
+// registry.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("new tracker server: %w", err)
+	}
+	s := &Server{
+		cfg: cfg,
+		log: zerolog.Nop(),
+		reg: newRegistry(cfg.Shards, cfg.Seed, cfg.Now, 2*cfg.Interval),
+		parse: parseOptions{
+			defaultNumWant:  cfg.DefaultNumWant,
+			maxNumWant:      cfg.MaxNumWant,
+			trustIP:         cfg.TrustIP,
+			maxQueryBytes:   cfg.MaxQueryBytes,
+			maxScrapeHashes: cfg.MaxScrapeHashes,
+		},
+	}
+	if cfg.Logger != nil {
+		s.log = *cfg.Logger
+	}
+	s.bufs.New = func() any { return &scratch{out: make([]byte, 0, 1024)} }
+	s.metrics = newMetrics(s.reg)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /announce", s.serveAnnounce)
+	mux.HandleFunc("GET /scrape", s.serveScrape)
+	if cfg.Hook != nil {
+		mux.HandleFunc("GET /{passkey}/announce", s.serveAnnounce)
+		mux.HandleFunc("GET /{passkey}/scrape", s.serveScrape)
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	s.handler = s.recoverPanics(mux)
+	return s, nil
+}
+
+// Handler returns the tracker's HTTP handler: /announce, /scrape, /metrics.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run serves the tracker on ln until ctx is done, then stops accepting, waits
+// up to Config.ShutdownTimeout for requests in flight and returns nil. It
+// also drops expired peers in the background. Run closes ln. It returns early
+// with an error if serving fails.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadTimeout / 2,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          log.New(debugWriter{s.log}, "", 0),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	wg.Go(func() { s.sweepLoop(ctx) })
+
+	s.log.Info().Stringer("addr", ln.Addr()).Msg("tracker listening")
+	serveErr := make(chan error, 1)
+	wg.Go(func() { serveErr <- hs.Serve(ln) })
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve tracker: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer scancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("tracker shutdown timed out, closing connections")
+		hs.Close()
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve tracker: %w", err)
+	}
+	s.log.Info().Msg("tracker stopped")
+	return nil
+}
+
+// sweepLoop drops expired peers and empty swarms every half interval, so that
+// torrents nobody announces to any more give their memory back.
+func (s *Server) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Interval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.reg.sweep()
+		}
+	}
+}
+
+func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
+	sc := s.bufs.Get().(*scratch)
+	defer s.bufs.Put(sc)
+	out := sc.out[:0]
+	req, bad := parseAnnounce(r.URL.RawQuery, remoteIP(r), s.parse)
+	if bad != nil {
+		s.fail(w, out, bad)
+		return
+	}
+	req.Passkey = r.PathValue("passkey")
+	if s.cfg.Hook != nil {
+		if err := s.cfg.Hook.BeforeAnnounce(r.Context(), &req); err != nil {
+			s.fail(w, out, err)
+			return
+		}
+		if !req.Addr.IsValid() || req.NumWant < 0 {
+			s.fail(w, out, fmt.Errorf("hook left announce with address %v, numwant %d", req.Addr, req.NumWant))
+			return
+		}
+	}
+	sc.rp.reset(!req.Compact)
+	s.reg.announce(&req, &sc.rp)
+	s.metrics.byEvent[req.Event].Inc()
+	out = appendAnnounce(out, &sc.rp, int64(s.cfg.Interval/time.Second), int64(s.cfg.MinInterval/time.Second), req.Compact, req.NoPeerID)
+	s.write(w, out)
+	sc.out = out
+}
+
+func (s *Server) serveScrape(w http.ResponseWriter, r *http.Request) {
+	sc := s.bufs.Get().(*scratch)
+	defer s.bufs.Put(sc)
+	out := sc.out[:0]
+	req, bad := parseScrape(r.URL.RawQuery, remoteIP(r), s.parse)
+	if bad != nil {
+		s.fail(w, out, bad)
+		return
+	}
+	req.Passkey = r.PathValue("passkey")
+	if s.cfg.Hook != nil {
+		if err := s.cfg.Hook.BeforeScrape(r.Context(), &req); err != nil {
+			s.fail(w, out, err)
+			return
+		}
+	}
+	files := make([]scrapeFile, 0, len(req.InfoHashes))
+	for _, h := range req.InfoHashes {
+		files = append(files, scrapeFile{hash: h, scrapeCounts: s.reg.scrape(h)})
+	}
+	s.metrics.scrapes.Inc()
+	out = appendScrape(out, files)
+	s.write(w, out)
+	sc.out = out
+}
+
+// fail answers with a bencoded failure reason (HTTP 200, as clients expect).
+// Client errors show their reason; anything else is logged and hidden.
+func (s *Server) fail(w http.ResponseWriter, out []byte, err error) {
+	var (
+		br     *badRequest
+		ce     ClientError
+		label  string
+		reason string
+	)
+	switch {
+	case errors.As(err, &br):
+		label, reason = br.field, br.reason
+		s.log.Debug().Str("reason", reason).Msg("bad tracker request")
+	case errors.As(err, &ce):
+		label, reason = "hook", string(ce)
+	default:
+		label, reason = "internal", genericReason
+		s.log.Error().Err(err).Msg("tracker request failed")
+	}
+	s.metrics.failures.WithLabelValues(label).Inc()
+	s.write(w, appendFailure(out, reason))
+}
+
+func (s *Server) write(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = []string{"text/plain"}
+	h["Cache-Control"] = []string{"no-store"}
+	// A failed write means the client hung up: nothing to do.
+	_, _ = w.Write(body)
+}
+
+// recoverPanics turns a panic in a handler into a generic failure reason and
+// an Error log line with the stack, instead of net/http's dropped connection.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).Str("path", r.URL.Path).Msg("tracker handler panicked")
+			s.metrics.failures.WithLabelValues("internal").Inc()
+			s.write(w, appendFailure(nil, genericReason))
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// remoteIP is the IP of the connection; invalid if RemoteAddr is not an
+// address (some test harnesses), which parseAnnounce refuses.
+func remoteIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr()
+}
+
+// debugWriter sends net/http's own log lines (TLS errors, accept retries) to
+// the logger at Debug.
+type debugWriter struct{ log zerolog.Logger }
+
+func (d debugWriter) Write(p []byte) (int, error) {
+	d.log.Debug().Str("source", "net/http").Msg(string(p))
+	return len(p), nil
+}
