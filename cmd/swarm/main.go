@@ -66,6 +66,7 @@ func commands() []command {
 	return []command{
 		{"create", "make a .torrent from a file or folder", runCreate},
 		{"info", "show what a .torrent file or magnet link holds", runInfo},
+		{"demo", "make a sample torrent and show it (no set-up needed)", runDemo},
 	}
 }
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every check: formatting, vet, all tests with the race detector, and the
+# interop tests against real clients (installed first if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed on:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+SWARM_INTEROP=1 go test -race -timeout 30m ./...
