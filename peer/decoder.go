@@ -1,0 +1,230 @@
+package peer
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// Size limits, in bytes, of the part of a message after its 4-byte length prefix (the id byte
+// and the payload).
+const (
+	// MaxPieceMessageLen is the longest piece message: id, index, begin and one block.
+	MaxPieceMessageLen = 1 + 4 + 4 + BlockSize
+	// DefaultMaxBitfieldLen is the bitfield payload limit when Decoder.MaxBitfieldLen is
+	// zero: enough for 2 Mi pieces, so a magnet download can take a bitfield before it
+	// knows the piece count.
+	DefaultMaxBitfieldLen = 256 << 10
+	// DefaultMaxExtendedLen is the extended payload limit when Decoder.MaxExtendedLen is
+	// zero: room for a 16 KiB metadata piece (BEP 9) and its header with a wide margin.
+	DefaultMaxExtendedLen = 1 << 20
+)
+
+// decoderBufSize is the bufio size under a Decoder. It holds several small messages and
+// lets a piece message's header and much of its block arrive in one read system call.
+const decoderBufSize = 64 << 10
+
+// LengthError reports a message whose length prefix is outside what its id allows. The
+// Decoder returns it before allocating anything for the message.
+type LengthError struct {
+	ID       ID     // message id
+	Length   uint32 // length prefix as received: id byte plus payload
+	Min, Max uint32 // accepted range of Length for this ID
+}
+
+func (e *LengthError) Error() string {
+	if e.Min == e.Max {
+		return fmt.Sprintf("peer: %v message of length %d, want %d", e.ID, e.Length, e.Min)
+	}
+	return fmt.Sprintf("peer: %v message of length %d, want %d..%d", e.ID, e.Length, e.Min, e.Max)
+}
+
+// Decoder reads messages from a stream after the handshake.
+//
+// It enforces the framing: every length prefix is checked against the limit for its message
+// id before anything is allocated, and fixed-size messages must have exactly their size.
+// It does not check meaning against the torrent (piece index in range, request length,
+// bitfield spare bits); see ValidateHave, ValidateRequest and ValidateBitfield.
+//
+// Messages with ids this package does not know are read and discarded, up to
+// MaxPieceMessageLen bytes each, and Decode goes on to the next message. libtorrent and
+// others do the same; it keeps us compatible with peers that send extensions we did not
+// negotiate (BEP 6 ones, say) rather than dropping them. Skipped returns how many there were.
+//
+// The limit fields may be changed between calls to Decode, by the goroutine that calls it.
+type Decoder struct {
+	// MaxBitfieldLen caps a bitfield payload in bytes. Zero (or less) means
+	// DefaultMaxBitfieldLen. Once the piece count is known, set it to (numPieces+7)/8.
+	MaxBitfieldLen int
+	// MaxExtendedLen caps an extended message's payload, after the extended id byte, in
+	// bytes. Zero (or less) means DefaultMaxExtendedLen.
+	MaxExtendedLen int
+	// NewBlock, if set, returns the buffer a piece message's block is read into; it is called
+	// with the block length n (0..BlockSize) and must return a slice with capacity at least n.
+	// The block then belongs to the caller and outlives later Decode calls, so it can go
+	// to disk without a copy. If nil, the Decoder reads blocks into a buffer it reuses.
+	NewBlock func(n int) []byte
+
+	r       *bufio.Reader
+	buf     []byte // reused for bitfield, extended and (without NewBlock) block payloads
+	skipped uint64
+}
+
+// NewDecoder returns a Decoder reading from r through a buffer of its own. Do not read from r
+// directly afterwards: the Decoder may have buffered bytes of later messages.
+func NewDecoder(r io.Reader) *Decoder {
+	return &Decoder{r: bufio.NewReaderSize(r, decoderBufSize)}
+}
+
+// Skipped returns how many messages with unknown ids Decode has discarded.
+func (d *Decoder) Skipped() uint64 { return d.skipped }
+
+// Decode reads the next message into *m, overwriting all of its fields.
+//
+// m.Bitfield, m.Payload and (when NewBlock is nil) m.Block point into a buffer the Decoder
+// reuses: they are valid only until the next call to Decode. Copy them to keep them. In
+// steady state Decode does not allocate.
+//
+// Errors: io.EOF if the stream ends cleanly between messages, io.ErrUnexpectedEOF if it ends
+// inside one, *LengthError for a length outside the limits, or the reader's error. After an
+// error the stream is out of step and the connection should be closed.
+func (d *Decoder) Decode(m *Message) error {
+	for {
+		skip, err := d.decode(m)
+		if err != nil || !skip {
+			return err
+		}
+		d.skipped++
+	}
+}
+
+// decode reads one message; skip reports an unknown message that was discarded.
+func (d *Decoder) decode(m *Message) (skip bool, err error) {
+	*m = Message{}
+	hdr, err := d.r.Peek(4)
+	if err != nil {
+		if len(hdr) > 0 {
+			err = noEOF(err)
+		}
+		return false, err
+	}
+	length := binary.BigEndian.Uint32(hdr)
+	d.r.Discard(4) // cannot fail: Peek returned 4 bytes
+	if length == 0 {
+		m.KeepAlive = true
+		return false, nil
+	}
+	idb, err := d.r.ReadByte()
+	if err != nil {
+		return false, noEOF(err)
+	}
+	id := ID(idb)
+	m.ID = id
+	minLen, maxLen := d.lengthRange(id)
+	if length < minLen || length > maxLen {
+		return false, &LengthError{ID: id, Length: length, Min: minLen, Max: maxLen}
+	}
+	n := int(length - 1) // payload length, bounded by maxLen above
+
+	switch id {
+	case Choke, Unchoke, Interested, NotInterested:
+		return false, nil
+	case Have, Request, Cancel, Port:
+		p, err := d.r.Peek(n)
+		if err != nil {
+			return false, noEOF(err)
+		}
+		switch id {
+		case Have:
+			m.Index = binary.BigEndian.Uint32(p)
+		case Request, Cancel:
+			m.Index = binary.BigEndian.Uint32(p)
+			m.Begin = binary.BigEndian.Uint32(p[4:])
+			m.Length = binary.BigEndian.Uint32(p[8:])
+		case Port:
+			m.Port = binary.BigEndian.Uint16(p)
+		}
+		d.r.Discard(n)
+		return false, nil
+	case Bitfield:
+		m.Bitfield, err = d.readPayload(n)
+		return false, err
+	case Piece:
+		p, err := d.r.Peek(8)
+		if err != nil {
+			return false, noEOF(err)
+		}
+		m.Index = binary.BigEndian.Uint32(p)
+		m.Begin = binary.BigEndian.Uint32(p[4:])
+		d.r.Discard(8)
+		n -= 8
+		if d.NewBlock != nil {
+			b := d.NewBlock(n)
+			if cap(b) < n {
+				return false, fmt.Errorf("peer: NewBlock(%d) returned a buffer of capacity %d", n, cap(b))
+			}
+			m.Block = b[:n]
+			_, err = io.ReadFull(d.r, m.Block)
+			return false, noEOF(err)
+		}
+		m.Block, err = d.readPayload(n)
+		return false, err
+	case Extended:
+		ext, err := d.r.ReadByte()
+		if err != nil {
+			return false, noEOF(err)
+		}
+		m.ExtendedID = ext
+		m.Payload, err = d.readPayload(n - 1)
+		return false, err
+	}
+	if _, err := d.r.Discard(n); err != nil {
+		return false, noEOF(err)
+	}
+	return true, nil
+}
+
+// lengthRange returns the accepted range of the length prefix for messages with id.
+func (d *Decoder) lengthRange(id ID) (minLen, maxLen uint32) {
+	switch id {
+	case Choke, Unchoke, Interested, NotInterested:
+		return 1, 1
+	case Have:
+		return 5, 5
+	case Request, Cancel:
+		return 13, 13
+	case Port:
+		return 3, 3
+	case Bitfield:
+		return 1, 1 + clampLimit(d.MaxBitfieldLen, DefaultMaxBitfieldLen)
+	case Piece:
+		return 9, MaxPieceMessageLen
+	case Extended:
+		return 2, 2 + clampLimit(d.MaxExtendedLen, DefaultMaxExtendedLen)
+	}
+	return 1, MaxPieceMessageLen
+}
+
+// clampLimit turns a configured limit into one that fits a length prefix with room for a
+// small header; zero or less means def.
+func clampLimit(limit, def int) uint32 {
+	const most = 1<<32 - 1 - 16
+	switch {
+	case limit <= 0:
+		return uint32(def)
+	case uint64(limit) > most:
+		return most
+	}
+	return uint32(limit)
+}
+
+// readPayload reads n bytes into the reused buffer.
+func (d *Decoder) readPayload(n int) ([]byte, error) {
+	if cap(d.buf) < n {
+		d.buf = make([]byte, n)
+	}
+	b := d.buf[:n]
+	_, err := io.ReadFull(d.r, b)
+	return b, noEOF(err)
+}
