@@ -1,0 +1,52 @@
+#!/usr/bin/python3
+"""Run a libtorrent peer on 127.0.0.1 for interop tests.
+
+lt_peer.py seed TORRENT SAVE_DIR PORT [PEER_HOST:PORT]
+lt_peer.py get  TORRENT SAVE_DIR PORT [PEER_HOST:PORT] [TIMEOUT_S]
+
+Prints "listening PORT" once ready. 'seed' runs until killed; 'get' exits 0
+when the download is complete and verified, 1 on timeout. Settings follow
+INTEROP.md: loopback only, no DHT/LSD/UPnP/uTP, several connections per IP.
+"""
+import sys, time
+import libtorrent as lt
+
+mode, torrent, save, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+peer = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] != "-" else None
+timeout = float(sys.argv[6]) if len(sys.argv) > 6 else 120
+
+settings = lt.high_performance_seed() if mode == "seed" else {}
+settings.update({
+    "listen_interfaces": f"127.0.0.1:{port}",
+    "outgoing_interfaces": "127.0.0.1",
+    "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+    "enable_incoming_utp": False, "enable_outgoing_utp": False,
+    "allow_multiple_connections_per_ip": True,
+    "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+})
+ses = lt.session(settings)
+ti = lt.torrent_info(torrent)
+params = lt.add_torrent_params()
+params.ti = ti
+params.save_path = save
+if mode == "seed":
+    params.flags |= lt.torrent_flags.seed_mode
+h = ses.add_torrent(params)
+print("listening", ses.listen_port(), flush=True)
+if peer:
+    host, p = peer.rsplit(":", 1)
+    h.connect_peer((host, int(p)))
+
+start = time.time()
+while True:
+    s = h.status()
+    if mode == "get" and s.is_seeding:
+        print("complete", s.total_wanted, flush=True)
+        sys.exit(0)
+    if mode == "get" and time.time() - start > timeout:
+        print("timeout", s.progress, s.num_peers, flush=True)
+        sys.exit(1)
+    for a in ses.pop_alerts():
+        if a.category() & lt.alert.category_t.error_notification:
+            print("alert", a.message(), file=sys.stderr, flush=True)
+    time.sleep(0.1)

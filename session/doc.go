@@ -1,0 +1,8 @@
+// Package session is swarm's engine and composition root: a Session owns the
+// listener and its torrents; each torrent owns its peers, picker, storage and
+// announcer, and is driven by one goroutine (its loop). Peer connections run
+// a reader and a writer goroutine that talk to the loop through events.
+//
+// Every goroutine started here is waited for: Run returns only after all of
+// them have stopped. Only cmd/ imports this package.
+package session

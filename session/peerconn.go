@@ -1,0 +1,296 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"swarm/peer"
+	"swarm/piece"
+)
+
+// Limits on what one peer may queue with us.
+const (
+	// maxQueuedUploads is the most block requests we hold for one peer,
+	// as libtorrent's max_allowed_in_request_queue; more is a protocol abuse.
+	maxQueuedUploads = 500
+	// minPipeline and maxPipeline bound our outstanding requests to one
+	// peer; between them the pipeline follows the peer's rate.
+	minPipeline = 32
+	maxPipeline = 1024
+	// pipelineSeconds is how many seconds of the peer's rate we keep
+	// requested, as libtorrent's request_queue_time.
+	pipelineSeconds = 3
+)
+
+// blockPool recycles 16 KiB block buffers between readers, the loop and the
+// disk workers, so a transfer does not allocate per block.
+var blockPool = sync.Pool{New: func() any { b := make([]byte, peer.BlockSize); return &b }}
+
+func getBlock(n int) []byte {
+	if n > peer.BlockSize {
+		return make([]byte, n)
+	}
+	return (*blockPool.Get().(*[]byte))[:n]
+}
+
+func putBlock(b []byte) {
+	if cap(b) == peer.BlockSize {
+		b = b[:peer.BlockSize]
+		blockPool.Put(&b)
+	}
+}
+
+// peerConn is one connected peer. Fields below "loop state" belong to the
+// torrent's loop; the queue has its own lock; counters are atomic.
+type peerConn struct {
+	t        *Torrent
+	conn     *peer.Conn
+	addr     netip.AddrPort
+	id       [20]byte
+	outgoing bool
+	log      zerolog.Logger
+	cancel   context.CancelFunc // ends the writer and closes the connection
+
+	uploaded   atomic.Int64 // payload bytes sent
+	downloaded atomic.Int64 // payload bytes received (counted by the loop)
+
+	// loop state
+	has            *piece.Bitfield // nil until a bitfield or have arrives
+	gotFirst       bool            // any message after the handshake seen
+	amChoking      bool
+	amInterested   bool
+	peerChoking    bool
+	peerInterested bool
+	pipeline       int
+	lastBlock      time.Time // when a block last arrived
+	lastRequest    time.Time // when we last sent requests while none were answered
+	rate           rateMeter // download rate from this peer
+	upRate         rateMeter // upload rate to this peer
+	lastUp         int64     // uploaded at the previous tick
+
+	q writeQueue
+}
+
+// writeQueue is a peer's outbound queue: the loop appends without blocking,
+// the writer goroutine drains it.
+type writeQueue struct {
+	mu      sync.Mutex // guards msgs and uploads
+	msgs    []peer.Message
+	uploads []piece.Block
+	wake    chan struct{} // capacity 1: a pending wake-up
+}
+
+func (q *writeQueue) push(ms ...peer.Message) {
+	q.mu.Lock()
+	q.msgs = append(q.msgs, ms...)
+	q.mu.Unlock()
+	q.signal()
+}
+
+// pushUpload queues a requested block; false if the peer has too many queued.
+func (q *writeQueue) pushUpload(b piece.Block) bool {
+	q.mu.Lock()
+	ok := len(q.uploads) < maxQueuedUploads
+	if ok {
+		q.uploads = append(q.uploads, b)
+	}
+	q.mu.Unlock()
+	if ok {
+		q.signal()
+	}
+	return ok
+}
+
+// cancelUpload drops a queued block the peer no longer wants.
+func (q *writeQueue) cancelUpload(b piece.Block) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, u := range q.uploads {
+		if u == b {
+			q.uploads = append(q.uploads[:i], q.uploads[i+1:]...)
+			return
+		}
+	}
+}
+
+// clearUploads drops every queued block, as when we choke the peer.
+func (q *writeQueue) clearUploads() {
+	q.mu.Lock()
+	q.uploads = q.uploads[:0]
+	q.mu.Unlock()
+}
+
+func (q *writeQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take removes what is queued: control messages first, then up to max
+// uploads.
+func (q *writeQueue) take(msgs []peer.Message, ups []piece.Block, max int) ([]peer.Message, []piece.Block) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	msgs = append(msgs, q.msgs...)
+	clear(q.msgs)
+	q.msgs = q.msgs[:0]
+	n := min(max, len(q.uploads))
+	ups = append(ups, q.uploads[:n]...)
+	q.uploads = append(q.uploads[:0], q.uploads[n:]...)
+	return msgs, ups
+}
+
+// send queues a control message (never a piece) for the writer.
+func (p *peerConn) send(m peer.Message) { p.q.push(m) }
+
+// readLoop decodes messages and hands them to the torrent's loop until the
+// connection fails or ctx ends; then it reports peerClosed.
+func (p *peerConn) readLoop(ctx context.Context) {
+	err := p.read(ctx)
+	p.t.post(ctx, peerClosed{p: p, err: err})
+}
+
+func (p *peerConn) read(ctx context.Context) error {
+	s := p.t.sess
+	for {
+		var m peer.Message
+		if err := p.conn.ReadMessage(&m); err != nil {
+			return err
+		}
+		if m.KeepAlive {
+			continue
+		}
+		var ev event
+		if m.ID == peer.Piece {
+			if s.down != nil {
+				if err := s.down.WaitN(ctx, len(m.Block)); err != nil {
+					return err
+				}
+			}
+			ev = peerBlock{p: p, block: piece.Block{Piece: m.Index, Begin: m.Begin, Length: uint32(len(m.Block))}, data: m.Block}
+		} else {
+			// The decoder reuses its buffers: copy what the loop keeps.
+			m.Bitfield = clone(m.Bitfield)
+			m.Payload = clone(m.Payload)
+			ev = peerMessage{p: p, msg: m}
+		}
+		if !p.t.post(ctx, ev) {
+			return ctx.Err()
+		}
+	}
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// writeLoop sends what the loop queues: control messages as they come, and
+// requested blocks read from storage, batched into few system calls. It
+// sends a keep-alive after two quiet minutes.
+func (p *peerConn) writeLoop(ctx context.Context) error {
+	keepAlive := time.NewTimer(peer.KeepAliveInterval)
+	defer keepAlive.Stop()
+	var msgs []peer.Message
+	var ups []piece.Block
+	var bufs [][]byte
+	up := p.t.sess.up
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-keepAlive.C:
+			if err := p.conn.WriteMessage(peer.Message{KeepAlive: true}); err != nil {
+				return err
+			}
+			keepAlive.Reset(peer.KeepAliveInterval)
+			continue
+		case <-p.q.wake:
+		}
+		for {
+			msgs, ups = p.q.take(msgs[:0], ups[:0], 16)
+			if len(msgs) == 0 && len(ups) == 0 {
+				break
+			}
+			for _, b := range ups {
+				if up != nil {
+					if err := up.WaitN(ctx, int(b.Length)); err != nil {
+						return nil
+					}
+				}
+				buf := getBlock(int(b.Length))
+				if err := p.t.readBlock(b, buf); err != nil {
+					putBlock(buf)
+					return fmt.Errorf("read block %v for upload: %w", b, err)
+				}
+				bufs = append(bufs, buf)
+				msgs = append(msgs, peer.Message{ID: peer.Piece, Index: b.Piece, Begin: b.Begin, Block: buf})
+			}
+			err := p.conn.WriteMessages(msgs)
+			for i, b := range bufs {
+				putBlock(b)
+				bufs[i] = nil
+			}
+			bufs = bufs[:0]
+			if err != nil {
+				return err
+			}
+			for _, b := range ups {
+				p.uploaded.Add(int64(b.Length))
+				p.t.uploaded.Add(int64(b.Length))
+			}
+			keepAlive.Reset(peer.KeepAliveInterval)
+		}
+	}
+}
+
+// isNormalClose reports errors that end a connection without anyone being
+// at fault: the peer hung up, or we are shutting down.
+func isNormalClose(err error) bool {
+	return err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// rateMeter is a rate over a sliding window of one-second buckets, fed by
+// the loop once per tick. It never reads the clock itself.
+type rateMeter struct {
+	buckets [rateWindow]int64
+	i       int
+	filled  int
+}
+
+const rateWindow = 5 // seconds
+
+// add records the bytes moved during the last tick.
+func (r *rateMeter) add(n int64) {
+	r.i = (r.i + 1) % rateWindow
+	r.buckets[r.i] = n
+	r.filled = min(r.filled+1, rateWindow)
+}
+
+// rate returns bytes per second over the window.
+func (r *rateMeter) rate() float64 {
+	if r.filled == 0 {
+		return 0
+	}
+	var sum int64
+	for _, b := range r.buckets {
+		sum += b
+	}
+	return float64(sum) / float64(r.filled)
+}
+
+// last returns the bytes moved in the latest tick.
+func (r *rateMeter) last() int64 { return r.buckets[r.i] }

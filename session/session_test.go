@@ -1,0 +1,181 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"swarm/metainfo"
+	"swarm/piece"
+	"swarm/session"
+)
+
+// memStore is an in-memory Store for tests.
+type memStore struct {
+	mu     sync.Mutex
+	data   []byte
+	closed bool
+}
+
+func (m *memStore) ReadAt(p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if off < 0 || off+int64(len(p)) > int64(len(m.data)) {
+		return 0, errors.New("read out of range")
+	}
+	return copy(p, m.data[off:]), nil
+}
+
+func (m *memStore) WriteAt(p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if off < 0 || off+int64(len(p)) > int64(len(m.data)) {
+		return 0, errors.New("write out of range")
+	}
+	return copy(m.data[off:], p), nil
+}
+
+func (m *memStore) Flush() error { return nil }
+func (m *memStore) Close() error { m.mu.Lock(); m.closed = true; m.mu.Unlock(); return nil }
+
+// makeTorrent builds a single-file torrent over random content in memory.
+func makeTorrent(t testing.TB, size int, pieceLen int64) (*metainfo.MetaInfo, []byte) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(uint64(size), 9))
+	content := make([]byte, size)
+	for i := range content {
+		content[i] = byte(r.Uint32())
+	}
+	var pieces []byte
+	for off := 0; off < size; off += int(pieceLen) {
+		h := sha1.Sum(content[off:min(size, off+int(pieceLen))])
+		pieces = append(pieces, h[:]...)
+	}
+	info := []byte("d6:lengthi" + itoa(size) + "e4:name4:test12:piece lengthi" + itoa(int(pieceLen)) + "e6:pieces" + itoa(len(pieces)) + ":")
+	info = append(info, pieces...)
+	info = append(info, 'e')
+	m, err := metainfo.Parse(append(append([]byte("d4:info"), info...), 'e'))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, content
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func newSession(t testing.TB, cfg session.Config) *session.Session {
+	t.Helper()
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	cfg.ListenAddr = "127.0.0.1:0"
+	cfg.Logger = &log
+	s, err := session.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// runSession runs s until the test ends and checks it stops cleanly.
+func runSession(t testing.TB, s *session.Session) context.CancelFunc {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("session did not stop within 10 s")
+		}
+	})
+	return cancel
+}
+
+func addrOf(t testing.TB, s *session.Session) netip.AddrPort {
+	t.Helper()
+	a, err := netip.ParseAddrPort(s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func fullBitfield(n int) *piece.Bitfield {
+	bf := piece.NewBitfield(n)
+	bf.SetAll()
+	return bf
+}
+
+func TestSeederToLeecherInProcess(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		size     int
+		pieceLen int64
+	}{
+		{"short last piece", 3<<20 + 12345, 256 << 10},
+		{"one small piece", 1000, 16 << 10},
+		{"odd block at end", 5*16384 + 1, 32 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, content := makeTorrent(t, tc.size, tc.pieceLen)
+			seedSess := newSession(t, session.Config{})
+			seedStore := &memStore{data: bytes.Clone(content)}
+			seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: seedStore, Have: fullBitfield(m.Info.NumPieces()), Seed: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := seedSess.AddTorrent(seed); err != nil {
+				t.Fatal(err)
+			}
+			runSession(t, seedSess)
+
+			leechSess := newSession(t, session.Config{})
+			leechStore := &memStore{data: make([]byte, tc.size)}
+			var saved *piece.Bitfield
+			leech, err := leechSess.NewTorrent(m, session.TorrentConfig{
+				Store: leechStore, Peers: []netip.AddrPort{addrOf(t, seedSess)},
+				SaveResume: func(h *piece.Bitfield) error { saved = h; return nil },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := leechSess.AddTorrent(leech); err != nil {
+				t.Fatal(err)
+			}
+			cancel := runSession(t, leechSess)
+			select {
+			case <-leech.Done():
+			case <-time.After(30 * time.Second):
+				t.Fatalf("download did not finish in 30 s: %+v", leech.Stats())
+			}
+			cancel()
+			<-leech.Stopped()
+			if !bytes.Equal(leechStore.data, content) {
+				t.Fatal("downloaded content differs from the seed's")
+			}
+			st := leech.Stats()
+			if !st.Complete || st.Left != 0 || st.Downloaded < int64(tc.size) {
+				t.Errorf("stats after completion: %+v", st)
+			}
+			if saved == nil || !saved.Full() {
+				t.Errorf("resume record not saved with every piece: %v", saved)
+			}
+			if !leechStore.closed {
+				t.Errorf("storage not closed at stop")
+			}
+		})
+	}
+}

@@ -1,0 +1,64 @@
+package session
+
+import "time"
+
+// Stats is a snapshot of a torrent, published by its loop once a second and
+// on changes. It is immutable once published.
+type Stats struct {
+	Name     string
+	Length   int64 // content bytes, padding included
+	Pieces   int
+	Have     int   // verified pieces
+	Left     int64 // bytes of wanted pieces not yet verified
+	Complete bool  // every wanted piece verified
+
+	Downloaded int64   // payload bytes received this session
+	Uploaded   int64   // payload bytes sent this session
+	Wasted     int64   // bytes received and thrown away (duplicates, failed pieces)
+	DownRate   float64 // bytes per second, over the last few seconds
+	UpRate     float64
+
+	Peers int // connected peers
+	Seeds int // connected peers that have everything
+
+	// Err is set when the torrent stopped downloading because of a storage
+	// error; verified data is kept and still uploaded.
+	Err string
+	At  time.Time
+}
+
+// Stats returns the latest snapshot; safe from any goroutine.
+func (t *Torrent) Stats() Stats { return *t.stats.Load() }
+
+// publishStats builds a new snapshot from loop state.
+func (t *Torrent) publishStats() {
+	st := &Stats{
+		Name:       t.m.Info.Name,
+		Length:     t.geo.Length,
+		Pieces:     t.geo.NumPieces(),
+		Complete:   t.complete,
+		Downloaded: t.downloaded,
+		Uploaded:   t.uploaded.Load(),
+		Wasted:     t.wasted,
+		Peers:      len(t.peers),
+		At:         time.Now(),
+	}
+	have := t.picker.Have()
+	st.Have = have.Count()
+	for p := range t.geo.NumPieces() {
+		if !have.Has(p) && t.picker.Wanted(p) {
+			st.Left += t.geo.PieceLen(p)
+		}
+	}
+	for p := range t.peers {
+		st.DownRate += p.rate.rate()
+		st.UpRate += p.upRate.rate()
+		if p.has != nil && p.has.Full() {
+			st.Seeds++
+		}
+	}
+	if t.diskErr != nil {
+		st.Err = t.diskErr.Error()
+	}
+	t.stats.Store(st)
+}

@@ -1,0 +1,791 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"swarm/metainfo"
+	"swarm/peer"
+	"swarm/piece"
+)
+
+// Timing of a torrent's loop.
+const (
+	tickInterval = time.Second
+	// snubTimeout: a peer that sends no block for this long while we have
+	// requests out to it is snubbed: its requests go to other peers.
+	snubTimeout = 60 * time.Second
+	// resumeInterval is how often verified progress is saved.
+	resumeInterval = 10 * time.Second
+	// maxHalfOpen bounds outgoing connection attempts in flight.
+	maxHalfOpen = 8
+	// redialAfter is how long a failed or closed address rests before we
+	// try it again.
+	redialAfter = 30 * time.Second
+)
+
+// Store is what a torrent needs from its storage: reads and writes at an
+// offset into the torrent's content, safe to call from several goroutines.
+type Store interface {
+	ReadAt(p []byte, off int64) (int, error)
+	WriteAt(p []byte, off int64) (int, error)
+	// Flush makes written data durable; resume records are saved after it.
+	Flush() error
+	Close() error
+}
+
+// TorrentConfig says how to run one torrent.
+type TorrentConfig struct {
+	// Store holds the content; the torrent closes it when it stops.
+	Store Store
+	// Have lists the pieces already verified in Store (from a resume record
+	// or a check); nil means none.
+	Have *piece.Bitfield
+	// SaveResume, if set, is called (from the loop, after Store.Flush) with
+	// the verified pieces every few seconds while they change, and at stop.
+	SaveResume func(have *piece.Bitfield) error
+	// Seed keeps the torrent running after it completes; otherwise it stops
+	// trading once Done is closed (the caller ends the session).
+	Seed bool
+	// Peers are addresses to connect to at start (and again after failures).
+	Peers []netip.AddrPort
+	// Trackers are announce URLs by tier (BEP 12); nil means the torrent's
+	// own. A private torrent only ever uses these.
+	Trackers [][]string
+	// Wanted, if set, says which pieces to download; nil means all.
+	Wanted func(p int) bool
+}
+
+// Torrent is one torrent in a session. Its exported methods are safe to call
+// from any goroutine; everything else belongs to its loop.
+type Torrent struct {
+	m        *metainfo.MetaInfo
+	infoHash [20]byte
+	cfg      TorrentConfig
+	sess     *Session
+	log      zerolog.Logger
+	geo      piece.Geometry
+
+	events   chan event
+	done     chan struct{} // closed when every wanted piece is verified
+	doneOnce sync.Once
+	stopped  chan struct{} // closed when the loop has ended
+	stats    atomic.Pointer[Stats]
+	uploaded atomic.Int64 // payload bytes sent, all peers
+
+	// loop state
+	picker      *piece.Picker[*peerConn]
+	peers       map[*peerConn]struct{}
+	known       map[netip.AddrPort]time.Time // address → when it may be dialed again
+	dialing     map[netip.AddrPort]bool
+	banned      map[netip.AddrPort]bool
+	bannedIDs   map[[20]byte]bool
+	failures    map[*peerConn]int // hash failures each peer took part in
+	writing     map[int]int       // blocks of each piece still being written
+	ready       map[int]bool      // complete pieces waiting for their writes
+	downloaded  int64             // payload bytes received, all peers
+	wasted      int64             // bytes received but not used
+	resumeDirty bool
+	lastResume  time.Time
+	complete    bool
+	diskErr     error
+	workers     *diskWorkers
+	wg          sync.WaitGroup // connection goroutines and dials
+	announce    chan announceEvent
+}
+
+// NewTorrent prepares a torrent for the session; AddTorrent then runs it.
+func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("torrent: no Store")
+	}
+	geo := piece.GeometryOf(&m.Info)
+	pk, err := piece.NewPicker[*peerConn](piece.Config{Geometry: geo})
+	if err != nil {
+		return nil, err
+	}
+	t := &Torrent{
+		m:         m,
+		infoHash:  m.InfoHash,
+		cfg:       cfg,
+		sess:      s,
+		log:       s.log.With().Str("infohash", m.InfoHash.String()).Str("name", m.Info.Name).Logger(),
+		geo:       geo,
+		events:    make(chan event, 256),
+		done:      make(chan struct{}),
+		stopped:   make(chan struct{}),
+		picker:    pk,
+		peers:     map[*peerConn]struct{}{},
+		known:     map[netip.AddrPort]time.Time{},
+		dialing:   map[netip.AddrPort]bool{},
+		banned:    map[netip.AddrPort]bool{},
+		bannedIDs: map[[20]byte]bool{},
+		failures:  map[*peerConn]int{},
+		writing:   map[int]int{},
+		ready:     map[int]bool{},
+		announce:  make(chan announceEvent, 4),
+	}
+	if cfg.Wanted != nil {
+		for p := range geo.NumPieces() {
+			if !cfg.Wanted(p) {
+				if _, err := pk.SetWanted(p, false); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if cfg.Have != nil {
+		if cfg.Have.Len() != geo.NumPieces() {
+			return nil, fmt.Errorf("torrent: have-bitfield of %d pieces for a torrent of %d", cfg.Have.Len(), geo.NumPieces())
+		}
+		for p := cfg.Have.Next(0); p >= 0; p = cfg.Have.Next(p + 1) {
+			if err := pk.SetHave(p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, a := range cfg.Peers {
+		t.known[a] = time.Time{}
+	}
+	t.publishStats()
+	return t, nil
+}
+
+// InfoHash returns the torrent's v1 info hash.
+func (t *Torrent) InfoHash() metainfo.Hash { return t.infoHash }
+
+// Done is closed once every wanted piece is verified.
+func (t *Torrent) Done() <-chan struct{} { return t.done }
+
+// Stopped is closed once the torrent's loop has ended and its storage is
+// flushed and closed.
+func (t *Torrent) Stopped() <-chan struct{} { return t.stopped }
+
+// AddPeers gives the torrent more addresses to connect to.
+func (t *Torrent) AddPeers(ctx context.Context, addrs []netip.AddrPort) {
+	t.post(ctx, peersFound{addrs: addrs})
+}
+
+// post sends an event to the loop; false if ctx ended first.
+func (t *Torrent) post(ctx context.Context, ev event) bool {
+	select {
+	case t.events <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-t.stopped:
+		return false
+	}
+}
+
+// incoming hands an accepted, handshaken connection to the loop.
+func (t *Torrent) incoming(ctx context.Context, nc net.Conn, hs peer.Handshake) {
+	addr, _ := netip.ParseAddrPort(nc.RemoteAddr().String())
+	if !t.post(ctx, peerConnected{nc: nc, hs: hs, addr: addr}) {
+		nc.Close()
+	}
+}
+
+// readBlock reads a verified block for upload; called by writers.
+func (t *Torrent) readBlock(b piece.Block, buf []byte) error {
+	_, err := t.cfg.Store.ReadAt(buf, t.geo.Offset(b))
+	return err
+}
+
+// run is the torrent's loop: it owns every field marked loop state.
+func (t *Torrent) run(ctx context.Context) {
+	defer close(t.stopped)
+	t.workers = newDiskWorkers(t, 2)
+	t.log.Info().Int("pieces", t.geo.NumPieces()).Int("have", t.picker.Have().Count()).Msg("torrent started")
+	if t.picker.Complete() {
+		t.markComplete()
+	}
+	var announcer sync.WaitGroup
+	if tiers := t.trackers(); len(tiers) > 0 {
+		announcer.Go(func() { t.announceLoop(ctx, tiers) })
+	}
+	tick := time.NewTicker(tickInterval)
+	defer tick.Stop()
+	t.connectMore(ctx)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case ev := <-t.events:
+			t.handle(ctx, ev)
+		case <-tick.C:
+			t.tick(ctx, time.Now())
+		}
+	}
+	t.shutdown()
+	announcer.Wait()
+}
+
+// shutdown closes every connection, waits for their goroutines, drains the
+// disk workers and saves the resume record.
+func (t *Torrent) shutdown() {
+	for p := range t.peers {
+		p.cancel()
+	}
+	// Drain events so readers blocked on post can finish.
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	for {
+		select {
+		case ev := <-t.events:
+			t.drop(ev)
+			continue
+		case <-done:
+		}
+		break
+	}
+	t.workers.close(t.drop)
+	t.saveResume(true)
+	if err := t.cfg.Store.Close(); err != nil {
+		t.log.Error().Err(err).Msg("close storage")
+	}
+	t.peers = nil
+	t.publishStats()
+	t.log.Info().Msg("torrent stopped")
+}
+
+// drop releases what an event holds when the loop no longer handles it.
+func (t *Torrent) drop(ev event) {
+	switch ev := ev.(type) {
+	case peerBlock:
+		putBlock(ev.data)
+	case peerConnected:
+		ev.nc.Close()
+	case blockWritten:
+		// No new hash jobs now; an unhashed piece is fetched again later.
+		t.writing[int(ev.block.Piece)]--
+	case pieceHashed:
+		// Keep a piece verified during shutdown for the resume record.
+		if ev.ok && ev.err == nil && t.picker.Verified(ev.piece) == nil {
+			t.resumeDirty = true
+		}
+	}
+}
+
+func (t *Torrent) handle(ctx context.Context, ev event) {
+	switch ev := ev.(type) {
+	case peerConnected:
+		t.adopt(ctx, ev)
+	case dialFailed:
+		delete(t.dialing, ev.addr)
+		t.known[ev.addr] = time.Now().Add(redialAfter)
+		t.log.Debug().Err(ev.err).Str("peer", ev.addr.String()).Msg("connect failed")
+	case peerMessage:
+		if _, ok := t.peers[ev.p]; ok {
+			if err := t.onMessage(ev.p, ev.msg); err != nil {
+				t.disconnect(ev.p, err)
+			}
+		}
+	case peerBlock:
+		if _, ok := t.peers[ev.p]; !ok {
+			putBlock(ev.data)
+			return
+		}
+		if err := t.onBlock(ev.p, ev.block, ev.data); err != nil {
+			t.disconnect(ev.p, err)
+		}
+	case peerClosed:
+		if _, ok := t.peers[ev.p]; ok {
+			t.disconnect(ev.p, ev.err)
+		}
+	case blockWritten:
+		t.onWritten(ev)
+	case pieceHashed:
+		t.onHashed(ev)
+	case peersFound:
+		for _, a := range ev.addrs {
+			if _, ok := t.known[a]; !ok && a.IsValid() && a.Port() != 0 {
+				t.known[a] = time.Time{}
+			}
+		}
+		t.connectMore(ctx)
+	}
+}
+
+// adopt starts a connection's goroutines once its handshake is done.
+func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
+	if ev.outgoing {
+		delete(t.dialing, ev.addr)
+	}
+	reject := ""
+	switch {
+	case ev.hs.PeerID == t.sess.peerID:
+		reject = "connection to ourselves"
+		t.known[ev.addr] = time.Now().Add(24 * time.Hour)
+	case t.banned[ev.addr] || t.bannedIDs[ev.hs.PeerID]:
+		reject = "banned peer"
+	case len(t.peers) >= t.sess.cfg.MaxPeers:
+		reject = "too many peers"
+	case t.complete && !t.cfg.Seed:
+		reject = "download complete"
+	default:
+		for p := range t.peers {
+			if p.id == ev.hs.PeerID {
+				reject = "duplicate connection"
+				break
+			}
+		}
+	}
+	if reject != "" {
+		t.log.Debug().Str("peer", ev.addr.String()).Str("reason", reject).Msg("connection refused")
+		ev.nc.Close()
+		return
+	}
+	conn, err := peer.NewConn(ev.nc, peer.Config{NewBlock: getBlock})
+	if err != nil {
+		ev.nc.Close()
+		return
+	}
+	conn.SetNumPieces(t.geo.NumPieces())
+	pctx, cancel := context.WithCancel(ctx)
+	p := &peerConn{
+		t: t, conn: conn, addr: ev.addr, id: ev.hs.PeerID, outgoing: ev.outgoing, cancel: cancel,
+		amChoking: true, peerChoking: true, pipeline: minPipeline, lastBlock: time.Now(),
+		log: t.log.With().Str("peer", ev.addr.String()).Str("client", clientName(ev.hs.PeerID)).Logger(),
+	}
+	p.q.wake = make(chan struct{}, 1)
+	t.peers[p] = struct{}{}
+	t.known[ev.addr] = time.Time{}
+	p.log.Debug().Bool("outgoing", ev.outgoing).Msg("peer connected")
+	context.AfterFunc(pctx, func() { conn.Close() })
+	t.wg.Go(func() { p.readLoop(pctx) })
+	t.wg.Go(func() {
+		if err := p.writeLoop(pctx); err != nil && !isNormalClose(err) {
+			p.log.Debug().Err(err).Msg("write failed")
+		}
+		cancel()
+	})
+	// Tell the peer what we have: a bitfield, unless we have nothing.
+	if have := t.picker.Have(); have.Count() > 0 {
+		p.send(peer.Message{ID: peer.Bitfield, Bitfield: have.Bytes()})
+	}
+	t.publishStats()
+}
+
+// disconnect drops a peer and gives its requests back to the picker.
+func (t *Torrent) disconnect(p *peerConn, err error) {
+	if _, ok := t.peers[p]; !ok {
+		return
+	}
+	delete(t.peers, p)
+	p.cancel()
+	t.picker.PeerLeft(p)
+	delete(t.failures, p)
+	if p.outgoing {
+		t.known[p.addr] = time.Now().Add(redialAfter)
+	} else {
+		delete(t.known, p.addr) // an incoming peer's port is not its listen port
+	}
+	if isNormalClose(err) {
+		p.log.Debug().Err(err).Msg("peer disconnected")
+	} else {
+		p.log.Info().Err(err).Msg("peer disconnected")
+	}
+	// Its blocks are pickable again: give them to others.
+	for q := range t.peers {
+		t.fillRequests(q)
+	}
+	t.publishStats()
+}
+
+// protocolError is a peer breaking the wire protocol; it is disconnected.
+type protocolError struct{ msg string }
+
+func (e *protocolError) Error() string { return "protocol violation: " + e.msg }
+
+func violation(format string, args ...any) error {
+	return &protocolError{fmt.Sprintf(format, args...)}
+}
+
+// onMessage handles every message but piece.
+func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
+	first := !p.gotFirst
+	p.gotFirst = true
+	n := t.geo.NumPieces()
+	switch m.ID {
+	case peer.Choke:
+		p.peerChoking = true
+		// Without the fast extension a choke discards our requests.
+		t.picker.ReleasePeer(p)
+		for q := range t.peers {
+			if q != p {
+				t.fillRequests(q)
+			}
+		}
+	case peer.Unchoke:
+		p.peerChoking = false
+		p.lastBlock = time.Now()
+		t.fillRequests(p)
+	case peer.Interested:
+		p.peerInterested = true
+		t.rechoke()
+	case peer.NotInterested:
+		p.peerInterested = false
+		t.rechoke()
+	case peer.Have:
+		if int(m.Index) >= n {
+			return violation("have %d of a torrent with %d pieces", m.Index, n)
+		}
+		if p.has == nil {
+			p.has = piece.NewBitfield(n)
+		}
+		if !p.has.Has(int(m.Index)) {
+			p.has.Set(int(m.Index))
+			if err := t.picker.PeerHave(p, int(m.Index)); err != nil {
+				return err
+			}
+		}
+		t.updateInterest(p)
+		t.fillRequests(p)
+	case peer.Bitfield:
+		if !first {
+			return violation("bitfield after other messages")
+		}
+		bf, err := piece.FromBytes(m.Bitfield, n)
+		if err != nil {
+			return violation("bitfield: %v", err)
+		}
+		p.has = bf
+		if err := t.picker.PeerBitfield(p, bf); err != nil {
+			return err
+		}
+		if bf.Full() && t.complete {
+			return errBothSeeds
+		}
+		t.updateInterest(p)
+	case peer.Request:
+		return t.onRequest(p, m)
+	case peer.Cancel:
+		p.q.cancelUpload(piece.Block{Piece: m.Index, Begin: m.Begin, Length: m.Length})
+	case peer.Port, peer.Extended:
+		// DHT and extensions come later; ignoring them is allowed.
+	}
+	return nil
+}
+
+var errBothSeeds = errors.New("both sides are seeds")
+
+// onRequest queues a block the peer asks for, after checking it.
+func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
+	b := piece.Block{Piece: m.Index, Begin: m.Begin, Length: m.Length}
+	if err := peer.ValidateRequest(m, t.geo.PieceLength, t.geo.Length); err != nil {
+		return violation("%v", err)
+	}
+	if !t.picker.HasPiece(int(m.Index)) {
+		return violation("request for piece %d, which we do not have", m.Index)
+	}
+	if p.amChoking {
+		return nil // a request racing our choke; BEP 3 lets us ignore it
+	}
+	if !p.q.pushUpload(b) {
+		return violation("more than %d requests queued", maxQueuedUploads)
+	}
+	return nil
+}
+
+// onBlock takes a piece message: bookkeeping here, the write on a worker.
+func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
+	if _, ok := t.geo.BlockIndex(b); !ok {
+		putBlock(data)
+		return violation("piece message %v is not a block of the torrent", b)
+	}
+	p.downloaded.Add(int64(len(data)))
+	t.downloaded += int64(len(data))
+	p.lastBlock = time.Now()
+	rc, err := t.picker.Received(p, b)
+	if err != nil {
+		putBlock(data)
+		return err
+	}
+	for _, q := range rc.Cancel {
+		if _, ok := t.peers[q]; ok {
+			q.send(peer.Message{ID: peer.Cancel, Index: b.Piece, Begin: b.Begin, Length: b.Length})
+		}
+	}
+	if !rc.Accepted {
+		t.wasted += int64(len(data))
+		putBlock(data)
+		t.fillRequests(p)
+		return nil
+	}
+	pc := int(b.Piece)
+	t.writing[pc]++
+	if rc.Complete {
+		t.ready[pc] = true
+	}
+	t.workers.write(b, data, t.geo.Offset(b))
+	t.fillRequests(p)
+	return nil
+}
+
+func (t *Torrent) onWritten(ev blockWritten) {
+	pc := int(ev.block.Piece)
+	t.writing[pc]--
+	if t.writing[pc] == 0 {
+		delete(t.writing, pc)
+	}
+	if ev.err != nil {
+		t.failDisk(ev.err)
+		return
+	}
+	if t.ready[pc] && t.writing[pc] == 0 {
+		delete(t.ready, pc)
+		t.workers.hash(pc, t.geo.PieceOffset(pc), t.geo.PieceLen(pc), t.m.Info.Pieces[pc])
+	}
+}
+
+func (t *Torrent) onHashed(ev pieceHashed) {
+	if ev.err != nil {
+		t.failDisk(ev.err)
+		return
+	}
+	if ev.ok {
+		if err := t.picker.Verified(ev.piece); err != nil {
+			t.log.Error().Err(err).Int("piece", ev.piece).Msg("picker refused a verified piece")
+			return
+		}
+		t.resumeDirty = true
+		t.log.Debug().Int("piece", ev.piece).Msg("piece verified")
+		for p := range t.peers {
+			if p.has == nil || !p.has.Has(ev.piece) {
+				p.send(peer.Message{ID: peer.Have, Index: uint32(ev.piece)})
+			}
+			t.updateInterest(p)
+		}
+		if t.picker.Complete() {
+			t.markComplete()
+		}
+		return
+	}
+	senders, err := t.picker.Failed(ev.piece)
+	if err != nil {
+		t.log.Error().Err(err).Int("piece", ev.piece).Msg("picker refused a failed piece")
+		return
+	}
+	t.wasted += t.geo.PieceLen(ev.piece)
+	t.log.Warn().Int("piece", ev.piece).Int("senders", len(senders)).Msg("piece failed its hash check")
+	for _, p := range senders {
+		if _, ok := t.peers[p]; !ok {
+			continue
+		}
+		t.failures[p]++
+		// A peer that alone sent a bad piece is lying; one of several is
+		// banned only after repeated failures.
+		if len(senders) == 1 || t.failures[p] >= 3 {
+			t.banned[p.addr] = true
+			t.bannedIDs[p.id] = true
+			t.disconnect(p, violation("sent data that failed the hash check of piece %d", ev.piece))
+		}
+	}
+	for p := range t.peers {
+		t.fillRequests(p)
+	}
+}
+
+// failDisk stops downloading after a storage error: verified data stays, the
+// torrent keeps seeding what it has.
+func (t *Torrent) failDisk(err error) {
+	if t.diskErr == nil {
+		t.diskErr = err
+		t.log.Error().Err(err).Msg("storage failed: downloading paused")
+		for p := range t.peers {
+			t.picker.ReleasePeer(p)
+			if p.amInterested {
+				p.amInterested = false
+				p.send(peer.Message{ID: peer.NotInterested})
+			}
+		}
+		t.publishStats()
+	}
+}
+
+func (t *Torrent) markComplete() {
+	if t.complete {
+		return
+	}
+	t.complete = true
+	t.doneOnce.Do(func() { close(t.done) })
+	t.log.Info().Msg("download complete")
+	t.saveResume(true)
+	select {
+	case t.announce <- announceCompleted:
+	default:
+	}
+	for p := range t.peers {
+		if p.has != nil && p.has.Full() {
+			t.disconnect(p, errBothSeeds)
+		}
+	}
+	t.publishStats()
+}
+
+// updateInterest tells the peer whether we want something it has.
+func (t *Torrent) updateInterest(p *peerConn) {
+	want := t.diskErr == nil && t.picker.Interesting(p)
+	if want != p.amInterested {
+		p.amInterested = want
+		id := peer.NotInterested
+		if want {
+			id = peer.Interested
+		}
+		p.send(peer.Message{ID: id})
+	}
+}
+
+// fillRequests tops up the requests outstanding to p to its pipeline depth.
+func (t *Torrent) fillRequests(p *peerConn) {
+	if p.peerChoking || !p.amInterested || t.diskErr != nil {
+		return
+	}
+	n := p.pipeline - t.picker.Outstanding(p)
+	if n <= 0 {
+		return
+	}
+	blocks := t.picker.Pick(p, n)
+	if len(blocks) == 0 {
+		return
+	}
+	if t.picker.Outstanding(p) == len(blocks) {
+		p.lastRequest = time.Now()
+	}
+	msgs := make([]peer.Message, len(blocks))
+	for i, b := range blocks {
+		msgs[i] = peer.Message{ID: peer.Request, Index: b.Piece, Begin: b.Begin, Length: b.Length}
+	}
+	p.q.push(msgs...)
+}
+
+// rechoke decides who may download from us. For now every interested peer
+// is unchoked, up to the connection limit.
+func (t *Torrent) rechoke() {
+	for p := range t.peers {
+		unchoke := p.peerInterested
+		if unchoke == p.amChoking {
+			p.amChoking = !unchoke
+			if unchoke {
+				p.send(peer.Message{ID: peer.Unchoke})
+			} else {
+				p.q.clearUploads()
+				p.send(peer.Message{ID: peer.Choke})
+			}
+		}
+	}
+}
+
+// tick runs once a second: rates, pipelines, snubbing, dialing, resume.
+func (t *Torrent) tick(ctx context.Context, now time.Time) {
+	for p := range t.peers {
+		d := p.downloaded.Swap(0)
+		p.rate.add(d)
+		u := p.uploaded.Load()
+		p.upRate.add(u - p.lastUp)
+		p.lastUp = u
+		// Keep pipelineSeconds of the peer's rate in flight.
+		p.pipeline = min(maxPipeline, max(minPipeline, int(p.rate.rate()*pipelineSeconds/peer.BlockSize)))
+		if t.picker.Outstanding(p) > 0 && now.Sub(p.lastBlock) > snubTimeout {
+			p.log.Debug().Msg("snubbed: no block for 60 s; its requests go elsewhere")
+			t.picker.ReleasePeer(p)
+			p.lastBlock = now
+			for q := range t.peers {
+				if q != p {
+					t.fillRequests(q)
+				}
+			}
+		}
+		t.fillRequests(p)
+	}
+	t.connectMore(ctx)
+	if t.resumeDirty && now.Sub(t.lastResume) >= resumeInterval {
+		t.saveResume(false)
+	}
+	t.publishStats()
+}
+
+// connectMore dials known addresses while we are short of peers.
+func (t *Torrent) connectMore(ctx context.Context) {
+	if t.complete && !t.cfg.Seed {
+		return
+	}
+	now := time.Now()
+	for addr, after := range t.known {
+		if len(t.peers)+len(t.dialing) >= t.sess.cfg.MaxPeers || len(t.dialing) >= maxHalfOpen {
+			return
+		}
+		if t.dialing[addr] || t.banned[addr] || now.Before(after) || t.connectedTo(addr) {
+			continue
+		}
+		t.dialing[addr] = true
+		t.wg.Go(func() { t.dial(ctx, addr) })
+	}
+}
+
+func (t *Torrent) connectedTo(addr netip.AddrPort) bool {
+	for p := range t.peers {
+		if p.addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// dial connects to addr and does the handshake, off the loop.
+func (t *Torrent) dial(ctx context.Context, addr netip.AddrPort) {
+	d := net.Dialer{Timeout: t.sess.cfg.DialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	if err != nil {
+		t.post(ctx, dialFailed{addr: addr, err: err})
+		return
+	}
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	hs, err := peer.Initiate(nc, peer.NewHandshake(t.infoHash, t.sess.peerID))
+	if !stop() {
+		return
+	}
+	if err != nil {
+		nc.Close()
+		t.post(ctx, dialFailed{addr: addr, err: fmt.Errorf("handshake: %w", err)})
+		return
+	}
+	if !t.post(ctx, peerConnected{nc: nc, hs: hs, addr: addr, outgoing: true}) {
+		nc.Close()
+	}
+}
+
+// saveResume flushes storage and records the verified pieces.
+func (t *Torrent) saveResume(force bool) {
+	if t.cfg.SaveResume == nil || (!t.resumeDirty && !force) {
+		return
+	}
+	t.lastResume = time.Now()
+	if err := t.cfg.Store.Flush(); err != nil {
+		t.log.Warn().Err(err).Msg("flush storage before saving resume record")
+		return
+	}
+	if err := t.cfg.SaveResume(t.picker.Have()); err != nil {
+		t.log.Warn().Err(err).Msg("save resume record")
+		return
+	}
+	t.resumeDirty = false
+}
+
+// clientName gives a readable client from an Azureus-style peer id.
+func clientName(id [20]byte) string {
+	if id[0] == '-' && id[7] == '-' {
+		return string(id[1:7])
+	}
+	return fmt.Sprintf("%x", id[:4])
+}
