@@ -1,0 +1,544 @@
+package piece_test
+
+import (
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"swarm/piece"
+)
+
+// peer keys used in the tests
+const (
+	A = iota + 1
+	B
+	C
+	D
+)
+
+// newPicker returns a picker over pieces of blocksPerPiece blocks each,
+// with a fixed random seed.
+func newPicker(t testing.TB, pieces, blocksPerPiece int, cfg piece.Config) *piece.Picker[int] {
+	t.Helper()
+	cfg.Geometry = piece.Geometry{
+		PieceLength: int64(blocksPerPiece) * piece.BlockSize,
+		Length:      int64(pieces*blocksPerPiece) * piece.BlockSize,
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(1, 2))
+	}
+	pk, err := piece.NewPicker[int](cfg)
+	if err != nil {
+		t.Fatalf("NewPicker: %v", err)
+	}
+	return pk
+}
+
+// bits parses a bitfield written as "0110...", piece 0 first.
+func bits(t testing.TB, s string) *piece.Bitfield {
+	t.Helper()
+	bf := piece.NewBitfield(len(s))
+	for i, c := range s {
+		if c == '1' {
+			bf.Set(i)
+		}
+	}
+	return bf
+}
+
+func setBitfield(t testing.TB, pk *piece.Picker[int], k int, s string) {
+	t.Helper()
+	if err := pk.PeerBitfield(k, bits(t, s)); err != nil {
+		t.Fatalf("PeerBitfield(%d, %s): %v", k, s, err)
+	}
+}
+
+// receive delivers b from k and fails the test if the picker refuses it.
+func receive(t testing.TB, pk *piece.Picker[int], k int, b piece.Block) piece.Receipt[int] {
+	t.Helper()
+	r, err := pk.Received(k, b)
+	if err != nil {
+		t.Fatalf("Received(%d, %v): %v", k, b, err)
+	}
+	return r
+}
+
+func pieces(bs []piece.Block) []int {
+	var ps []int
+	for _, b := range bs {
+		if len(ps) == 0 || ps[len(ps)-1] != int(b.Piece) {
+			ps = append(ps, int(b.Piece))
+		}
+	}
+	return ps
+}
+
+func TestPickRarestFirst(t *testing.T) {
+	tests := []struct {
+		name    string
+		peers   map[int]string // bitfields of other peers
+		picker  string         // bitfield of the peer we pick for (D)
+		have    []int
+		unwant  []int
+		started []int // pieces A has already been asked for
+		n       int
+		want    []int // pieces of the picked blocks, in order
+	}{
+		{
+			name:   "rarest piece first",
+			peers:  map[int]string{A: "11110", B: "01110", C: "00110"},
+			picker: "11111",
+			n:      1,
+			want:   []int{4},
+		},
+		{
+			name:   "then the next rarest",
+			peers:  map[int]string{A: "11110", B: "01110", C: "00110"},
+			picker: "11111",
+			n:      3,
+			want:   []int{4, 0, 1},
+		},
+		{
+			name:   "only pieces the peer has",
+			peers:  map[int]string{A: "11110", B: "01110", C: "00110"},
+			picker: "00111",
+			n:      2,
+			want:   []int{4, 2}, // 2 and 3 tie; the seeded tie-break says 2
+		},
+		{
+			name:   "skips pieces we have",
+			peers:  map[int]string{A: "11110", B: "10110", C: "10010"},
+			picker: "11111",
+			have:   []int{4, 1},
+			n:      1,
+			want:   []int{2},
+		},
+		{
+			name:   "skips unwanted pieces",
+			peers:  map[int]string{A: "11110", B: "01110"},
+			picker: "11111",
+			unwant: []int{4},
+			n:      1,
+			want:   []int{0},
+		},
+		{
+			name:    "skips pieces already requested from others",
+			peers:   map[int]string{A: "11111", B: "01110"},
+			picker:  "11111",
+			started: []int{4},
+			n:       1,
+			want:    []int{0},
+		},
+		{
+			name:   "nothing the peer has that we want",
+			peers:  map[int]string{A: "11110"},
+			picker: "00011",
+			have:   []int{3, 4},
+			n:      5,
+			want:   nil,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pk := newPicker(t, 5, 1, piece.Config{RandomFirst: -1})
+			for k, s := range tt.peers {
+				setBitfield(t, pk, k, s)
+			}
+			setBitfield(t, pk, D, tt.picker)
+			for _, p := range tt.have {
+				if err := pk.SetHave(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, p := range tt.unwant {
+				if _, err := pk.SetWanted(p, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, p := range tt.started {
+				// A is asked for p by picking with everything else unwanted.
+				for q := range 5 {
+					pk.SetWanted(q, q == p)
+				}
+				if got := pieces(pk.Pick(A, 1)); !slices.Equal(got, []int{p}) {
+					t.Fatalf("setting up: Pick(A) = %v, want [%d]", got, p)
+				}
+				for q := range 5 {
+					pk.SetWanted(q, !slices.Contains(tt.unwant, q))
+				}
+			}
+			if got := pieces(pk.Pick(D, tt.n)); !slices.Equal(got, tt.want) {
+				t.Errorf("Pick(D, %d) pieces = %v, want %v", tt.n, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPickBreaksTiesAtRandom(t *testing.T) {
+	first := func(seed uint64) int {
+		pk := newPicker(t, 16, 1, piece.Config{RandomFirst: -1, Rand: rand.New(rand.NewPCG(seed, seed))})
+		setBitfield(t, pk, A, "1111111111111111")
+		setBitfield(t, pk, B, "1111111100000000") // pieces 8..15 are rarer
+		got := pk.Pick(A, 1)
+		if len(got) != 1 {
+			t.Fatalf("seed %d: Pick(A, 1) = %v", seed, got)
+		}
+		return int(got[0].Piece)
+	}
+	seen := map[int]int{}
+	for seed := range uint64(200) {
+		p := first(seed)
+		if p < 8 {
+			t.Fatalf("seed %d: picked piece %d, not one of the rarest 8..15", seed, p)
+		}
+		seen[p]++
+		if again := first(seed); again != p {
+			t.Fatalf("seed %d: picked %d then %d; same seed must give the same pick", seed, p, again)
+		}
+	}
+	// 200 draws over 8 equally rare pieces: each should turn up (a fair
+	// tie-break leaves one out with probability < 1e-10).
+	if len(seen) != 8 {
+		t.Errorf("ties went to %d of 8 pieces: %v", len(seen), seen)
+	}
+}
+
+func TestPickRandomFirstPieces(t *testing.T) {
+	// Piece 0 is the only rare one. While we have fewer than 4 pieces the
+	// first pick is random; from 4 on it is the rarest.
+	pick := func(seed uint64, have int) int {
+		pk := newPicker(t, 32, 1, piece.Config{Rand: rand.New(rand.NewPCG(seed, 7))})
+		all := "11111111111111111111111111111111"
+		setBitfield(t, pk, A, all)
+		setBitfield(t, pk, B, "0"+all[1:])
+		for p := 31; p > 31-have; p-- {
+			if err := pk.SetHave(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return int(pk.Pick(A, 1)[0].Piece)
+	}
+	tests := []struct {
+		name       string
+		have       int
+		wantRarest bool
+	}{
+		{"newcomer picks at random", 0, false},
+		{"three pieces: still random", 3, false},
+		{"four pieces: rarest first", 4, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seen := map[int]bool{}
+			for seed := range uint64(50) {
+				seen[pick(seed, tt.have)] = true
+			}
+			if tt.wantRarest && (len(seen) != 1 || !seen[0]) {
+				t.Errorf("first picks over 50 seeds = %v, want only the rarest piece 0", seen)
+			}
+			if !tt.wantRarest && len(seen) < 10 {
+				t.Errorf("first picks over 50 seeds = %v, want them spread over many pieces", seen)
+			}
+		})
+	}
+}
+
+func TestPickFinishesPartialPiecesFirst(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, pk *piece.Picker[int])
+		want  []piece.Block
+	}{
+		{
+			name: "remaining blocks of a piece another peer is sending",
+			setup: func(t *testing.T, pk *piece.Picker[int]) {
+				got := pk.Pick(A, 2) // A: rarest is piece 3 (A and B only)
+				if !slices.Equal(pieces(got), []int{3}) {
+					t.Fatalf("setting up: Pick(A, 2) = %v, want two blocks of piece 3", got)
+				}
+			},
+			want: []piece.Block{{3, 2 * piece.BlockSize, piece.BlockSize}, {3, 3 * piece.BlockSize, piece.BlockSize}},
+		},
+		{
+			name: "blocks released by a peer that left",
+			setup: func(t *testing.T, pk *piece.Picker[int]) {
+				got := pk.Pick(A, 4)
+				receive(t, pk, A, got[0])
+				receive(t, pk, A, got[2])
+				pk.PeerLeft(A)
+			},
+			want: []piece.Block{{3, piece.BlockSize, piece.BlockSize}, {3, 3 * piece.BlockSize, piece.BlockSize}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pk := newPicker(t, 4, 4, piece.Config{RandomFirst: -1})
+			setBitfield(t, pk, A, "1111")
+			setBitfield(t, pk, B, "1001") // pieces 0 and 3 are rarer than 1 and 2
+			setBitfield(t, pk, C, "0110")
+			setBitfield(t, pk, D, "0110")
+			pk.SetWanted(0, false) // leave piece 3 the rarest alone
+			tt.setup(t, pk)
+			pk.SetWanted(0, true)
+			// B has piece 0 too, which is as rare as 3, but 3 is started.
+			got := pk.Pick(B, 2)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Pick(B, 2) = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEndgameDuplicatesAndCancels(t *testing.T) {
+	pk := newPicker(t, 2, 2, piece.Config{RandomFirst: -1, MaxDuplicates: 2})
+	for _, k := range []int{A, B, C} {
+		pk.PeerHasAll(k)
+	}
+	first := pk.Pick(A, 3)
+	if len(first) != 3 || pk.Endgame() {
+		t.Fatalf("Pick(A, 3) = %v, endgame %v; want 3 blocks, no endgame", first, pk.Endgame())
+	}
+	last := pk.Pick(B, 1)
+	if len(last) != 1 || !pk.Endgame() {
+		t.Fatalf("Pick(B, 1) = %v, endgame %v; want the last block, then endgame", last, pk.Endgame())
+	}
+	// Every block is requested: C gets duplicates of all four.
+	dup := pk.Pick(C, 10)
+	if len(dup) != 4 {
+		t.Fatalf("endgame Pick(C, 10) = %v, want all 4 blocks again", dup)
+	}
+	// Each block now has 2 requesters: the limit.
+	if got := pk.Pick(D, 10); got != nil {
+		t.Errorf("Pick(D) with all blocks at MaxDuplicates = %v, want nil (D is unknown anyway)", got)
+	}
+	pk.PeerHasAll(D)
+	if got := pk.Pick(D, 10); len(got) != 0 {
+		t.Errorf("Pick(D) with all blocks at MaxDuplicates = %v, want none", got)
+	}
+	if got := pk.Pick(A, 10); len(got) != 0 {
+		t.Errorf("Pick(A) = %v, want none (A already has every block it could get requested)", got)
+	}
+
+	tests := []struct {
+		name       string
+		from       int
+		block      piece.Block
+		wantAccept bool
+		wantCancel []int
+	}{
+		{"first copy cancels the other requester", C, last[0], true, []int{B}},
+		{"late copy from the cancelled peer is dropped", B, last[0], false, nil},
+		{"copy from the original requester cancels the duplicate", A, first[0], true, []int{C}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := receive(t, pk, tt.from, tt.block)
+			if r.Accepted != tt.wantAccept || !slices.Equal(r.Cancel, tt.wantCancel) {
+				t.Errorf("Received(%d, %v) = %+v, want accepted %v, cancel %v", tt.from, tt.block, r, tt.wantAccept, tt.wantCancel)
+			}
+			if pk.Requested(tt.from, tt.block) {
+				t.Errorf("block %v still requested from %d", tt.block, tt.from)
+			}
+			for _, k := range tt.wantCancel {
+				if pk.Requested(k, tt.block) {
+					t.Errorf("block %v still requested from cancelled peer %d", tt.block, k)
+				}
+			}
+		})
+	}
+	// With a slot free again (C no longer holds first[0]... it was
+	// received), D can now take a duplicate of a block with one requester.
+	if got := pk.Pick(D, 10); len(got) != 0 {
+		t.Errorf("Pick(D) = %v, want none: the two open blocks have 2 requesters", got)
+	}
+	pk.ReleasePeer(C)
+	if got := pk.Pick(D, 10); len(got) != 2 {
+		t.Errorf("after C choked us, Pick(D) = %v, want the 2 open blocks", got)
+	}
+}
+
+func TestReleaseMakesBlocksPickable(t *testing.T) {
+	tests := []struct {
+		name         string
+		release      func(pk *piece.Picker[int], got []piece.Block) []piece.Block
+		wantReleased int
+		wantAvail    int // availability of piece 0 afterwards
+	}{
+		{
+			name:         "peer disconnects",
+			release:      func(pk *piece.Picker[int], got []piece.Block) []piece.Block { return pk.PeerLeft(A) },
+			wantReleased: 3,
+			wantAvail:    1,
+		},
+		{
+			name:         "peer chokes us",
+			release:      func(pk *piece.Picker[int], got []piece.Block) []piece.Block { return pk.ReleasePeer(A) },
+			wantReleased: 3,
+			wantAvail:    2,
+		},
+		{
+			name: "one request times out",
+			release: func(pk *piece.Picker[int], got []piece.Block) []piece.Block {
+				if !pk.Release(A, got[1]) {
+					return nil
+				}
+				return got[1:2]
+			},
+			wantReleased: 1,
+			wantAvail:    2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pk := newPicker(t, 1, 3, piece.Config{MaxDuplicates: 1})
+			pk.PeerHasAll(A)
+			pk.PeerHasAll(B)
+			got := pk.Pick(A, 3)
+			if len(got) != 3 || pk.Outstanding(A) != 3 {
+				t.Fatalf("Pick(A, 3) = %v, outstanding %d", got, pk.Outstanding(A))
+			}
+			if again := pk.Pick(B, 3); len(again) != 0 {
+				t.Fatalf("Pick(B) before release = %v, want none (no endgame duplicates)", again)
+			}
+			released := tt.release(pk, got)
+			if len(released) != tt.wantReleased {
+				t.Fatalf("released %v, want %d blocks", released, tt.wantReleased)
+			}
+			if got := pk.Availability(0); got != tt.wantAvail {
+				t.Errorf("Availability(0) = %d, want %d", got, tt.wantAvail)
+			}
+			for _, b := range released {
+				if pk.Requested(A, b) {
+					t.Errorf("%v still requested from A", b)
+				}
+			}
+			again := pk.Pick(B, 3)
+			if !slices.Equal(again, released) {
+				t.Errorf("Pick(B, 3) after release = %v, want the released %v", again, released)
+			}
+		})
+	}
+}
+
+func TestHashFailureResetsPieceAndNamesSenders(t *testing.T) {
+	pk := newPicker(t, 2, 3, piece.Config{RandomFirst: -1})
+	for _, k := range []int{A, B, C} {
+		pk.PeerHasAll(k)
+	}
+	blocks := pk.Geometry().Blocks(1)
+	senders := []int{B, A, B}
+	for i, b := range blocks {
+		r := receive(t, pk, senders[i], b) // unrequested, still accepted
+		if !r.Accepted || r.Complete != (i == len(blocks)-1) {
+			t.Fatalf("Received(%d, %v) = %+v, want accepted, complete only for the last", senders[i], b, r)
+		}
+	}
+	if err := pk.Verified(0); !errors.Is(err, piece.ErrNotComplete) {
+		t.Errorf("Verified(0) of an incomplete piece = %v, want ErrNotComplete", err)
+	}
+	if got := pk.Pick(C, 10); !slices.Equal(pieces(got), []int{0}) {
+		t.Errorf("while piece 1 awaits its check, Pick(C) = %v, want blocks of piece 0 only", got)
+	}
+	pk.ReleasePeer(C)
+	got, err := pk.Failed(1)
+	if err != nil {
+		t.Fatalf("Failed(1): %v", err)
+	}
+	if want := []int{B, A}; !slices.Equal(got, want) {
+		t.Errorf("Failed(1) senders = %v, want %v", got, want)
+	}
+	if pk.HasPiece(1) {
+		t.Errorf("HasPiece(1) after failure = true")
+	}
+	if _, err := pk.Failed(1); err == nil {
+		t.Errorf("Failed(1) twice: no error")
+	}
+	// The whole piece is downloaded again.
+	again := pk.Pick(C, 10)
+	var of1 []piece.Block
+	for _, b := range again {
+		if b.Piece == 1 {
+			of1 = append(of1, b)
+		}
+	}
+	if !slices.Equal(of1, blocks) {
+		t.Errorf("after failure Pick(C) = %v, want all of piece 1's blocks %v", again, blocks)
+	}
+	if r := receive(t, pk, C, blocks[0]); !r.Accepted {
+		t.Errorf("block of the reset piece not accepted: %+v", r)
+	}
+}
+
+func TestVerifiedPiecesAreDoneAndUninteresting(t *testing.T) {
+	pk := newPicker(t, 2, 1, piece.Config{})
+	setBitfield(t, pk, A, "10")
+	setBitfield(t, pk, B, "01")
+	if !pk.Interesting(A) || !pk.Interesting(B) {
+		t.Fatalf("Interesting(A), Interesting(B) = %v, %v; want true", pk.Interesting(A), pk.Interesting(B))
+	}
+	b := pk.Pick(A, 5)
+	if len(b) != 1 || !receive(t, pk, A, b[0]).Complete {
+		t.Fatalf("Pick(A) = %v, want the one block that completes piece 0", b)
+	}
+	if err := pk.Verified(0); err != nil {
+		t.Fatal(err)
+	}
+	if !pk.HasPiece(0) || pk.Interesting(A) || !pk.Interesting(B) || pk.Complete() {
+		t.Errorf("after Verified(0): has %v, Interesting(A) %v, Interesting(B) %v, Complete %v",
+			pk.HasPiece(0), pk.Interesting(A), pk.Interesting(B), pk.Complete())
+	}
+	if r := receive(t, pk, A, b[0]); r.Accepted {
+		t.Errorf("block of a verified piece accepted")
+	}
+	if _, err := pk.SetWanted(1, false); err != nil {
+		t.Fatal(err)
+	}
+	if !pk.Complete() || pk.Interesting(B) {
+		t.Errorf("with piece 1 unwanted: Complete %v, Interesting(B) %v; want true, false", pk.Complete(), pk.Interesting(B))
+	}
+	if got := pk.Have().String(); got != "10" {
+		t.Errorf("Have() = %s, want 10", got)
+	}
+}
+
+func TestSetWantedFalseCancelsRequests(t *testing.T) {
+	pk := newPicker(t, 1, 2, piece.Config{})
+	pk.PeerHasAll(A)
+	got := pk.Pick(A, 2)
+	cancel, err := pk.SetWanted(0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []piece.Request[int]{{A, got[0]}, {A, got[1]}}
+	if !slices.Equal(cancel, want) {
+		t.Errorf("SetWanted(0, false) = %v, want %v", cancel, want)
+	}
+	if pk.Outstanding(A) != 0 || pk.Pick(A, 2) != nil {
+		t.Errorf("after unwanting: outstanding %d; want 0 and nothing to pick", pk.Outstanding(A))
+	}
+}
+
+func TestPickerRejectsProtocolViolations(t *testing.T) {
+	pk := newPicker(t, 3, 2, piece.Config{})
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"have past the last piece", pk.PeerHave(A, 3)},
+		{"negative have", pk.PeerHave(A, -1)},
+		{"bitfield of the wrong length", pk.PeerBitfield(A, piece.NewBitfield(4))},
+		{"block of a piece out of range", second(pk.Received(A, piece.Block{Piece: 3, Length: piece.BlockSize}))},
+		{"unaligned block", second(pk.Received(A, piece.Block{Piece: 0, Begin: 1, Length: piece.BlockSize}))},
+		{"block of the wrong length", second(pk.Received(A, piece.Block{Piece: 0, Length: 10}))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.err == nil {
+				t.Errorf("no error")
+			}
+		})
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
