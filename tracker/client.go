@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -64,6 +65,10 @@ func (c *Client) Announce(ctx context.Context, announceURL string, req AnnounceR
 		return AnnounceResponse{}, fmt.Errorf("announce to %s: reply longer than %d bytes", announceURL, limit)
 	}
 	resp, err := ParseAnnounceResponse(body)
+	var fe *FailureError
+	if errors.As(err, &fe) {
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", announceURL, err)
+	}
 	if err != nil {
 		if hresp.StatusCode != http.StatusOK {
 			// Not bencode: the HTTP status says more than the parse error.
@@ -71,8 +76,8 @@ func (c *Client) Announce(ctx context.Context, announceURL string, req AnnounceR
 		}
 		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", announceURL, err)
 	}
-	// Some trackers send a bencoded reply with a non-200 status; a parsed reply
-	// is trusted over the status line.
+	// Some trackers send a bencoded reply with a non-200 status: a reply that
+	// parses is trusted over the status line.
 	return resp, nil
 }
 

@@ -1,0 +1,450 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anacrolix/torrent/bencode"
+
+	"swarm/metainfo"
+	"swarm/tracker"
+	"swarm/tracker/server"
+)
+
+var ihA = metainfo.Hash{0xaa, 1}
+
+func TestBadAnnouncesGetFailureReason(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{})
+	ok := testPeer(ihA, 1, 0).Query()
+	tests := []struct {
+		name, query, reason string
+	}{
+		{"missing info_hash", strings.Replace(ok, "info_hash=", "x=", 1), "missing info_hash"},
+		{"short info_hash", "info_hash=abc&" + ok[strings.Index(ok, "&")+1:], "info_hash must be 20 bytes, got 3"},
+		{"bad percent-encoding", strings.Replace(ok, "peer_id=", "peer_id=%G1", 1), "peer_id: bad percent-encoding at byte 0"},
+		{"port 0", strings.Replace(ok, "port=10001", "port=0", 1), `port must be a number from 1 to 65535, got "0"`},
+		{"port out of range", strings.Replace(ok, "port=10001", "port=70000", 1), `port must be a number from 1 to 65535, got "70000"`},
+		{"negative left", strings.Replace(ok, "left=0", "left=-1", 1), "left is negative: -1"},
+		{"unknown event", ok + "&event=begun", `unknown event "begun"`},
+		{"oversized query", ok + "&pad=" + strings.Repeat("x", 9000), "query longer than 8192 bytes"},
+		{"empty query", "", "missing info_hash"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := get(t, s.Handler(), "192.0.2.1:1", "/announce?"+tt.query)
+			_, err := tracker.ParseAnnounceResponse(body)
+			var fe *tracker.FailureError
+			if !errors.As(err, &fe) || fe.Reason != tt.reason {
+				t.Errorf("announce %q: %v, want failure %q", tt.query, err, tt.reason)
+			}
+		})
+	}
+}
+
+func TestAnnounceReplies(t *testing.T) {
+	ih := metainfo.Hash{0xbb}
+	s, _ := newTestServer(t, server.Config{})
+	h := s.Handler()
+	for n := 1; n <= 3; n++ {
+		announce(t, h, "10.0.0.1", testPeer(ih, n, int64(n-1)), "") // peer 1 seeds
+	}
+	announce(t, h, "2001:db8::4", testPeer(ih, 4, 9), "")
+	p5 := testPeer(ih, 5, 7)
+	tests := []struct {
+		name, extra string
+		golden      string
+	}{
+		{"compact with peers6", "", "announce_compact.golden"},
+		{"dictionary model", "", "announce_dict.golden"},
+		{"dictionary model without peer ids", "&no_peer_id=1", "announce_dict_no_peer_id.golden"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := p5
+			r.Compact = tt.golden == "announce_compact.golden"
+			body := get(t, h, "10.0.0.5:1", "/announce?"+r.Query()+tt.extra)
+			golden(t, tt.golden, body)
+		})
+	}
+	t.Run("failure", func(t *testing.T) {
+		golden(t, "failure.golden", get(t, h, "10.0.0.5:1", "/announce?info_hash=x"))
+	})
+	t.Run("scrape", func(t *testing.T) {
+		q := "info_hash=" + string(tracker.AppendEscaped(nil, ih[:])) + "&info_hash=" + string(tracker.AppendEscaped(nil, ihA[:]))
+		golden(t, "scrape.golden", get(t, h, "10.0.0.5:1", "/scrape?"+q))
+	})
+}
+
+func TestDictionaryModelCarriesPeerIDs(t *testing.T) {
+	ih := metainfo.Hash{0xbc}
+	s, _ := newTestServer(t, server.Config{})
+	h := s.Handler()
+	announce(t, h, "10.0.0.1", testPeer(ih, 1, 0), "")
+	announce(t, h, "2001:db8::2", testPeer(ih, 2, 0), "")
+	r := testPeer(ih, 3, 5)
+	r.Compact = false
+	var reply struct {
+		Peers []struct {
+			IP     string `bencode:"ip"`
+			PeerID string `bencode:"peer id"`
+			Port   int    `bencode:"port"`
+		} `bencode:"peers"`
+	}
+	if err := bencode.Unmarshal(get(t, h, "10.0.0.3:1", "/announce?"+r.Query()), &reply); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, p := range reply.Peers {
+		got[netip.AddrPortFrom(netip.MustParseAddr(p.IP), uint16(p.Port)).String()] = p.PeerID
+	}
+	id1, id2 := testPeer(ih, 1, 0).PeerID, testPeer(ih, 2, 0).PeerID
+	want := map[string]string{
+		"10.0.0.1:10001":      string(id1[:]),
+		"[2001:db8::2]:10002": string(id2[:]),
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("dictionary peers = %v, want %v", got, want)
+	}
+}
+
+func TestAnnounceNeverReturnsTheAsker(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{})
+	h := s.Handler()
+	for n := range 10 {
+		announce(t, h, "10.0.0.1", testPeer(ihA, n, 100), "")
+	}
+	for n := range 10 {
+		resp := announce(t, h, "10.0.0.1", testPeer(ihA, n, 100), "")
+		if len(resp.Peers) != 9 {
+			t.Errorf("peer %d got %d peers, want the 9 others", n, len(resp.Peers))
+		}
+		for _, p := range resp.Peers {
+			if p.Port() == uint16(10000+n) {
+				t.Errorf("peer %d was sent itself", n)
+			}
+		}
+	}
+}
+
+func TestSeederIsSentLeechersOnly(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{})
+	h := s.Handler()
+	for n := range 20 {
+		left := int64(0)
+		if n%2 == 1 {
+			left = 5 // odd peers leech
+		}
+		ip := "10.0.0.1"
+		if n%4 == 3 {
+			ip = "2001:db8::1"
+		}
+		announce(t, h, ip, testPeer(ihA, n, left), "")
+	}
+	for range 20 {
+		resp := announce(t, h, "10.0.0.1", testPeer(ihA, 0, 0), "")
+		if len(resp.Peers) != 10 {
+			t.Fatalf("seeder got %d peers, want the 10 leechers", len(resp.Peers))
+		}
+		for _, p := range resp.Peers {
+			if p.Port()%2 == 0 {
+				t.Fatalf("seeder was sent seeder %v", p)
+			}
+		}
+	}
+	resp := announce(t, h, "10.0.0.1", testPeer(ihA, 1, 5), "&numwant=100")
+	if len(resp.Peers) != 19 || resp.Complete != 10 || resp.Incomplete != 10 {
+		t.Errorf("leecher got %d peers, complete %d incomplete %d; want 19, 10, 10", len(resp.Peers), resp.Complete, resp.Incomplete)
+	}
+}
+
+func TestNumWantIsCapped(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   server.Config
+		extra string
+		want  int
+	}{
+		{"default 50", server.Config{}, "", 50},
+		{"asked 10", server.Config{}, "&numwant=10", 10},
+		{"asked 0", server.Config{}, "&numwant=0", 0},
+		{"asked 200 capped at 50", server.Config{}, "&numwant=200", 50},
+		{"configured max 80", server.Config{MaxNumWant: 80}, "&numwant=200", 80},
+		{"configured default 30", server.Config{DefaultNumWant: 30}, "", 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newTestServer(t, tt.cfg)
+			h := s.Handler()
+			for n := range 120 {
+				announce(t, h, "10.0.0.1", testPeer(ihA, n, 1), "&numwant=0")
+			}
+			resp := announce(t, h, "10.0.0.1", testPeer(ihA, 0, 1), tt.extra)
+			if len(resp.Peers) != tt.want {
+				t.Errorf("got %d peers, want %d", len(resp.Peers), tt.want)
+			}
+		})
+	}
+}
+
+func scrape(tb testing.TB, h http.Handler, ih metainfo.Hash) (complete, incomplete, downloaded int) {
+	tb.Helper()
+	body := get(tb, h, "10.0.0.9:1", "/scrape?info_hash="+string(tracker.AppendEscaped(nil, ih[:])))
+	var reply struct {
+		Files map[string]struct {
+			Complete   int `bencode:"complete"`
+			Incomplete int `bencode:"incomplete"`
+			Downloaded int `bencode:"downloaded"`
+		} `bencode:"files"`
+	}
+	if err := bencode.Unmarshal(body, &reply); err != nil {
+		tb.Fatalf("scrape reply %q: %v", body, err)
+	}
+	f, ok := reply.Files[string(ih[:])]
+	if !ok || len(reply.Files) != 1 {
+		tb.Fatalf("scrape reply %q lacks the asked hash", body)
+	}
+	return f.Complete, f.Incomplete, f.Downloaded
+}
+
+func TestEvents(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{})
+	h := s.Handler()
+	type step struct {
+		peer                             int
+		left                             int64
+		event                            tracker.Event
+		complete, incomplete, downloaded int
+	}
+	steps := []step{
+		{1, 10, tracker.EventStarted, 0, 1, 0},
+		{2, 10, tracker.EventStarted, 0, 2, 0},
+		{1, 0, tracker.EventCompleted, 1, 1, 1},
+		{1, 0, tracker.EventCompleted, 1, 1, 1}, // repeated: not a second snatch
+		{3, 0, tracker.EventCompleted, 2, 1, 2}, // unknown peer completing: counted
+		{2, 10, tracker.EventStopped, 2, 0, 2},
+		{2, 10, tracker.EventStopped, 2, 0, 2}, // stopping twice is harmless
+		{1, 0, tracker.EventStopped, 1, 0, 2},
+		{3, 0, tracker.EventStopped, 0, 0, 2},
+	}
+	for i, st := range steps {
+		r := testPeer(ihA, st.peer, st.left)
+		r.Event = st.event
+		resp := announce(t, h, "10.0.0.1", r, "")
+		if int(resp.Complete) != st.complete || int(resp.Incomplete) != st.incomplete {
+			t.Errorf("step %d (%v by %d): complete %d incomplete %d, want %d %d", i, st.event, st.peer, resp.Complete, resp.Incomplete, st.complete, st.incomplete)
+		}
+		if st.event == tracker.EventStopped && len(resp.Peers) != 0 {
+			t.Errorf("step %d: stopped reply has %d peers, want none", i, len(resp.Peers))
+		}
+		c, in, d := scrape(t, h, ihA)
+		if c != st.complete || in != st.incomplete || d != st.downloaded {
+			t.Errorf("step %d: scrape %d/%d/%d, want %d/%d/%d", i, c, in, d, st.complete, st.incomplete, st.downloaded)
+		}
+	}
+	// A stopped event for an unknown torrent creates nothing.
+	r := testPeer(metainfo.Hash{0xcc}, 1, 0)
+	r.Event = tracker.EventStopped
+	if resp := announce(t, h, "10.0.0.1", r, ""); resp.Complete != 0 || resp.Incomplete != 0 {
+		t.Errorf("stopped on unknown torrent: %+v", resp)
+	}
+}
+
+func TestPeersExpireAfterTwoIntervals(t *testing.T) {
+	s, clock := newTestServer(t, server.Config{Interval: 10 * time.Minute})
+	h := s.Handler()
+	announce(t, h, "10.0.0.1", testPeer(ihA, 1, 5), "") // goes quiet
+	announce(t, h, "10.0.0.1", testPeer(ihA, 2, 5), "") // keeps announcing
+	for range 2 {
+		clock.Advance(10 * time.Minute)
+		resp := announce(t, h, "10.0.0.1", testPeer(ihA, 2, 5), "")
+		if len(resp.Peers) != 1 {
+			t.Fatalf("within two intervals: %d peers, want peer 1 still there", len(resp.Peers))
+		}
+	}
+	clock.Advance(time.Second)
+	resp := announce(t, h, "10.0.0.1", testPeer(ihA, 2, 5), "")
+	if len(resp.Peers) != 0 || resp.Incomplete != 1 {
+		t.Errorf("after two intervals: %d peers, incomplete %d; want peer 1 expired", len(resp.Peers), resp.Incomplete)
+	}
+	if _, in, _ := scrape(t, h, ihA); in != 1 {
+		t.Errorf("scrape incomplete = %d, want 1", in)
+	}
+	clock.Advance(21 * time.Minute)
+	if _, in, _ := scrape(t, h, ihA); in != 0 {
+		t.Errorf("scrape after all expired: incomplete = %d, want 0", in)
+	}
+}
+
+func TestIPParameterNeedsTrust(t *testing.T) {
+	for _, trust := range []bool{false, true} {
+		t.Run(fmt.Sprint("trust=", trust), func(t *testing.T) {
+			s, _ := newTestServer(t, server.Config{TrustIP: trust})
+			h := s.Handler()
+			announce(t, h, "10.0.0.1", testPeer(ihA, 1, 5), "&ip=10.9.9.9")
+			resp := announce(t, h, "10.0.0.2", testPeer(ihA, 2, 5), "")
+			want := "10.0.0.1:10001"
+			if trust {
+				want = "10.9.9.9:10001"
+			}
+			if len(resp.Peers) != 1 || resp.Peers[0].String() != want {
+				t.Errorf("peers = %v, want [%s]", resp.Peers, want)
+			}
+		})
+	}
+}
+
+func TestScrapeFailures(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{MaxScrapeHashes: 2})
+	h := s.Handler()
+	one := "info_hash=" + strings.Repeat("a", 20)
+	tests := []struct{ name, query, reason string }{
+		{"none", "", "missing info_hash (full scrapes are not served)"},
+		{"too many", one + "&info_hash=" + strings.Repeat("b", 20) + "&info_hash=" + strings.Repeat("c", 20), "more than 2 info_hash parameters"},
+		{"bad length", "info_hash=abc", "info_hash must be 20 bytes, got 3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := get(t, h, "10.0.0.1:1", "/scrape?"+tt.query)
+			if want := fmt.Sprintf("d14:failure reason%d:%se", len(tt.reason), tt.reason); string(body) != want {
+				t.Errorf("scrape %q = %q, want %q", tt.query, body, want)
+			}
+		})
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{})
+	tests := []struct {
+		method, target string
+		code           int
+	}{
+		{"GET", "/announce", 200},
+		{"HEAD", "/announce", 200},
+		{"POST", "/announce", 405},
+		{"GET", "/key/announce", 404}, // passkey paths need a Hook
+		{"GET", "/", 404},
+		{"GET", "/metrics", 200},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(tt.method, tt.target, nil)
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, req)
+		if w.Code != tt.code {
+			t.Errorf("%s %s: status %d, want %d", tt.method, tt.target, w.Code, tt.code)
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{})
+	h := s.Handler()
+	r := testPeer(ihA, 1, 0)
+	r.Event = tracker.EventCompleted
+	announce(t, h, "10.0.0.1", r, "")
+	announce(t, h, "10.0.0.1", testPeer(ihA, 2, 3), "")
+	get(t, h, "10.0.0.1:1", "/announce?port=0")
+	scrape(t, h, ihA)
+	body := string(get(t, h, "10.0.0.1:1", "/metrics"))
+	for _, want := range []string{
+		`swarm_tracker_announces_total{event="completed"} 1`,
+		`swarm_tracker_announces_total{event="none"} 1`,
+		`swarm_tracker_scrapes_total 1`,
+		`swarm_tracker_failures_total{reason="port"} 1`,
+		"swarm_tracker_swarms 1",
+		"swarm_tracker_seeders 1",
+		"swarm_tracker_leechers 1",
+		"swarm_tracker_snatches_total 1",
+		"go_goroutines",
+	} {
+		if !strings.Contains(body, want+"\n") && !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// passkeyHook admits one passkey and refuses one torrent.
+type passkeyHook struct {
+	banned metainfo.Hash
+	fail   error // returned for passkey "broken"
+}
+
+func (p passkeyHook) BeforeAnnounce(ctx context.Context, req *server.AnnounceRequest) error {
+	switch {
+	case req.Passkey == "broken":
+		return p.fail
+	case req.Passkey != "good":
+		return server.ClientError("unknown passkey")
+	case req.InfoHash == p.banned:
+		return server.ClientError("unregistered torrent")
+	}
+	return nil
+}
+
+func (p passkeyHook) BeforeScrape(ctx context.Context, req *server.ScrapeRequest) error {
+	if req.Passkey != "good" {
+		return server.ClientError("unknown passkey")
+	}
+	return nil
+}
+
+func TestHook(t *testing.T) {
+	banned := metainfo.Hash{0xdd}
+	s, _ := newTestServer(t, server.Config{Hook: passkeyHook{banned: banned, fail: errors.New("database on fire")}})
+	h := s.Handler()
+	tests := []struct {
+		name, path string
+		ih         metainfo.Hash
+		reason     string // "" means success
+	}{
+		{"good passkey", "/good/announce", ihA, ""},
+		{"bad passkey", "/bad/announce", ihA, "unknown passkey"},
+		{"no passkey", "/announce", ihA, "unknown passkey"},
+		{"unregistered torrent", "/good/announce", banned, "unregistered torrent"},
+		{"internal error hidden", "/broken/announce", ihA, "internal tracker error"},
+		{"scrape good", "/good/scrape", ihA, ""},
+		{"scrape bad", "/bad/scrape", ihA, "unknown passkey"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := testPeer(tt.ih, 1, 0).Query()
+			body := string(get(t, h, "10.0.0.1:1", tt.path+"?"+q))
+			isFailure := strings.HasPrefix(body, "d14:failure reason")
+			if tt.reason == "" {
+				if isFailure {
+					t.Errorf("%s: %q, want success", tt.path, body)
+				}
+				return
+			}
+			if want := fmt.Sprintf("d14:failure reason%d:%se", len(tt.reason), tt.reason); body != want {
+				t.Errorf("%s: %q, want %q", tt.path, body, want)
+			}
+		})
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  server.Config
+	}{
+		{"shards not a power of two", server.Config{Shards: 3}},
+		{"min interval above interval", server.Config{Interval: time.Minute, MinInterval: time.Hour}},
+		{"interval under a second", server.Config{Interval: time.Millisecond}},
+		{"default numwant above max", server.Config{DefaultNumWant: 60}},
+		{"negative timeout", server.Config{ReadTimeout: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := server.New(tt.cfg); err == nil {
+				t.Error("New() = nil error, want one")
+			}
+		})
+	}
+}
