@@ -39,18 +39,36 @@ type peer[K addrKey] struct {
 
 // peerList holds the peers of one address family of a swarm. Seeders come
 // first: peers[:seeders] are seeders, peers[seeders:] leechers, so a uniform
-// sample of either group is a sample of a contiguous range. index maps an
-// address to its slot; deletes swap the last peer of the group into the hole,
-// so every operation is O(1).
+// sample of either group is a sample of a contiguous range. Deletes swap the
+// last peer of the group into the hole, so every operation is O(1).
+//
+// index maps an address to its slot once the list is longer than
+// indexAbove; shorter lists (most swarms of a public tracker) are scanned,
+// which saves a map of about 150 bytes per swarm.
 type peerList[K addrKey] struct {
 	peers   []peer[K]
 	index   map[K]int32
 	seeders int
 }
 
+// The index is built when a list grows past indexAbove peers and dropped
+// when it shrinks below indexBelow, so a list at the edge does not flap.
+const (
+	indexAbove = 8
+	indexBelow = 4
+)
+
 func (l *peerList[K]) find(k K) (int, bool) {
-	i, ok := l.index[k]
-	return int(i), ok
+	if l.index != nil {
+		i, ok := l.index[k]
+		return int(i), ok
+	}
+	for i := range l.peers {
+		if l.peers[i].addr == k {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func (l *peerList[K]) swap(i, j int) {
@@ -58,18 +76,29 @@ func (l *peerList[K]) swap(i, j int) {
 		return
 	}
 	l.peers[i], l.peers[j] = l.peers[j], l.peers[i]
-	l.index[l.peers[i].addr] = int32(i)
-	l.index[l.peers[j].addr] = int32(j)
+	if l.index != nil {
+		l.index[l.peers[i].addr] = int32(i)
+		l.index[l.peers[j].addr] = int32(j)
+	}
+}
+
+func (l *peerList[K]) buildIndex() {
+	l.index = make(map[K]int32, len(l.peers))
+	for j, p := range l.peers {
+		l.index[p.addr] = int32(j)
+	}
 }
 
 // add appends p to its group and returns its slot.
 func (l *peerList[K]) add(p peer[K], seeder bool) int {
-	if l.index == nil {
-		l.index = make(map[K]int32)
-	}
 	i := len(l.peers)
 	l.peers = append(l.peers, p)
-	l.index[p.addr] = int32(i)
+	switch {
+	case l.index != nil:
+		l.index[p.addr] = int32(i)
+	case len(l.peers) > indexAbove:
+		l.buildIndex()
+	}
 	if seeder {
 		l.swap(i, l.seeders)
 		i = l.seeders
@@ -88,17 +117,22 @@ func (l *peerList[K]) remove(i int) {
 	}
 	last := len(l.peers) - 1
 	l.swap(i, last)
-	delete(l.index, l.peers[last].addr)
+	if l.index != nil {
+		delete(l.index, l.peers[last].addr)
+	}
+	l.peers[last] = peer[K]{}
 	l.peers = l.peers[:last]
+	// Slices and maps never shrink by themselves: give memory back when the
+	// list has lost most of its peers.
 	switch {
 	case last == 0:
-		// Maps never shrink: drop both to give the memory back.
 		l.peers, l.index = nil, nil
+	case l.index != nil && last < indexBelow:
+		l.index = nil
 	case cap(l.peers) >= 64 && last < cap(l.peers)/4:
 		l.peers = slices.Clone(l.peers)
-		l.index = make(map[K]int32, last)
-		for j, p := range l.peers {
-			l.index[p.addr] = int32(j)
+		if l.index != nil {
+			l.buildIndex()
 		}
 	}
 }
@@ -119,5 +153,19 @@ func (l *peerList[K]) setSeeder(i int, seeder bool) int {
 	return i
 }
 
-// leechers is the number of peers that are not seeders.
-func (l *peerList[K]) leechers() int { return len(l.peers) - l.seeders }
+// len, nseeders and leechers count the peers; a nil list is empty.
+func (l *peerList[K]) len() int {
+	if l == nil {
+		return 0
+	}
+	return len(l.peers)
+}
+
+func (l *peerList[K]) nseeders() int {
+	if l == nil {
+		return 0
+	}
+	return l.seeders
+}
+
+func (l *peerList[K]) leechers() int { return l.len() - l.nseeders() }

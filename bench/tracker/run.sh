@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Tracker benchmark: swarm's tracker (trackerd, a thin main over
+# tracker/server) against opentracker, under the same wrk load.
+#
+# Expects wrk and opentracker on PATH (Debian packages; this script installs
+# nothing) and go. For each tracker in turn: start it on loopback, preload
+# SWARMS x PEERS peers through announces, run wrk with announce.lua (random
+# re-announces of those peers, keep-alive, numwant=50) and print one JSON line
+# with announces/s and p50/p99 latency, then stop it. Ends with a ratio line
+# and the registry's heap per tracked peer at one million peers.
+#
+# Usage: bench/tracker/run.sh   (env: SWARMS PEERS DURATION THREADS CONNECTIONS)
+set -euo pipefail
+
+SWARMS=${SWARMS:-10000}
+PEERS=${PEERS:-100}
+DURATION=${DURATION:-20s}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-50}
+SWARM_PORT=${SWARM_PORT:-16881}
+OT_PORT=${OT_PORT:-16969}
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+for tool in wrk opentracker go; do
+	command -v "$tool" >/dev/null || { echo "run.sh: $tool not found on PATH" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+(cd "$root" && go build -o "$work/trackerd" ./bench/tracker/trackerd && go build -o "$work/preload" ./bench/tracker/preload)
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (at most 10 s).
+wait_port() {
+	for _ in $(seq 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	echo "run.sh: nothing listening on port $1" >&2
+	exit 1
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# bench NAME PORT PID: preload, then measure.
+bench() {
+	local name=$1 port=$2 pid=$3 rss0
+	wait_port "$port"
+	rss0=$(rss_kib "$pid")
+	"$work/preload" --url "http://127.0.0.1:$port/announce" --swarms "$SWARMS" --peers "$PEERS"
+	echo "{\"tracker\":\"$name\",\"preloaded_peers\":$((SWARMS * PEERS)),\"rss_mib_before\":$((rss0 / 1024)),\"rss_mib_after_preload\":$(($(rss_kib "$pid") / 1024))}"
+	SWARMS=$SWARMS PEERS=$PEERS TRACKER_NAME=$name \
+		wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$here/announce.lua" "http://127.0.0.1:$port" \
+		| grep '^{' | tee "$work/$name.json"
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+}
+
+"$work/trackerd" --listen-addr "127.0.0.1:$SWARM_PORT" --log-level warn &
+pids+=($!)
+bench swarm "$SWARM_PORT" "$!"
+
+# opentracker chroots to its directory: the whitelist path is inside it.
+mkdir -p "$work/ot"
+"$work/preload" --swarms "$SWARMS" --whitelist "$work/ot/whitelist.txt"
+opentracker -i 127.0.0.1 -p "$OT_PORT" -w /whitelist.txt -d "$work/ot" -A 127.0.0.1 >"$work/ot.log" 2>&1 &
+pids+=($!)
+bench opentracker "$OT_PORT" "$!"
+
+num() { grep -o "\"$2\":[0-9.]*" "$work/$1.json" | cut -d: -f2; }
+awk -v s="$(num swarm announces_per_s)" -v o="$(num opentracker announces_per_s)" \
+	-v s50="$(num swarm p50_ms)" -v o50="$(num opentracker p50_ms)" \
+	-v s99="$(num swarm p99_ms)" -v o99="$(num opentracker p99_ms)" \
+	'BEGIN { printf "{\"ratio\":\"swarm/opentracker\",\"announces_per_s\":%.2f,\"p50\":%.2f,\"p99\":%.2f,\"target_announces_per_s\":\">= 1\"}\n", s/o, s50/o50, s99/o99 }'
+
+(cd "$root" && go run ./bench/tracker/memory --swarms "$SWARMS" --peers "$PEERS")
