@@ -166,7 +166,8 @@ func (s *File) span(off, n int64, fn func(i int, foff, pos, k int64) error) erro
 }
 
 // Missing reports whether a file the range [off, off+n) touches does not
-// exist as a regular file of at least its length. It implements Prober.
+// exist as a regular file of at least its length, reached without links.
+// It implements Prober.
 func (s *File) Missing(off, n int64) bool {
 	missing := false
 	if off < 0 || n <= 0 || off >= s.length {
@@ -177,8 +178,8 @@ func (s *File) Missing(off, n int64) bool {
 		if d.pad {
 			return nil
 		}
-		fi, err := s.root.Lstat(d.rel)
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() < d.length {
+		fi, err := lstatChain(s.root, s.dir, d.comps)
+		if err != nil || fi.Size() < d.length {
 			missing = true
 			return io.EOF // stop
 		}

@@ -20,12 +20,14 @@ import (
 // is stale and the caller checks the data instead (Check).
 //
 // The contract, because writing a block changes its file's modification
-// time: save the record only after Flush has returned for every write the
-// verified pieces depend on, and never while writes are in flight to files
-// it covers. The session saves it every few seconds while pieces are
-// verified and at shutdown, each time right after Flush; a block written
-// after the record makes its file's time differ, so the record is rejected
-// and the data checked: slower, never wrong.
+// time: call Save with the verified pieces only after Flush has returned
+// for every write of those pieces, and compare (Load) only at start, before
+// anything is written. The session saves the record every few seconds while
+// pieces get verified and at shutdown, each time right after Flush. A write
+// that lands after Save (a block still in flight, or the next piece) makes
+// its file's time differ, so the record is rejected at the next start and
+// the data checked: slower, never wrong. Verified pieces are never written
+// again, so no write can invalidate them.
 type Resume struct {
 	// Path is where the record lives, e.g. <dir>/.swarm/<infohash hex>.resume;
 	// its folder is created on save.

@@ -1,6 +1,3 @@
-// Package storagetest checks that a storage.Storage keeps the contract
-// storage documents, the way testing/fstest checks an fs.FS. Every Storage
-// implementation runs Run from its tests. It also builds test torrents.
 package storagetest
 
 import (
@@ -225,7 +222,7 @@ func Run(t *testing.T, open OpenFunc) {
 
 // roundTrip writes written block by block in random order, reads back want
 // (block by block, across boundaries, whole), then reopens and reads again.
-func roundTrip(t *testing.T, open OpenFunc, info *metainfo.Info, written, want []byte) {
+func roundTrip(t testing.TB, open OpenFunc, info *metainfo.Info, written, want []byte) {
 	t.Helper()
 	dir := t.TempDir()
 	s := open(t, dir, info)
