@@ -256,6 +256,40 @@ func TestEvents(t *testing.T) {
 	}
 }
 
+func TestEmptySwarmIsDropped(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{Interval: time.Minute})
+	h := s.Handler()
+	swarms := func() string {
+		for _, line := range strings.Split(string(get(t, h, "10.0.0.1:1", "/metrics")), "\n") {
+			if strings.HasPrefix(line, "swarm_tracker_swarms ") {
+				return line
+			}
+		}
+		return "no swarms metric"
+	}
+	ihB := metainfo.Hash{0xbd}
+	announce(t, h, "10.0.0.1", testPeer(ihA, 1, 5), "")
+	done := testPeer(ihB, 1, 0)
+	done.Event = tracker.EventCompleted
+	announce(t, h, "10.0.0.1", done, "")
+	if got := swarms(); got != "swarm_tracker_swarms 2" {
+		t.Fatalf("%s, want 2", got)
+	}
+	for _, ih := range []metainfo.Hash{ihA, ihB} {
+		r := testPeer(ih, 1, 0)
+		r.Event = tracker.EventStopped
+		announce(t, h, "10.0.0.1", r, "")
+	}
+	// ihA had no snatch: gone at once. ihB keeps its count until it has
+	// been empty for an expiry period and a sweep runs (see TestSweep).
+	if got := swarms(); got != "swarm_tracker_swarms 1" {
+		t.Errorf("after both emptied: %s, want 1", got)
+	}
+	if _, _, d := scrape(t, h, ihB); d != 1 {
+		t.Errorf("downloaded of emptied swarm = %d, want 1 kept", d)
+	}
+}
+
 func TestPeersExpireAfterTwoIntervals(t *testing.T) {
 	s, clock := newTestServer(t, server.Config{Interval: 10 * time.Minute})
 	h := s.Handler()

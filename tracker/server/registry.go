@@ -143,7 +143,13 @@ func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
 		pos, snatch = apply(sh, sw, &sw.v4, k, req, now)
 	}
 	switch {
+	case sw.empty() && sw.downloaded == 0:
+		// Nothing worth keeping: the last peer left a swarm without
+		// snatches.
+		delete(sh.swarms, req.InfoHash)
+		return snatch
 	case sw.empty():
+		// Keep the snatch count for a while; sweep drops it later.
 		sw.sweepAt = now + r.expiry
 	case wasEmpty:
 		sw.sweepAt = now + r.expiry + 1
@@ -290,9 +296,12 @@ func (sh *shard) maybeSweep(sw *swarm, now, expiry uint32) {
 			sw.v6 = nil
 		}
 	}
-	if sw.empty() {
-		sw.sweepAt = now + expiry
-	} else {
+	switch {
+	case sw.empty() && sw.downloaded == 0:
+		sw.sweepAt = now // nothing to keep: the next sweep drops it
+	case sw.empty():
+		sw.sweepAt = now + expiry // keep the snatch count a while
+	default:
 		sw.sweepAt = oldest + expiry + 1
 	}
 }

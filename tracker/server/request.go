@@ -84,7 +84,7 @@ func parseAnnounce(rawQuery string, remote netip.Addr, o parseOptions) (Announce
 		}
 		rawKey, rawVal, _ := strings.Cut(pair, "=")
 		key, ok := knownParam(rawKey, &buf)
-		if !ok {
+		if !ok || key == pIP && !o.trustIP {
 			continue // unknown parameters are ignored (BEP 3 allows extensions)
 		}
 		name := paramNames[key]
@@ -150,9 +150,6 @@ func parseAnnounce(rawQuery string, remote netip.Addr, o parseOptions) (Announce
 		case pTrackerID:
 			req.TrackerID = string(val)
 		case pIP:
-			if !o.trustIP {
-				continue
-			}
 			ip, err = netip.ParseAddr(string(val))
 			if err != nil || ip.Zone() != "" {
 				return req, bad(name, "ip is not an IP address: %s", quote(val))

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -65,6 +66,11 @@ func TestParseAnnounceAccepts(t *testing.T) {
 			}
 		}},
 		{"ip ignored when not trusted", okBase + "&ip=10.0.0.9", false, func(t *testing.T, r AnnounceRequest) {
+			if r.Addr.Addr() != remote {
+				t.Errorf("addr %v, want the connection's", r.Addr)
+			}
+		}},
+		{"untrusted ip ignored even twice", okBase + "&ip=10.0.0.9&ip=bogus", false, func(t *testing.T, r AnnounceRequest) {
 			if r.Addr.Addr() != remote {
 				t.Errorf("addr %v, want the connection's", r.Addr)
 			}
@@ -167,9 +173,7 @@ func TestParseAnnounceRejects(t *testing.T) {
 
 func TestParseScrape(t *testing.T) {
 	remote := netip.MustParseAddr("192.0.2.7")
-	h := func(b byte) string {
-		return strings.Repeat("%"+strings.ToUpper(string("0123456789abcdef"[b>>4])+string("0123456789abcdef"[b&15])), 20)
-	}
+	h := func(b byte) string { return strings.Repeat(fmt.Sprintf("%%%02X", b), 20) }
 	tests := []struct {
 		name   string
 		query  string

@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string) error {
 				if i >= total {
 					return
 				}
-				s, p := int(i / int64(*peers)), int(i%int64(*peers))
+				s, p := int(i/int64(*peers)), int(i%int64(*peers))
 				left := int64(1 << 20)
 				if p%5 == 0 {
 					left = 0

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -37,6 +38,7 @@ func run(ctx context.Context, args []string) error {
 	interval := fs.Duration("interval", 30*time.Minute, "announce interval sent to clients")
 	trustIP := fs.Bool("trust-ip", false, "record the ip parameter instead of the connection's address")
 	level := fs.String("log-level", "info", "log level")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,6 +54,17 @@ func run(ctx context.Context, args []string) error {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	return s.Run(ctx, ln)
 }
