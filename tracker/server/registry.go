@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -31,8 +32,8 @@ type shard struct {
 	seeders  int   // peers with left=0, over all swarms of the shard
 	leechers int   // the other peers
 	snatches int64 // completed events counted
-	sel      []int32
-	selSet   map[int32]struct{}
+	sel      []int32 // scratch for sample
+	set      intSet  // scratch for sample
 	_        [64]byte // keep neighbouring shards' mutexes off one cache line
 }
 
@@ -237,28 +238,16 @@ func (sh *shard) sample(sw *swarm, isIPv6 bool, pos int, seeder bool, numWant in
 		for t := range m {
 			sel = append(sel, int32(t))
 		}
-	case k <= 64:
-		for j := m - k; j < m; j++ {
-			t := int32(sh.rng.IntN(j + 1))
-			for _, x := range sel {
-				if x == t {
-					t = int32(j)
-					break
-				}
-			}
-			sel = append(sel, t)
-		}
 	default:
-		if sh.selSet == nil {
-			sh.selSet = make(map[int32]struct{})
-		}
-		clear(sh.selSet)
+		set := sh.set.reset(k)
 		for j := m - k; j < m; j++ {
 			t := int32(sh.rng.IntN(j + 1))
-			if _, dup := sh.selSet[t]; dup {
+			if !set.add(t) {
+				// t was drawn before; j cannot have been (all draws so far
+				// were below j), which is what keeps Floyd's subsets uniform.
 				t = int32(j)
+				set.add(t)
 			}
-			sh.selSet[t] = struct{}{}
 			sel = append(sel, t)
 		}
 	}
@@ -377,4 +366,45 @@ func (r *registry) stats() stats {
 		sh.mu.Unlock()
 	}
 	return s
+}
+
+// intSet is a small open-addressing set of non-negative int32s, sized for the
+// k numbers of one sample: O(1) per add, O(k) to reset, no allocation once
+// grown.
+type intSet struct {
+	slots []int32 // -1 marks an empty slot
+	shift uint
+}
+
+// reset empties the set and sizes it for n numbers (load at most 1/2).
+func (s *intSet) reset(n int) *intSet {
+	size := 8
+	for size < 2*n {
+		size *= 2
+	}
+	if cap(s.slots) < size {
+		s.slots = make([]int32, size)
+	}
+	s.slots = s.slots[:size]
+	for i := range s.slots {
+		s.slots[i] = -1
+	}
+	s.shift = uint(64 - bits.TrailingZeros(uint(size)))
+	return s
+}
+
+// add inserts v and reports whether it was new.
+func (s *intSet) add(v int32) bool {
+	mask := len(s.slots) - 1
+	i := int(uint64(v) * 0x9e3779b97f4a7c15 >> s.shift)
+	for {
+		switch s.slots[i] {
+		case -1:
+			s.slots[i] = v
+			return true
+		case v:
+			return false
+		}
+		i = (i + 1) & mask
+	}
 }

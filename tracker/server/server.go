@@ -30,6 +30,10 @@ type Server struct {
 	parse   parseOptions
 	handler http.Handler
 	bufs    sync.Pool // *scratch
+
+	// Header values shared by every reply (net/http only reads them), so
+	// that a reply allocates none.
+	contentType, cacheControl []string
 }
 
 // scratch is the per-request memory of an announce, reused through a pool.
@@ -60,6 +64,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger != nil {
 		s.log = *cfg.Logger
 	}
+	s.contentType, s.cacheControl = []string{"text/plain"}, []string{"no-store"}
 	s.bufs.New = func() any { return &scratch{out: make([]byte, 0, 1024)} }
 	s.metrics = newMetrics(s.reg)
 	mux := http.NewServeMux()
@@ -148,10 +153,14 @@ func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Passkey = r.PathValue("passkey")
 	if s.cfg.Hook != nil {
-		if err := s.cfg.Hook.BeforeAnnounce(r.Context(), &req); err != nil {
+		// A copy for the Hook: passing &req itself would move req to the
+		// heap on every announce, Hook or not.
+		hreq := req
+		if err := s.cfg.Hook.BeforeAnnounce(r.Context(), &hreq); err != nil {
 			s.fail(w, out, err)
 			return
 		}
+		req = hreq
 		if !req.Addr.IsValid() || req.NumWant < 0 {
 			s.fail(w, out, fmt.Errorf("hook left announce with address %v, numwant %d", req.Addr, req.NumWant))
 			return
@@ -216,8 +225,8 @@ func (s *Server) fail(w http.ResponseWriter, out []byte, err error) {
 
 func (s *Server) write(w http.ResponseWriter, body []byte) {
 	h := w.Header()
-	h["Content-Type"] = []string{"text/plain"}
-	h["Cache-Control"] = []string{"no-store"}
+	h["Content-Type"] = s.contentType
+	h["Cache-Control"] = s.cacheControl
 	// A failed write means the client hung up: nothing to do.
 	_, _ = w.Write(body)
 }
