@@ -29,11 +29,11 @@ type shard struct {
 	mu       sync.Mutex
 	swarms   map[metainfo.Hash]*swarm
 	rng      *rand.Rand
-	seeders  int   // peers with left=0, over all swarms of the shard
-	leechers int   // the other peers
-	snatches int64 // completed events counted
-	sel      []int32 // scratch for sample
-	set      intSet  // scratch for sample
+	seeders  int      // peers with left=0, over all swarms of the shard
+	leechers int      // the other peers
+	snatches int64    // completed events counted
+	sel      []int32  // scratch for sample
+	set      intSet   // scratch for sample
 	_        [64]byte // keep neighbouring shards' mutexes off one cache line
 }
 
