@@ -59,6 +59,13 @@ bench() {
 	SWARMS=$SWARMS PEERS=$PEERS TRACKER_NAME=$name \
 		wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$here/announce.lua" "http://127.0.0.1:$port" \
 		| grep '^{' | tee "$work/$name.json"
+	if [ "$name" = swarm ]; then
+		# opentracker closes the connection after every reply; this run
+		# shows swarm under the same handicap.
+		SWARMS=$SWARMS PEERS=$PEERS TRACKER_NAME=$name-connection-close \
+			wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H "Connection: close" -s "$here/announce.lua" "http://127.0.0.1:$port" \
+			| grep '^{' | tee "$work/$name-close.json"
+	fi
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 }
@@ -75,9 +82,14 @@ pids+=($!)
 bench opentracker "$OT_PORT" "$!"
 
 num() { grep -o "\"$2\":[0-9.]*" "$work/$1.json" | cut -d: -f2; }
-awk -v s="$(num swarm announces_per_s)" -v o="$(num opentracker announces_per_s)" \
-	-v s50="$(num swarm p50_ms)" -v o50="$(num opentracker p50_ms)" \
-	-v s99="$(num swarm p99_ms)" -v o99="$(num opentracker p99_ms)" \
-	'BEGIN { printf "{\"ratio\":\"swarm/opentracker\",\"announces_per_s\":%.2f,\"p50\":%.2f,\"p99\":%.2f,\"target_announces_per_s\":\">= 1\"}\n", s/o, s50/o50, s99/o99 }'
+# ratio NAME FILE: NAME's figures over opentracker's.
+ratio() {
+	awk -v name="$1" -v s="$(num "$2" announces_per_s)" -v o="$(num opentracker announces_per_s)" \
+		-v s50="$(num "$2" p50_ms)" -v o50="$(num opentracker p50_ms)" \
+		-v s99="$(num "$2" p99_ms)" -v o99="$(num opentracker p99_ms)" \
+		'BEGIN { printf "{\"ratio\":\"%s/opentracker\",\"announces_per_s\":%.2f,\"p50\":%.2f,\"p99\":%.2f,\"target_announces_per_s\":\">= 1\"}\n", name, s/o, s50/o50, s99/o99 }'
+}
+ratio swarm swarm
+ratio swarm-connection-close swarm-close
 
 (cd "$root" && go run ./bench/tracker/memory --swarms "$SWARMS" --peers "$PEERS")
