@@ -9,6 +9,11 @@
 # with announces/s and p50/p99 latency, then stop it. Ends with a ratio line
 # and the registry's heap per tracked peer at one million peers.
 #
+# wrk shares the machine's cores with the tracker under test: opentracker is
+# one thread, swarm uses every core (GOMAXPROCS, inherited from the
+# environment), so on 2 cores swarm's tail latency includes the OS time-slicing
+# it against wrk. GOMAXPROCS=1 shows swarm on one core like opentracker.
+#
 # Usage: bench/tracker/run.sh   (env: SWARMS PEERS DURATION THREADS CONNECTIONS)
 set -euo pipefail
 

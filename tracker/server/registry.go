@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"math/bits"
 	"math/rand/v2"
 	"sync"
@@ -16,8 +15,8 @@ import (
 // that announces to different torrents rarely wait for each other.
 type registry struct {
 	shards []shard
-	mask   uint64
-	seed   maphash.Seed
+	shift  uint      // 64 - log2(len(shards))
+	key    uint64    // mixed into the shard choice; from Config.Seed, so tests are repeatable
 	epoch  time.Time // registry clock 0
 	now    func() time.Time
 	expiry uint32 // seconds without an announce after which a peer is dropped
@@ -56,16 +55,16 @@ func (sw *swarm) leechers() int {
 }
 
 func newRegistry(shards int, seed uint64, now func() time.Time, expiry time.Duration) *registry {
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
 	r := &registry{
 		shards: make([]shard, shards),
-		mask:   uint64(shards - 1),
-		seed:   maphash.MakeSeed(),
+		shift:  uint(64 - bits.TrailingZeros(uint(shards))),
+		key:    rand.New(rand.NewPCG(seed, seed)).Uint64(),
 		epoch:  now(),
 		now:    now,
 		expiry: uint32(max(expiry/time.Second, 1)),
-	}
-	if seed == 0 {
-		seed = rand.Uint64()
 	}
 	for i := range r.shards {
 		r.shards[i].swarms = make(map[metainfo.Hash]*swarm)
@@ -83,8 +82,12 @@ func (r *registry) clock() uint32 {
 	return uint32(min(d/time.Second, 1<<32-1))
 }
 
+// shard picks the shard of h. Info hashes are SHA-1 digests, already
+// uniform; the key and the multiply keep hashes chosen to share a prefix
+// from piling into one shard.
 func (r *registry) shard(h metainfo.Hash) *shard {
-	return &r.shards[maphash.Bytes(r.seed, h[:])&r.mask]
+	x := (binary.LittleEndian.Uint64(h[:8]) ^ r.key) * 0x9e3779b97f4a7c15
+	return &r.shards[x>>r.shift]
 }
 
 // reply is what an announce takes out of the registry, copied while the
