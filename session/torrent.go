@@ -390,7 +390,7 @@ func (t *Torrent) disconnect(p *peerConn, err error) {
 	} else {
 		delete(t.known, p.addr) // an incoming peer's port is not its listen port
 	}
-	if isNormalClose(err) {
+	if isNormalClose(err) || errors.Is(err, errBothSeeds) {
 		p.log.Debug().Err(err).Msg("peer disconnected")
 	} else {
 		p.log.Info().Err(err).Msg("peer disconnected")
@@ -618,7 +618,6 @@ func (t *Torrent) markComplete() {
 		return
 	}
 	t.complete = true
-	t.doneOnce.Do(func() { close(t.done) })
 	t.log.Info().Msg("download complete")
 	t.saveResume(true)
 	select {
@@ -631,6 +630,7 @@ func (t *Torrent) markComplete() {
 		}
 	}
 	t.publishStats()
+	t.doneOnce.Do(func() { close(t.done) })
 }
 
 // updateInterest tells the peer whether we want something it has.

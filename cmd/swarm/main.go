@@ -66,6 +66,8 @@ func commands() []command {
 	return []command{
 		{"create", "make a .torrent from a file or folder", runCreate},
 		{"info", "show what a .torrent file or magnet link holds", runInfo},
+		{"seed", "seed a file, folder or .torrent until Ctrl-C", runSeed},
+		{"get", "download a torrent, verify it, and exit when complete", runGet},
 		{"demo", "make a sample torrent and show it (no set-up needed)", runDemo},
 	}
 }

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"swarm/metainfo"
+	"swarm/session"
+)
+
+const seedHelp = `
+Usage: swarm seed PATH|FILE.torrent [flags]
+
+Seed a file or folder until Ctrl-C. Given content, swarm first makes its
+torrent (256 KiB pieces, trackers from -t) and writes NAME.torrent in the
+current folder, printing its path and magnet link; given a .torrent, it seeds
+the content found in --data (default: the current folder). Existing data is
+checked before it is offered, so only verified pieces are uploaded.
+
+Examples:
+  swarm seed video.mkv -t http://tracker.example:6969/announce
+  swarm seed album.torrent --data ~/music
+  swarm seed ./album --listen 0.0.0.0:51413
+`
+
+func runSeed(ctx context.Context, e *env, args []string) error {
+	var o peerOptions
+	var data, torrentOut, pieceLength string
+	fs := newFlagSet("seed")
+	fs.StringVar(&data, "data", "", "folder that holds the content of FILE.torrent (default: the current folder)")
+	fs.StringVarP(&torrentOut, "output", "o", "", "where to write the torrent made from PATH (default: NAME.torrent)")
+	fs.StringVar(&pieceLength, "piece-length", "256KiB", `piece length for a torrent made from PATH, or "auto"`)
+	o.register(fs)
+	if err := parseFlags(fs, seedHelp, args, e); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("want exactly one PATH or FILE.torrent, got %d arguments", fs.NArg())
+	}
+	log, err := o.log.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	cfg, peers, err := o.sessionConfig(&log)
+	if err != nil {
+		return err
+	}
+	arg := fs.Arg(0)
+	var m *metainfo.MetaInfo
+	if strings.HasSuffix(arg, ".torrent") {
+		if m, err = loadTorrent(arg); err != nil {
+			return err
+		}
+		if data == "" {
+			data = "."
+		}
+	} else {
+		if data != "" {
+			return usagef("--data is for seeding a .torrent; given content, its folder is the data")
+		}
+		if m, err = makeTorrentFor(ctx, e, arg, torrentOut, pieceLength, trackerTiers(o.trackers), o.quiet); err != nil {
+			return err
+		}
+		abs, err := filepath.Abs(arg)
+		if err != nil {
+			return err
+		}
+		data = filepath.Dir(abs)
+	}
+	sess, err := newSession(cfg)
+	if err != nil {
+		return err
+	}
+	tc, err := session.OpenContent(ctx, m, data, session.OpenOptions{Logger: &log})
+	if err != nil {
+		return err
+	}
+	tc.Seed = true
+	tc.Peers = peers
+	tc.Trackers = trackerTiers(o.trackers)
+	t, err := sess.NewTorrent(m, tc)
+	if err != nil {
+		tc.Store.Close()
+		return err
+	}
+	if err := sess.AddTorrent(t); err != nil {
+		return err
+	}
+	st := t.Stats()
+	if !o.quiet {
+		fmt.Fprintf(e.stdout, "seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
+			m.Info.Name, formatSize(m.Info.Length), data, sess.Addr(), st.Have, st.Pieces)
+		fmt.Fprintf(e.stdout, "magnet: %s\n", m.Magnet())
+	}
+	if st.Have < st.Pieces && !o.quiet {
+		fmt.Fprintf(e.stdout, "warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
+	}
+	return runTorrent(ctx, e, sess, t, false, o.quiet)
+}
+
+// makeTorrentFor builds and writes the torrent of content at path, or reuses
+// an existing .torrent of the same content at the output path.
+func makeTorrentFor(ctx context.Context, e *env, path, out, pieceLength string, tiers [][]string, quiet bool) (*metainfo.MetaInfo, error) {
+	cfg := metainfo.BuildConfig{Path: path, Tiers: tiers, CreatedBy: "swarm/" + version, CreationDate: time.Now()}
+	if pieceLength == "auto" {
+		total, err := contentSize(path)
+		if err != nil {
+			return nil, err
+		}
+		cfg.PieceLength = metainfo.AutoPieceLength(total)
+	} else {
+		pl, err := parseSize(pieceLength)
+		if err != nil || metainfo.CheckPieceLength(pl) != nil {
+			return nil, usagef("--piece-length %s: want a power of two from 16KiB to 64MiB, or auto", pieceLength)
+		}
+		cfg.PieceLength = pl
+	}
+	bar := newHashProgress(e.stderr)
+	cfg.Progress = bar.update
+	m, err := metainfo.Build(ctx, cfg)
+	bar.finish()
+	if err != nil {
+		return nil, err
+	}
+	if out == "" {
+		out = m.Info.Name + ".torrent"
+	}
+	if old, err := metainfo.Load(out); err == nil && old.InfoHash == m.InfoHash {
+		m = old // same content: keep the file (and its trackers) as it is
+	} else {
+		if _, err := os.Stat(out); err == nil {
+			return nil, fmt.Errorf("%s exists and describes other content; remove it or give -o", out)
+		}
+		data, err := m.Encode()
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(out, data); err != nil {
+			return nil, err
+		}
+	}
+	if !quiet {
+		fmt.Fprintf(e.stdout, "torrent: %s (info hash %s)\n", out, m.InfoHash)
+	}
+	return m, nil
+}

@@ -1,0 +1,75 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/rs/zerolog"
+
+	"swarm/metainfo"
+	"swarm/piece"
+	"swarm/storage"
+)
+
+// StateDir is the folder inside a download folder that holds swarm's
+// resume records; a torrent named so uses StateDir + "-swarm" instead.
+const StateDir = ".swarm"
+
+// OpenOptions tunes OpenContent.
+type OpenOptions struct {
+	// Logger receives progress of the check; nil means none.
+	Logger *zerolog.Logger
+	// CheckWorkers hash existing data; 0 means one per CPU.
+	CheckWorkers int
+	// Progress, if set, is called while existing data is checked.
+	Progress func(done, total int)
+}
+
+// OpenContent opens the content of m in dir (creating nothing until data
+// arrives) and finds out which pieces are already there: from the resume
+// record if it is still valid, otherwise by hashing what exists. The
+// returned config has Store, Have and SaveResume set; the caller adds the
+// rest and closes Store if it does not hand the config to NewTorrent.
+func OpenContent(ctx context.Context, m *metainfo.MetaInfo, dir string, opts OpenOptions) (TorrentConfig, error) {
+	log := zerolog.Nop()
+	if opts.Logger != nil {
+		log = *opts.Logger
+	}
+	st, err := storage.NewFile(dir, &m.Info)
+	if err != nil {
+		return TorrentConfig{}, err
+	}
+	state := StateDir
+	if m.Info.Name == state {
+		state += "-swarm"
+	}
+	rec := storage.Resume{
+		Path:     filepath.Join(dir, state, m.InfoHash.String()+".resume"),
+		InfoHash: m.InfoHash,
+		Info:     &m.Info,
+		Dir:      dir,
+	}
+	have, err := rec.Load()
+	switch {
+	case err == nil:
+		log.Debug().Int("have", have.Count()).Msg("resume record valid")
+	default:
+		if !errors.Is(err, storage.ErrStaleResume) && !errors.Is(err, fs.ErrNotExist) {
+			log.Warn().Err(err).Msg("resume record unusable; checking the data")
+		}
+		have, err = storage.Check(ctx, st, &m.Info, opts.CheckWorkers, opts.Progress)
+		if err != nil {
+			st.Close()
+			return TorrentConfig{}, fmt.Errorf("check existing data in %s: %w", dir, err)
+		}
+		log.Debug().Int("have", have.Count()).Msg("existing data checked")
+	}
+	return TorrentConfig{
+		Store:      st,
+		Have:       have,
+		SaveResume: func(h *piece.Bitfield) error { return rec.Save(h) },
+	}, nil
+}
