@@ -68,6 +68,7 @@ func commands() []command {
 		{"info", "show what a .torrent file or magnet link holds", runInfo},
 		{"seed", "seed a file, folder or .torrent until Ctrl-C", runSeed},
 		{"get", "download a torrent, verify it, and exit when complete", runGet},
+		{"tracker", "run an HTTP BitTorrent tracker", runTracker},
 		{"demo", "make a sample torrent and show it (no set-up needed)", runDemo},
 	}
 }
