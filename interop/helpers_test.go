@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -102,7 +103,13 @@ func writeContent(t testing.TB, dir string, seed uint64) {
 		"disc 2/deep/x.bin":   150000,
 		"zz.bin":              16385,
 	}
-	for name, size := range files {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same seed gives the same bytes every time
+	for _, name := range names {
+		size := files[name]
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)

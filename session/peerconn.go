@@ -23,9 +23,11 @@ const (
 	// as libtorrent's max_allowed_in_request_queue; more is a protocol abuse.
 	maxQueuedUploads = 500
 	// minPipeline and maxPipeline bound our outstanding requests to one
-	// peer; between them the pipeline follows the peer's rate.
+	// peer; between them the pipeline follows the peer's rate. The top stays
+	// under what common clients queue (libtorrent and swarm take 500), and
+	// a peer's own reqq (BEP 10) lowers it further.
 	minPipeline = 32
-	maxPipeline = 1024
+	maxPipeline = 250
 	// pipelineSeconds is how many seconds of the peer's rate we keep
 	// requested, as libtorrent's request_queue_time.
 	pipelineSeconds = 3
@@ -65,12 +67,12 @@ type peerConn struct {
 
 	// loop state
 	has            *piece.Bitfield // nil until a bitfield or have arrives
-	gotFirst       bool            // any message after the handshake seen
 	amChoking      bool
 	amInterested   bool
 	peerChoking    bool
 	peerInterested bool
 	pipeline       int
+	reqq           int       // most requests the peer queues (BEP 10 reqq); 0 if unknown
 	lastBlock      time.Time // when a block last arrived
 	lastRequest    time.Time // when we last sent requests while none were answered
 	rate           rateMeter // download rate from this peer
@@ -154,10 +156,15 @@ func (q *writeQueue) take(msgs []peer.Message, ups []piece.Block, max int) ([]pe
 func (p *peerConn) send(m peer.Message) { p.q.push(m) }
 
 // readLoop decodes messages and hands them to the torrent's loop until the
-// connection fails or ctx ends; then it reports peerClosed.
-func (p *peerConn) readLoop(ctx context.Context) {
+// connection fails or ctx (the peer's) ends; then it reports peerClosed
+// under the torrent's context tctx, so the loop always hears of it even when
+// the peer's context was cancelled first (by a failed write).
+func (p *peerConn) readLoop(ctx, tctx context.Context) {
 	err := p.read(ctx)
-	p.t.post(ctx, peerClosed{p: p, err: err})
+	if ctx.Err() != nil && err != nil && !isNormalClose(err) {
+		err = context.Cause(ctx)
+	}
+	p.t.post(tctx, peerClosed{p: p, err: err})
 }
 
 func (p *peerConn) read(ctx context.Context) error {

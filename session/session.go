@@ -15,6 +15,9 @@ import (
 	"swarm/peer"
 )
 
+// Version is swarm's version, sent to peers in the extension handshake.
+const Version = "0.1.0"
+
 // Defaults for Config fields left zero.
 const (
 	DefaultMaxPeers = 50

@@ -27,9 +27,10 @@ const (
 	resumeInterval = 10 * time.Second
 	// maxHalfOpen bounds outgoing connection attempts in flight.
 	maxHalfOpen = 8
-	// redialAfter is how long a failed or closed address rests before we
-	// try it again.
-	redialAfter = 30 * time.Second
+	// redialMin and redialMax bound how long a failed or closed address
+	// rests before we try it again; the rest doubles with each failure.
+	redialMin = 2 * time.Second
+	redialMax = 2 * time.Minute
 )
 
 // Store is what a torrent needs from its storage: reads and writes at an
@@ -86,6 +87,7 @@ type Torrent struct {
 	peers       map[*peerConn]struct{}
 	known       map[netip.AddrPort]time.Time // address → when it may be dialed again
 	dialing     map[netip.AddrPort]bool
+	dialFails   map[netip.AddrPort]int // failures in a row, for the redial backoff
 	banned      map[netip.AddrPort]bool
 	bannedIDs   map[[20]byte]bool
 	failures    map[*peerConn]int // hash failures each peer took part in
@@ -126,6 +128,7 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		peers:     map[*peerConn]struct{}{},
 		known:     map[netip.AddrPort]time.Time{},
 		dialing:   map[netip.AddrPort]bool{},
+		dialFails: map[netip.AddrPort]int{},
 		banned:    map[netip.AddrPort]bool{},
 		bannedIDs: map[[20]byte]bool{},
 		failures:  map[*peerConn]int{},
@@ -206,7 +209,7 @@ func (t *Torrent) run(ctx context.Context) {
 	t.workers = newDiskWorkers(t, 2)
 	t.log.Info().Int("pieces", t.geo.NumPieces()).Int("have", t.picker.Have().Count()).Msg("torrent started")
 	if t.picker.Complete() {
-		t.markComplete()
+		t.markComplete(false) // seeding from the start: nothing completed here
 	}
 	var announcer sync.WaitGroup
 	if tiers := t.trackers(); len(tiers) > 0 {
@@ -282,7 +285,7 @@ func (t *Torrent) handle(ctx context.Context, ev event) {
 		t.adopt(ctx, ev)
 	case dialFailed:
 		delete(t.dialing, ev.addr)
-		t.known[ev.addr] = time.Now().Add(redialAfter)
+		t.restAddr(ev.addr)
 		t.log.Debug().Err(ev.err).Str("peer", ev.addr.String()).Msg("connect failed")
 	case peerMessage:
 		if _, ok := t.peers[ev.p]; ok {
@@ -362,18 +365,36 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	t.known[ev.addr] = time.Time{}
 	p.log.Debug().Bool("outgoing", ev.outgoing).Msg("peer connected")
 	context.AfterFunc(pctx, func() { conn.Close() })
-	t.wg.Go(func() { p.readLoop(pctx) })
+	t.wg.Go(func() { p.readLoop(pctx, ctx) })
 	t.wg.Go(func() {
 		if err := p.writeLoop(pctx); err != nil && !isNormalClose(err) {
 			p.log.Debug().Err(err).Msg("write failed")
 		}
 		cancel()
 	})
+	if ev.hs.Reserved.Extended() {
+		t.sendExtensionHandshake(p)
+	}
 	// Tell the peer what we have: a bitfield, unless we have nothing.
 	if have := t.picker.Have(); have.Count() > 0 {
 		p.send(peer.Message{ID: peer.Bitfield, Bitfield: have.Bytes()})
 	}
 	t.publishStats()
+}
+
+// sendExtensionHandshake tells a BEP 10 peer who we are and how many
+// requests we queue; it comes before the bitfield, as libtorrent sends it.
+func (t *Torrent) sendExtensionHandshake(p *peerConn) {
+	hs := peer.ExtensionHandshake{V: "swarm " + Version, Reqq: maxQueuedUploads}
+	if a, ok := t.sess.listener.Addr().(*net.TCPAddr); ok {
+		hs.Port = uint16(a.Port)
+	}
+	payload, err := hs.Marshal()
+	if err != nil {
+		t.log.Error().Err(err).Msg("encode extension handshake")
+		return
+	}
+	p.send(peer.Message{ID: peer.Extended, ExtendedID: peer.ExtensionHandshakeID, Payload: payload})
 }
 
 // disconnect drops a peer and gives its requests back to the picker.
@@ -386,7 +407,7 @@ func (t *Torrent) disconnect(p *peerConn, err error) {
 	t.picker.PeerLeft(p)
 	delete(t.failures, p)
 	if p.outgoing {
-		t.known[p.addr] = time.Now().Add(redialAfter)
+		t.restAddr(p.addr)
 	} else {
 		delete(t.known, p.addr) // an incoming peer's port is not its listen port
 	}
@@ -413,8 +434,6 @@ func violation(format string, args ...any) error {
 
 // onMessage handles every message but piece.
 func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
-	first := !p.gotFirst
-	p.gotFirst = true
 	n := t.geo.NumPieces()
 	switch m.ID {
 	case peer.Choke:
@@ -452,9 +471,9 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		t.updateInterest(p)
 		t.fillRequests(p)
 	case peer.Bitfield:
-		if !first {
-			return violation("bitfield after other messages")
-		}
+		// BEP 3 puts the bitfield first, but BEP 10 lets the extension
+		// handshake precede it and aria2c has been seen sending one
+		// later: a bitfield replaces what we knew, as in libtorrent.
 		bf, err := piece.FromBytes(m.Bitfield, n)
 		if err != nil {
 			return violation("bitfield: %v", err)
@@ -471,8 +490,20 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		return t.onRequest(p, m)
 	case peer.Cancel:
 		p.q.cancelUpload(piece.Block{Piece: m.Index, Begin: m.Begin, Length: m.Length})
-	case peer.Port, peer.Extended:
-		// DHT and extensions come later; ignoring them is allowed.
+	case peer.Extended:
+		if m.ExtendedID == peer.ExtensionHandshakeID {
+			hs, err := peer.ParseExtensionHandshake(m.Payload)
+			if err != nil {
+				return violation("%v", err)
+			}
+			p.reqq = hs.Reqq
+			if hs.V != "" {
+				p.log = p.log.With().Str("client", hs.V).Logger()
+			}
+		}
+		// Other extensions come later; ignoring them is allowed.
+	case peer.Port:
+		// DHT comes later.
 	}
 	return nil
 }
@@ -492,7 +523,9 @@ func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
 		return nil // a request racing our choke; BEP 3 lets us ignore it
 	}
 	if !p.q.pushUpload(b) {
-		return violation("more than %d requests queued", maxQueuedUploads)
+		// Past the queue we advertise (reqq): drop the request, as
+		// libtorrent does; the peer asks again when it times out.
+		p.log.Debug().Int("queued", maxQueuedUploads).Msg("request queue full; request dropped")
 	}
 	return nil
 }
@@ -567,7 +600,7 @@ func (t *Torrent) onHashed(ev pieceHashed) {
 			t.updateInterest(p)
 		}
 		if t.picker.Complete() {
-			t.markComplete()
+			t.markComplete(true)
 		}
 		return
 	}
@@ -613,16 +646,20 @@ func (t *Torrent) failDisk(err error) {
 	}
 }
 
-func (t *Torrent) markComplete() {
+// markComplete notes that every wanted piece is verified; announce says
+// whether the trackers hear "completed" (only for a download that finished).
+func (t *Torrent) markComplete(announce bool) {
 	if t.complete {
 		return
 	}
 	t.complete = true
-	t.log.Info().Msg("download complete")
+	t.log.Info().Msg("all wanted pieces verified")
 	t.saveResume(true)
-	select {
-	case t.announce <- announceCompleted:
-	default:
+	if announce {
+		select {
+		case t.announce <- announceCompleted:
+		default:
+		}
 	}
 	for p := range t.peers {
 		if p.has != nil && p.has.Full() {
@@ -696,6 +733,9 @@ func (t *Torrent) tick(ctx context.Context, now time.Time) {
 		p.lastUp = u
 		// Keep pipelineSeconds of the peer's rate in flight.
 		p.pipeline = min(maxPipeline, max(minPipeline, int(p.rate.rate()*pipelineSeconds/peer.BlockSize)))
+		if p.reqq > 0 {
+			p.pipeline = min(p.pipeline, p.reqq)
+		}
 		if t.picker.Outstanding(p) > 0 && now.Sub(p.lastBlock) > snubTimeout {
 			p.log.Debug().Msg("snubbed: no block for 60 s; its requests go elsewhere")
 			t.picker.ReleasePeer(p)
@@ -713,6 +753,14 @@ func (t *Torrent) tick(ctx context.Context, now time.Time) {
 		t.saveResume(false)
 	}
 	t.publishStats()
+}
+
+// restAddr schedules the next attempt at addr after a failure or a
+// disconnect, backing off exponentially.
+func (t *Torrent) restAddr(addr netip.AddrPort) {
+	n := t.dialFails[addr]
+	t.dialFails[addr] = n + 1
+	t.known[addr] = time.Now().Add(min(redialMax, redialMin<<min(n, 10)))
 }
 
 // connectMore dials known addresses while we are short of peers.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/rs/zerolog"
 	"os"
 
 	"swarm/session"
@@ -39,6 +40,9 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	log, err := o.log.logger(e.stderr)
 	if err != nil {
 		return err
+	}
+	if o.quiet {
+		log = log.Level(zerolog.ErrorLevel)
 	}
 	cfg, peers, err := o.sessionConfig(&log)
 	if err != nil {

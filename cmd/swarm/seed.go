@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/rs/zerolog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,9 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	log, err := o.log.logger(e.stderr)
 	if err != nil {
 		return err
+	}
+	if o.quiet {
+		log = log.Level(zerolog.ErrorLevel)
 	}
 	cfg, peers, err := o.sessionConfig(&log)
 	if err != nil {

@@ -214,7 +214,8 @@ func runTorrent(ctx context.Context, e *env, sess *session.Session, t *session.T
 	sp.finish()
 	st := t.Stats()
 	if !quiet {
-		fmt.Fprintf(e.stdout, "stopped: downloaded %s, uploaded %s\n", formatSize(st.Downloaded), formatSize(st.Uploaded))
+		fmt.Fprintf(e.stdout, "stopped: downloaded %s (%d bytes), uploaded %s (%d bytes)\n",
+			formatSize(st.Downloaded), st.Downloaded, formatSize(st.Uploaded), st.Uploaded)
 	}
 	if err != nil {
 		return err
