@@ -1,0 +1,179 @@
+package session_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"swarm/peer"
+	"swarm/session"
+)
+
+// dialPeer connects to a session as a raw peer and completes the handshake.
+func dialPeer(t *testing.T, addr netip.AddrPort, infoHash [20]byte) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var id [20]byte
+	copy(id[:], "-XX0000-hostilepeer!")
+	if _, err := peer.Initiate(c, peer.NewHandshake(infoHash, id)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// frame builds a wire message: length prefix, id, payload.
+func frame(id byte, payload ...byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(1+len(payload)))
+	return append(append(b, id), payload...)
+}
+
+func u32(vs ...uint32) []byte {
+	var b []byte
+	for _, v := range vs {
+		b = binary.BigEndian.AppendUint32(b, v)
+	}
+	return b
+}
+
+// waitClosed reads until the session closes the connection.
+func waitClosed(t *testing.T, c net.Conn) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := io.Copy(io.Discard, c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the session kept the connection of a peer that broke the protocol")
+	}
+}
+
+// TestHostilePeersAreDisconnected: each protocol violation drops that
+// connection, while a good download from the same seeder finishes.
+func TestHostilePeersAreDisconnected(t *testing.T) {
+	m, content := makeTorrent(t, 2<<20+100, 64<<10) // 33 pieces
+	n := m.Info.NumPieces()
+	seedSess := newSession(t, session.Config{})
+	seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(n), Seed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedSess.AddTorrent(seed)
+	runSession(t, seedSess)
+	seedAddr := addrOf(t, seedSess)
+
+	spare := make([]byte, (n+7)/8)
+	spare[len(spare)-1] = 0x01 // bit 39 of a 33-piece torrent
+	interested := frame(byte(peer.Interested))
+	tests := []struct {
+		name string
+		msgs [][]byte
+	}{
+		{"length prefix of 2^31", [][]byte{append(u32(1<<31), byte(peer.Piece))}},
+		{"bitfield of the wrong size", [][]byte{frame(byte(peer.Bitfield), make([]byte, 2)...)}},
+		{"bitfield with spare bits set", [][]byte{frame(byte(peer.Bitfield), spare...)}},
+		{"have out of range", [][]byte{frame(byte(peer.Have), u32(uint32(n))...)}},
+		{"request out of range", [][]byte{interested, frame(byte(peer.Request), u32(uint32(n), 0, 16384)...)}},
+		{"request of zero bytes", [][]byte{interested, frame(byte(peer.Request), u32(0, 0, 0)...)}},
+		{"request over 16 KiB", [][]byte{interested, frame(byte(peer.Request), u32(0, 0, 32768)...)}},
+		{"request past the piece end", [][]byte{interested, frame(byte(peer.Request), u32(0, 60000, 16384)...)}},
+		{"piece message outside the torrent", [][]byte{frame(byte(peer.Piece), u32(uint32(n+5), 0)...)}},
+	}
+	// A good leecher downloads while the hostile peers come and go.
+	leechSess := newSession(t, session.Config{})
+	leechStore := &memStore{data: make([]byte, len(content))}
+	leech, err := leechSess.NewTorrent(m, session.TorrentConfig{Store: leechStore, Peers: []netip.AddrPort{seedAddr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leechSess.AddTorrent(leech)
+	runSession(t, leechSess)
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dialPeer(t, seedAddr, m.InfoHash)
+			for _, msg := range tt.msgs {
+				if _, err := c.Write(msg); err != nil {
+					return // already dropped
+				}
+			}
+			waitClosed(t, c)
+		})
+	}
+	select {
+	case <-leech.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the good download stalled: %+v", leech.Stats())
+	}
+	if !bytes.Equal(leechStore.data, content) {
+		t.Fatal("the good download differs from the content")
+	}
+}
+
+// TestPeerSendingBadDataIsBanned: a seeder whose blocks fail the hash check
+// is disconnected and not taken back.
+func TestPeerSendingBadDataIsBanned(t *testing.T) {
+	m, content := makeTorrent(t, 256<<10, 64<<10) // 4 pieces
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	leechSess := newSession(t, session.Config{})
+	leech, err := leechSess.NewTorrent(m, session.TorrentConfig{
+		Store: &memStore{data: make([]byte, len(content))},
+		Peers: []netip.AddrPort{netip.MustParseAddrPort(ln.Addr().String())},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leechSess.AddTorrent(leech)
+	runSession(t, leechSess)
+
+	// The liar: claims every piece and answers each request with zeros.
+	var id [20]byte
+	copy(id[:], "-XX0000-liar-liar-xx")
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(20 * time.Second))
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.Accept(c, func(ih [20]byte) (peer.Handshake, bool) { return peer.NewHandshake(ih, id), true }); err != nil {
+		t.Fatal(err)
+	}
+	conn, _ := peer.NewConn(c, peer.Config{})
+	conn.WriteMessage(peer.Message{ID: peer.Bitfield, Bitfield: []byte{0xf0}})
+	conn.WriteMessage(peer.Message{ID: peer.Unchoke})
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	closed := false
+	for range 1000 {
+		var msg peer.Message
+		if err := conn.ReadMessage(&msg); err != nil {
+			closed = true
+			break
+		}
+		if msg.ID == peer.Request && !msg.KeepAlive {
+			if err := conn.WriteMessage(peer.Message{ID: peer.Piece, Index: msg.Index, Begin: msg.Begin, Block: make([]byte, msg.Length)}); err != nil {
+				closed = true
+				break
+			}
+		}
+	}
+	if !closed {
+		t.Fatal("the leecher kept a peer whose data failed the hash check")
+	}
+	if st := leech.Stats(); st.Wasted == 0 || st.Have != 0 {
+		t.Errorf("stats after bad data: %+v, want wasted bytes and no verified piece", st)
+	}
+	// A banned peer is not dialled again.
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(3 * time.Second))
+	if c2, err := ln.Accept(); err == nil {
+		c2.Close()
+		t.Errorf("the leecher connected again to a banned peer")
+	}
+}
