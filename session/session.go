@@ -112,6 +112,10 @@ func newLimiter(bytesPerSec int64) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(bytesPerSec), burst)
 }
 
+// Close releases a session that will not Run (its listener); Run closes
+// everything itself.
+func (s *Session) Close() error { return s.listener.Close() }
+
 // Addr is the address the session listens on.
 func (s *Session) Addr() net.Addr { return s.listener.Addr() }
 

@@ -55,23 +55,8 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	sess, err := newSession(cfg)
+	sess, t, err := startTorrent(ctx, cfg, m, out, session.TorrentConfig{Seed: seed, Peers: peers, Trackers: trackerTiers(o.trackers)}, &log)
 	if err != nil {
-		return err
-	}
-	tc, err := session.OpenContent(ctx, m, out, session.OpenOptions{Logger: &log})
-	if err != nil {
-		return err
-	}
-	tc.Seed = seed
-	tc.Peers = peers
-	tc.Trackers = trackerTiers(o.trackers)
-	t, err := sess.NewTorrent(m, tc)
-	if err != nil {
-		tc.Store.Close()
-		return err
-	}
-	if err := sess.AddTorrent(t); err != nil {
 		return err
 	}
 	if !o.quiet {

@@ -75,23 +75,8 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		}
 		data = filepath.Dir(abs)
 	}
-	sess, err := newSession(cfg)
+	sess, t, err := startTorrent(ctx, cfg, m, data, session.TorrentConfig{Seed: true, Peers: peers, Trackers: trackerTiers(o.trackers)}, &log)
 	if err != nil {
-		return err
-	}
-	tc, err := session.OpenContent(ctx, m, data, session.OpenOptions{Logger: &log})
-	if err != nil {
-		return err
-	}
-	tc.Seed = true
-	tc.Peers = peers
-	tc.Trackers = trackerTiers(o.trackers)
-	t, err := sess.NewTorrent(m, tc)
-	if err != nil {
-		tc.Store.Close()
-		return err
-	}
-	if err := sess.AddTorrent(t); err != nil {
 		return err
 	}
 	st := t.Stats()

@@ -109,6 +109,32 @@ func trackerTiers(urls []string) [][]string {
 	return tiers
 }
 
+// startTorrent opens a session and the content of m in dir, and adds the
+// torrent with the options in tc (its Store, Have and SaveResume are filled
+// in here).
+func startTorrent(ctx context.Context, cfg session.Config, m *metainfo.MetaInfo, dir string, tc session.TorrentConfig, log *zerolog.Logger) (*session.Session, *session.Torrent, error) {
+	sess, err := newSession(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	opened, err := session.OpenContent(ctx, m, dir, session.OpenOptions{Logger: log})
+	if err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	tc.Store, tc.Have, tc.SaveResume = opened.Store, opened.Have, opened.SaveResume
+	t, err := sess.NewTorrent(m, tc)
+	if err == nil {
+		err = sess.AddTorrent(t)
+	}
+	if err != nil {
+		tc.Store.Close()
+		sess.Close()
+		return nil, nil, err
+	}
+	return sess, t, nil
+}
+
 // loadTorrent reads a .torrent file.
 func loadTorrent(path string) (*metainfo.MetaInfo, error) {
 	return metainfo.Load(path)
