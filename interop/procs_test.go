@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -49,6 +50,7 @@ func start(t testing.TB, dir, name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(name, args...), done: make(chan struct{})}
 	p.cmd.Dir = dir
+	p.cmd.SysProcAttr = dieWithTest()
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -101,6 +103,12 @@ func (p *proc) waitOutput(t testing.TB, s string, d time.Duration) {
 		}
 	}
 	t.Fatalf("%s did not print %q within %v:\n%s", p.cmd.Path, s, d, tail(p.output(), 4000))
+}
+
+// dieWithTest makes a child get SIGKILL if the test binary dies without
+// running its cleanups (a -timeout panic), so no process outlives the test.
+func dieWithTest() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.

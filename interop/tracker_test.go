@@ -272,6 +272,7 @@ func (p *bgProc) output() string { return p.out.String() }
 func startBg(t testing.TB, dir, name, bin string, args ...string) *bgProc {
 	t.Helper()
 	p := &bgProc{name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	p.cmd.SysProcAttr = dieWithTest()
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
