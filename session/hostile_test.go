@@ -56,6 +56,7 @@ func waitClosed(t *testing.T, c net.Conn) {
 // TestHostilePeersAreDisconnected: each protocol violation drops that
 // connection, while a good download from the same seeder finishes.
 func TestHostilePeersAreDisconnected(t *testing.T) {
+	checkGoroutines(t)
 	m, content := makeTorrent(t, 2<<20+100, 64<<10) // 33 pieces
 	n := m.Info.NumPieces()
 	seedSess := newSession(t, session.Config{})
@@ -118,6 +119,7 @@ func TestHostilePeersAreDisconnected(t *testing.T) {
 // TestPeerSendingBadDataIsBanned: a seeder whose blocks fail the hash check
 // is disconnected and not taken back.
 func TestPeerSendingBadDataIsBanned(t *testing.T) {
+	checkGoroutines(t)
 	m, content := makeTorrent(t, 256<<10, 64<<10) // 4 pieces
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -72,6 +73,23 @@ func makeTorrent(t testing.TB, size int, pieceLen int64) (*metainfo.MetaInfo, []
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// checkGoroutines fails the test if goroutines started during it are still
+// running shortly after all its cleanups (sessions stopped). Call it first
+// in a test, so its cleanup runs last.
+func checkGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<20)
+			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
+		}
+	})
+}
+
 func newSession(t testing.TB, cfg session.Config) *session.Session {
 	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
@@ -130,6 +148,7 @@ func TestSeederToLeecherInProcess(t *testing.T) {
 		{"odd block at end", 5*16384 + 1, 32 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			checkGoroutines(t)
 			m, content := makeTorrent(t, tc.size, tc.pieceLen)
 			seedSess := newSession(t, session.Config{})
 			seedStore := &memStore{data: bytes.Clone(content)}
