@@ -14,6 +14,14 @@ type announceEvent int
 
 const announceCompleted announceEvent = 1
 
+// A downloading torrent with fewer than fewPeers connections re-announces
+// every shortOfPeersRetry (within the tracker's min interval) instead of
+// waiting out the whole interval.
+const (
+	fewPeers          = 5
+	shortOfPeersRetry = 30 * time.Second
+)
+
 // stoppedTimeout bounds the last announce (event stopped) at shutdown.
 const stoppedTimeout = 5 * time.Second
 
@@ -63,6 +71,11 @@ func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 			t.log.Warn().Err(err).Msg("tracker unreachable; trading with the peers we have")
 		}
 		wait := time.Until(a.NextAnnounce())
+		if st := t.Stats(); !st.Complete && st.Peers < fewPeers {
+			// Short of peers: ask again soon. The announcer refuses
+			// (ErrTooSoon) until the tracker's min interval has passed.
+			wait = min(wait, shortOfPeersRetry)
+		}
 		timer := time.NewTimer(max(wait, time.Second))
 		select {
 		case <-ctx.Done():
