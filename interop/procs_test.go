@@ -1,7 +1,6 @@
 package interop_test
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,89 +19,103 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/anacrolix/torrent/bencode"
 )
 
-// proc is a process a test started; it is killed when the test ends.
+// proc is a process a test started. Its combined output is kept and shown
+// when the test fails; Cleanup interrupts it, then kills it.
 type proc struct {
+	name string
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer // stdout and stderr, for failure messages
+	out  lockedBuffer
 	done chan struct{}
-	err  error
+	err  error // Wait's result; read only after done is closed
 }
 
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
+type lockedBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (s *lockedBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *lockedBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // output returns what the process printed so far.
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
+func (p *proc) output() string { return p.out.String() }
 
-// start runs a command in the background; t.Cleanup kills it (by its own
-// PID) and logs its output if the test failed.
-func start(t testing.TB, dir, name string, args ...string) *proc {
+// start runs bin in dir (the package folder if dir is ""), named name in
+// messages. When the test ends, Cleanup stops this process only (by its
+// *exec.Cmd): SIGINT, then SIGKILL after 5 s; if the test failed it logs
+// the output.
+func start(t testing.TB, dir, name, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(name, args...), done: make(chan struct{})}
-	p.cmd.Dir = dir
+	p := &proc{name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
 	p.cmd.SysProcAttr = dieWithTest()
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
 	t.Cleanup(func() {
-		p.cmd.Process.Kill()
 		select {
 		case <-p.done:
-		case <-time.After(10 * time.Second):
+		default:
+			p.cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+				p.cmd.Process.Kill()
+				select {
+				case <-p.done:
+				case <-time.After(10 * time.Second):
+					t.Errorf("%s (pid %d) did not exit after SIGKILL", name, p.cmd.Process.Pid)
+				}
+			}
 		}
 		if t.Failed() {
-			t.Logf("%s %s output:\n%s", filepath.Base(name), strings.Join(args, " "), tail(p.output(), 4000))
+			out := squeeze(p.output())
+			const keep = 32 << 10
+			if len(out) > keep {
+				out = "[...]\n" + out[len(out)-keep:]
+			}
+			t.Logf("--- %s %s:\n%s", name, strings.Join(p.cmd.Args[1:], " "), out)
 		}
 	})
 	return p
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
-// wait waits for the process to exit within d and returns its error.
-func (p *proc) wait(t testing.TB, d time.Duration) error {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(d):
-		t.Fatalf("%s did not finish within %v; output:\n%s", p.cmd.Path, d, tail(p.output(), 4000))
-		return nil
-	}
-}
-
-// waitOutput waits until the process has printed s.
-func (p *proc) waitOutput(t testing.TB, s string, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if strings.Contains(p.output(), s) {
-			return
+// squeeze makes a progress display readable in a log: carriage returns
+// become line breaks and a run of identical lines becomes one, with a count.
+func squeeze(out string) string {
+	var b strings.Builder
+	lines := strings.FieldsFunc(out, func(r rune) bool { return r == '\r' || r == '\n' })
+	for i := 0; i < len(lines); {
+		j := i + 1
+		for j < len(lines) && lines[j] == lines[i] {
+			j++
 		}
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited before printing %q: %v\n%s", p.cmd.Path, s, p.err, tail(p.output(), 4000))
-		case <-time.After(50 * time.Millisecond):
+		b.WriteString(strings.TrimRight(lines[i], " "))
+		if j-i > 1 {
+			fmt.Fprintf(&b, "  [x%d]", j-i)
 		}
+		b.WriteByte('\n')
+		i = j
 	}
-	t.Fatalf("%s did not print %q within %v:\n%s", p.cmd.Path, s, d, tail(p.output(), 4000))
+	return b.String()
 }
 
 // dieWithTest makes a child get SIGKILL if the test binary dies without
@@ -111,7 +124,45 @@ func dieWithTest() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// waitFor waits until the process prints something matching re and
+// returns the submatches.
+func (p *proc) waitFor(t testing.TB, re *regexp.Regexp, timeout time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if m := re.FindStringSubmatch(p.output()); m != nil {
+			return m
+		}
+		select {
+		case <-p.done:
+			if m := re.FindStringSubmatch(p.output()); m != nil {
+				return m
+			}
+			t.Fatalf("%s exited (%v) before printing %q", p.name, p.err, re)
+		case <-tick.C:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s printed no %q within %v", p.name, re, timeout)
+		}
+	}
+}
+
+// wait waits for the process to exit and returns Wait's error.
+func (p *proc) wait(t testing.TB, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		t.Fatalf("%s did not finish within %v", p.name, timeout)
+		return nil
+	}
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// for tools that cannot be told to pick one.
 func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -122,24 +173,29 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// waitListening waits until something accepts connections on port.
-func waitListening(t testing.TB, port int, d time.Duration) {
+// waitListening waits until something accepts connections on port of
+// 127.0.0.1.
+func waitListening(t testing.TB, port int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s after %v: %v", addr, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("nothing listens on port %d after %v", port, d)
 }
 
-// treeDigest hashes every regular file under root by relative path, so two
-// trees compare equal exactly when they hold the same files and bytes.
-// Folders named .swarm (resume records) and aria2 control files are left out.
+// treeDigest hashes every regular file under root (a folder or a file) by
+// relative path, so two trees compare equal exactly when they hold the same
+// files and bytes. Folders named .swarm (resume records) and aria2 control
+// files are left out.
 func treeDigest(t testing.TB, root string) map[string][32]byte {
 	t.Helper()
 	out := map[string][32]byte{}
@@ -175,16 +231,31 @@ func treeDigest(t testing.TB, root string) map[string][32]byte {
 // sameTree fails the test unless got holds exactly want's files and bytes.
 func sameTree(t testing.TB, want, got string) {
 	t.Helper()
+	compareTrees(t, want, got, true)
+}
+
+// sameBytes fails the test unless every file under want (a file or a
+// folder) is in got with the same bytes; got may hold more.
+func sameBytes(t testing.TB, want, got string) {
+	t.Helper()
+	compareTrees(t, want, got, false)
+}
+
+func compareTrees(t testing.TB, want, got string, exact bool) {
+	t.Helper()
 	a, b := treeDigest(t, want), treeDigest(t, got)
 	if len(a) == 0 {
 		t.Fatalf("no files under %s", want)
 	}
 	for name, h := range a {
 		if g, ok := b[name]; !ok {
-			t.Errorf("%s missing from the download", name)
+			t.Errorf("%s missing from the download", filepath.Join(got, name))
 		} else if g != h {
-			t.Errorf("%s differs from the original", name)
+			t.Errorf("%s differs from the original", filepath.Join(got, name))
 		}
+	}
+	if !exact {
+		return
 	}
 	for name := range b {
 		if _, ok := a[name]; !ok {
@@ -193,18 +264,20 @@ func sameTree(t testing.TB, want, got string) {
 	}
 }
 
-// startOpentracker runs opentracker on a free port for the given info
-// hashes and returns its announce URL.
-func startOpentracker(t testing.TB, infoHashes ...string) string {
+// startOpentracker runs opentracker on port (a free one if 0) for the given
+// info hashes and returns its announce URL.
+func startOpentracker(t testing.TB, port int, infoHashes ...string) string {
 	t.Helper()
 	bin := need(t, "opentracker")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "whitelist.txt"), []byte(strings.Join(infoHashes, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	if port == 0 {
+		port = freePort(t)
+	}
 	// opentracker chroots to -d first, so the whitelist path is relative to it.
-	start(t, dir, bin, "-i", "127.0.0.1", "-p", fmt.Sprint(port), "-w", "whitelist.txt", "-d", dir, "-A", "127.0.0.1")
+	start(t, dir, "opentracker", bin, "-i", "127.0.0.1", "-p", fmt.Sprint(port), "-w", "whitelist.txt", "-d", dir, "-A", "127.0.0.1")
 	waitListening(t, port, 10*time.Second)
 	return fmt.Sprintf("http://127.0.0.1:%d/announce", port)
 }
@@ -216,39 +289,56 @@ func aria2Args(port int, dir string) []string {
 		"--dir=" + dir, "--console-log-level=warn", "--summary-interval=0", "--file-allocation=none"}
 }
 
-// readLines returns the lines of s that start with prefix.
-func readLines(s, prefix string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), prefix) {
-			out = append(out, sc.Text())
-		}
+// scrapeCounts asks a tracker (its announce URL given) how many seeders and
+// leechers it knows for the hex info hash.
+func scrapeCounts(announce, ih string) (complete, incomplete int, err error) {
+	i := strings.LastIndex(announce, "/announce")
+	if i < 0 {
+		return 0, 0, fmt.Errorf("%s: not an announce URL", announce)
 	}
-	return out
+	raw, err := hex.DecodeString(ih)
+	if err != nil {
+		return 0, 0, err
+	}
+	u := announce[:i] + "/scrape" + announce[i+len("/announce"):] + "?info_hash=" + url.QueryEscape(string(raw))
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(u)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, 0, err
+	}
+	var r struct {
+		Files map[string]struct {
+			Complete   int `bencode:"complete"`
+			Incomplete int `bencode:"incomplete"`
+		} `bencode:"files"`
+	}
+	if err := bencode.Unmarshal(body, &r); err != nil {
+		return 0, 0, fmt.Errorf("scrape %s: %v: %q", u, err, body)
+	}
+	f := r.Files[string(raw)]
+	return f.Complete, f.Incomplete, nil
 }
 
-// waitSeeders polls a tracker's scrape until it counts at least one seeder
-// of infoHash (hex), so a leecher started next finds it on its first announce.
-func waitSeeders(t testing.TB, announceURL, infoHash string, d time.Duration) {
+// waitTrackerCounts polls the tracker's scrape until it counts at least the
+// given seeders and leechers for ih (hex), so that a peer started next finds
+// them on its first announce.
+func waitTrackerCounts(t testing.TB, announce, ih string, seeders, leechers int, timeout time.Duration) {
 	t.Helper()
-	raw, err := hex.DecodeString(infoHash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := strings.Replace(announceURL, "/announce", "/scrape", 1) + "?info_hash=" + url.QueryEscape(string(raw))
-	re := regexp.MustCompile(`8:completei([1-9][0-9]*)e`)
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(u)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-			resp.Body.Close()
-			if re.Match(body) {
-				return
-			}
+	deadline := time.Now().Add(timeout)
+	for {
+		c, i, err := scrapeCounts(announce, ih)
+		if err == nil && c >= seeders && i >= leechers {
+			return
 		}
-		time.Sleep(200 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v the tracker counts %d seeders and %d leechers (err %v); want at least %d and %d",
+				timeout, c, i, err, seeders, leechers)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("no seeder of %s registered at %s within %v", infoHash, announceURL, d)
 }

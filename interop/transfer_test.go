@@ -54,7 +54,7 @@ func makeTorrent(t testing.TB, path string, trackers ...string) string {
 func contentWithOpentracker(t testing.TB, kind string) (parent, torrent string) {
 	t.Helper()
 	parent, untracked := content(t, kind)
-	tr := startOpentracker(t, infoHash(t, untracked))
+	tr := startOpentracker(t, 0, infoHash(t, untracked))
 	return parent, makeTorrent(t, filepath.Join(parent, kind), tr)
 }
 
@@ -79,7 +79,7 @@ func swarmSeed(t testing.TB, torrent, data string, extra ...string) int {
 	t.Helper()
 	port := freePort(t)
 	args := append([]string{"seed", torrent, "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-format", "console"}, extra...)
-	start(t, "", swarmBin, args...)
+	start(t, "", "swarm seed", swarmBin, args...)
 	waitListening(t, port, 30*time.Second)
 	return port
 }
@@ -87,7 +87,7 @@ func swarmSeed(t testing.TB, torrent, data string, extra ...string) int {
 func swarmGet(t testing.TB, torrent, out string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"get", torrent, "-o", out, "--listen", "127.0.0.1:0", "--log-format", "console"}, extra...)
-	return start(t, "", swarmBin, args...)
+	return start(t, "", "swarm get", swarmBin, args...)
 }
 
 func TestLibtorrentDownloadsFromSwarm(t *testing.T) {
@@ -97,7 +97,7 @@ func TestLibtorrentDownloadsFromSwarm(t *testing.T) {
 			parent, torrent := content(t, kind)
 			port := swarmSeed(t, torrent, parent)
 			out := t.TempDir()
-			lt := start(t, "", py, filepath.Join("testdata", "lt_peer.py"), "get", torrent, out, "0", fmt.Sprintf("127.0.0.1:%d", port), "100")
+			lt := start(t, "", "libtorrent get", py, filepath.Join("testdata", "lt_peer.py"), "get", torrent, out, "0", fmt.Sprintf("127.0.0.1:%d", port), "100")
 			if err := lt.wait(t, transferTimeout); err != nil {
 				t.Fatalf("libtorrent did not complete: %v", err)
 			}
@@ -112,8 +112,8 @@ func TestSwarmDownloadsFromLibtorrent(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			parent, torrent := content(t, kind)
 			port := freePort(t)
-			lt := start(t, "", py, filepath.Join("testdata", "lt_peer.py"), "seed", torrent, parent, fmt.Sprint(port))
-			lt.waitOutput(t, "listening", 30*time.Second)
+			lt := start(t, "", "libtorrent seed", py, filepath.Join("testdata", "lt_peer.py"), "seed", torrent, parent, fmt.Sprint(port))
+			lt.waitFor(t, regexp.MustCompile(`listening`), 30*time.Second)
 			waitListening(t, port, 30*time.Second)
 			out := t.TempDir()
 			get := swarmGet(t, torrent, out, "--peer", fmt.Sprintf("127.0.0.1:%d", port))
@@ -131,7 +131,7 @@ func TestAria2DownloadsFromSwarm(t *testing.T) {
 	swarmSeed(t, torrent, parent)
 	out := t.TempDir()
 	args := append(aria2Args(freePort(t), out), "--seed-time=0", torrent)
-	a := start(t, "", aria, args...)
+	a := start(t, "", "aria2c", aria, args...)
 	if err := a.wait(t, transferTimeout); err != nil {
 		t.Fatalf("aria2c failed: %v", err)
 	}
@@ -142,9 +142,9 @@ func TestSwarmDownloadsFromAria2(t *testing.T) {
 	aria := need(t, "aria2c")
 	parent, torrent := contentWithOpentracker(t, "single")
 	args := append(aria2Args(freePort(t), parent), "--check-integrity=true", "--seed-ratio=0.0", torrent)
-	start(t, "", aria, args...)
+	start(t, "", "aria2c", aria, args...)
 	// The tracker's interval is long: start swarm once aria2c is known.
-	waitSeeders(t, trackerOf(t, torrent), infoHash(t, torrent), 30*time.Second)
+	waitTrackerCounts(t, trackerOf(t, torrent), infoHash(t, torrent), 1, 0, 30*time.Second)
 	out := t.TempDir()
 	get := swarmGet(t, torrent, out)
 	if err := get.wait(t, transferTimeout); err != nil {
