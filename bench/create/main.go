@@ -7,12 +7,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"time"
+
+	"swarm/internal/randfile"
 )
 
 type result struct {
@@ -47,7 +48,7 @@ func run(size int64, runs int, dir string) error {
 		return fmt.Errorf("build swarm: %v\n%s", err, out)
 	}
 	file := filepath.Join(work, "data.bin")
-	if err := writeRandom(file, size); err != nil {
+	if err := randfile.WriteFile(file, size, 1); err != nil {
 		return err
 	}
 	tools := map[string]func(out string) *exec.Cmd{
@@ -90,28 +91,4 @@ func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	return s[len(s)/2]
-}
-
-func writeRandom(path string, size int64) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	buf := make([]byte, 1<<20)
-	for left := size; left > 0; {
-		for i := 0; i < len(buf); i += 8 {
-			v := r.Uint64()
-			for k := range 8 {
-				buf[i+k] = byte(v >> (8 * k))
-			}
-		}
-		n := min(left, int64(len(buf)))
-		if _, err := f.Write(buf[:n]); err != nil {
-			f.Close()
-			return err
-		}
-		left -= n
-	}
-	return f.Close()
 }

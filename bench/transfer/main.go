@@ -35,7 +35,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -48,6 +47,7 @@ import (
 	"syscall"
 	"time"
 
+	"swarm/internal/randfile"
 	"swarm/metainfo"
 )
 
@@ -177,7 +177,7 @@ func (b *bench) run() error {
 		return err
 	}
 	b.content = filepath.Join(b.seedDir, "content.bin")
-	if err := writeRandom(b.content, b.size); err != nil {
+	if err := randfile.WriteFile(b.content, b.size, 1); err != nil {
 		return err
 	}
 	b.torrent = filepath.Join(work, "content.torrent")
@@ -790,28 +790,4 @@ func parseSize(s string) (int64, error) {
 		return 0, err
 	}
 	return n * mult, nil
-}
-
-func writeRandom(path string, size int64) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	r := mrand.New(mrand.NewPCG(1, 2))
-	buf := make([]byte, 1<<20)
-	for left := size; left > 0; {
-		for i := 0; i < len(buf); i += 8 {
-			v := r.Uint64()
-			for k := range 8 {
-				buf[i+k] = byte(v >> (8 * k))
-			}
-		}
-		n := min(left, int64(len(buf)))
-		if _, err := f.Write(buf[:n]); err != nil {
-			f.Close()
-			return err
-		}
-		left -= n
-	}
-	return f.Close()
 }

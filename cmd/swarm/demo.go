@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
 
+	"swarm/internal/randfile"
 	"swarm/metainfo"
 )
 
@@ -87,13 +87,12 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 // writeSample fills dir with a few files of random bytes adding up to size:
 // one large file and a folder of smaller ones.
 func writeSample(dir string, size int64) error {
-	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
+	seed := uint64(time.Now().UnixNano())
 	parts := []struct {
 		name  string
 		share int64 // per mille of size
 	}{{"video.bin", 700}, {"extras/notes.txt", 10}, {"extras/photos/1.bin", 150}, {"extras/photos/2.bin", 140}}
 	var used int64
-	buf := make([]byte, 1<<20)
 	for i, p := range parts {
 		n := size * p.share / 1000
 		if i == len(parts)-1 {
@@ -104,25 +103,7 @@ func writeSample(dir string, size int64) error {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		for left := n; left > 0; {
-			chunk := buf[:min(left, int64(len(buf)))]
-			for j := 0; j < len(chunk); j += 8 {
-				v := r.Uint64()
-				for k := 0; k < 8 && j+k < len(chunk); k++ {
-					chunk[j+k] = byte(v >> (8 * k))
-				}
-			}
-			if _, err := f.Write(chunk); err != nil {
-				f.Close()
-				return err
-			}
-			left -= int64(len(chunk))
-		}
-		if err := f.Close(); err != nil {
+		if err := randfile.WriteFile(path, n, seed+uint64(i)); err != nil {
 			return err
 		}
 	}
