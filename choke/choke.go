@@ -1,0 +1,150 @@
+package choke
+
+import (
+	"cmp"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultSlots              = 4
+	DefaultRechokeInterval    = 10 * time.Second
+	DefaultOptimisticInterval = 30 * time.Second
+	DefaultNewPeerWindow      = 60 * time.Second
+	// newPeerWeight is how much likelier a new peer is to get the
+	// optimistic slot than an old one.
+	newPeerWeight = 3
+)
+
+// Config configures a Choker.
+type Config struct {
+	// Slots is the number of regular unchoke slots; 0 means 4.
+	Slots int
+	// OptimisticInterval is how long the optimistic unchoke stays on one
+	// peer; 0 means 30 s.
+	OptimisticInterval time.Duration
+	// NewPeerWindow is how long after connecting a peer counts as new for
+	// the optimistic slot; 0 means 60 s.
+	NewPeerWindow time.Duration
+	// Rand picks the optimistic peer; nil means a randomly seeded source.
+	Rand *rand.Rand
+}
+
+// Peer is what the choker knows of one connected peer at a rechoke.
+type Peer[K comparable] struct {
+	Key K
+	// Interested: the peer wants pieces from us. Only interested peers
+	// hold slots.
+	Interested bool
+	// DownRate is how fast the peer has sent us payload, bytes per second
+	// over the last 20 s; UpRate how fast we have sent it.
+	DownRate, UpRate float64
+	// Snubbed: we wanted blocks from it and got none for 60 s.
+	Snubbed bool
+	// Connected is when the connection was made.
+	Connected time.Time
+}
+
+// Choker keeps the optimistic slot between rechokes. It is not safe for
+// concurrent use.
+type Choker[K comparable] struct {
+	cfg        Config
+	optimistic K
+	hasOpt     bool
+	optSince   time.Time
+}
+
+// New checks cfg and fills in its defaults.
+func New[K comparable](cfg Config) (*Choker[K], error) {
+	if cfg.Slots < 0 || cfg.OptimisticInterval < 0 || cfg.NewPeerWindow < 0 {
+		return nil, errors.New("choke: negative value in Config")
+	}
+	cfg.Slots = cmp.Or(cfg.Slots, DefaultSlots)
+	cfg.OptimisticInterval = cmp.Or(cfg.OptimisticInterval, DefaultOptimisticInterval)
+	cfg.NewPeerWindow = cmp.Or(cfg.NewPeerWindow, DefaultNewPeerWindow)
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	return &Choker[K]{cfg: cfg}, nil
+}
+
+// Optimistic returns the peer holding the optimistic slot, if any.
+func (c *Choker[K]) Optimistic() (K, bool) { return c.optimistic, c.hasOpt }
+
+// Rechoke returns the set of peers to unchoke now: the regular slots by the
+// rules in the package doc, plus the optimistic one. seeding says whether we
+// have every piece. Call it every rechoke interval and when a peer holding
+// a slot leaves or loses interest.
+func (c *Choker[K]) Rechoke(now time.Time, peers []Peer[K], seeding bool) map[K]bool {
+	unchoke := make(map[K]bool, c.cfg.Slots+1)
+	var candidates []Peer[K]
+	for _, p := range peers {
+		if p.Interested && !(p.Snubbed && !seeding) {
+			candidates = append(candidates, p)
+		}
+	}
+	rate := func(p Peer[K]) float64 {
+		if seeding {
+			return p.UpRate
+		}
+		return p.DownRate
+	}
+	// Fastest first; ties (all zero at start) in a random order so no peer
+	// is favoured by its place in the list.
+	c.cfg.Rand.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
+	slices.SortStableFunc(candidates, func(a, b Peer[K]) int { return cmp.Compare(rate(b), rate(a)) })
+	for _, p := range candidates[:min(len(candidates), c.cfg.Slots)] {
+		unchoke[p.Key] = true
+	}
+
+	// Keep the optimistic peer for its interval while it is still a
+	// choked, interested peer; otherwise pick a new one.
+	keep := false
+	if c.hasOpt && now.Sub(c.optSince) < c.cfg.OptimisticInterval {
+		for _, p := range peers {
+			if p.Key == c.optimistic && p.Interested && !unchoke[p.Key] {
+				keep = true
+			}
+		}
+	}
+	if !keep {
+		c.pickOptimistic(now, peers, unchoke)
+	}
+	if c.hasOpt {
+		unchoke[c.optimistic] = true
+	}
+	return unchoke
+}
+
+// pickOptimistic draws a choked, interested peer, new peers weighted three
+// to one.
+func (c *Choker[K]) pickOptimistic(now time.Time, peers []Peer[K], regular map[K]bool) {
+	var zero K
+	c.optimistic, c.hasOpt = zero, false
+	total := 0
+	weight := func(p Peer[K]) int {
+		if !p.Interested || regular[p.Key] {
+			return 0
+		}
+		if now.Sub(p.Connected) < c.cfg.NewPeerWindow {
+			return newPeerWeight
+		}
+		return 1
+	}
+	for _, p := range peers {
+		total += weight(p)
+	}
+	if total == 0 {
+		return
+	}
+	n := c.cfg.Rand.IntN(total)
+	for _, p := range peers {
+		if n -= weight(p); n < 0 {
+			c.optimistic, c.hasOpt, c.optSince = p.Key, true, now
+			return
+		}
+	}
+}
