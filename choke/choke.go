@@ -46,6 +46,9 @@ type Peer[K comparable] struct {
 	Snubbed bool
 	// Connected is when the connection was made.
 	Connected time.Time
+	// Unchoked: the peer holds a slot now. Among equally fast peers the
+	// current holders keep their slots, so ties do not churn.
+	Unchoked bool
 }
 
 // Choker keeps the optimistic slot between rechokes. It is not safe for
@@ -95,7 +98,12 @@ func (c *Choker[K]) Rechoke(now time.Time, peers []Peer[K], seeding bool) map[K]
 	// Fastest first; ties (all zero at start) in a random order so no peer
 	// is favoured by its place in the list.
 	c.cfg.Rand.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
-	slices.SortStableFunc(candidates, func(a, b Peer[K]) int { return cmp.Compare(rate(b), rate(a)) })
+	slices.SortStableFunc(candidates, func(a, b Peer[K]) int {
+		if c := cmp.Compare(rate(b), rate(a)); c != 0 {
+			return c
+		}
+		return cmp.Compare(b2i(b.Unchoked), b2i(a.Unchoked))
+	})
 	for _, p := range candidates[:min(len(candidates), c.cfg.Slots)] {
 		unchoke[p.Key] = true
 	}
@@ -147,4 +155,11 @@ func (c *Choker[K]) pickOptimistic(now time.Time, peers []Peer[K], regular map[K
 			return
 		}
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

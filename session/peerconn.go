@@ -74,6 +74,8 @@ type peerConn struct {
 	pipeline       int
 	reqq           int       // most requests the peer queues (BEP 10 reqq); 0 if unknown
 	lastBlock      time.Time // when a block last arrived
+	snubbed        bool      // no block for snubTimeout while we had requests out
+	connected      time.Time
 	lastRequest    time.Time // when we last sent requests while none were answered
 	rate           rateMeter // download rate from this peer
 	upRate         rateMeter // upload rate to this peer
@@ -278,7 +280,9 @@ type rateMeter struct {
 	filled  int
 }
 
-const rateWindow = 5 // seconds
+// rateWindow is the span of rate() in seconds: 20 s, the rolling rate
+// tit-for-tat compares; recent() looks at the last few seconds only.
+const rateWindow = 20
 
 // add records the bytes moved during the last tick.
 func (r *rateMeter) add(n int64) {
@@ -297,6 +301,20 @@ func (r *rateMeter) rate() float64 {
 		sum += b
 	}
 	return float64(sum) / float64(r.filled)
+}
+
+// recent returns bytes per second over the last n ticks (n ≤ rateWindow),
+// for displays and the request pipeline, which must follow changes fast.
+func (r *rateMeter) recent(n int) float64 {
+	n = min(n, r.filled)
+	if n == 0 {
+		return 0
+	}
+	var sum int64
+	for k := range n {
+		sum += r.buckets[(r.i-k+rateWindow)%rateWindow]
+	}
+	return float64(sum) / float64(n)
 }
 
 // last returns the bytes moved in the latest tick.

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"swarm/choke"
 	"swarm/peer"
 )
 
@@ -42,6 +43,13 @@ type Config struct {
 	UploadRate, DownloadRate int64
 	// DialTimeout bounds one outgoing TCP connect; 0 means 10 s.
 	DialTimeout time.Duration
+	// UnchokeSlots is the number of regular upload slots per torrent
+	// (tit-for-tat); 0 means 4. One optimistic slot comes on top.
+	UnchokeSlots int
+	// RechokeInterval is how often the slots are re-chosen; 0 means 10 s.
+	RechokeInterval time.Duration
+	// OptimisticInterval is how often the optimistic slot moves; 0 means 30 s.
+	OptimisticInterval time.Duration
 }
 
 // Session runs torrents: it accepts peers on one listener and routes them to
@@ -63,11 +71,18 @@ type Session struct {
 
 // New checks cfg, fills in defaults and opens the listener.
 func New(cfg Config) (*Session, error) {
-	if cfg.MaxPeers < 0 || cfg.UploadRate < 0 || cfg.DownloadRate < 0 || cfg.DialTimeout < 0 {
+	if cfg.MaxPeers < 0 || cfg.UploadRate < 0 || cfg.DownloadRate < 0 || cfg.DialTimeout < 0 ||
+		cfg.UnchokeSlots < 0 || cfg.RechokeInterval < 0 || cfg.OptimisticInterval < 0 {
 		return nil, errors.New("session: negative limit in Config")
 	}
 	if cfg.MaxPeers == 0 {
 		cfg.MaxPeers = DefaultMaxPeers
+	}
+	if cfg.UnchokeSlots == 0 {
+		cfg.UnchokeSlots = choke.DefaultSlots
+	}
+	if cfg.RechokeInterval == 0 {
+		cfg.RechokeInterval = choke.DefaultRechokeInterval
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 10 * time.Second

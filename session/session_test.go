@@ -198,3 +198,59 @@ func TestSeederToLeecherInProcess(t *testing.T) {
 		})
 	}
 }
+
+// TestSwarmOfLeechersCompletes: one seed and six leechers that know each
+// other, with the seed's upload slots (4 + 1 optimistic) fewer than the
+// leechers: everyone finishes byte-identical, so pieces flow between
+// leechers and the choker rotates its slots.
+func TestSwarmOfLeechersCompletes(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 4<<20+333, 64<<10)
+	cfg := session.Config{RechokeInterval: time.Second, OptimisticInterval: 3 * time.Second}
+	const leechers = 6
+	sessions := make([]*session.Session, leechers+1)
+	var addrs []netip.AddrPort
+	for i := range sessions {
+		sessions[i] = newSession(t, cfg)
+		addrs = append(addrs, addrOf(t, sessions[i]))
+	}
+	stores := make([]*memStore, leechers+1)
+	torrents := make([]*session.Torrent, leechers+1)
+	for i, s := range sessions {
+		tc := session.TorrentConfig{Seed: true}
+		if i == 0 {
+			stores[i] = &memStore{data: bytes.Clone(content)}
+			tc.Have = fullBitfield(m.Info.NumPieces())
+		} else {
+			stores[i] = &memStore{data: make([]byte, len(content))}
+			tc.Peers = addrs[:i] // everyone before it, the seed included
+		}
+		tc.Store = stores[i]
+		tor, err := s.NewTorrent(m, tc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		torrents[i] = tor
+		s.AddTorrent(tor)
+		runSession(t, s)
+	}
+	deadline := time.After(60 * time.Second)
+	for i := 1; i <= leechers; i++ {
+		select {
+		case <-torrents[i].Done():
+		case <-deadline:
+			t.Fatalf("leecher %d did not finish in 60 s: %+v", i, torrents[i].Stats())
+		}
+		if !bytes.Equal(stores[i].data, content) {
+			t.Fatalf("leecher %d holds different content", i)
+		}
+	}
+	var fromPeers int64
+	for i := 1; i <= leechers; i++ {
+		fromPeers += torrents[i].Stats().Uploaded
+	}
+	if fromPeers == 0 {
+		t.Errorf("leechers uploaded nothing to each other: the seed served everyone alone")
+	}
+	t.Logf("seed uploaded %d bytes, leechers %d bytes to each other", torrents[0].Stats().Uploaded, fromPeers)
+}

@@ -27,6 +27,9 @@ type Stats struct {
 	At  time.Time
 }
 
+// recentWindow is the seconds of history behind displayed rates.
+const recentWindow = 5
+
 // Stats returns the latest snapshot; safe from any goroutine.
 func (t *Torrent) Stats() Stats { return *t.stats.Load() }
 
@@ -51,8 +54,8 @@ func (t *Torrent) publishStats() {
 		}
 	}
 	for p := range t.peers {
-		st.DownRate += p.rate.rate()
-		st.UpRate += p.upRate.rate()
+		st.DownRate += p.rate.recent(recentWindow)
+		st.UpRate += p.upRate.recent(recentWindow)
 		if p.has != nil && p.has.Full() {
 			st.Seeds++
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"swarm/choke"
 	"swarm/metainfo"
 	"swarm/peer"
 	"swarm/piece"
@@ -84,6 +85,8 @@ type Torrent struct {
 
 	// loop state
 	picker      *piece.Picker[*peerConn]
+	choker      *choke.Choker[*peerConn]
+	lastRechoke time.Time
 	peers       map[*peerConn]struct{}
 	known       map[netip.AddrPort]time.Time // address → when it may be dialed again
 	dialing     map[netip.AddrPort]bool
@@ -114,6 +117,10 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 	if err != nil {
 		return nil, err
 	}
+	ck, err := choke.New[*peerConn](choke.Config{Slots: s.cfg.UnchokeSlots, OptimisticInterval: s.cfg.OptimisticInterval})
+	if err != nil {
+		return nil, err
+	}
 	t := &Torrent{
 		m:         m,
 		infoHash:  m.InfoHash,
@@ -125,6 +132,7 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		done:      make(chan struct{}),
 		stopped:   make(chan struct{}),
 		picker:    pk,
+		choker:    ck,
 		peers:     map[*peerConn]struct{}{},
 		known:     map[netip.AddrPort]time.Time{},
 		dialing:   map[netip.AddrPort]bool{},
@@ -357,7 +365,7 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	pctx, cancel := context.WithCancel(ctx)
 	p := &peerConn{
 		t: t, conn: conn, addr: ev.addr, id: ev.hs.PeerID, outgoing: ev.outgoing, cancel: cancel,
-		amChoking: true, peerChoking: true, pipeline: minPipeline, lastBlock: time.Now(),
+		amChoking: true, peerChoking: true, pipeline: minPipeline, lastBlock: time.Now(), connected: time.Now(),
 		log: t.log.With().Str("peer", ev.addr.String()).Str("client", clientName(ev.hs.PeerID)).Logger(),
 	}
 	p.q.wake = make(chan struct{}, 1)
@@ -404,6 +412,9 @@ func (t *Torrent) disconnect(p *peerConn, err error) {
 	}
 	delete(t.peers, p)
 	p.cancel()
+	if !p.amChoking && p.peerInterested {
+		t.rechoke(time.Now()) // its slot goes to someone else now
+	}
 	t.picker.PeerLeft(p)
 	delete(t.failures, p)
 	if p.outgoing {
@@ -451,10 +462,10 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		t.fillRequests(p)
 	case peer.Interested:
 		p.peerInterested = true
-		t.rechoke()
+		t.fillSlot(p)
 	case peer.NotInterested:
+		// It keeps its slot until the next rechoke, which gives it away.
 		p.peerInterested = false
-		t.rechoke()
 	case peer.Have:
 		if int(m.Index) >= n {
 			return violation("have %d of a torrent with %d pieces", m.Index, n)
@@ -539,6 +550,7 @@ func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 	p.downloaded.Add(int64(len(data)))
 	t.downloaded += int64(len(data))
 	p.lastBlock = time.Now()
+	p.snubbed = false
 	rc, err := t.picker.Received(p, b)
 	if err != nil {
 		putBlock(data)
@@ -706,20 +718,47 @@ func (t *Torrent) fillRequests(p *peerConn) {
 	p.q.push(msgs...)
 }
 
-// rechoke decides who may download from us. For now every interested peer
-// is unchoked, up to the connection limit.
-func (t *Torrent) rechoke() {
+// rechoke applies the choker's decision (package choke): tit-for-tat
+// while downloading, fastest takers while seeding, plus the optimistic slot.
+func (t *Torrent) rechoke(now time.Time) {
+	t.lastRechoke = now
+	cands := make([]choke.Peer[*peerConn], 0, len(t.peers))
 	for p := range t.peers {
-		unchoke := p.peerInterested
-		if unchoke == p.amChoking {
-			p.amChoking = !unchoke
-			if unchoke {
-				p.send(peer.Message{ID: peer.Unchoke})
-			} else {
-				p.q.clearUploads()
-				p.send(peer.Message{ID: peer.Choke})
-			}
+		cands = append(cands, choke.Peer[*peerConn]{
+			Key: p, Interested: p.peerInterested, DownRate: p.rate.rate(), UpRate: p.upRate.rate(),
+			Snubbed: p.snubbed, Connected: p.connected, Unchoked: !p.amChoking,
+		})
+	}
+	unchoke := t.choker.Rechoke(now, cands, t.complete)
+	for p := range t.peers {
+		t.setChoke(p, !unchoke[p])
+	}
+}
+
+// fillSlot unchokes a newly interested peer at once if a slot is free, so
+// it need not wait for the next rechoke.
+func (t *Torrent) fillSlot(p *peerConn) {
+	held := 0
+	for q := range t.peers {
+		if !q.amChoking && q.peerInterested {
+			held++
 		}
+	}
+	if held < t.sess.cfg.UnchokeSlots+1 {
+		t.setChoke(p, false)
+	}
+}
+
+func (t *Torrent) setChoke(p *peerConn, choked bool) {
+	if choked == p.amChoking {
+		return
+	}
+	p.amChoking = choked
+	if choked {
+		p.q.clearUploads()
+		p.send(peer.Message{ID: peer.Choke})
+	} else {
+		p.send(peer.Message{ID: peer.Unchoke})
 	}
 }
 
@@ -732,12 +771,13 @@ func (t *Torrent) tick(ctx context.Context, now time.Time) {
 		p.upRate.add(u - p.lastUp)
 		p.lastUp = u
 		// Keep pipelineSeconds of the peer's rate in flight.
-		p.pipeline = min(maxPipeline, max(minPipeline, int(p.rate.rate()*pipelineSeconds/peer.BlockSize)))
+		p.pipeline = min(maxPipeline, max(minPipeline, int(p.rate.recent(recentWindow)*pipelineSeconds/peer.BlockSize)))
 		if p.reqq > 0 {
 			p.pipeline = min(p.pipeline, p.reqq)
 		}
 		if t.picker.Outstanding(p) > 0 && now.Sub(p.lastBlock) > snubTimeout {
 			p.log.Debug().Msg("snubbed: no block for 60 s; its requests go elsewhere")
+			p.snubbed = true
 			t.picker.ReleasePeer(p)
 			p.lastBlock = now
 			for q := range t.peers {
@@ -747,6 +787,9 @@ func (t *Torrent) tick(ctx context.Context, now time.Time) {
 			}
 		}
 		t.fillRequests(p)
+	}
+	if now.Sub(t.lastRechoke) >= t.sess.cfg.RechokeInterval {
+		t.rechoke(now)
 	}
 	t.connectMore(ctx)
 	if t.resumeDirty && now.Sub(t.lastResume) >= resumeInterval {
