@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/rs/zerolog"
 	"os"
 
 	"swarm/session"
@@ -37,14 +36,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("want exactly one FILE.torrent, got %d arguments", fs.NArg())
 	}
-	log, err := o.log.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	if o.quiet {
-		log = log.Level(zerolog.ErrorLevel)
-	}
-	cfg, peers, err := o.sessionConfig(&log)
+	log, cfg, peers, err := o.setup(e)
 	if err != nil {
 		return err
 	}
@@ -55,7 +47,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	sess, t, err := startTorrent(ctx, cfg, m, out, session.TorrentConfig{Seed: seed, Peers: peers, Trackers: trackerTiers(o.trackers)}, &log)
+	sess, t, err := startTorrent(ctx, cfg, m, out, session.TorrentConfig{Seed: seed, Peers: peers, Trackers: trackerTiers(o.trackers)}, log)
 	if err != nil {
 		return err
 	}

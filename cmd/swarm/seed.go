@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/rs/zerolog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,14 +41,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("want exactly one PATH or FILE.torrent, got %d arguments", fs.NArg())
 	}
-	log, err := o.log.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	if o.quiet {
-		log = log.Level(zerolog.ErrorLevel)
-	}
-	cfg, peers, err := o.sessionConfig(&log)
+	log, cfg, peers, err := o.setup(e)
 	if err != nil {
 		return err
 	}
@@ -75,7 +67,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		}
 		data = filepath.Dir(abs)
 	}
-	sess, t, err := startTorrent(ctx, cfg, m, data, session.TorrentConfig{Seed: true, Peers: peers, Trackers: trackerTiers(o.trackers)}, &log)
+	sess, t, err := startTorrent(ctx, cfg, m, data, session.TorrentConfig{Seed: true, Peers: peers, Trackers: trackerTiers(o.trackers)}, log)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,20 @@ func (o *peerOptions) register(fs *pflag.FlagSet) {
 	o.log.register(fs)
 }
 
+// setup builds the logger (errors only with --quiet), the session config and
+// the --peer addresses from the flags.
+func (o *peerOptions) setup(e *env) (*zerolog.Logger, session.Config, []netip.AddrPort, error) {
+	log, err := o.log.logger(e.stderr)
+	if err != nil {
+		return nil, session.Config{}, nil, err
+	}
+	if o.quiet {
+		log = log.Level(zerolog.ErrorLevel)
+	}
+	cfg, peers, err := o.sessionConfig(&log)
+	return &log, cfg, peers, err
+}
+
 // sessionConfig turns the flags into a session config.
 func (o *peerOptions) sessionConfig(log *zerolog.Logger) (session.Config, []netip.AddrPort, error) {
 	cfg := session.Config{ListenAddr: o.listen, Logger: log, MaxPeers: o.maxPeers}
