@@ -170,7 +170,6 @@ func (p *peerConn) readLoop(ctx, tctx context.Context) {
 }
 
 func (p *peerConn) read(ctx context.Context) error {
-	s := p.t.sess
 	for {
 		var m peer.Message
 		if err := p.conn.ReadMessage(&m); err != nil {
@@ -181,10 +180,10 @@ func (p *peerConn) read(ctx context.Context) error {
 		}
 		var ev event
 		if m.ID == peer.Piece {
-			if s.down != nil {
-				if err := s.down.WaitN(ctx, len(m.Block)); err != nil {
-					return err
-				}
+			// Holding the reader back holds the sender back through
+			// TCP flow control.
+			if err := sleep(ctx, p.t.down.reserve(len(m.Block))); err != nil {
+				return err
 			}
 			ev = peerBlock{p: p, block: piece.Block{Piece: m.Index, Begin: m.Begin, Length: uint32(len(m.Block))}, data: m.Block}
 		} else {
@@ -215,7 +214,31 @@ func (p *peerConn) writeLoop(ctx context.Context) error {
 	var msgs []peer.Message
 	var ups []piece.Block
 	var bufs [][]byte
-	up := p.t.sess.up
+	// flush writes msgs in one batch and gives their block buffers back.
+	flush := func() error {
+		if len(msgs) == 0 {
+			return nil
+		}
+		err := p.conn.WriteMessages(msgs)
+		var n int64
+		for _, m := range msgs {
+			if m.ID == peer.Piece {
+				n += int64(len(m.Block))
+			}
+		}
+		for i, b := range bufs {
+			putBlock(b)
+			bufs[i] = nil
+		}
+		msgs, bufs = msgs[:0], bufs[:0]
+		if err != nil {
+			return err
+		}
+		p.uploaded.Add(n)
+		p.t.uploaded.Add(n)
+		keepAlive.Reset(peer.KeepAliveInterval)
+		return nil
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -234,8 +257,14 @@ func (p *peerConn) writeLoop(ctx context.Context) error {
 				break
 			}
 			for _, b := range ups {
-				if up != nil {
-					if err := up.WaitN(ctx, int(b.Length)); err != nil {
+				// Under a rate limit, send what is ready before waiting for
+				// the next block's tokens, so data flows evenly rather
+				// than in bursts of a whole batch.
+				if wait := p.t.up.reserve(int(b.Length)); wait > 0 {
+					if err := flush(); err != nil {
+						return err
+					}
+					if sleep(ctx, wait) != nil {
 						return nil
 					}
 				}
@@ -247,20 +276,9 @@ func (p *peerConn) writeLoop(ctx context.Context) error {
 				bufs = append(bufs, buf)
 				msgs = append(msgs, peer.Message{ID: peer.Piece, Index: b.Piece, Begin: b.Begin, Block: buf})
 			}
-			err := p.conn.WriteMessages(msgs)
-			for i, b := range bufs {
-				putBlock(b)
-				bufs[i] = nil
-			}
-			bufs = bufs[:0]
-			if err != nil {
+			if err := flush(); err != nil {
 				return err
 			}
-			for _, b := range ups {
-				p.uploaded.Add(int64(b.Length))
-				p.t.uploaded.Add(int64(b.Length))
-			}
-			keepAlive.Reset(peer.KeepAliveInterval)
 		}
 	}
 }

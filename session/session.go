@@ -117,16 +117,6 @@ func New(cfg Config) (*Session, error) {
 	return s, nil
 }
 
-// newLimiter returns a limiter for bytesPerSec, nil for unlimited. The burst
-// covers at least one block, since WaitN fails for n above the burst.
-func newLimiter(bytesPerSec int64) *rate.Limiter {
-	if bytesPerSec == 0 {
-		return nil
-	}
-	burst := max(int(bytesPerSec/10), peer.BlockSize)
-	return rate.NewLimiter(rate.Limit(bytesPerSec), burst)
-}
-
 // Close releases a session that will not Run (its listener); Run closes
 // everything itself.
 func (s *Session) Close() error { return s.listener.Close() }

@@ -64,6 +64,9 @@ type TorrentConfig struct {
 	Trackers [][]string
 	// Wanted, if set, says which pieces to download; nil means all.
 	Wanted func(p int) bool
+	// UploadRate and DownloadRate cap this torrent, in bytes per second, on
+	// top of the session's caps; 0 means no cap of its own.
+	UploadRate, DownloadRate int64
 }
 
 // Torrent is one torrent in a session. Its exported methods are safe to call
@@ -82,6 +85,7 @@ type Torrent struct {
 	stopped  chan struct{} // closed when the loop has ended
 	stats    atomic.Pointer[Stats]
 	uploaded atomic.Int64 // payload bytes sent, all peers
+	up, down budget       // rate limits: this torrent's and the session's
 
 	// loop state
 	picker      *piece.Picker[*peerConn]
@@ -98,6 +102,7 @@ type Torrent struct {
 	ready       map[int]bool      // complete pieces waiting for their writes
 	downloaded  int64             // payload bytes received, all peers
 	wasted      int64             // bytes received but not used
+	hashFails   int               // pieces that failed their hash check
 	resumeDirty bool
 	lastResume  time.Time
 	complete    bool
@@ -111,6 +116,9 @@ type Torrent struct {
 func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("torrent: no Store")
+	}
+	if cfg.UploadRate < 0 || cfg.DownloadRate < 0 {
+		return nil, errors.New("torrent: negative rate limit")
 	}
 	geo := piece.GeometryOf(&m.Info)
 	pk, err := piece.NewPicker[*peerConn](piece.Config{Geometry: geo})
@@ -143,6 +151,8 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		writing:   map[int]int{},
 		ready:     map[int]bool{},
 		announce:  make(chan announceEvent, 4),
+		up:        makeBudget(newLimiter(cfg.UploadRate), s.up),
+		down:      makeBudget(newLimiter(cfg.DownloadRate), s.down),
 	}
 	if cfg.Wanted != nil {
 		for p := range geo.NumPieces() {
@@ -464,8 +474,14 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		p.peerInterested = true
 		t.fillSlot(p)
 	case peer.NotInterested:
-		// It keeps its slot until the next rechoke, which gives it away.
+		// A slot held by a peer that wants nothing is upload capacity
+		// lying idle until the next rechoke (a leecher that completes
+		// holds slots all over the swarm): give it away now, as
+		// libtorrent does.
 		p.peerInterested = false
+		if !p.amChoking {
+			t.rechoke(time.Now())
+		}
 	case peer.Have:
 		if int(m.Index) >= n {
 			return violation("have %d of a torrent with %d pieces", m.Index, n)
@@ -622,6 +638,7 @@ func (t *Torrent) onHashed(ev pieceHashed) {
 		return
 	}
 	t.wasted += t.geo.PieceLen(ev.piece)
+	t.hashFails++
 	t.log.Warn().Int("piece", ev.piece).Int("senders", len(senders)).Msg("piece failed its hash check")
 	for _, p := range senders {
 		if _, ok := t.peers[p]; !ok {

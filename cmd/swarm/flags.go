@@ -26,6 +26,12 @@ func (o *logOptions) register(fs *pflag.FlagSet) {
 
 // logger builds the logger for a command; logs go to w (stderr).
 func (o *logOptions) logger(w io.Writer) (zerolog.Logger, error) {
+	return o.loggerFor(w, isTerminal(w))
+}
+
+// loggerFor builds a logger that writes to w, which leads to a terminal if
+// terminal is true (w may wrap the terminal's file).
+func (o *logOptions) loggerFor(w io.Writer, terminal bool) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(o.level)
 	if err != nil || o.level == "" {
 		return zerolog.Nop(), usagef("--log-level %q: want debug, info, warn or error", o.level)
@@ -33,7 +39,7 @@ func (o *logOptions) logger(w io.Writer) (zerolog.Logger, error) {
 	format := o.format
 	if format == "auto" {
 		format = "json"
-		if isTerminal(w) {
+		if terminal {
 			format = "console"
 		}
 	}
@@ -41,7 +47,7 @@ func (o *logOptions) logger(w io.Writer) (zerolog.Logger, error) {
 	case "json":
 		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 	case "console":
-		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !isTerminal(w)}
+		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !terminal}
 		return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), nil
 	}
 	return zerolog.Nop(), usagef("--log-format %q: want console, json or auto", o.format)
@@ -124,4 +130,10 @@ func formatSize(n int64) string {
 		return fmt.Sprintf("%d %ciB", int64(v), "KMGTP"[exp])
 	}
 	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[exp])
+}
+
+// parseRate reads a rate in bytes per second: a size with an optional "/s",
+// e.g. "1MiB/s" or "500KB".
+func parseRate(s string) (int64, error) {
+	return parseSize(strings.TrimSuffix(strings.TrimSpace(s), "/s"))
 }

@@ -1,0 +1,245 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"swarm/internal/randfile"
+	"swarm/metainfo"
+	"swarm/piece"
+	"swarm/session"
+	"swarm/storage"
+	"swarm/tracker/server"
+)
+
+// freeRiderRate is a free rider's upload limit: one block at start (the
+// burst), then practically nothing.
+const freeRiderRate = 1
+
+// Config describes one experiment.
+type Config struct {
+	Rates
+	// PieceLength of the sample torrent; 0 means 256 KiB.
+	PieceLength int64
+	// FreeRiders of the leechers upload (almost) nothing; they are the first
+	// ones, and Result marks them.
+	FreeRiders int
+	// Dir holds the seed's file; "" means a temporary folder removed at the
+	// end.
+	Dir string
+	// Session is a template for every peer's session (choking intervals,
+	// slots); listen address and rates are set by Run.
+	Session session.Config
+	// Logger receives every peer's logs; nil means none.
+	Logger *zerolog.Logger
+	// Progress, if set, is called every ProgressInterval (default 250 ms)
+	// while leechers download, from Run's goroutine.
+	Progress         func(Snapshot)
+	ProgressInterval time.Duration
+	// Timeout bounds the download phase; 0 means 10 times the bound plus a
+	// minute.
+	Timeout time.Duration
+}
+
+// Snapshot is the state of every leecher during a run.
+type Snapshot struct {
+	Elapsed  time.Duration
+	Seed     session.Stats
+	Leechers []session.Stats
+}
+
+// Result is what one experiment measured.
+type Result struct {
+	Rates
+	PieceLength int64
+	// Measured is the time from the start of the leechers until the last
+	// of them held the whole file; Bound and ClientServer are the
+	// theoretical times (see Rates), all in seconds.
+	Measured, Bound, ClientServer float64
+	// Ratio is Measured/Bound: 1 is the physical limit.
+	Ratio float64
+	// Finish is each leecher's time to completion, in seconds, in leecher
+	// order; FreeRider marks the free riders.
+	Finish    []float64
+	FreeRider []bool
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf("lab: "+format, args...) }
+
+// Run sets up a tracker, a seed and cfg.Leechers leechers on 127.0.0.1,
+// starts the leechers together and returns once all hold the whole file
+// (checked byte for byte against the seed's), or an error.
+func Run(ctx context.Context, cfg Config) (res Result, err error) {
+	if err := cfg.check(); err != nil {
+		return res, err
+	}
+	if cfg.FreeRiders < 0 || cfg.FreeRiders > cfg.Leechers {
+		return res, errorf("%d free riders among %d leechers", cfg.FreeRiders, cfg.Leechers)
+	}
+	if cfg.PieceLength == 0 {
+		cfg.PieceLength = metainfo.DefaultPieceLength
+	}
+	if cfg.ProgressInterval == 0 {
+		cfg.ProgressInterval = 250 * time.Millisecond
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = time.Duration(10*cfg.P2PBound()*float64(time.Second)) + time.Minute
+	}
+	log := zerolog.Nop()
+	if cfg.Logger != nil {
+		log = *cfg.Logger
+	}
+	if cfg.Dir == "" {
+		dir, err := os.MkdirTemp("", "swarm-lab-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(dir)
+		cfg.Dir = dir
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var runErrs errList
+	defer func() {
+		cancel()
+		wg.Wait()
+		if err == nil {
+			err = runErrs.err()
+		}
+	}()
+
+	// The tracker.
+	trk, err := server.New(server.Config{Interval: 5 * time.Second, Logger: &log})
+	if err != nil {
+		return res, err
+	}
+	ln, err := server.Listen(ctx, "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	wg.Go(func() { runErrs.add("tracker", trk.Run(ctx, ln)) })
+	announce := "http://" + ln.Addr().String() + "/announce"
+
+	// The sample file and its torrent.
+	path := filepath.Join(cfg.Dir, "lab.bin")
+	if err := randfile.WriteFile(path, cfg.Size, 1); err != nil {
+		return res, err
+	}
+	m, err := metainfo.Build(ctx, metainfo.BuildConfig{Path: path, PieceLength: cfg.PieceLength, Tiers: [][]string{{announce}}})
+	if err != nil {
+		return res, err
+	}
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return res, err
+	}
+
+	// The seed.
+	seedStore, err := storage.NewFile(cfg.Dir, &m.Info)
+	if err != nil {
+		return res, err
+	}
+	have := piece.NewBitfield(len(m.Info.Pieces))
+	have.SetAll()
+	seed, err := startPeer(ctx, &wg, &runErrs, "seed", m, cfg.Session, &log, cfg.SeedUpload, 0, session.TorrentConfig{Store: seedStore, Have: have, Seed: true})
+	if err != nil {
+		seedStore.Close()
+		return res, err
+	}
+	if err := waitSeeders(ctx, announce, m.InfoHash, 10*time.Second); err != nil {
+		return res, err
+	}
+
+	// The leechers: set up first, then started together.
+	type leecher struct {
+		t     *session.Torrent
+		store *storage.Memory
+		start func()
+	}
+	ls := make([]leecher, cfg.Leechers)
+	for i := range ls {
+		up := cfg.Upload
+		if i < cfg.FreeRiders {
+			up = freeRiderRate
+		}
+		st := storage.NewMemory(cfg.Size)
+		// Leechers keep seeding once done: their upload counts until the
+		// last one finishes, as the bound assumes.
+		t, start, err := preparePeer(ctx, &wg, &runErrs, fmt.Sprintf("leecher %d", i), m, cfg.Session, &log, up, cfg.Download, session.TorrentConfig{Store: st, Seed: true})
+		if err != nil {
+			return res, err
+		}
+		ls[i] = leecher{t: t, store: st, start: start}
+	}
+	began := time.Now()
+	for _, l := range ls {
+		l.start()
+	}
+
+	res = Result{Rates: cfg.Rates, PieceLength: cfg.PieceLength, Bound: cfg.P2PBound(), ClientServer: cfg.ClientServer()}
+	res.Finish = make([]float64, len(ls))
+	res.FreeRider = make([]bool, len(ls))
+	for i := range res.FreeRider {
+		res.FreeRider[i] = i < cfg.FreeRiders
+	}
+	deadline := time.NewTimer(cfg.Timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(cfg.ProgressInterval)
+	defer tick.Stop()
+	report := func() {
+		if cfg.Progress == nil {
+			return
+		}
+		snap := Snapshot{Elapsed: time.Since(began), Seed: seed.Stats(), Leechers: make([]session.Stats, len(ls))}
+		for i, l := range ls {
+			snap.Leechers[i] = l.t.Stats()
+		}
+		cfg.Progress(snap)
+	}
+	finished := make(chan int, len(ls))
+	for i, l := range ls {
+		wg.Go(func() {
+			select {
+			case <-l.t.Done():
+				res.Finish[i] = time.Since(began).Seconds()
+				finished <- i
+			case <-ctx.Done():
+			}
+		})
+	}
+	for left := len(ls); left > 0; {
+		select {
+		case <-finished:
+			left--
+		case <-tick.C:
+			report()
+			if err := runErrs.err(); err != nil {
+				return res, err
+			}
+		case <-deadline.C:
+			done := len(ls) - left
+			return res, errorf("only %d of %d leechers done after %v", done, len(ls), cfg.Timeout)
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+	}
+	for _, f := range res.Finish {
+		res.Measured = max(res.Measured, f)
+	}
+	report()
+	for i, l := range ls {
+		if !bytes.Equal(l.store.Bytes(), content) {
+			return res, errorf("leecher %d holds different bytes than the seed", i)
+		}
+	}
+	res.Ratio = res.Measured / res.Bound
+	return res, nil
+}

@@ -1,0 +1,68 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"swarm/peer"
+)
+
+// newLimiter returns a limiter for bytesPerSec, nil for unlimited. The burst
+// is a tenth of a second of traffic, and at least one block, since a
+// reservation larger than the burst never succeeds.
+func newLimiter(bytesPerSec int64) *rate.Limiter {
+	if bytesPerSec == 0 {
+		return nil
+	}
+	burst := max(int(bytesPerSec/10), peer.BlockSize)
+	return rate.NewLimiter(rate.Limit(bytesPerSec), burst)
+}
+
+// budget is the set of limits one direction of a connection obeys: its
+// torrent's and the session's. Loopback peers obey them too (libtorrent
+// exempts local peers by default; a lab on 127.0.0.1 depends on not doing
+// that).
+type budget []*rate.Limiter
+
+func makeBudget(ls ...*rate.Limiter) budget {
+	var b budget
+	for _, l := range ls {
+		if l != nil {
+			b = append(b, l)
+		}
+	}
+	return b
+}
+
+// reserve takes n bytes from every limiter and says how long to wait before
+// moving them. Reserving from all at once (rather than waiting on each in
+// turn) keeps a slow torrent limit from holding session tokens idle.
+func (b budget) reserve(n int) time.Duration {
+	if len(b) == 0 {
+		return 0
+	}
+	now := time.Now()
+	var wait time.Duration
+	for _, l := range b {
+		r := l.ReserveN(now, n) // n ≤ one block ≤ burst, so r is OK
+		wait = max(wait, r.DelayFrom(now))
+	}
+	return wait
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
