@@ -8,9 +8,9 @@ import (
 func TestBoundsFollowTheFormulas(t *testing.T) {
 	const mib = 1 << 20
 	for _, tc := range []struct {
-		name       string
-		r          Rates
-		p2p, cs    float64
+		name    string
+		r       Rates
+		p2p, cs float64
 	}{
 		// Textbook case: upload capacity is the limit, the P2P time stays
 		// near F/u while client-server grows with N.
