@@ -1,0 +1,154 @@
+package dht_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"swarm/dht"
+)
+
+// startNode runs a node on 127.0.0.1 until the test ends.
+func startNode(t testing.TB, cfg dht.Config) *dht.Node {
+	t.Helper()
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Logger == nil {
+		l := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+		cfg.Logger = &l
+	}
+	if cfg.QueryTimeout == 0 {
+		cfg.QueryTimeout = 500 * time.Millisecond
+	}
+	n, err := dht.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run = %v, want nil", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Run did not return within 10 s of cancel")
+		}
+	})
+	return n
+}
+
+// network starts size nodes; each joins through a random earlier one once
+// that one has joined, as a network grows.
+func network(t testing.TB, size int) []*dht.Node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nodes := []*dht.Node{startNode(t, dht.Config{})}
+	for len(nodes) < size {
+		n := startNode(t, dht.Config{})
+		join(t, ctx, n, nodes[rand.IntN(len(nodes))])
+		nodes = append(nodes, n)
+	}
+	return nodes
+}
+
+// join makes n join the DHT through via.
+func join(t testing.TB, ctx context.Context, n, via *dht.Node) {
+	t.Helper()
+	if _, err := n.Ping(ctx, via.Addr()); err != nil {
+		t.Fatalf("ping %v: %v", via.Addr(), err)
+	}
+	if err := n.Bootstrap(ctx); err != nil {
+		t.Fatalf("bootstrap through %v: %v", via.Addr(), err)
+	}
+}
+
+func trueClosest(nodes []*dht.Node, target dht.ID, k int) []dht.ID {
+	var ids []dht.ID
+	for _, n := range nodes {
+		ids = append(ids, n.ID())
+	}
+	slices.SortFunc(ids, func(a, b dht.ID) int {
+		if dht.Closer(target, a, b) {
+			return -1
+		}
+		return 1
+	})
+	return ids[:k]
+}
+
+func TestLookupFindsTrueClosestIn64Nodes(t *testing.T) {
+	nodes := network(t, 64)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	exact, hops := 0, 0
+	const lookups = 40
+	for i := range lookups {
+		target := dht.RandomID()
+		from := nodes[i%len(nodes)]
+		l, err := from.FindNode(ctx, target)
+		if err != nil {
+			t.Fatalf("FindNode from node %d: %v", i, err)
+		}
+		want := trueClosest(nodes, target, dht.K)
+		var got []dht.ID
+		for _, ni := range l.Closest {
+			got = append(got, ni.ID)
+		}
+		// The origin never lists itself.
+		want = slices.DeleteFunc(want, func(id dht.ID) bool { return id == from.ID() })
+		if len(got) > len(want) {
+			got = got[:len(want)]
+		}
+		if slices.Equal(got, want) {
+			exact++
+		}
+		if got[0] != want[0] {
+			t.Errorf("lookup %d of %v: nearest found %v, want %v", i, target, got[0], want[0])
+		}
+		hops += l.Hops
+	}
+	t.Logf("%d/%d lookups found exactly the %d closest; mean hops %.2f", exact, lookups, dht.K, float64(hops)/lookups)
+	if exact < lookups*9/10 {
+		t.Errorf("only %d of %d lookups found the true %d closest", exact, lookups, dht.K)
+	}
+}
+
+func TestAnnounceThenGetPeers(t *testing.T) {
+	nodes := network(t, 24)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ih := dht.RandomID()
+	if _, err := nodes[3].Announce(ctx, ih, 6881); err != nil {
+		t.Fatalf("Announce: %v", err)
+	}
+	peers, err := nodes[17].GetPeers(ctx, ih)
+	if err != nil {
+		t.Fatalf("GetPeers: %v", err)
+	}
+	want := netip.MustParseAddrPort("127.0.0.1:6881")
+	if !slices.Contains(peers, want) {
+		t.Errorf("GetPeers = %v, want it to contain %v", peers, want)
+	}
+	// implied_port: port 0 announces the DHT node's own port.
+	if _, err := nodes[5].Announce(ctx, ih, 0); err != nil {
+		t.Fatalf("Announce with implied port: %v", err)
+	}
+	peers, _ = nodes[9].GetPeers(ctx, ih)
+	if !slices.Contains(peers, nodes[5].Addr()) {
+		t.Errorf("GetPeers = %v, want it to contain %v (implied port)", peers, nodes[5].Addr())
+	}
+}
+
+var _ = sync.Mutex{}
