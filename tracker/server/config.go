@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -63,6 +64,8 @@ type Config struct {
 	// may refuse it. With a Hook the server also serves /{passkey}/announce
 	// and /{passkey}/scrape.
 	Hook Hook
+	// Metrics are more collectors to serve at /metrics, such as a Hook's.
+	Metrics []prometheus.Collector
 	// ReadTimeout bounds reading a request, headers included, in Run; 0 means
 	// DefaultReadTimeout (10 s). Headers alone get half of it.
 	ReadTimeout time.Duration

@@ -2,8 +2,9 @@
 // replies per BEP 23 and BEP 7), GET /scrape (BEP 48) and Prometheus metrics at
 // /metrics, over an in-memory swarm registry sharded by info hash.
 //
-// It does not speak UDP, persist state or run private mode; a Hook sees each
-// parsed request first, which is where a private mode will plug in. A Server's
+// It does not speak UDP or persist state. A Hook sees each parsed request
+// first and may refuse it: private mode (package tracker/private) plugs in
+// there, and serves its metrics through Config.Metrics. A Server's
 // handler may serve any number of requests at once: each shard of the registry
 // has its own mutex, held only while a swarm is read or changed, never across I/O.
 package server

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,6 +68,11 @@ func New(cfg Config) (*Server, error) {
 	s.contentType, s.cacheControl = []string{"text/plain"}, []string{"no-store"}
 	s.bufs.New = func() any { return &scratch{out: make([]byte, 0, 1024)} }
 	s.metrics = newMetrics(s.reg)
+	for _, c := range cfg.Metrics {
+		if err := s.metrics.registry.Register(c); err != nil {
+			return nil, fmt.Errorf("new tracker server: metrics: %w", err)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /announce", s.serveAnnounce)
 	mux.HandleFunc("GET /scrape", s.serveScrape)
@@ -257,12 +263,22 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).Str("path", r.URL.Path).Msg("tracker handler panicked")
+			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).Str("path", redactPath(r.URL.Path)).Msg("tracker handler panicked")
 			s.metrics.failures.WithLabelValues("internal").Inc()
 			s.write(w, appendFailure(nil, genericReason))
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// redactPath hides the passkey of /{passkey}/announce and /{passkey}/scrape
+// from logs: anyone who reads it could announce as its owner.
+func redactPath(p string) string {
+	rest := strings.TrimPrefix(p, "/")
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return "/[passkey]" + rest[i:]
+	}
+	return p
 }
 
 // remoteIP is the IP of the connection; invalid if RemoteAddr is not an

@@ -1,0 +1,407 @@
+package private
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver: pure Go, no cgo
+
+	"swarm/metainfo"
+)
+
+// migrations are the schema, one step per version (PRAGMA user_version
+// counts the steps applied). Append new steps; never edit an old one, since
+// databases in use have already run it. Hashes are stored as hex text so an
+// operator can read the tables with the sqlite3 shell.
+var migrations = []string{
+	// 1: users, torrents, totals and the counters of open sessions.
+	`CREATE TABLE meta (
+		key   TEXT PRIMARY KEY,
+		value TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE users (
+		id           INTEGER PRIMARY KEY,
+		name         TEXT NOT NULL UNIQUE,
+		passkey      TEXT NOT NULL UNIQUE,
+		disabled     INTEGER NOT NULL DEFAULT 0,
+		created      INTEGER NOT NULL,
+		uploaded     INTEGER NOT NULL DEFAULT 0,
+		downloaded   INTEGER NOT NULL DEFAULT 0,
+		snatches     INTEGER NOT NULL DEFAULT 0,
+		seed_seconds INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE torrents (
+		info_hash TEXT PRIMARY KEY,
+		name      TEXT NOT NULL,
+		size      INTEGER NOT NULL,
+		added     INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE user_torrents (
+		user_id      INTEGER NOT NULL REFERENCES users(id),
+		info_hash    TEXT NOT NULL,
+		uploaded     INTEGER NOT NULL DEFAULT 0,
+		downloaded   INTEGER NOT NULL DEFAULT 0,
+		snatches     INTEGER NOT NULL DEFAULT 0,
+		seed_seconds INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (user_id, info_hash)
+	) WITHOUT ROWID;
+	-- The counters a client last reported, per (user, torrent, peer id),
+	-- written in the same transaction as the totals they were counted into:
+	-- after a crash the next announce is counted from them, so bytes moved
+	-- while the tracker was down are not lost.
+	CREATE TABLE sessions (
+		user_id    INTEGER NOT NULL REFERENCES users(id),
+		info_hash  TEXT NOT NULL,
+		peer_id    BLOB NOT NULL,
+		uploaded   INTEGER NOT NULL,
+		downloaded INTEGER NOT NULL,
+		seeder     INTEGER NOT NULL,
+		snatched   INTEGER NOT NULL,
+		PRIMARY KEY (user_id, info_hash, peer_id)
+	) WITHOUT ROWID;`,
+}
+
+// DB is the private tracker's database. Several processes may open the same
+// file: the tracker, and admin commands while it serves.
+type DB struct {
+	sql *sql.DB
+}
+
+// Open opens (creating if needed) the database at path and brings its schema
+// up to date. The caller closes it.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open database %q: want a file path without ? or #", path)
+	}
+	// WAL lets admin commands read and write while the tracker serves;
+	// synchronous=NORMAL keeps every commit across a process crash (only a
+	// power loss may undo the last ones); immediate transactions take the
+	// write lock up front, so busy_timeout covers them instead of failing
+	// on a lock upgrade.
+	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=foreign_keys(1)&_txlock=immediate"
+	s, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	d := &DB{sql: s}
+	if err := d.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.sql.Close() }
+
+func (d *DB) migrate(ctx context.Context) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this swarm knows (%d)", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate schema to version %d: %w", i+1, err)
+		}
+	}
+	if v == len(migrations) {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Totals are what a user (or a user on one torrent) has moved.
+type Totals struct {
+	Uploaded, Downloaded int64 // bytes
+	Snatches             int64 // completed downloads
+	SeedSeconds          int64 // time announced as a seeder
+}
+
+// Ratio is uploaded over downloaded; +Inf when nothing was downloaded but
+// something uploaded, 0 when neither.
+func (t Totals) Ratio() float64 {
+	if t.Downloaded == 0 {
+		if t.Uploaded == 0 {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	return float64(t.Uploaded) / float64(t.Downloaded)
+}
+
+// User is one member of the tracker.
+type User struct {
+	ID       int64
+	Name     string
+	Passkey  Passkey
+	Disabled bool
+	Created  time.Time
+	Totals
+}
+
+// Torrent is a registered torrent.
+type Torrent struct {
+	InfoHash metainfo.Hash
+	Name     string
+	Size     int64 // bytes
+	Added    time.Time
+}
+
+// TorrentTotals are one user's totals on one torrent. Name is empty if the
+// torrent is no longer registered.
+type TorrentTotals struct {
+	InfoHash metainfo.Hash
+	Name     string
+	Totals
+}
+
+// Errors callers branch on; wrapped with the name or hash concerned.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+)
+
+// checkName accepts 1 to 64 letters, digits, '.', '_' and '-': names appear
+// in tables and shell commands.
+func checkName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("user name %q: want 1 to 64 characters", name)
+	}
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("user name %q: only letters, digits, '.', '_' and '-'", name)
+		}
+	}
+	return nil
+}
+
+// AddUser adds a user with a new random passkey.
+func (d *DB) AddUser(ctx context.Context, name string) (User, error) {
+	if err := checkName(name); err != nil {
+		return User{}, err
+	}
+	u := User{Name: name, Passkey: NewPasskey(), Created: time.Now().Truncate(time.Second)}
+	res, err := d.sql.ExecContext(ctx, "INSERT INTO users (name, passkey, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+		name, u.Passkey.String(), u.Created.Unix())
+	if err != nil {
+		return User{}, fmt.Errorf("add user %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return User{}, fmt.Errorf("add user %s: %w", name, ErrExists)
+	}
+	u.ID, _ = res.LastInsertId()
+	return u, nil
+}
+
+const userColumns = "id, name, passkey, disabled, created, uploaded, downloaded, snatches, seed_seconds"
+
+func scanUser(sc interface{ Scan(...any) error }) (User, error) {
+	var (
+		u       User
+		passkey string
+		created int64
+	)
+	err := sc.Scan(&u.ID, &u.Name, &passkey, &u.Disabled, &created, &u.Uploaded, &u.Downloaded, &u.Snatches, &u.SeedSeconds)
+	if err != nil {
+		return u, err
+	}
+	if u.Passkey, err = ParsePasskey(passkey); err != nil {
+		return u, fmt.Errorf("user %s: stored %w", u.Name, err)
+	}
+	u.Created = time.Unix(created, 0)
+	return u, nil
+}
+
+// Users returns every user, by name.
+func (d *DB) Users(ctx context.Context) ([]User, error) {
+	rows, err := d.sql.QueryContext(ctx, "SELECT "+userColumns+" FROM users ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var us []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		us = append(us, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return us, nil
+}
+
+// User returns the user called name.
+func (d *DB) User(ctx context.Context, name string) (User, error) {
+	u, err := scanUser(d.sql.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE name = ?", name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("user %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return u, fmt.Errorf("user %s: %w", name, err)
+	}
+	return u, nil
+}
+
+// UserTorrents returns the user's totals per torrent, largest upload first.
+func (d *DB) UserTorrents(ctx context.Context, userID int64) ([]TorrentTotals, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT ut.info_hash, COALESCE(t.name, ''), ut.uploaded, ut.downloaded, ut.snatches, ut.seed_seconds
+		FROM user_torrents ut LEFT JOIN torrents t USING (info_hash)
+		WHERE ut.user_id = ? ORDER BY ut.uploaded DESC, ut.info_hash`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("user torrents: %w", err)
+	}
+	defer rows.Close()
+	var out []TorrentTotals
+	for rows.Next() {
+		var (
+			tt TorrentTotals
+			h  string
+		)
+		if err := rows.Scan(&h, &tt.Name, &tt.Uploaded, &tt.Downloaded, &tt.Snatches, &tt.SeedSeconds); err != nil {
+			return nil, fmt.Errorf("user torrents: %w", err)
+		}
+		if tt.InfoHash, err = metainfo.ParseHash(h); err != nil {
+			return nil, fmt.Errorf("user torrents: stored hash: %w", err)
+		}
+		out = append(out, tt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("user torrents: %w", err)
+	}
+	return out, nil
+}
+
+// SetDisabled disables or enables a user. A running tracker refuses or
+// accepts the user's announces within a second.
+func (d *DB) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	return d.updateUser(ctx, name, "UPDATE users SET disabled = ? WHERE name = ?", disabled, name)
+}
+
+// ResetPasskey gives a user a new passkey; the old one stops working within
+// a second on a running tracker.
+func (d *DB) ResetPasskey(ctx context.Context, name string) (Passkey, error) {
+	p := NewPasskey()
+	return p, d.updateUser(ctx, name, "UPDATE users SET passkey = ? WHERE name = ?", p.String(), name)
+}
+
+func (d *DB) updateUser(ctx context.Context, name, query string, args ...any) error {
+	res, err := d.sql.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("update user %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %s: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
+// AddTorrent registers a torrent.
+func (d *DB) AddTorrent(ctx context.Context, t Torrent) error {
+	if t.Added.IsZero() {
+		t.Added = time.Now()
+	}
+	res, err := d.sql.ExecContext(ctx, "INSERT INTO torrents (info_hash, name, size, added) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+		t.InfoHash.String(), t.Name, t.Size, t.Added.Unix())
+	if err != nil {
+		return fmt.Errorf("add torrent %s: %w", t.InfoHash, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("torrent %s: %w", t.InfoHash, ErrExists)
+	}
+	return nil
+}
+
+// Torrents returns the registered torrents, by name.
+func (d *DB) Torrents(ctx context.Context) ([]Torrent, error) {
+	rows, err := d.sql.QueryContext(ctx, "SELECT info_hash, name, size, added FROM torrents ORDER BY name, info_hash")
+	if err != nil {
+		return nil, fmt.Errorf("list torrents: %w", err)
+	}
+	defer rows.Close()
+	var ts []Torrent
+	for rows.Next() {
+		var (
+			t     Torrent
+			h     string
+			added int64
+		)
+		if err := rows.Scan(&h, &t.Name, &t.Size, &added); err != nil {
+			return nil, fmt.Errorf("list torrents: %w", err)
+		}
+		if t.InfoHash, err = metainfo.ParseHash(h); err != nil {
+			return nil, fmt.Errorf("list torrents: stored hash: %w", err)
+		}
+		t.Added = time.Unix(added, 0)
+		ts = append(ts, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list torrents: %w", err)
+	}
+	return ts, nil
+}
+
+// RemoveTorrent unregisters a torrent: announces for it are refused from
+// then on. The users' totals on it are kept.
+func (d *DB) RemoveTorrent(ctx context.Context, h metainfo.Hash) error {
+	res, err := d.sql.ExecContext(ctx, "DELETE FROM torrents WHERE info_hash = ?", h.String())
+	if err != nil {
+		return fmt.Errorf("remove torrent %s: %w", h, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("torrent %s: %w", h, ErrNotFound)
+	}
+	return nil
+}
+
+// metaAnnounceBase is the meta key of the tracker's URL without a path
+// ("http://host:port"), recorded by the tracker so that admin commands can
+// print a user's announce URL.
+const metaAnnounceBase = "announce_base"
+
+// SetAnnounceBase records the tracker's base URL.
+func (d *DB) SetAnnounceBase(ctx context.Context, base string) error {
+	_, err := d.sql.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+		metaAnnounceBase, base)
+	if err != nil {
+		return fmt.Errorf("record announce URL: %w", err)
+	}
+	return nil
+}
+
+// AnnounceBase returns the recorded base URL, "" if none.
+func (d *DB) AnnounceBase(ctx context.Context) (string, error) {
+	var base string
+	err := d.sql.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", metaAnnounceBase).Scan(&base)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read announce URL: %w", err)
+	}
+	return base, nil
+}
+
+// AnnounceURL is the announce URL of passkey under base.
+func AnnounceURL(base string, p Passkey) string {
+	return strings.TrimRight(base, "/") + "/" + p.String() + "/announce"
+}

@@ -1,0 +1,13 @@
+// Package private is the private mode of the tracker: users with passkeys,
+// registered torrents and per-user accounting kept in an embedded SQLite
+// database (modernc.org/sqlite, WAL mode).
+//
+// A DB is the database: schema migrations and the admin operations (add a
+// user, register a torrent, read totals), safe to use from another process
+// while a tracker serves. A Tracker is a server.Hook: it refuses announces
+// from unknown or disabled passkeys, for unregistered torrents and too
+// frequent ones, and turns the counters of accepted announces into uploaded
+// and downloaded deltas. Its announce path touches memory only; Run writes
+// the totals in one transaction a second and at shutdown. A Tracker's hooks
+// may be called from any number of goroutines at once.
+package private

@@ -1,0 +1,62 @@
+package private
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the Tracker's Prometheus collectors; the server registers
+// them beside its own (server.Config.Metrics).
+type metrics struct {
+	refusals             [nReasons]prometheus.Counter
+	uploaded, downloaded prometheus.Counter
+	flushErrors          prometheus.Counter
+	flushSeconds         prometheus.Histogram
+	all                  []prometheus.Collector
+}
+
+func newMetrics(t *Tracker) *metrics {
+	const ns = "swarm_tracker_private"
+	refusals := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "refusals_total",
+		Help: "Requests refused by private mode, by reason.",
+	}, []string{"reason"})
+	accounted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "accounted_bytes_total",
+		Help: "Bytes counted into users' totals since start, written or not yet, by direction.",
+	}, []string{"direction"})
+	m := &metrics{
+		uploaded:   accounted.WithLabelValues("uploaded"),
+		downloaded: accounted.WithLabelValues("downloaded"),
+		flushErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "flush_errors_total",
+			Help: "Writes of the totals to the database that failed (retried at the next flush).",
+		}),
+		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Name: "flush_seconds",
+			Help:    "Time to write one batch of totals to the database.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}),
+	}
+	for r := range nReasons {
+		m.refusals[r] = refusals.WithLabelValues(reasonLabels[r])
+	}
+	m.all = []prometheus.Collector{
+		refusals, accounted, m.flushErrors, m.flushSeconds,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: ns, Name: "users",
+			Help: "Users allowed to announce (not disabled).",
+		}, func() float64 { return float64(t.snap.Load().enabled) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: ns, Name: "torrents",
+			Help: "Registered torrents.",
+		}, func() float64 { return float64(len(t.snap.Load().torrents)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: ns, Name: "sessions",
+			Help: "Open accounting sessions (user, torrent, peer id).",
+		}, func() float64 { return float64(t.sessionCount()) }),
+	}
+	return m
+}
+
+// Collectors returns the Tracker's metrics, for server.Config.Metrics.
+func (t *Tracker) Collectors() []prometheus.Collector { return t.metrics.all }

@@ -1,0 +1,362 @@
+package private
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+
+	"swarm/metainfo"
+	"swarm/tracker/server"
+)
+
+// Defaults of Config.
+const (
+	DefaultRate          = 5
+	DefaultBurst         = 300
+	DefaultFlushInterval = time.Second
+)
+
+// Config configures a Tracker.
+type Config struct {
+	// DB is the database; required. The Tracker does not close it.
+	DB *DB
+	// Logger receives lifecycle lines, refusals at Debug and database
+	// errors; nil means no logging. Passkeys appear masked.
+	Logger *zerolog.Logger
+	// Interval and MinInterval must be the server's (server.Config): a
+	// session silent for two intervals is closed, and an announce without
+	// an event sooner than MinInterval after the previous one is refused.
+	// 0 means server.DefaultInterval and Interval/2, as in the server.
+	Interval, MinInterval time.Duration
+	// Rate is how many requests (announces and scrapes) a second one
+	// passkey may make in the long run, and Burst how many at once; 0 means
+	// DefaultRate (5) and DefaultBurst (300: a client starting with
+	// hundreds of torrents announces them all at once).
+	Rate  float64
+	Burst int
+	// FlushInterval is how often Run writes the totals; 0 means
+	// DefaultFlushInterval (1 s). A crash loses at most this much of the
+	// accounting (see Run).
+	FlushInterval time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Interval == 0 {
+		c.Interval = server.DefaultInterval
+	}
+	if c.MinInterval == 0 {
+		c.MinInterval = c.Interval / 2
+	}
+	if c.Rate == 0 {
+		c.Rate = DefaultRate
+	}
+	if c.Burst == 0 {
+		c.Burst = DefaultBurst
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	switch {
+	case c.DB == nil:
+		return c, errors.New("no database")
+	case c.Interval < 0 || c.MinInterval < 0 || c.MinInterval > c.Interval:
+		return c, fmt.Errorf("min interval %v is not between 0 and interval %v", c.MinInterval, c.Interval)
+	case c.Rate < 0 || c.Burst < 1:
+		return c, fmt.Errorf("rate %v and burst %d: want a positive rate and a burst of at least 1", c.Rate, c.Burst)
+	case c.FlushInterval < 0:
+		return c, errors.New("negative flush interval")
+	}
+	return c, nil
+}
+
+// Tracker is the private mode: a server.Hook over a DB. Create it with New,
+// give it to server.Config.Hook with its Collectors in
+// server.Config.Metrics, and run Run beside the server.
+type Tracker struct {
+	cfg     Config
+	log     zerolog.Logger
+	policy  policy
+	snap    atomic.Pointer[snapshot]
+	shards  shards
+	metrics *metrics
+
+	// Owned by Run (and New before it).
+	conn        *sql.Conn // one connection, so data_version sees others' commits only
+	dataVersion int64
+	retry       *batch // a batch whose write failed, written with the next
+}
+
+// snapshot is the users and torrents the announce path checks against,
+// replaced whole when the database changes.
+type snapshot struct {
+	users    map[Passkey]*user
+	torrents map[metainfo.Hash]struct{}
+	enabled  int // users not disabled
+}
+
+type user struct {
+	id       int64
+	disabled bool
+	limit    *rate.Limiter // survives reloads: it belongs to the user id
+}
+
+// New loads the users, the torrents and the open sessions from cfg.DB.
+func New(ctx context.Context, cfg Config) (*Tracker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("new private tracker: %w", err)
+	}
+	t := &Tracker{
+		cfg: cfg,
+		log: zerolog.Nop(),
+		policy: policy{
+			minInterval: int64(cfg.MinInterval),
+			maxGap:      int64(2 * cfg.Interval),
+		},
+	}
+	if cfg.Logger != nil {
+		t.log = *cfg.Logger
+	}
+	t.shards.init()
+	t.metrics = newMetrics(t)
+	t.conn, err = cfg.DB.sql.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("new private tracker: %w", err)
+	}
+	if err := t.reload(ctx); err != nil {
+		t.conn.Close()
+		return nil, fmt.Errorf("new private tracker: %w", err)
+	}
+	if err := t.loadSessions(ctx); err != nil {
+		t.conn.Close()
+		return nil, fmt.Errorf("new private tracker: %w", err)
+	}
+	s := t.snap.Load()
+	t.log.Info().Int("users", s.enabled).Int("torrents", len(s.torrents)).Int("sessions", t.sessionCount()).
+		Msg("private tracker loaded")
+	return t, nil
+}
+
+// Failure reasons sent to clients. None says anything about another user.
+var (
+	errNoPasskey    = server.ClientError("this is a private tracker: announce to /PASSKEY/announce, with your passkey")
+	errBadPasskey   = server.ClientError("unknown passkey")
+	errDisabled     = server.ClientError("account disabled")
+	errUnregistered = server.ClientError("torrent not registered with this tracker")
+	errRate         = server.ClientError("too many requests with this passkey, slow down")
+	errMinInterval  = server.ClientError("announced sooner than the min interval")
+)
+
+// BeforeAnnounce implements server.Hook: it refuses what private mode does
+// not allow and accounts the rest.
+func (t *Tracker) BeforeAnnounce(_ context.Context, req *server.AnnounceRequest) error {
+	now := t.cfg.Now()
+	u, err := t.authorize(req.Passkey, now)
+	if err != nil {
+		return err
+	}
+	if _, ok := t.snap.Load().torrents[req.InfoHash]; !ok {
+		return t.refuse(reasonUnregistered, req.Passkey)
+	}
+	k := sessionKey{user: u.id, hash: req.InfoHash, peer: req.PeerID}
+	a := announce{event: req.Event, up: req.Uploaded, down: req.Downloaded, left: req.Left}
+	d, ok := t.shards.of(&k).apply(k, a, now.UnixNano(), t.policy)
+	if !ok {
+		return t.refuse(reasonMinInterval, req.Passkey)
+	}
+	t.metrics.uploaded.Add(float64(d.up))
+	t.metrics.downloaded.Add(float64(d.down))
+	return nil
+}
+
+// BeforeScrape implements server.Hook: a member may scrape registered
+// torrents; others are left out of the reply.
+func (t *Tracker) BeforeScrape(_ context.Context, req *server.ScrapeRequest) error {
+	if _, err := t.authorize(req.Passkey, t.cfg.Now()); err != nil {
+		return err
+	}
+	torrents := t.snap.Load().torrents
+	kept := req.InfoHashes[:0]
+	for _, h := range req.InfoHashes {
+		if _, ok := torrents[h]; ok {
+			kept = append(kept, h)
+		}
+	}
+	if len(kept) == 0 {
+		return t.refuse(reasonUnregistered, req.Passkey)
+	}
+	req.InfoHashes = kept
+	return nil
+}
+
+// authorize checks the passkey and takes one request from its rate limit.
+func (t *Tracker) authorize(raw string, now time.Time) (*user, error) {
+	if raw == "" {
+		return nil, t.refuse(reasonNoPasskey, raw)
+	}
+	p, err := ParsePasskey(raw)
+	if err != nil {
+		return nil, t.refuse(reasonBadPasskey, raw)
+	}
+	u := t.snap.Load().users[p]
+	switch {
+	case u == nil:
+		return nil, t.refuse(reasonBadPasskey, raw)
+	case u.disabled:
+		return nil, t.refuse(reasonDisabled, raw)
+	case !u.limit.AllowN(now, 1):
+		return nil, t.refuse(reasonRate, raw)
+	}
+	return u, nil
+}
+
+// refuse counts a refusal and returns its failure reason.
+func (t *Tracker) refuse(r reason, passkey string) error {
+	t.metrics.refusals[r].Inc()
+	if e := t.log.Debug(); e.Enabled() {
+		e.Str("passkey", maskRaw(passkey)).Str("reason", string(reasonErrors[r])).Msg("private tracker refused a request")
+	}
+	return reasonErrors[r]
+}
+
+// maskRaw masks a passkey as the client sent it, valid or not.
+func maskRaw(s string) string {
+	if len(s) <= 4 {
+		return "…"
+	}
+	return s[:4] + "…"
+}
+
+type reason uint8
+
+const (
+	reasonNoPasskey reason = iota
+	reasonBadPasskey
+	reasonDisabled
+	reasonUnregistered
+	reasonRate
+	reasonMinInterval
+	nReasons
+)
+
+var (
+	reasonErrors = [nReasons]server.ClientError{errNoPasskey, errBadPasskey, errDisabled, errUnregistered, errRate, errMinInterval}
+	reasonLabels = [nReasons]string{"no_passkey", "unknown_passkey", "disabled", "unregistered_torrent", "rate_limited", "min_interval"}
+)
+
+// reload replaces the snapshot with the users and torrents in the database.
+// Rate limiters carry over by user id.
+func (t *Tracker) reload(ctx context.Context) error {
+	if err := t.conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&t.dataVersion); err != nil {
+		return fmt.Errorf("read data version: %w", err)
+	}
+	old := t.snap.Load()
+	limits := map[int64]*rate.Limiter{}
+	if old != nil {
+		for _, u := range old.users {
+			limits[u.id] = u.limit
+		}
+	}
+	s := &snapshot{users: map[Passkey]*user{}, torrents: map[metainfo.Hash]struct{}{}}
+	rows, err := t.conn.QueryContext(ctx, "SELECT id, passkey, disabled FROM users")
+	if err != nil {
+		return fmt.Errorf("load users: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			u  user
+			pk string
+		)
+		if err := rows.Scan(&u.id, &pk, &u.disabled); err != nil {
+			return fmt.Errorf("load users: %w", err)
+		}
+		p, err := ParsePasskey(pk)
+		if err != nil {
+			return fmt.Errorf("load user %d: stored %w", u.id, err)
+		}
+		if u.limit = limits[u.id]; u.limit == nil {
+			u.limit = rate.NewLimiter(rate.Limit(t.cfg.Rate), t.cfg.Burst)
+		}
+		if !u.disabled {
+			s.enabled++
+		}
+		s.users[p] = &u
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load users: %w", err)
+	}
+	rows, err = t.conn.QueryContext(ctx, "SELECT info_hash FROM torrents")
+	if err != nil {
+		return fmt.Errorf("load torrents: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return fmt.Errorf("load torrents: %w", err)
+		}
+		ih, err := metainfo.ParseHash(h)
+		if err != nil {
+			return fmt.Errorf("load torrents: stored %w", err)
+		}
+		s.torrents[ih] = struct{}{}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load torrents: %w", err)
+	}
+	t.snap.Store(s)
+	return nil
+}
+
+// loadSessions reads the open sessions, as the last flush left them. Their
+// clocks start now: a tracker that was down for a while does not expire
+// them, nor credit seeding time, for its own absence.
+func (t *Tracker) loadSessions(ctx context.Context) error {
+	rows, err := t.conn.QueryContext(ctx, "SELECT user_id, info_hash, peer_id, uploaded, downloaded, seeder, snatched FROM sessions")
+	if err != nil {
+		return fmt.Errorf("load sessions: %w", err)
+	}
+	defer rows.Close()
+	now := t.cfg.Now().UnixNano()
+	for rows.Next() {
+		var (
+			k    sessionKey
+			s    session
+			h    string
+			peer []byte
+		)
+		if err := rows.Scan(&k.user, &h, &peer, &s.up, &s.down, &s.seeder, &s.snatched); err != nil {
+			return fmt.Errorf("load sessions: %w", err)
+		}
+		if k.hash, err = metainfo.ParseHash(h); err != nil || len(peer) != len(k.peer) {
+			return fmt.Errorf("load sessions: bad stored session of user %d", k.user)
+		}
+		k.peer = [20]byte(peer)
+		s.seen, s.restored = now, true
+		t.shards.of(&k).sessions[k] = s
+	}
+	return rows.Err()
+}
+
+func (t *Tracker) sessionCount() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.sessions)
+		sh.mu.Unlock()
+	}
+	return n
+}
