@@ -83,9 +83,13 @@ func (e KRPCError) MarshalBencode() ([]byte, error) {
 
 // UnmarshalBencode reads BEP 5's [code, message] list.
 func (e *KRPCError) UnmarshalBencode(b []byte) error {
-	var l []any
-	if err := bencode.Unmarshal(b, &l); err != nil {
+	var v any
+	if err := bencode.Unmarshal(b, &v); err != nil {
 		return err
+	}
+	l, ok := v.([]any)
+	if !ok {
+		return errors.New("error is not a list")
 	}
 	if len(l) != 2 {
 		return fmt.Errorf("error list has %d elements, want 2", len(l))
