@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestTrackerAdminCommands walks through setting up a private tracker's
+// database from the command line, as the README does.
+func TestTrackerAdminCommands(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "tracker.db")
+	mustRun := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := runSwarm(t, append(args, "--db", db)...)
+		if code != 0 {
+			t.Fatalf("swarm %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		}
+		return out
+	}
+	keyRe := regexp.MustCompile(`passkey: +([0-9a-f]{32})\nannounce URL: (\S+)`)
+	out := mustRun("tracker", "user", "add", "alice", "--public-url", "http://tracker.example:6969/")
+	m := keyRe.FindStringSubmatch(out)
+	if m == nil || m[2] != "http://tracker.example:6969/"+m[1]+"/announce" {
+		t.Fatalf("user add printed %q, want the passkey and its announce URL", out)
+	}
+	mustRun("tracker", "user", "add", "bob")
+	if out := mustRun("tracker", "user", "list"); !strings.Contains(out, "alice") || !strings.Contains(out, "bob") {
+		t.Errorf("user list = %q, want alice and bob", out)
+	}
+	out = mustRun("tracker", "user", "reset-passkey", "alice")
+	if m2 := keyRe.FindStringSubmatch(out); m2 == nil || m2[1] == m[1] {
+		t.Errorf("reset-passkey printed %q, want a new passkey", out)
+	}
+	mustRun("tracker", "user", "disable", "bob")
+	var shown struct {
+		Name     string   `json:"name"`
+		Disabled bool     `json:"disabled"`
+		Uploaded int64    `json:"uploaded"`
+		Ratio    *float64 `json:"ratio"`
+	}
+	if err := json.Unmarshal([]byte(mustRun("tracker", "user", "show", "bob", "--json")), &shown); err != nil || !shown.Disabled || shown.Ratio != nil {
+		t.Errorf("user show bob --json = %+v, %v; want disabled, no ratio", shown, err)
+	}
+	mustRun("tracker", "user", "enable", "bob")
+
+	content := filepath.Join(dir, "data.bin")
+	if err := os.WriteFile(content, []byte(strings.Repeat("x", 100000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	torrent := filepath.Join(dir, "data.torrent")
+	if _, errOut, code := runSwarm(t, "create", content, "-o", torrent, "--private", "-t", m[2]); code != 0 {
+		t.Fatalf("create: %s", errOut)
+	}
+	out = mustRun("tracker", "torrent", "add", torrent)
+	hash := regexp.MustCompile(`torrent ([0-9a-f]{40}) data.bin registered`).FindStringSubmatch(out)
+	if hash == nil {
+		t.Fatalf("torrent add printed %q", out)
+	}
+	if out := mustRun("tracker", "torrent", "list"); !strings.Contains(out, hash[1]) {
+		t.Errorf("torrent list = %q, want %s", out, hash[1])
+	}
+	mustRun("tracker", "torrent", "remove", hash[1])
+	if out := mustRun("tracker", "torrent", "list"); strings.Contains(out, hash[1]) {
+		t.Errorf("torrent list after remove = %q", out)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"tracker", "user", "add", "alice"}, 1, "already exists"},
+		{[]string{"tracker", "user", "show", "nobody"}, 1, "not found"},
+		{[]string{"tracker", "user", "frob"}, 2, "unknown command"},
+		{[]string{"tracker", "user", "add"}, 2, "want one NAME"},
+		{[]string{"tracker", "user", "add", "a b"}, 1, "only letters"},
+		{[]string{"tracker", "torrent", "remove", "xyz"}, 2, "hex"},
+	} {
+		_, errOut, code := runSwarm(t, append(tt.args, "--db", db)...)
+		if code != tt.code || !strings.Contains(errOut, tt.err) {
+			t.Errorf("swarm %v: exit %d, stderr %q; want exit %d and %q", tt.args, code, errOut, tt.code, tt.err)
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"swarm/tracker/private"
+	"swarm/tracker/server"
+)
+
+// defaultTrackerDB is private mode's database when --db is not given: the
+// tracker and the admin commands agree on it when run from one folder.
+const defaultTrackerDB = "swarm-tracker.db"
+
+// runPrivateTracker serves the tracker in private mode over the database
+// o.db until ctx is done, then writes the last totals.
+func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg server.Config, log *zerolog.Logger) error {
+	if o.userRate <= 0 || o.userBurst < 1 {
+		return usagef("--user-rate %v, --user-burst %d: want a positive rate and a burst of at least 1", o.userRate, o.userBurst)
+	}
+	base, err := checkPublicURL(o.publicURL)
+	if err != nil {
+		return err
+	}
+	db, err := private.Open(ctx, o.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tr, err := private.New(ctx, private.Config{
+		DB: db, Logger: log,
+		Interval: cfg.Interval, MinInterval: cfg.MinInterval,
+		Rate: o.userRate, Burst: o.userBurst,
+	})
+	if err != nil {
+		return err
+	}
+	cfg.Hook, cfg.Metrics = tr, tr.Collectors()
+	srv, err := server.New(cfg)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	// The flush loop outlives the server: it stops only after the last
+	// request was answered, then writes what that request counted.
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushed := make(chan error, 1)
+	go func() { flushed <- tr.Run(flushCtx) }()
+	serveErr := servePrivate(ctx, e, srv, db, o.listen, base)
+	stopFlush()
+	if err := <-flushed; err != nil {
+		return fmt.Errorf("write the last totals: %w", err)
+	}
+	return serveErr
+}
+
+func servePrivate(ctx context.Context, e *env, srv *server.Server, db *private.DB, listen, base string) error {
+	ln, err := server.Listen(ctx, listen)
+	if err != nil {
+		return err
+	}
+	if base == "" {
+		base = "http://" + displayAddr(ln.Addr())
+	}
+	if err := db.SetAnnounceBase(ctx, base); err != nil {
+		ln.Close()
+		return err
+	}
+	fmt.Fprintf(e.stdout, "private tracker listening on %s: members announce to %s/PASSKEY/announce\n", base, base)
+	fmt.Fprintf(e.stdout, "'swarm tracker user add NAME' prints a member's URL; metrics at %s/metrics; press Ctrl-C to stop\n", base)
+	return srv.Run(ctx, ln)
+}
+
+// checkPublicURL accepts "" or an http(s) URL without a query, and returns
+// it without a trailing slash.
+func checkPublicURL(u string) (string, error) {
+	if u == "" {
+		return "", nil
+	}
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") || strings.ContainsAny(u, "?#") {
+		return "", usagef("--public-url %q: want http://HOST:PORT or https://HOST", u)
+	}
+	return strings.TrimRight(u, "/"), nil
+}
