@@ -26,6 +26,12 @@ type OpenOptions struct {
 	CheckWorkers int
 	// Progress, if set, is called while existing data is checked.
 	Progress func(done, total int)
+	// Skip, if set, reports the files (indexes into m.Info.Files) not to
+	// download: pieces wholly inside skipped files are not wanted, and
+	// those files are not created. A piece a skipped file shares with a
+	// wanted one is still downloaded, because only a whole piece can be
+	// verified, so such a file appears, sparse, holding just that piece.
+	Skip func(file int) bool
 }
 
 // OpenContent opens the content of m in dir (creating nothing until data
@@ -41,6 +47,16 @@ func OpenContent(ctx context.Context, m *metainfo.MetaInfo, dir string, opts Ope
 	st, err := storage.NewFile(dir, &m.Info)
 	if err != nil {
 		return TorrentConfig{}, err
+	}
+	var wanted func(p int) bool
+	if opts.Skip != nil {
+		w := wantedPieces(&m.Info, opts.Skip)
+		wanted = w.Has
+		for i := range m.Info.Files {
+			if opts.Skip(i) {
+				st.Skip(i)
+			}
+		}
 	}
 	state := StateDir
 	if m.Info.Name == state {
@@ -71,5 +87,22 @@ func OpenContent(ctx context.Context, m *metainfo.MetaInfo, dir string, opts Ope
 		Store:      st,
 		Have:       have,
 		SaveResume: func(h *piece.Bitfield) error { return rec.Save(h) },
+		Wanted:     wanted,
 	}, nil
+}
+
+// wantedPieces returns the pieces that hold bytes of a file not skipped
+// (pad files aside).
+func wantedPieces(info *metainfo.Info, skip func(file int) bool) *piece.Bitfield {
+	w := piece.NewBitfield(info.NumPieces())
+	for i, f := range info.Files {
+		if f.Padding || f.Length == 0 || skip(i) {
+			continue
+		}
+		last := int((f.Offset + f.Length - 1) / info.PieceLength)
+		for p := int(f.Offset / info.PieceLength); p <= last; p++ {
+			w.Set(p)
+		}
+	}
+	return w
 }

@@ -10,11 +10,13 @@ type Stats struct {
 	Pieces   int
 	Have     int   // verified pieces
 	Left     int64 // bytes of wanted pieces not yet verified
+	Wanted   int64 // bytes of wanted pieces, verified or not (Length unless some files are skipped)
 	Complete bool  // every wanted piece verified
 
 	Downloaded int64   // payload bytes received this session
 	Uploaded   int64   // payload bytes sent this session
 	Wasted     int64   // bytes received and thrown away (duplicates, failed pieces)
+	HashFails  int     // pieces that failed their hash check this session
 	DownRate   float64 // bytes per second, over the last few seconds
 	UpRate     float64
 
@@ -43,14 +45,18 @@ func (t *Torrent) publishStats() {
 		Downloaded: t.downloaded,
 		Uploaded:   t.uploaded.Load(),
 		Wasted:     t.wasted,
+		HashFails:  t.hashFails,
 		Peers:      len(t.peers),
 		At:         time.Now(),
 	}
 	have := t.picker.Have()
 	st.Have = have.Count()
 	for p := range t.geo.NumPieces() {
-		if !have.Has(p) && t.picker.Wanted(p) {
-			st.Left += t.geo.PieceLen(p)
+		if t.picker.Wanted(p) {
+			st.Wanted += t.geo.PieceLen(p)
+			if !have.Has(p) {
+				st.Left += t.geo.PieceLen(p)
+			}
 		}
 	}
 	for p := range t.peers {

@@ -31,8 +31,9 @@ type File struct {
 	handles map[int]*handle
 	// unsynced lists files closed while dirty; Flush reopens and syncs them.
 	unsynced map[int]bool
-	tick     uint64 // LRU clock for handles
-	wrote    bool   // some write happened: Flush creates zero-length files
+	tick     uint64       // LRU clock for handles
+	wrote    bool         // some write happened: Flush creates zero-length files
+	skip     map[int]bool // files not wanted: Flush creates none of them
 	closed   bool
 }
 
@@ -71,7 +72,18 @@ func NewFile(dir string, info *metainfo.Info) (*File, error) {
 		maxOpen:  MaxOpenFiles,
 		handles:  make(map[int]*handle),
 		unsynced: make(map[int]bool),
+		skip:     make(map[int]bool),
 	}, nil
+}
+
+// Skip marks file i (an index into the torrent's file list) as not wanted.
+// A file is created only by a write that reaches it, so a skipped file
+// appears only if the caller writes a piece it shares with a wanted file;
+// Skip also keeps Flush from creating it when it is empty.
+func (s *File) Skip(i int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skip[i] = true
 }
 
 // ReadAt reads len(p) bytes at content offset off.
@@ -207,6 +219,14 @@ func (s *File) Flush() error {
 	unsynced := s.unsynced
 	s.unsynced = make(map[int]bool)
 	wrote := s.wrote
+	var create []int // zero-length files to create
+	if wrote {
+		for i, d := range s.files {
+			if d.length == 0 && !d.pad && !s.skip[i] {
+				create = append(create, i)
+			}
+		}
+	}
 	s.mu.Unlock()
 
 	var errs []error
@@ -221,13 +241,9 @@ func (s *File) Flush() error {
 			errs = append(errs, err)
 		}
 	}
-	if wrote {
-		for i, d := range s.files {
-			if d.length == 0 && !d.pad {
-				if err := s.createEmpty(i); err != nil {
-					errs = append(errs, err)
-				}
-			}
+	for _, i := range create {
+		if err := s.createEmpty(i); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

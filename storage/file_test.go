@@ -167,6 +167,39 @@ func TestZeroLengthFilesCreatedOnFlush(t *testing.T) {
 	}
 }
 
+func TestSkippedFilesAreNotCreated(t *testing.T) {
+	info, content := storagetest.NewTorrent(t, "top", 32*kib, []storagetest.FileSpec{
+		{Path: "wanted", Length: 40000},
+		{Path: "empty", Length: 0},
+		{Path: "empty too", Length: 0},
+		{Path: "unwanted", Length: 100000},
+	}, 5)
+	dir := t.TempDir()
+	s, err := storage.NewFile(dir, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Skip(1) // "empty"
+	s.Skip(3) // "unwanted"
+	// Piece 0 lies in "wanted" alone; piece 1 spans "wanted" and
+	// "unwanted", so writing it creates "unwanted" at its full length.
+	writeAll(t, s, content[:32*kib])
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tree(t, dir), []string{"top/", "top/empty too 0", "top/wanted 40000"}; !slices.Equal(got, want) {
+		t.Errorf("after writing piece 0: %q, want %q", got, want)
+	}
+	writeAll(t, s, content[:64*kib])
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tree(t, dir), []string{"top/", "top/empty too 0", "top/unwanted 100000", "top/wanted 40000"}; !slices.Equal(got, want) {
+		t.Errorf("after writing the shared piece 1: %q, want %q", got, want)
+	}
+}
+
 func TestFileRefusesSymlinks(t *testing.T) {
 	multi, content := nestedTorrent(t)
 	single, singleContent := storagetest.NewTorrent(t, "film.mkv", 32*kib, []storagetest.FileSpec{{Length: 70000}}, 2)

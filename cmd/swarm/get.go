@@ -3,58 +3,158 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"path"
+	"strings"
+	"time"
 
+	"swarm/metainfo"
 	"swarm/session"
 )
 
 const getHelp = `
-Usage: swarm get FILE.torrent [flags]
+Usage: swarm get FILE.torrent|URL [flags]
 
 Download a torrent into a folder (the current one unless -o says otherwise),
-verify every piece, and exit 0 when the download is complete. Peers come from
-the torrent's trackers and from --peer. Interrupt with Ctrl-C at any time:
-verified pieces are kept, and running the same command again resumes.
+verify every piece, and exit 0 when the download is complete. The torrent is
+a file or an http(s) URL of one. Peers come from the torrent's trackers and
+from --peer. Interrupt with Ctrl-C at any time: verified pieces are kept, and
+running the same command again resumes.
 
 Examples:
   swarm get album.torrent
-  swarm get album.torrent -o ~/Downloads --seed
-  swarm get album.torrent --peer 127.0.0.1:6881 --peer 192.0.2.7:51413
+  swarm get https://example.org/album.torrent -o ~/Downloads
+  swarm get album.torrent --only '*.flac' --only 'disc 2'
+  swarm get album.torrent --seed-ratio 2 --seed-time 1h
+  swarm get album.torrent --peer 127.0.0.1:6881 --json
 `
 
 func runGet(ctx context.Context, e *env, args []string) error {
 	var o peerOptions
 	var out string
 	var seed bool
+	var only []string
 	fs := newFlagSet("get")
-	fs.StringVarP(&out, "output", "o", ".", "download folder: the torrent's files go inside it")
-	fs.BoolVar(&seed, "seed", false, "keep seeding after the download completes, until Ctrl-C")
+	fs.StringVarP(&out, "output", "o", ".", "download folder `DIR`: the torrent's files go inside it")
+	fs.StringVar(&out, "data", ".", "another name for -o, as seed calls the same `DIR` --data")
+	fs.BoolVar(&seed, "seed", false, "keep seeding after the download completes, until Ctrl-C or a --seed-* limit")
+	fs.StringArrayVar(&only, "only", nil, "download only the files whose path, name or folder matches the glob `PATTERN`; repeatable")
 	o.register(fs)
 	if err := parseFlags(fs, getHelp, args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("want exactly one FILE.torrent, got %d arguments", fs.NArg())
+		return usagef("want exactly one FILE.torrent or URL, got %d arguments", fs.NArg())
 	}
-	log, cfg, peers, err := o.setup(e)
+	tr, err := o.setup(fs, e)
 	if err != nil {
 		return err
 	}
-	m, err := loadTorrent(fs.Arg(0))
+	// A seeding limit only makes sense when seeding.
+	seed = seed || fs.Changed("seed-ratio") || fs.Changed("seed-time")
+	m, err := readTorrent(ctx, fs.Arg(0))
 	if err != nil {
 		return err
+	}
+	open := session.OpenOptions{Logger: tr.log}
+	if len(only) > 0 {
+		if open.Skip, err = skipFiles(&m.Info, only); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	sess, t, err := startTorrent(ctx, cfg, m, out, session.TorrentConfig{Seed: seed, Peers: peers, Trackers: trackerTiers(o.trackers)}, log)
+	tc := session.TorrentConfig{Seed: seed, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
+	sess, t, err := startTorrent(ctx, tr.cfg, m, out, tc, open)
 	if err != nil {
 		return err
 	}
-	if !o.quiet {
-		st := t.Stats()
-		fmt.Fprintf(e.stdout, "downloading %s (%s) into %s, listening on %s; %d of %d pieces already verified\n",
-			m.Info.Name, formatSize(m.Info.Length), out, sess.Addr(), st.Have, st.Pieces)
+	st := t.Stats()
+	size := formatSize(m.Info.Length)
+	if st.Wanted != m.Info.Length {
+		size = fmt.Sprintf("%s of %s selected", formatSize(st.Wanted), formatSize(m.Info.Length))
 	}
-	return runTorrent(ctx, e, sess, t, !seed, o.quiet)
+	tr.out.printf("downloading %s (%s) into %s, listening on %s; %d of %d pieces already verified\n",
+		m.Info.Name, size, out, sess.Addr(), st.Have, st.Pieces)
+	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: sess.Addr().String(), Folder: out}, st)
+	return runTorrent(ctx, tr, sess, t, !seed)
+}
+
+// readTorrent reads a .torrent from a file or an http(s) URL.
+func readTorrent(ctx context.Context, arg string) (*metainfo.MetaInfo, error) {
+	if strings.HasPrefix(arg, "magnet:") {
+		return nil, usagef("magnet links are not supported yet: give a .torrent file or URL")
+	}
+	if !strings.HasPrefix(arg, "http://") && !strings.HasPrefix(arg, "https://") {
+		return loadTorrent(arg)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, arg, nil)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	req.Header.Set("User-Agent", "swarm/"+version)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch torrent: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch torrent %s: %s", arg, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, metainfo.MaxTorrentSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetch torrent %s: %w", arg, err)
+	}
+	if len(data) > metainfo.MaxTorrentSize {
+		return nil, fmt.Errorf("%s: larger than %d MiB, not a torrent file", arg, metainfo.MaxTorrentSize>>20)
+	}
+	m, err := metainfo.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", arg, err)
+	}
+	return m, nil
+}
+
+// skipFiles turns --only patterns into the files to leave out. A pattern
+// (path.Match syntax) selects a file if it matches the file's path in the
+// torrent ("disc 1/01.flac"), its name ("*.flac") or one of its folders
+// ("disc 1"). Every pattern must select some file.
+func skipFiles(info *metainfo.Info, patterns []string) (func(file int) bool, error) {
+	keep := make([]bool, len(info.Files))
+	for _, pat := range patterns {
+		if _, err := path.Match(pat, ""); err != nil {
+			return nil, usagef("--only %q: %v", pat, err)
+		}
+		found := false
+		for i, f := range info.Files {
+			if !f.Padding && selects(pat, f.DisplayPath()) {
+				keep[i], found = true, true
+			}
+		}
+		if !found {
+			return nil, usagef("--only %q selects no file of the torrent ('swarm info' lists them)", pat)
+		}
+	}
+	return func(i int) bool { return !keep[i] }, nil
+}
+
+// selects reports whether pattern matches p, its last element or one of
+// its folders.
+func selects(pattern, p string) bool {
+	if ok, _ := path.Match(pattern, path.Base(p)); ok {
+		return true
+	}
+	for i := range len(p) + 1 {
+		if i == len(p) || p[i] == '/' {
+			if ok, _ := path.Match(pattern, p[:i]); ok {
+				return true
+			}
+		}
+	}
+	return false
 }

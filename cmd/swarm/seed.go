@@ -24,7 +24,7 @@ checked before it is offered, so only verified pieces are uploaded.
 Examples:
   swarm seed video.mkv -t http://tracker.example:6969/announce
   swarm seed album.torrent --data ~/music
-  swarm seed ./album --listen 0.0.0.0:51413
+  swarm seed ./album --listen 0.0.0.0:51413 --seed-ratio 3
 `
 
 func runSeed(ctx context.Context, e *env, args []string) error {
@@ -41,7 +41,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("want exactly one PATH or FILE.torrent, got %d arguments", fs.NArg())
 	}
-	log, cfg, peers, err := o.setup(e)
+	tr, err := o.setup(fs, e)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		if data != "" {
 			return usagef("--data is for seeding a .torrent; given content, its folder is the data")
 		}
-		if m, err = makeTorrentFor(ctx, e, arg, torrentOut, pieceLength, trackerTiers(o.trackers), o.quiet); err != nil {
+		if m, err = makeTorrentFor(ctx, e, arg, torrentOut, pieceLength, trackerTiers(o.trackers), !tr.out.text()); err != nil {
 			return err
 		}
 		abs, err := filepath.Abs(arg)
@@ -67,20 +67,21 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		}
 		data = filepath.Dir(abs)
 	}
-	sess, t, err := startTorrent(ctx, cfg, m, data, session.TorrentConfig{Seed: true, Peers: peers, Trackers: trackerTiers(o.trackers)}, log)
+	tc := session.TorrentConfig{Seed: true, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
+	sess, t, err := startTorrent(ctx, tr.cfg, m, data, tc, session.OpenOptions{Logger: tr.log})
 	if err != nil {
 		return err
 	}
 	st := t.Stats()
-	if !o.quiet {
-		fmt.Fprintf(e.stdout, "seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
-			m.Info.Name, formatSize(m.Info.Length), data, sess.Addr(), st.Have, st.Pieces)
-		fmt.Fprintf(e.stdout, "magnet: %s\n", m.Magnet())
+	tr.out.printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
+		m.Info.Name, formatSize(m.Info.Length), data, sess.Addr(), st.Have, st.Pieces)
+	tr.out.printf("magnet: %s\n", m.Magnet())
+	if st.Have < st.Pieces {
+		tr.out.printf("warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
 	}
-	if st.Have < st.Pieces && !o.quiet {
-		fmt.Fprintf(e.stdout, "warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
-	}
-	return runTorrent(ctx, e, sess, t, false, o.quiet)
+	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: sess.Addr().String(),
+		Folder: data, Magnet: m.Magnet().String()}, st)
+	return runTorrent(ctx, tr, sess, t, false)
 }
 
 // makeTorrentFor builds and writes the torrent of content at path, or reuses

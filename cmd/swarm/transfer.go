@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -19,14 +18,17 @@ import (
 
 // peerOptions are the flags seed and get share.
 type peerOptions struct {
-	listen   string
-	peers    []string
-	trackers []string
-	maxPeers int
-	upRate   string
-	downRate string
-	quiet    bool
-	log      logOptions
+	listen    string
+	peers     []string
+	trackers  []string
+	maxPeers  int
+	upRate    string
+	downRate  string
+	seedRatio float64
+	seedTime  time.Duration
+	quiet     bool
+	json      bool
+	log       logOptions
 }
 
 func (o *peerOptions) register(fs *pflag.FlagSet) {
@@ -36,22 +38,42 @@ func (o *peerOptions) register(fs *pflag.FlagSet) {
 	fs.IntVar(&o.maxPeers, "max-peers", 50, "most connections per torrent")
 	fs.StringVar(&o.upRate, "up-rate", "0", "upload limit in bytes per second, e.g. 1MiB (0 means unlimited)")
 	fs.StringVar(&o.downRate, "down-rate", "0", "download limit in bytes per second (0 means unlimited)")
+	fs.Float64Var(&o.seedRatio, "seed-ratio", 0, "stop seeding once this run has uploaded `R` times the content's size (default: never)")
+	fs.DurationVar(&o.seedTime, "seed-time", 0, "stop seeding after this long complete, e.g. 30m or 2h (default: never)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
+	fs.BoolVar(&o.json, "json", false, "print progress as JSON events, one per line (started, progress, piece_failed, completed, stopped)")
 	o.log.register(fs)
 }
 
-// setup builds the logger (errors only with --quiet), the session config and
-// the --peer addresses from the flags.
-func (o *peerOptions) setup(e *env) (*zerolog.Logger, session.Config, []netip.AddrPort, error) {
-	log, err := o.log.logger(e.stderr)
+// transfer is what seed and get set up from their flags.
+type transfer struct {
+	log   *zerolog.Logger
+	cfg   session.Config
+	peers []netip.AddrPort
+	out   *display
+	stop  seedLimits
+}
+
+// setup builds the display, the logger (errors only with --quiet; above the
+// status line on a terminal), the session config and the --peer addresses.
+func (o *peerOptions) setup(fs *pflag.FlagSet, e *env) (*transfer, error) {
+	if o.quiet && o.json {
+		return nil, usagef("--quiet and --json exclude each other")
+	}
+	if (fs.Changed("seed-ratio") && !(o.seedRatio > 0)) || (fs.Changed("seed-time") && o.seedTime <= 0) {
+		return nil, usagef("--seed-ratio and --seed-time want more than 0 (leave them out to seed until Ctrl-C)")
+	}
+	tr := &transfer{out: newDisplay(e.stdout, o.quiet, o.json), stop: seedLimits{ratio: o.seedRatio, time: o.seedTime}}
+	log, err := o.log.loggerFor(tr.out.logWriter(e.stderr), isTerminal(e.stderr))
 	if err != nil {
-		return nil, session.Config{}, nil, err
+		return nil, err
 	}
 	if o.quiet {
 		log = log.Level(zerolog.ErrorLevel)
 	}
-	cfg, peers, err := o.sessionConfig(&log)
-	return &log, cfg, peers, err
+	tr.log = &log
+	tr.cfg, tr.peers, err = o.sessionConfig(tr.log)
+	return tr, err
 }
 
 // sessionConfig turns the flags into a session config.
@@ -124,19 +146,19 @@ func trackerTiers(urls []string) [][]string {
 }
 
 // startTorrent opens a session and the content of m in dir, and adds the
-// torrent with the options in tc (its Store, Have and SaveResume are filled
-// in here).
-func startTorrent(ctx context.Context, cfg session.Config, m *metainfo.MetaInfo, dir string, tc session.TorrentConfig, log *zerolog.Logger) (*session.Session, *session.Torrent, error) {
+// torrent with the options in tc (its Store, Have, SaveResume and Wanted are
+// filled in here from OpenContent).
+func startTorrent(ctx context.Context, cfg session.Config, m *metainfo.MetaInfo, dir string, tc session.TorrentConfig, open session.OpenOptions) (*session.Session, *session.Torrent, error) {
 	sess, err := newSession(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	opened, err := session.OpenContent(ctx, m, dir, session.OpenOptions{Logger: log})
+	opened, err := session.OpenContent(ctx, m, dir, open)
 	if err != nil {
 		sess.Close()
 		return nil, nil, err
 	}
-	tc.Store, tc.Have, tc.SaveResume = opened.Store, opened.Have, opened.SaveResume
+	tc.Store, tc.Have, tc.SaveResume, tc.Wanted = opened.Store, opened.Have, opened.SaveResume, opened.Wanted
 	t, err := sess.NewTorrent(m, tc)
 	if err == nil {
 		err = sess.AddTorrent(t)
@@ -154,117 +176,102 @@ func loadTorrent(path string) (*metainfo.MetaInfo, error) {
 	return metainfo.Load(path)
 }
 
-// statusPrinter shows a torrent's progress: a redrawn line on a terminal,
-// a plain line every few seconds otherwise.
-type statusPrinter struct {
-	w        io.Writer
-	terminal bool
-	quiet    bool
-	drawn    bool
+// seedLimits end seeding: the share ratio (uploaded over the content's
+// size) and the time spent complete; zero means no limit.
+type seedLimits struct {
+	ratio float64
+	time  time.Duration
 }
 
-func newStatusPrinter(w io.Writer, quiet bool) *statusPrinter {
-	return &statusPrinter{w: w, terminal: isTerminal(w), quiet: quiet}
+// reached names the limit met by st after seeding for seeded, or "".
+func (l seedLimits) reached(st session.Stats, seeded time.Duration) string {
+	switch {
+	case l.ratio > 0 && ratio(st) >= l.ratio:
+		return "seed-ratio"
+	case l.time > 0 && seeded >= l.time:
+		return "seed-time"
+	}
+	return ""
 }
 
-func (sp *statusPrinter) interval() time.Duration {
-	if sp.terminal {
-		return time.Second
-	}
-	return 5 * time.Second
-}
-
-func (sp *statusPrinter) print(st session.Stats) {
-	if sp.quiet {
-		return
-	}
-	pct := 100.0
-	if st.Length > 0 {
-		pct = 100 * float64(st.Length-st.Left) / float64(st.Length)
-	}
-	eta := "-"
-	if st.DownRate > 0 && st.Left > 0 {
-		eta = (time.Duration(float64(st.Left)/st.DownRate) * time.Second).Round(time.Second).String()
-	}
-	ratio := "-"
-	if st.Downloaded > 0 {
-		ratio = fmt.Sprintf("%.2f", float64(st.Uploaded)/float64(st.Downloaded))
-	}
-	line := fmt.Sprintf("%5.1f%%  %d/%d pieces  down %s/s  up %s/s  peers %d (%d seeds)  eta %s  ratio %s",
-		pct, st.Have, st.Pieces, formatSize(int64(st.DownRate)), formatSize(int64(st.UpRate)), st.Peers, st.Seeds, eta, ratio)
-	if st.Err != "" {
-		line += "  ERROR: " + st.Err
-	}
-	if sp.terminal {
-		fmt.Fprintf(sp.w, "\r\033[K%s", line)
-		sp.drawn = true
-	} else {
-		fmt.Fprintln(sp.w, line)
-	}
-}
-
-func (sp *statusPrinter) finish() {
-	if sp.drawn {
-		fmt.Fprintln(sp.w)
-		sp.drawn = false
-	}
-}
-
-// runTorrent runs one torrent in a session until ctx ends or, when
-// stopOnDone, the download completes. It prints progress and a summary.
-func runTorrent(ctx context.Context, e *env, sess *session.Session, t *session.Torrent, stopOnDone, quiet bool) error {
+// runTorrent runs one torrent in a session until ctx ends, the download
+// completes (when stopOnDone) or a seed limit is reached. It shows progress
+// and ends with a summary.
+func runTorrent(ctx context.Context, tr *transfer, sess *session.Session, t *session.Torrent, stopOnDone bool) error {
+	d := tr.out
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- sess.Run(ctx) }()
-	sp := newStatusPrinter(e.stdout, quiet)
-	tick := time.NewTicker(sp.interval())
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	start := time.Now()
 	done := t.Done()
-	completed := false
+	var completedAt time.Time // zero until every wanted piece is verified
+	reason := "interrupted"
+	var err error
+loop:
 	for {
 		select {
 		case <-ctx.Done():
+			if reason == "interrupted" {
+				d.printf("stopping: telling trackers, saving the resume record (Ctrl-C again quits at once)\n")
+			}
+			err = <-runErr
+			break loop
+		case err = <-runErr: // the session failed by itself
+			reason = "error"
+			break loop
 		case <-done:
 			done = nil
-			completed = true
-			sp.print(t.Stats())
-			sp.finish()
-			if st := t.Stats(); !quiet && st.Downloaded > 0 {
-				fmt.Fprintf(e.stdout, "complete: %s in %v (%s/s average)\n", formatSize(st.Length),
-					time.Since(start).Round(time.Millisecond), formatSize(int64(float64(st.Downloaded)/time.Since(start).Seconds())))
+			completedAt = time.Now()
+			st := t.Stats()
+			if d.mode == modeTerminal {
+				d.status(st) // the line at 100%, left on screen
 			}
+			d.endLine()
+			if st.Downloaded > 0 {
+				took := time.Since(d.start)
+				d.printf("complete: %s in %s (%s/s average)\n", formatSize(st.Wanted), formatDuration(took),
+					formatSize(int64(float64(st.Downloaded)/max(took.Seconds(), 0.001))))
+			}
+			d.event(jsonEvent{Event: "completed"}, st)
 			if stopOnDone {
+				reason = "complete"
 				cancel()
-			} else if !quiet {
-				fmt.Fprintln(e.stdout, "seeding; press Ctrl-C to stop")
+			} else {
+				d.printf("seeding; press Ctrl-C to stop\n")
 			}
-			continue
 		case <-tick.C:
-			sp.print(t.Stats())
-			continue
-		case err := <-runErr:
-			sp.finish()
-			return err
+			st := t.Stats()
+			d.status(st)
+			if !completedAt.IsZero() {
+				if r := tr.stop.reached(st, time.Since(completedAt)); r != "" {
+					reason = r
+					d.endLine()
+					d.printf("%s reached: stopping\n", r)
+					cancel()
+				}
+			}
 		}
-		break
 	}
-	err := <-runErr
-	sp.finish()
 	st := t.Stats()
-	if !quiet {
-		fmt.Fprintf(e.stdout, "stopped: downloaded %s (%d bytes), uploaded %s (%d bytes)\n",
-			formatSize(st.Downloaded), st.Downloaded, formatSize(st.Uploaded), st.Uploaded)
+	if err == nil && st.Err != "" {
+		err = errors.New(st.Err)
 	}
 	if err != nil {
-		return err
+		reason = "error"
 	}
-	if st.Err != "" {
-		return errors.New(st.Err)
+	d.endLine()
+	d.printf("stopped: downloaded %s (%d bytes), uploaded %s (%d bytes), ratio %.2f, %d of %d pieces verified, %d failed the hash check, after %s\n",
+		formatSize(st.Downloaded), st.Downloaded, formatSize(st.Uploaded), st.Uploaded, ratio(st), st.Have, st.Pieces, st.HashFails,
+		formatDuration(time.Since(d.start)))
+	if stopOnDone && completedAt.IsZero() && err == nil {
+		d.printf("interrupted before the download completed: run the same command again to resume\n")
 	}
-	if stopOnDone && !completed && !quiet {
-		fmt.Fprintln(e.stdout, "interrupted before the download completed: run the same command again to resume")
+	ev := jsonEvent{Event: "stopped", Reason: reason}
+	if err != nil {
+		ev.Error = err.Error()
 	}
-	return nil
+	d.event(ev, st)
+	return err
 }
