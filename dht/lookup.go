@@ -87,6 +87,11 @@ func (n *Node) lookup(ctx context.Context, target ID, method string, seeds []net
 	for _, ni := range n.table.closest(target, K, false) {
 		add(ni, true, 1)
 	}
+	if method == methodGetPeers {
+		// We may be one of the nodes nearest the key ourselves: in a small
+		// DHT the announces can all be in our own store.
+		l.Peers = n.store.peers(target, maxValues, n.cfg.Now())
+	}
 	n.mu.Unlock()
 	for _, a := range seeds {
 		add(NodeInfo{Addr: a}, false, 1)

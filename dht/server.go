@@ -32,6 +32,9 @@ func (n *Node) handleQuery(m Msg, from netip.AddrPort) {
 	}
 	r, kerr := n.answer(m, from, now)
 	n.mu.Unlock()
+	if e := n.log.Debug(); e.Enabled() {
+		e.Str("q", m.Q).Stringer("node", from).Str("v", m.V).AnErr("refused", kerr).Msg("dht query")
+	}
 
 	out := Msg{T: m.T, V: version}
 	if kerr != nil {
