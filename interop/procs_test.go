@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -300,7 +299,9 @@ func scrapeCounts(announce, ih string) (complete, incomplete int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	u := announce[:i] + "/scrape" + announce[i+len("/announce"):] + "?info_hash=" + url.QueryEscape(string(raw))
+	// Every byte percent-encoded: url.QueryEscape would turn 0x20 into '+',
+	// which trackers (swarm's among them) rightly read as '+'.
+	u := announce[:i] + "/scrape" + announce[i+len("/announce"):] + "?info_hash=" + percentEncode(raw)
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(u)
 	if err != nil {
@@ -322,6 +323,16 @@ func scrapeCounts(announce, ih string) (complete, incomplete int, err error) {
 	}
 	f := r.Files[string(raw)]
 	return f.Complete, f.Incomplete, nil
+}
+
+// percentEncode writes every byte of b as %XX, the safe form for binary
+// query values such as info_hash and peer_id.
+func percentEncode(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		fmt.Fprintf(&sb, "%%%02X", c)
+	}
+	return sb.String()
 }
 
 // waitTrackerCounts polls the tracker's scrape until it counts at least the

@@ -22,7 +22,8 @@ import (
 //   - an announce the tracker refuses or never sees loses nothing, since the
 //     next one carries the bytes;
 //   - "stopped" closes the session with its last counters;
-//   - "completed" counts one snatch per session.
+//   - "completed", or left reaching 0 in a session that began leeching,
+//     counts one snatch per session.
 // A session unknown to the tracker (its first announce, or one after it
 // expired) is counted from the counters it reports: a "started" reports
 // zero anyway, and otherwise there is nothing to compare with.
@@ -140,7 +141,10 @@ func step(prev session, found bool, a announce, now int64, p policy) (session, d
 		d.seedNanos = min(now-prev.seen, p.maxGap)
 	}
 	next.seeder = a.left == 0
-	if a.event == tracker.EventCompleted && !prev.snatched {
+	// A leecher that reports nothing left has completed, whether or not it
+	// says so: aria2c, finishing before its next announce, sends only
+	// "stopped".
+	if !prev.snatched && (a.event == tracker.EventCompleted || !prev.seeder && a.left == 0) {
 		next.snatched, d.snatches = true, 1
 	}
 	if a.event == tracker.EventStopped {
