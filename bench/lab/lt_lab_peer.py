@@ -28,7 +28,7 @@ libtorrent's default floor (300 s) the tracker, which forgets peers silent for
 two intervals, would drop it and leechers starting later would not find it.
 
 --stats prints one JSON line a second after the torrent is added:
-{"t": seconds since added, "down": payload bytes downloaded, "up": payload
+{"t": seconds since added, "at": Unix time, "down": payload bytes downloaded, "up": payload
 bytes uploaded, "progress": 0..1, "peers": n, "seeding": bool}. The bench
 uses it only to measure a rate-limited transfer (rate check), never to decide
 completion, which it reads from the tracker's scrape for every client alike.
@@ -148,7 +148,7 @@ def main():
         if args.stats and time.monotonic() >= next_stats:
             next_stats += 1.0
             s = h.status()
-            emit({"t": round(time.monotonic() - t0, 3), "down": s.total_payload_download,
+            emit({"t": round(time.monotonic() - t0, 3), "at": time.time(), "down": s.total_payload_download,
                   "up": s.total_payload_upload, "progress": s.progress,
                   "peers": s.num_peers, "seeding": s.is_seeding})
     return 0

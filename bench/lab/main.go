@@ -29,8 +29,13 @@
 // on the clients' output: the bench scrapes the tracker every 100 ms and D
 // ends at the first scrape whose "complete" count reaches N+1 (the seed and
 // every leecher announce left=0; both clients send event=completed as soon
-// as they finish). The clock starts when the last leecher was started
-// (measured_s; measured_from_first_s counts from the first). A swarm leecher
+// as they finish). D is also reported by the scrape's "downloaded" count
+// (event=completed announces) reaching N: measured_events_s and
+// ratio_events, the same unless a client's completed announce carries a
+// stale left > 0 (then its left=0 only reaches the tracker at its next
+// regular announce, up to one interval later). The clock starts when the
+// last leecher was started (measured_s; measured_from_first_s counts from
+// the first). A swarm leecher
 // starts when its process is started; a libtorrent leecher when it is told to
 // add the torrent, after its process has started, imported libtorrent and
 // made its session (so Python's start-up is not counted against it). Every
@@ -44,7 +49,8 @@
 // swarm.
 //
 // Output: one JSON line per rate check and per (client, N, run), then a
-// table of medians: N, D_p2p, D_cs and the ratio of each client. A run that
+// table of medians: N, D_p2p, D_cs, the ratio of each client, and the
+// ratio by completed events of the two multi-process clients. A run that
 // fails (timeout, a process gone, different bytes) is printed with an
 // "error" field and left out of the table; the program then exits 1. Every
 // process is started by this program and killed by PID at the end of its
@@ -118,8 +124,22 @@ type result struct {
 	// CompleteFell counts scrapes whose complete count was lower than the
 	// one before: a finished peer the tracker forgot (it did not announce
 	// for two intervals). Should be 0.
-	CompleteFell int  `json:"complete_fell,omitempty"`
-	Verified     bool `json:"verified"`
+	CompleteFell int `json:"complete_fell,omitempty"`
+	// CompletedEvents is the scrape's "downloaded" count (event=completed
+	// announces) at the scrape that ended D: N when every leecher sent
+	// event=completed, rather than only left=0 at its next regular announce.
+	CompletedEvents *int `json:"completed_events,omitempty"`
+	// MeasuredEventsS is D by the other count of the scrape: until
+	// "downloaded" (event=completed announces) reaches N, which does not
+	// wait for a finished leecher's left=0 to reach the tracker if its
+	// completed announce carried a stale left. RatioEvents is it over
+	// D_p2p; EventsS the times at which downloaded rose.
+	MeasuredEventsS float64   `json:"measured_events_s,omitempty"`
+	RatioEvents     float64   `json:"ratio_events,omitempty"`
+	EventsS         []float64 `json:"events_s,omitempty"`
+	// Verified says every leecher's file matched the source (size and
+	// SHA-256); absent for swarm-lab, which checks its leechers itself.
+	Verified *bool `json:"verified,omitempty"`
 	// swarm-lab only: what the lab reported itself.
 	LabBoundS float64 `json:"lab_bound_s,omitempty"`
 	LabRatio  float64 `json:"lab_ratio,omitempty"`
@@ -386,7 +406,8 @@ type cluster struct {
 	seed    *proc
 	leech   []*proc
 	stdins  []io.WriteCloser // libtorrent: kept open (and referenced) until the end, as EOF ends a peer
-	all     []*proc
+
+	all []*proc
 }
 
 func (c *cluster) stop() {
@@ -424,22 +445,30 @@ func (b *bench) runProcs(client string, n, run int) (r result) {
 		r.Error = err.Error()
 		return r
 	}
-	done, rises, maxInc, fell, err := c.waitComplete(n+1, last)
-	r.CompleteFell = fell
+	cp, err := c.waitComplete(n, last)
+	r.CompleteFell = cp.fell
+	r.MaxIncomplete = cp.maxIncomplete
 	if err != nil {
 		r.Error = err.Error()
 		c.stop()
 		return r
 	}
-	r.MeasuredS = round(done.Sub(last).Seconds())
-	r.MeasuredFromFirstS = round(done.Sub(first).Seconds())
+	r.MeasuredS = round(cp.done.Sub(last).Seconds())
+	r.MeasuredFromFirstS = round(cp.done.Sub(first).Seconds())
 	r.StartSpreadS = round(last.Sub(first).Seconds())
 	r.Ratio = round(r.MeasuredS / r.BoundS)
-	r.CompletionsS = rises
-	r.MaxIncomplete = maxInc
+	r.CompletionsS = cp.rises
+	r.CompletedEvents = &cp.downloaded
+	if !cp.events.IsZero() {
+		r.MeasuredEventsS = round(cp.events.Sub(last).Seconds())
+		r.RatioEvents = round(r.MeasuredEventsS / r.BoundS)
+		r.EventsS = cp.eventRises
+	}
 	// Stop everything (frees the CPU), then compare the files: what the
 	// clients wrote is in the page cache whether or not they flushed.
 	c.stop()
+	verified := false
+	r.Verified = &verified
 	for i := range n {
 		p := filepath.Join(dir, fmt.Sprintf("leech-%d", i), filepath.Base(b.content))
 		if err := b.sameAsContent(p); err != nil {
@@ -447,7 +476,7 @@ func (b *bench) runProcs(client string, n, run int) (r result) {
 			return r
 		}
 	}
-	r.Verified = true
+	verified = true
 	return r
 }
 
@@ -464,7 +493,7 @@ func (c *cluster) startTracker() error {
 	}
 	deadline := time.Now().Add(min(c.b.timeout, 30*time.Second))
 	for {
-		if _, _, err := c.scrapeCounts(); err == nil {
+		if _, _, _, err := c.scrapeCounts(); err == nil {
 			return nil
 		} else if c.tracker.exited() || time.Now().After(deadline) {
 			return fmt.Errorf("tracker on %s not answering scrapes: %v %s", addr, err, c.tracker.stderrTail())
@@ -507,7 +536,7 @@ func (c *cluster) startSeed() error {
 	}
 	deadline := time.Now().Add(b.timeout)
 	for {
-		complete, _, err := c.scrapeCounts()
+		complete, _, _, err := c.scrapeCounts()
 		if err == nil && complete >= 1 {
 			return nil
 		}
@@ -615,46 +644,72 @@ func (c *cluster) startLeechers(n int) (first, last time.Time, err error) {
 	return first, last, nil
 }
 
-// waitComplete scrapes every 100 ms until the complete count reaches want
-// and returns the time of that scrape, the times (from since) at which the
-// count rose, one per leecher, and the most leechers seen at once.
-func (c *cluster) waitComplete(want int, since time.Time) (now time.Time, rises []float64, maxInc, fell int, err error) {
+// completion is what the scrapes of one run saw.
+type completion struct {
+	done   time.Time // first scrape with complete >= N+1
+	events time.Time // first scrape with downloaded >= N (zero if never)
+	// rises are the times (from the last start) at which complete rose,
+	// one per leecher; eventRises the same for downloaded.
+	rises, eventRises []float64
+	maxIncomplete     int
+	fell              int // scrapes whose complete count was below the one before
+	downloaded        int // downloaded at done
+}
+
+// eventGrace bounds how long waitComplete keeps scraping for the completed
+// events once complete has reached N+1 (a client that announces left=0
+// without event=completed would never send them).
+const eventGrace = 3 * time.Second
+
+// waitComplete scrapes every 100 ms until the complete count reaches n+1
+// (the seed and n leechers) and the downloaded count (event=completed
+// announces) reaches n, or eventGrace after the first if the second lags.
+func (c *cluster) waitComplete(n int, since time.Time) (cp completion, err error) {
 	deadline := since.Add(c.b.timeout)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	seen := 1 // the seed
+	seenC, seenD := 1, 0 // the seed is complete and sends no completed event
 	prev := 1
 	for {
-		var complete, incomplete int
-		complete, incomplete, err = c.scrapeCounts()
-		now = time.Now()
+		complete, incomplete, downloaded, err := c.scrapeCounts()
+		now := time.Now()
 		if err == nil {
-			maxInc = max(maxInc, incomplete)
+			cp.maxIncomplete = max(cp.maxIncomplete, incomplete)
 			if complete < prev {
-				fell++
+				cp.fell++
 			}
 			prev = complete
-			for ; seen < complete; seen++ {
-				rises = append(rises, round(now.Sub(since).Seconds()))
+			at := round(now.Sub(since).Seconds())
+			for ; seenC < complete && seenC <= n; seenC++ {
+				cp.rises = append(cp.rises, at)
 			}
-			if complete >= want {
-				return now, rises, maxInc, fell, nil
+			for ; seenD < downloaded && seenD < n; seenD++ {
+				cp.eventRises = append(cp.eventRises, at)
+			}
+			if complete >= n+1 && cp.done.IsZero() {
+				cp.done, cp.downloaded = now, downloaded
+			}
+			if downloaded >= n && cp.events.IsZero() {
+				cp.events = now
+			}
+			if !cp.done.IsZero() && (!cp.events.IsZero() || now.Sub(cp.done) > eventGrace) {
+				return cp, nil
 			}
 		}
 		for i, p := range c.leech {
 			if p.exited() {
-				return now, rises, maxInc, fell, fmt.Errorf("%s leecher %d exited (%v): %s", c.client, i, p.err, lastLine(p.stderrTail()))
+				return cp, fmt.Errorf("%s leecher %d exited (%v): %s", c.client, i, p.err, lastLine(p.stderrTail()))
 			}
 		}
 		if c.seed.exited() {
-			return now, rises, maxInc, fell, fmt.Errorf("%s seed exited (%v): %s", c.client, c.seed.err, lastLine(c.seed.stderrTail()))
+			return cp, fmt.Errorf("%s seed exited (%v): %s", c.client, c.seed.err, lastLine(c.seed.stderrTail()))
 		}
 		if c.tracker.exited() {
-			return now, rises, maxInc, fell, fmt.Errorf("tracker exited: %s", lastLine(c.tracker.stderrTail()))
+			return cp, fmt.Errorf("tracker exited: %s", lastLine(c.tracker.stderrTail()))
 		}
 		if now.After(deadline) {
-			return now, rises, maxInc, fell, fmt.Errorf("%s: complete=%d incomplete=%d (want complete=%d) after %v (scrape error: %v)",
-				c.client, complete, incomplete, want, c.b.timeout, err)
+			return cp, fmt.Errorf("%s: complete=%d incomplete=%d downloaded=%d (want complete=%d) after %v (scrape error: %v)",
+				c.client, complete, incomplete, downloaded, n+1, c.b.timeout, err)
 		}
 		<-tick.C
 	}
@@ -664,33 +719,34 @@ var httpClient = &http.Client{Timeout: 2 * time.Second}
 
 // scrapeCounts asks the tracker for our torrent's complete and incomplete
 // counts (BEP 48).
-func (c *cluster) scrapeCounts() (complete, incomplete int, err error) {
+func (c *cluster) scrapeCounts() (complete, incomplete, downloaded int, err error) {
 	resp, err := httpClient.Get(c.scrape)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return 0, 0, fmt.Errorf("scrape: %s: %q", resp.Status, body)
+		return 0, 0, 0, fmt.Errorf("scrape: %s: %q", resp.Status, body)
 	}
 	var s struct {
 		Files map[string]struct {
 			Complete   int `bencode:"complete"`
 			Incomplete int `bencode:"incomplete"`
+			Downloaded int `bencode:"downloaded"`
 		} `bencode:"files"`
 	}
 	if err := bencode.Unmarshal(body, &s); err != nil {
-		return 0, 0, fmt.Errorf("scrape: %v", err)
+		return 0, 0, 0, fmt.Errorf("scrape: %v", err)
 	}
 	f, ok := s.Files[string(c.b.infoHash[:])]
 	if !ok {
-		return 0, 0, errors.New("scrape: our torrent is not in the reply")
+		return 0, 0, 0, errors.New("scrape: our torrent is not in the reply")
 	}
-	return f.Complete, f.Incomplete, nil
+	return f.Complete, f.Incomplete, f.Downloaded, nil
 }
 
 // --- swarm lab ----------------------------------------------------------------
@@ -804,7 +860,7 @@ func (b *bench) checkRate(name, ltMode string) (rc rateCheck) {
 	}
 	deadline := time.Now().Add(b.timeout)
 	for {
-		complete, _, err := c.scrapeCounts()
+		complete, _, _, err := c.scrapeCounts()
 		if err == nil && complete >= 1 {
 			break
 		}
@@ -883,31 +939,37 @@ loop:
 // --- table -------------------------------------------------------------------
 
 func (b *bench) table(w io.Writer, all []result) {
-	med := func(client string, n int) string {
+	med := func(client string, n int, f func(result) float64) string {
 		var v []float64
 		for _, r := range all {
-			if r.Client == client && r.Peers == n && r.Error == "" && r.Skipped == "" && r.Ratio > 0 {
-				v = append(v, r.Ratio)
+			if r.Client == client && r.Peers == n && r.Error == "" && r.Skipped == "" && f(r) > 0 {
+				v = append(v, f(r))
 			}
 		}
 		if len(v) == 0 {
-			if !b.clients[client] {
+			switch {
+			case !b.clients[client]:
 				return "—"
-			}
-			if client == clientLab && !b.hasLab {
+			case client == clientLab && !b.hasLab:
 				return "skipped"
 			}
 			return "failed"
 		}
 		return fmt.Sprintf("%.2f", median(v))
 	}
-	fmt.Fprintf(w, "\nDistribution time, F = %s, u = %s/s, u_s = %s/s, 256 KiB pieces; ratio = D / D_p2p (median of %d run(s)):\n\n",
+	ratio := func(r result) float64 { return r.Ratio }
+	events := func(r result) float64 { return r.RatioEvents }
+	fmt.Fprintf(w, "\nDistribution time, F = %s, u = %s/s, u_s = %s/s, 256 KiB pieces; ratio = D / D_p2p (median of %d run(s)).\n",
 		human(b.size), human(b.up), human(b.seed), b.runs)
-	fmt.Fprintln(w, "|  N | D_p2p (s) | D_cs (s) | swarm-procs | libtorrent | swarm-lab |")
-	fmt.Fprintln(w, "|---:|----------:|---------:|------------:|-----------:|----------:|")
+	fmt.Fprintln(w, "D ends when the scrape counts N+1 complete; the (events) columns end it when it counts N completed events instead.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "|  N | D_p2p (s) | D_cs (s) | swarm-procs | libtorrent | swarm-lab | swarm-procs (events) | libtorrent (events) |")
+	fmt.Fprintln(w, "|---:|----------:|---------:|------------:|-----------:|----------:|---------------------:|--------------------:|")
 	for _, n := range b.peers {
 		p2p, cs := b.bounds(n)
-		fmt.Fprintf(w, "| %2d | %9.2f | %8.2f | %11s | %10s | %9s |\n", n, p2p, cs, med(clientSwarm, n), med(clientLT, n), med(clientLab, n))
+		fmt.Fprintf(w, "| %2d | %9.2f | %8.2f | %11s | %10s | %9s | %20s | %19s |\n", n, p2p, cs,
+			med(clientSwarm, n, ratio), med(clientLT, n, ratio), med(clientLab, n, ratio),
+			med(clientSwarm, n, events), med(clientLT, n, events))
 	}
 }
 
