@@ -302,6 +302,15 @@ func formatDuration(d time.Duration) string {
 	return fmt.Sprintf("%dd", s/86400)
 }
 
+// formatElapsed renders how long something took, to a tenth of a second
+// under a minute ("0.4s", "12.3s") and as formatDuration above.
+func formatElapsed(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return formatDuration(d)
+}
+
 // termWidth is the width of the terminal w is, 80 if unknown.
 func termWidth(w io.Writer) int {
 	if f, ok := w.(*os.File); ok {

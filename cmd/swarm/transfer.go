@@ -231,7 +231,7 @@ loop:
 			d.endLine()
 			if st.Downloaded > 0 {
 				took := time.Since(d.start)
-				d.printf("complete: %s in %s (%s/s average)\n", formatSize(st.Wanted), formatDuration(took),
+				d.printf("complete: %s in %s (%s/s average)\n", formatSize(st.Wanted), formatElapsed(took),
 					formatSize(int64(float64(st.Downloaded)/max(took.Seconds(), 0.001))))
 			}
 			d.event(jsonEvent{Event: "completed"}, st)
@@ -264,7 +264,7 @@ loop:
 	d.endLine()
 	d.printf("stopped: downloaded %s (%d bytes), uploaded %s (%d bytes), ratio %.2f, %d of %d pieces verified, %d failed the hash check, after %s\n",
 		formatSize(st.Downloaded), st.Downloaded, formatSize(st.Uploaded), st.Uploaded, ratio(st), st.Have, st.Pieces, st.HashFails,
-		formatDuration(time.Since(d.start)))
+		formatElapsed(time.Since(d.start)))
 	if stopOnDone && completedAt.IsZero() && err == nil {
 		d.printf("interrupted before the download completed: run the same command again to resume\n")
 	}

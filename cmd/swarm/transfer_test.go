@@ -228,8 +228,8 @@ func TestGetPlainOutputWhenNotATerminal(t *testing.T) {
 	for _, re := range []string{
 		`(?m)^downloading one \(585\.9 KiB\) into .*; 0 of 37 pieces already verified$`,
 		`(?m)^ *\d+\.\d%  [^ ]+ [KM]?i?B/585\.9 KiB  down [^ ]+ [KM]?i?B/s  up 0 B/s  peers 1 \(\d seeds?\)  eta [^ ]+  ratio 0\.00$`,
-		`(?m)^complete: 585\.9 KiB in \d+s \(.*/s average\)$`,
-		`(?m)^stopped: downloaded 585\.9 KiB \(\d+ bytes\), uploaded 0 B \(0 bytes\), ratio 0\.00, 37 of 37 pieces verified, 0 failed the hash check, after \d+s$`,
+		`(?m)^complete: 585\.9 KiB in [\d.]+s \(.*/s average\)$`,
+		`(?m)^stopped: downloaded 585\.9 KiB \(\d+ bytes\), uploaded 0 B \(0 bytes\), ratio 0\.00, 37 of 37 pieces verified, 0 failed the hash check, after [\d.]+s$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("output has no line matching %s:\n%s", re, out)
