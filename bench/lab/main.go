@@ -35,10 +35,11 @@
 // stale left > 0 (then its left=0 only reaches the tracker at its next
 // regular announce, up to one interval later). The clock starts when the
 // last leecher was started (measured_s; measured_from_first_s counts from
-// the first). A swarm leecher
-// starts when its process is started; a libtorrent leecher when it is told to
-// add the torrent, after its process has started, imported libtorrent and
-// made its session (so Python's start-up is not counted against it). Every
+// the first). Leechers are started before the clock and released together:
+// a swarm leecher is a shell that stops itself and, once sent SIGCONT, execs
+// swarm get (so swarm's own start-up counts in D); a libtorrent leecher is
+// told to add the torrent once its process has started, imported libtorrent
+// and made its session (so Python's start-up is not counted against it). Every
 // leecher's file is compared with the source (size and SHA-256) at the end of
 // every run.
 //
@@ -606,16 +607,33 @@ func (c *cluster) startLeechers(n int) (first, last time.Time, err error) {
 	}
 	switch c.client {
 	case clientSwarm:
-		ps := make([]*proc, n)
+		// Forking 32 processes while the first ones already download
+		// takes a second on 2 cores. So each starts as a shell that stops
+		// itself (SIGSTOP) and, once continued, execs swarm get in its
+		// place (same PID); the clock starts with the SIGCONTs. swarm's
+		// own start-up (exec, runtime, torrent, files) stays inside D.
 		for i := range n {
-			ps[i] = newProc(b.swarm, "get", b.torrent, "-o", dirs[i], "--seed", "--up-rate", rate, "-t", c.url, "--listen", "127.0.0.1:0", "-q")
-		}
-		first = time.Now()
-		for _, p := range ps {
+			p := newProc("/bin/sh", "-c", `kill -STOP $$ && exec "$0" "$@"`,
+				b.swarm, "get", b.torrent, "-o", dirs[i], "--seed", "--up-rate", rate, "-t", c.url, "--listen", "127.0.0.1:0", "-q")
 			if err := c.start(p); err != nil {
 				return first, last, err
 			}
 			c.leech = append(c.leech, p)
+		}
+		deadline := time.Now().Add(min(b.timeout, 30*time.Second))
+		for i, p := range c.leech {
+			for procState(p.pid()) != 'T' {
+				if p.exited() || time.Now().After(deadline) {
+					return first, last, fmt.Errorf("swarm leecher %d: its shell did not stop itself (%v): %s", i, p.err, lastLine(p.stderrTail()))
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		first = time.Now()
+		for i, p := range c.leech {
+			if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+				return first, last, fmt.Errorf("swarm leecher %d: SIGCONT: %w", i, err)
+			}
 		}
 		last = time.Now()
 	case clientLT:
@@ -1077,6 +1095,21 @@ func lastLine(s string) string {
 }
 
 // --- processes ---------------------------------------------------------------
+
+// procState returns the state letter of /proc/PID/stat ('T' when stopped),
+// 0 if it cannot be read.
+func procState(pid int) byte {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: the state follows ") ".
+	i := bytes.LastIndexByte(st, ')')
+	if i < 0 || i+2 >= len(st) {
+		return 0
+	}
+	return st[i+2]
+}
 
 // registry holds every process this program started, to kill by PID on
 // error or interrupt.
