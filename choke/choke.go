@@ -14,6 +14,7 @@ const (
 	DefaultRechokeInterval    = 10 * time.Second
 	DefaultOptimisticInterval = 30 * time.Second
 	DefaultNewPeerWindow      = 60 * time.Second
+	DefaultSeedQuota          = 1 << 20
 	// newPeerWeight is how much likelier a new peer is to get the
 	// optimistic slot than an old one.
 	newPeerWeight = 3
@@ -29,6 +30,9 @@ type Config struct {
 	// NewPeerWindow is how long after connecting a peer counts as new for
 	// the optimistic slot; 0 means 60 s.
 	NewPeerWindow time.Duration
+	// SeedQuota is how many bytes a peer gets from a seeding slot before
+	// the slot may rotate to a peer that has waited longer; 0 means 1 MiB.
+	SeedQuota int64
 	// Rand picks the optimistic peer; nil means a randomly seeded source.
 	Rand *rand.Rand
 }
@@ -49,6 +53,11 @@ type Peer[K comparable] struct {
 	// Unchoked: the peer holds a slot now. Among equally fast peers the
 	// current holders keep their slots, so ties do not churn.
 	Unchoked bool
+	// UnchokedAt is when the peer's current slot began, or its last one if
+	// it is choked; zero if it never had one. SentSinceUnchoke is what we
+	// have sent it in its current slot. Seeding rotates slots by them.
+	UnchokedAt       time.Time
+	SentSinceUnchoke int64
 }
 
 // Choker keeps the optimistic slot between rechokes. It is not safe for
@@ -62,12 +71,13 @@ type Choker[K comparable] struct {
 
 // New checks cfg and fills in its defaults.
 func New[K comparable](cfg Config) (*Choker[K], error) {
-	if cfg.Slots < 0 || cfg.OptimisticInterval < 0 || cfg.NewPeerWindow < 0 {
+	if cfg.Slots < 0 || cfg.OptimisticInterval < 0 || cfg.NewPeerWindow < 0 || cfg.SeedQuota < 0 {
 		return nil, errors.New("choke: negative value in Config")
 	}
 	cfg.Slots = cmp.Or(cfg.Slots, DefaultSlots)
 	cfg.OptimisticInterval = cmp.Or(cfg.OptimisticInterval, DefaultOptimisticInterval)
 	cfg.NewPeerWindow = cmp.Or(cfg.NewPeerWindow, DefaultNewPeerWindow)
+	cfg.SeedQuota = cmp.Or(cfg.SeedQuota, DefaultSeedQuota)
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -89,21 +99,20 @@ func (c *Choker[K]) Rechoke(now time.Time, peers []Peer[K], seeding bool) map[K]
 			candidates = append(candidates, p)
 		}
 	}
-	rate := func(p Peer[K]) float64 {
-		if seeding {
-			return p.UpRate
-		}
-		return p.DownRate
-	}
-	// Fastest first; ties (all zero at start) in a random order so no peer
-	// is favoured by its place in the list.
+	// Ties (all zero at start) in a random order so no peer is favoured by
+	// its place in the list.
 	c.cfg.Rand.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
-	slices.SortStableFunc(candidates, func(a, b Peer[K]) int {
-		if c := cmp.Compare(rate(b), rate(a)); c != 0 {
-			return c
-		}
-		return cmp.Compare(b2i(b.Unchoked), b2i(a.Unchoked))
-	})
+	if seeding {
+		slices.SortStableFunc(candidates, func(a, b Peer[K]) int { return c.seedOrder(now, a, b) })
+	} else {
+		// Fastest to us first; among equals, current holders.
+		slices.SortStableFunc(candidates, func(a, b Peer[K]) int {
+			if c := cmp.Compare(b.DownRate, a.DownRate); c != 0 {
+				return c
+			}
+			return cmp.Compare(b2i(b.Unchoked), b2i(a.Unchoked))
+		})
+	}
 	for _, p := range candidates[:min(len(candidates), c.cfg.Slots)] {
 		unchoke[p.Key] = true
 	}
@@ -125,6 +134,31 @@ func (c *Choker[K]) Rechoke(now time.Time, peers []Peer[K], seeding bool) map[K]
 		unchoke[c.optimistic] = true
 	}
 	return unchoke
+}
+
+// seedOrder ranks peers for a seed's regular slots: holders still short of
+// their quota first (a slot is not taken away mid-piece; a slow taker keeps
+// it at most an optimistic interval), then waiting peers, the one whose
+// last slot began longest ago first (never comes first), then holders whose
+// turn is over; the fastest first among equals.
+func (c *Choker[K]) seedOrder(now time.Time, a, b Peer[K]) int {
+	tier := func(p Peer[K]) int {
+		switch {
+		case !p.Unchoked:
+			return 1
+		case p.SentSinceUnchoke < c.cfg.SeedQuota && now.Sub(p.UnchokedAt) < c.cfg.OptimisticInterval:
+			return 0
+		default:
+			return 2
+		}
+	}
+	if c := cmp.Compare(tier(a), tier(b)); c != 0 {
+		return c
+	}
+	if c := a.UnchokedAt.Compare(b.UnchokedAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.UpRate, a.UpRate)
 }
 
 // pickOptimistic draws a choked, interested peer, new peers weighted three

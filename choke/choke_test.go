@@ -172,6 +172,42 @@ func TestSeederUnchokesFastestDownloaders(t *testing.T) {
 	}
 }
 
+// TestSeederRotatesSlots: holders that have had their quota give their
+// slots to the peers that waited longest; a holder short of its quota keeps
+// its slot, but not beyond an optimistic interval.
+func TestSeederRotatesSlots(t *testing.T) {
+	c := newChoker(t, 7)
+	held := func(k string, sent int64, since time.Duration) choke.Peer[string] {
+		p := old(k, 0)
+		p.Unchoked, p.UnchokedAt, p.SentSinceUnchoke, p.UpRate = true, t0.Add(-since), sent, 1e6
+		return p
+	}
+	waited := func(k string, lastSlot time.Duration) choke.Peer[string] {
+		p := old(k, 0)
+		if lastSlot > 0 {
+			p.UnchokedAt = t0.Add(-lastSlot)
+		}
+		return p
+	}
+	peers := []choke.Peer[string]{
+		held("served1", 2<<20, 10*time.Second), held("served2", 2<<20, 10*time.Second),
+		held("midpiece", 100<<10, 10*time.Second), held("stale", 100<<10, time.Hour),
+		waited("never", 0), waited("long-ago", 5*time.Minute), waited("recent", 20*time.Second),
+	}
+	got := c.Rechoke(t0, peers, true)
+	for _, k := range []string{"midpiece", "never", "long-ago", "recent"} {
+		if !got[k] {
+			t.Errorf("%s should hold a regular slot: %v", k, got)
+		}
+	}
+	opt, _ := c.Optimistic()
+	for _, k := range []string{"served1", "served2", "stale"} {
+		if got[k] && k != opt {
+			t.Errorf("%s kept a regular slot after its turn: %v", k, got)
+		}
+	}
+}
+
 func TestNewRejectsNegativeConfig(t *testing.T) {
 	if _, err := choke.New[int](choke.Config{Slots: -1}); err == nil {
 		t.Error("New accepted a negative slot count")

@@ -19,18 +19,18 @@ import (
 	"swarm/tracker/server"
 )
 
-// freeRiderRate is a free rider's upload limit: one block at start (the
-// burst), then practically nothing.
-const freeRiderRate = 1
-
 // Config describes one experiment.
 type Config struct {
 	Rates
 	// PieceLength of the sample torrent; 0 means 256 KiB.
 	PieceLength int64
-	// FreeRiders of the leechers upload (almost) nothing; they are the first
-	// ones, and Result marks them.
+	// FreeRiders of the leechers never unchoke anyone, so upload nothing;
+	// they are the first ones, and Result marks them.
 	FreeRiders int
+	// LeaveWhenDone makes leechers leave once they hold the file, as many
+	// real ones do, instead of seeding until the last is done. The bound
+	// assumes they stay.
+	LeaveWhenDone bool
 	// Dir holds the seed's file; "" means a temporary folder removed at the
 	// end.
 	Dir string
@@ -163,21 +163,26 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		t     *session.Torrent
 		store *storage.Memory
 		start func()
+		leave context.CancelFunc // stops its session
 	}
 	ls := make([]leecher, cfg.Leechers)
-	for i := range ls {
-		up := cfg.Upload
-		if i < cfg.FreeRiders {
-			up = freeRiderRate
+	defer func() {
+		for _, l := range ls {
+			if l.leave != nil {
+				l.leave()
+			}
 		}
+	}()
+	for i := range ls {
 		st := storage.NewMemory(cfg.Size)
-		// Leechers keep seeding once done: their upload counts until the
-		// last one finishes, as the bound assumes.
-		t, start, err := preparePeer(ctx, &wg, &runErrs, fmt.Sprintf("leecher %d", i), m, cfg.Session, &log, up, cfg.Download, session.TorrentConfig{Store: st, Seed: true})
+		tc := session.TorrentConfig{Store: st, Seed: !cfg.LeaveWhenDone, FreeRide: i < cfg.FreeRiders}
+		lctx, leave := context.WithCancel(ctx)
+		t, start, err := preparePeer(lctx, &wg, &runErrs, fmt.Sprintf("leecher %d", i), m, cfg.Session, &log, cfg.Upload, cfg.Download, tc)
 		if err != nil {
+			leave()
 			return res, err
 		}
-		ls[i] = leecher{t: t, store: st, start: start}
+		ls[i] = leecher{t: t, store: st, start: start, leave: leave}
 	}
 	began := time.Now()
 	for _, l := range ls {
@@ -210,6 +215,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			select {
 			case <-l.t.Done():
 				res.Finish[i] = time.Since(began).Seconds()
+				if cfg.LeaveWhenDone {
+					l.leave()
+				}
 				finished <- i
 			case <-ctx.Done():
 			}

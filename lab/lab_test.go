@@ -3,15 +3,22 @@ package lab
 import (
 	"context"
 	"testing"
+	"time"
+
+	"swarm/session"
 )
 
-func TestRunDeliversTheFileToEveryLeecher(t *testing.T) {
-	const mib = 1 << 20
-	res, err := Run(context.Background(), Config{Rates: Rates{Size: 4 * mib, Leechers: 4, SeedUpload: 4 * mib, Upload: mib}})
+const mib = 1 << 20
+
+// TestSwarmOfEightLeechersCompletes is issue 5's swarm test: a tracker, a
+// seed and 8 leechers in one process on 127.0.0.1, every leecher ending with
+// the seed's bytes (Run compares them).
+func TestSwarmOfEightLeechersCompletes(t *testing.T) {
+	res, err := Run(context.Background(), Config{Rates: Rates{Size: 4 * mib, Leechers: 8, SeedUpload: 8 * mib, Upload: 2 * mib}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("measured %.2f s, bound %.2f s, ratio %.2f, finish %v", res.Measured, res.Bound, res.Ratio, res.Finish)
+	t.Logf("measured %.2f s, bound %.2f s, ratio %.2f, finish %.2f", res.Measured, res.Bound, res.Ratio, res.Finish)
 	// Nothing can beat the bound: a ratio under 1 means the rate limits
 	// leak or the clock is wrong.
 	if res.Ratio < 1 {
@@ -22,4 +29,52 @@ func TestRunDeliversTheFileToEveryLeecher(t *testing.T) {
 			t.Errorf("leecher %d finish %.2f s outside (0, %.2f]", i, f, res.Measured)
 		}
 	}
+}
+
+// TestFreeRiderFinishesLater shows tit-for-tat at work: in a rate-limited
+// swarm, a leecher that never unchokes anyone is left to the optimistic
+// slots and the seed's rotation, and finishes after most of the leechers
+// that upload. Leechers leave when done (so the free rider cannot live off
+// them as seeds), pieces are small (so reciprocating leechers always have
+// something to ask of each other and no upload capacity lies idle for the
+// free rider to soak up), and the choker runs five times faster than
+// default so its decisions, not the first come, decide who is served.
+func TestFreeRiderFinishesLater(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 15 s swarm")
+	}
+	if raceEnabled {
+		// scripts/test.sh runs this package again without -race.
+		t.Skip("under the race detector the swarm is bound by CPU, not by its rate limits")
+	}
+	res, err := Run(context.Background(), Config{
+		Rates:         Rates{Size: 8 * mib, Leechers: 20, SeedUpload: 2 * mib, Upload: mib},
+		PieceLength:   32 << 10,
+		FreeRiders:    5,
+		LeaveWhenDone: true,
+		Session:       session.Config{RechokeInterval: 2 * time.Second, OptimisticInterval: 6 * time.Second},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var riders, others []float64
+	for i, f := range res.Finish {
+		if res.FreeRider[i] {
+			riders = append(riders, f)
+		} else {
+			others = append(others, f)
+		}
+	}
+	t.Logf("free riders %.2f s (mean %.2f); reciprocating leechers %.2f (mean %.2f)", riders, mean(riders), others, mean(others))
+	if mean(riders) <= mean(others) {
+		t.Errorf("free riders finished at %.2f s on average, no later than reciprocating leechers (%.2f s)", mean(riders), mean(others))
+	}
+}
+
+func mean(xs []float64) float64 {
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
 }

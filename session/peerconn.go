@@ -26,7 +26,7 @@ const (
 	// peer; between them the pipeline follows the peer's rate. The top stays
 	// under what common clients queue (libtorrent and swarm take 500), and
 	// a peer's own reqq (BEP 10) lowers it further.
-	minPipeline = 32
+	minPipeline = 4
 	maxPipeline = 250
 	// pipelineSeconds is how many seconds of the peer's rate we keep
 	// requested, as libtorrent's request_queue_time.
@@ -72,6 +72,8 @@ type peerConn struct {
 	peerChoking    bool
 	peerInterested bool
 	pipeline       int
+	unchokedAt     time.Time // when our last unchoke of it began
+	upAtUnchoke    int64     // uploaded at that moment
 	reqq           int       // most requests the peer queues (BEP 10 reqq); 0 if unknown
 	lastBlock      time.Time // when a block last arrived
 	snubbed        bool      // no block for snubTimeout while we had requests out

@@ -67,6 +67,10 @@ type TorrentConfig struct {
 	// UploadRate and DownloadRate cap this torrent, in bytes per second, on
 	// top of the session's caps; 0 means no cap of its own.
 	UploadRate, DownloadRate int64
+	// FreeRide never unchokes anyone: the torrent downloads and uploads
+	// nothing. It exists for the lab, to show what tit-for-tat does to a
+	// peer that does not reciprocate.
+	FreeRide bool
 }
 
 // Torrent is one torrent in a session. Its exported methods are safe to call
@@ -739,11 +743,15 @@ func (t *Torrent) fillRequests(p *peerConn) {
 // while downloading, fastest takers while seeding, plus the optimistic slot.
 func (t *Torrent) rechoke(now time.Time) {
 	t.lastRechoke = now
+	if t.cfg.FreeRide {
+		return
+	}
 	cands := make([]choke.Peer[*peerConn], 0, len(t.peers))
 	for p := range t.peers {
 		cands = append(cands, choke.Peer[*peerConn]{
 			Key: p, Interested: p.peerInterested, DownRate: p.rate.rate(), UpRate: p.upRate.rate(),
 			Snubbed: p.snubbed, Connected: p.connected, Unchoked: !p.amChoking,
+			UnchokedAt: p.unchokedAt, SentSinceUnchoke: p.uploaded.Load() - p.upAtUnchoke,
 		})
 	}
 	unchoke := t.choker.Rechoke(now, cands, t.complete)
@@ -755,6 +763,9 @@ func (t *Torrent) rechoke(now time.Time) {
 // fillSlot unchokes a newly interested peer at once if a slot is free, so
 // it need not wait for the next rechoke.
 func (t *Torrent) fillSlot(p *peerConn) {
+	if t.cfg.FreeRide {
+		return
+	}
 	held := 0
 	for q := range t.peers {
 		if !q.amChoking && q.peerInterested {
@@ -775,6 +786,7 @@ func (t *Torrent) setChoke(p *peerConn, choked bool) {
 		p.q.clearUploads()
 		p.send(peer.Message{ID: peer.Choke})
 	} else {
+		p.unchokedAt, p.upAtUnchoke = time.Now(), p.uploaded.Load()
 		p.send(peer.Message{ID: peer.Unchoke})
 	}
 }
