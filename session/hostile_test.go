@@ -169,7 +169,13 @@ func TestPeerSendingBadDataIsBanned(t *testing.T) {
 	if !closed {
 		t.Fatal("the leecher kept a peer whose data failed the hash check")
 	}
-	if st := leech.Stats(); st.Wasted == 0 || st.Have != 0 {
+	// The loop publishes its stats after closing the connection: give it
+	// a moment.
+	st := leech.Stats()
+	for deadline := time.Now().Add(3 * time.Second); st.Wasted == 0 && time.Now().Before(deadline); st = leech.Stats() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st.Wasted == 0 || st.Have != 0 {
 		t.Errorf("stats after bad data: %+v, want wasted bytes and no verified piece", st)
 	}
 	// A banned peer is not dialled again.

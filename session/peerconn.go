@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -54,9 +55,13 @@ func putBlock(b []byte) {
 // peerConn is one connected peer. Fields below "loop state" belong to the
 // torrent's loop; the queue has its own lock; counters are atomic.
 type peerConn struct {
-	t        *Torrent
-	conn     *peer.Conn
-	addr     netip.AddrPort
+	t    *Torrent
+	conn *peer.Conn
+	addr netip.AddrPort
+	// listen is where the peer accepts connections, when known: addr for
+	// an outgoing connection, addr's IP with the port of its extension
+	// handshake for an incoming one. The tracker lists peers by it.
+	listen   netip.AddrPort
 	id       [20]byte
 	outgoing bool
 	log      zerolog.Logger
@@ -72,6 +77,8 @@ type peerConn struct {
 	peerChoking    bool
 	peerInterested bool
 	pipeline       int
+	slowStart      bool      // the pipeline grows per block until the rate levels off
+	lastSecond     float64   // bytes received in the last tick, during slow start
 	unchokedAt     time.Time // when our last unchoke of it began
 	upAtUnchoke    int64     // uploaded at that moment
 	reqq           int       // most requests the peer queues (BEP 10 reqq); 0 if unknown
@@ -288,7 +295,7 @@ func (p *peerConn) writeLoop(ctx context.Context) error {
 // isNormalClose reports errors that end a connection without anyone being
 // at fault: the peer hung up, or we are shutting down.
 func isNormalClose(err error) bool {
-	return err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
+	return err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 

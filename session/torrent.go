@@ -361,6 +361,12 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 		for p := range t.peers {
 			if p.id == ev.hs.PeerID {
 				reject = "duplicate connection"
+				if ev.outgoing {
+					// The peer connected to us first from another port;
+					// its listen address rests until that connection ends.
+					p.listen = ev.addr
+					t.known[ev.addr] = time.Now().Add(redialMax)
+				}
 				break
 			}
 		}
@@ -379,10 +385,13 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	pctx, cancel := context.WithCancel(ctx)
 	p := &peerConn{
 		t: t, conn: conn, addr: ev.addr, id: ev.hs.PeerID, outgoing: ev.outgoing, cancel: cancel,
-		amChoking: true, peerChoking: true, pipeline: minPipeline, lastBlock: time.Now(), connected: time.Now(),
+		amChoking: true, peerChoking: true, pipeline: minPipeline, slowStart: true, lastBlock: time.Now(), connected: time.Now(),
 		log: t.log.With().Str("peer", ev.addr.String()).Str("client", clientName(ev.hs.PeerID)).Logger(),
 	}
 	p.q.wake = make(chan struct{}, 1)
+	if ev.outgoing {
+		p.listen = ev.addr
+	}
 	t.peers[p] = struct{}{}
 	t.known[ev.addr] = time.Time{}
 	p.log.Debug().Bool("outgoing", ev.outgoing).Msg("peer connected")
@@ -435,6 +444,9 @@ func (t *Torrent) disconnect(p *peerConn, err error) {
 		t.restAddr(p.addr)
 	} else {
 		delete(t.known, p.addr) // an incoming peer's port is not its listen port
+		if p.listen.IsValid() {
+			t.restAddr(p.listen)
+		}
 	}
 	if isNormalClose(err) || errors.Is(err, errBothSeeds) {
 		p.log.Debug().Err(err).Msg("peer disconnected")
@@ -528,8 +540,11 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 				return violation("%v", err)
 			}
 			p.reqq = hs.Reqq
+			if !p.outgoing && hs.Port != 0 {
+				p.listen = netip.AddrPortFrom(p.addr.Addr(), hs.Port)
+			}
 			if hs.V != "" {
-				p.log = p.log.With().Str("client", hs.V).Logger()
+				p.log = p.log.With().Str("agent", hs.V).Logger()
 			}
 		}
 		// Other extensions come later; ignoring them is allowed.
@@ -571,6 +586,12 @@ func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 	t.downloaded += int64(len(data))
 	p.lastBlock = time.Now()
 	p.snubbed = false
+	if p.slowStart {
+		// Like TCP's slow start: one more request per block received
+		// doubles the pipeline each round trip, so a fast peer is filled
+		// within milliseconds while a slow one never gets a deep queue.
+		p.pipeline = min(maxPipeline, p.pipeline+1)
+	}
 	rc, err := t.picker.Received(p, b)
 	if err != nil {
 		putBlock(data)
@@ -799,8 +820,20 @@ func (t *Torrent) tick(ctx context.Context, now time.Time) {
 		u := p.uploaded.Load()
 		p.upRate.add(u - p.lastUp)
 		p.lastUp = u
-		// Keep pipelineSeconds of the peer's rate in flight.
-		p.pipeline = min(maxPipeline, max(minPipeline, int(p.rate.recent(recentWindow)*pipelineSeconds/peer.BlockSize)))
+		if p.slowStart {
+			// Slow start ends when a second brings less than 10% more
+			// than the one before: the peer's rate is found.
+			if last := float64(p.rate.last()); last > 0 {
+				if last < p.lastSecond*1.1 {
+					p.slowStart = false
+				}
+				p.lastSecond = last
+			}
+		}
+		if !p.slowStart {
+			// Keep pipelineSeconds of the peer's rate in flight.
+			p.pipeline = min(maxPipeline, max(minPipeline, int(p.rate.recent(recentWindow)*pipelineSeconds/peer.BlockSize)))
+		}
 		if p.reqq > 0 {
 			p.pipeline = min(p.pipeline, p.reqq)
 		}
@@ -855,7 +888,7 @@ func (t *Torrent) connectMore(ctx context.Context) {
 
 func (t *Torrent) connectedTo(addr netip.AddrPort) bool {
 	for p := range t.peers {
-		if p.addr == addr {
+		if p.addr == addr || p.listen == addr {
 			return true
 		}
 	}
