@@ -77,7 +77,7 @@ func commands() []command {
 		{"get", "download a torrent, verify it, and exit when complete", runGet},
 		{"tracker", "run an HTTP BitTorrent tracker", runTracker},
 		{"lab", "measure a whole swarm on 127.0.0.1 against the theoretical bound", runLab},
-		{"demo", "make a sample torrent and show it (no set-up needed)", runDemo},
+		{"demo", "watch a seed and leechers share a file on 127.0.0.1 (no set-up needed)", runDemo},
 	}
 }
 
