@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Tracker benchmark: swarm's tracker (trackerd, a thin main over
-# tracker/server) against opentracker, under the same wrk load.
+# tracker/server) against opentracker, under the same wrk load, and swarm's
+# private mode (tracker/private: passkeys, registered torrents, accounting in
+# SQLite) beside its public mode.
 #
 # Expects wrk and opentracker on PATH (Debian packages; this script installs
 # nothing) and go. For each tracker in turn: start it on loopback, preload
@@ -14,16 +16,31 @@
 # environment), so on 2 cores swarm's tail latency includes the OS time-slicing
 # it against wrk. GOMAXPROCS=1 shows swarm on one core like opentracker.
 #
-# Usage: bench/tracker/run.sh   (env: SWARMS PEERS DURATION THREADS CONNECTIONS)
+# Private mode: preload --setup-db registers the SWARMS torrents and USERS
+# users; each peer announces with its user's passkey, and wrk's announces
+# carry growing uploaded/downloaded counters, so every accepted announce is
+# accounted and its session journaled at the next flush (once a second). The
+# journal is folded every 20 s here (1 min by default), so that the
+# measurement includes a fold. The
+# min interval is 1 s for both modes (public mode only sends it): a peer
+# re-announced sooner by the random load is refused. Each bench user stands
+# for PEERS*SWARMS/USERS peers, far more than one person runs, so the
+# per-passkey rate limit is raised out of the way (it is still checked on
+# every request). Refusals are cheap, so the ratio line compares announces
+# accepted per second in private mode with public mode's announces/s.
+#
+# Usage: bench/tracker/run.sh   (env: SWARMS PEERS USERS DURATION THREADS CONNECTIONS ONLY_SWARM=1)
 set -euo pipefail
 
 SWARMS=${SWARMS:-10000}
 PEERS=${PEERS:-100}
+USERS=${USERS:-10000}
 DURATION=${DURATION:-20s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-50}
 SWARM_PORT=${SWARM_PORT:-16881}
 OT_PORT=${OT_PORT:-16969}
+PRIVATE_PORT=${PRIVATE_PORT:-16882}
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -54,16 +71,41 @@ wait_port() {
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-# bench NAME PORT PID: preload, then measure.
+# metrics PORT: the tracker's Prometheus metrics (bash only, no curl).
+metrics() {
+	exec 3<>"/dev/tcp/127.0.0.1/$1"
+	printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+	cat <&3
+	exec 3<&-
+}
+
+# bench NAME PORT PID [PASSKEYS]: preload, then measure.
 bench() {
-	local name=$1 port=$2 pid=$3 rss0
+	local name=$1 port=$2 pid=$3 keys=${4:-} rss0
 	wait_port "$port"
 	rss0=$(rss_kib "$pid")
-	"$work/preload" --url "http://127.0.0.1:$port/announce" --swarms "$SWARMS" --peers "$PEERS"
+	"$work/preload" --url "http://127.0.0.1:$port/announce" --swarms "$SWARMS" --peers "$PEERS" ${keys:+--passkeys "$keys"}
 	echo "{\"tracker\":\"$name\",\"preloaded_peers\":$((SWARMS * PEERS)),\"rss_mib_before\":$((rss0 / 1024)),\"rss_mib_after_preload\":$(($(rss_kib "$pid") / 1024))}"
-	SWARMS=$SWARMS PEERS=$PEERS TRACKER_NAME=$name \
+	BENCH_EPOCH=$epoch PASSKEYS=$keys SWARMS=$SWARMS PEERS=$PEERS TRACKER_NAME=$name \
 		wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$here/announce.lua" "http://127.0.0.1:$port" \
 		| grep '^{' | tee "$work/$name.json"
+	if [ -n "$keys" ]; then
+		# What private mode did with the load: refusals by reason, bytes
+		# accounted, database writes.
+		metrics "$port" | awk -v name="$name" -v rss="$(($(rss_kib "$pid") / 1024))" '
+			/^swarm_tracker_private_refusals_total/ { split($1, a, "\""); r = r sprintf("%s\"%s\":%d", (r ? "," : ""), a[2], $2) }
+			/^swarm_tracker_private_accounted_bytes_total/ { acc += $2 }
+			/^swarm_tracker_private_flush_seconds_sum/ { fs = $2 }
+			/^swarm_tracker_private_flush_seconds_count/ { fc = $2 }
+			/^swarm_tracker_private_sessions / { ss = $2 }
+			/^swarm_tracker_private_fold_seconds_sum/ { ds = $2 }
+			/^swarm_tracker_private_fold_seconds_count/ { dc = $2 }
+			/^swarm_tracker_announces_total/ { ann += $2 }
+			END { printf "{\"tracker\":\"%s\",\"accepted_per_s\":%.0f,\"refusals\":{%s},\"accounted_bytes\":%.0f,\"sessions\":%d,\"flushes\":%d,\"flush_mean_ms\":%.1f,\"folds\":%d,\"fold_mean_ms\":%.0f,\"rss_mib_end\":%d}\n",
+				name, (ann - preloaded) / secs, r, acc, ss, fc, (fc ? 1000 * fs / fc : 0), dc, (dc ? 1000 * ds / dc : 0), rss }' \
+			preloaded=$((SWARMS * PEERS)) secs="$(grep -o '"duration_s":[0-9.]*' "$work/$name.json" | cut -d: -f2)" \
+			| tee "$work/$name-accepted.json"
+	fi
 	if [ "$name" = swarm ]; then
 		# opentracker closes the connection after every reply; this run
 		# shows swarm under the same handicap.
@@ -75,9 +117,21 @@ bench() {
 	wait "$pid" 2>/dev/null || true
 }
 
-"$work/trackerd" --listen-addr "127.0.0.1:$SWARM_PORT" --log-level warn &
+epoch=$(date +%s)
+"$work/trackerd" --listen-addr "127.0.0.1:$SWARM_PORT" --min-interval 1s --log-level warn &
 pids+=($!)
 bench swarm "$SWARM_PORT" "$!"
+
+"$work/preload" --setup-db "$work/private.db" --swarms "$SWARMS" --users "$USERS" --passkeys "$work/passkeys.txt"
+"$work/trackerd" --listen-addr "127.0.0.1:$PRIVATE_PORT" --min-interval 1s --private-db "$work/private.db" \
+	--user-rate 1e9 --user-burst 1000000 --fold-interval 20s --log-level warn &
+pids+=($!)
+bench swarm-private "$PRIVATE_PORT" "$!" "$work/passkeys.txt"
+echo "{\"private_db_mib\":$(($(du -k "$work/private.db" | cut -f1) / 1024))}"
+awk -v p="$(grep -o '"accepted_per_s":[0-9.]*' "$work/swarm-private-accepted.json" | cut -d: -f2)" \
+	-v s="$(grep -o '"announces_per_s":[0-9.]*' "$work/swarm.json" | cut -d: -f2)" \
+	'BEGIN { printf "{\"ratio\":\"swarm-private/swarm\",\"accepted_announces_per_s\":%.2f,\"target_announces_per_s\":\">= 0.8\"}\n", p/s }'
+if [ "${ONLY_SWARM:-}" = 1 ]; then exit 0; fi
 
 # opentracker chroots to its directory: the whitelist path is inside it.
 mkdir -p "$work/ot"

@@ -108,7 +108,7 @@ func TestShardMarksChangesOnce(t *testing.T) {
 		t.Fatalf("after three announces: dirty %v, pending %+v; want one key, 9 bytes up", sh.dirty, sh.pending)
 	}
 	b := &batch{totals: map[userTorrent]delta{}}
-	ss.collect(b)
+	ss.collect(b, nil)
 	sh.apply(k, announce{up: 9, left: 1}, 4, p)
 	if len(sh.dirty) != 0 {
 		t.Errorf("an announce that changed nothing listed the session: %v", sh.dirty)

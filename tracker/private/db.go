@@ -41,29 +41,32 @@ var migrations = []string{
 		size      INTEGER NOT NULL,
 		added     INTEGER NOT NULL
 	) WITHOUT ROWID;
+	-- Per-user-per-torrent totals, folded in from the journal every
+	-- Config.FoldInterval (a minute) in key order; users.* is current to the
+	-- last flush.
 	CREATE TABLE user_torrents (
 		user_id      INTEGER NOT NULL REFERENCES users(id),
-		info_hash    TEXT NOT NULL,
+		info_hash    BLOB NOT NULL,
 		uploaded     INTEGER NOT NULL DEFAULT 0,
 		downloaded   INTEGER NOT NULL DEFAULT 0,
 		snatches     INTEGER NOT NULL DEFAULT 0,
 		seed_seconds INTEGER NOT NULL DEFAULT 0,
 		PRIMARY KEY (user_id, info_hash)
 	) WITHOUT ROWID;
-	-- The counters a client last reported, per (user, torrent, peer id),
-	-- written in the same transaction as the totals they were counted into:
-	-- after a crash the next announce is counted from them, so bytes moved
-	-- while the tracker was down are not lost.
-	CREATE TABLE sessions (
-		user_id    INTEGER NOT NULL REFERENCES users(id),
-		info_hash  TEXT NOT NULL,
-		peer_id    BLOB NOT NULL,
-		uploaded   INTEGER NOT NULL,
-		downloaded INTEGER NOT NULL,
-		seeder     INTEGER NOT NULL,
-		snatched   INTEGER NOT NULL,
-		PRIMARY KEY (user_id, info_hash, peer_id)
-	) WITHOUT ROWID;`,
+	-- One row per flush (once a second), appended: the per-user-per-torrent
+	-- deltas and the sessions changed, binary (journal.go). Appending keeps
+	-- a flush sequential; updating a row per session would dirty a page per
+	-- announce.
+	CREATE TABLE journal (
+		seq  INTEGER PRIMARY KEY,
+		data BLOB NOT NULL
+	);
+	-- Every open session's counters as of the last fold, in chunks; with
+	-- the journal after it, the counters the totals were counted up to.
+	CREATE TABLE session_snapshot (
+		chunk INTEGER PRIMARY KEY,
+		data  BLOB NOT NULL
+	);`,
 }
 
 // DB is the private tracker's database. Several processes may open the same
@@ -262,10 +265,12 @@ func (d *DB) User(ctx context.Context, name string) (User, error) {
 	return u, nil
 }
 
-// UserTorrents returns the user's totals per torrent, largest upload first.
+// UserTorrents returns the user's totals per torrent, largest upload first,
+// as of the running tracker's last fold (at most Config.FoldInterval ago;
+// the user's own totals are current to the last second).
 func (d *DB) UserTorrents(ctx context.Context, userID int64) ([]TorrentTotals, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT ut.info_hash, COALESCE(t.name, ''), ut.uploaded, ut.downloaded, ut.snatches, ut.seed_seconds
-		FROM user_torrents ut LEFT JOIN torrents t USING (info_hash)
+		FROM user_torrents ut LEFT JOIN torrents t ON t.info_hash = lower(hex(ut.info_hash))
 		WHERE ut.user_id = ? ORDER BY ut.uploaded DESC, ut.info_hash`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("user torrents: %w", err)
@@ -275,14 +280,15 @@ func (d *DB) UserTorrents(ctx context.Context, userID int64) ([]TorrentTotals, e
 	for rows.Next() {
 		var (
 			tt TorrentTotals
-			h  string
+			h  []byte
 		)
 		if err := rows.Scan(&h, &tt.Name, &tt.Uploaded, &tt.Downloaded, &tt.Snatches, &tt.SeedSeconds); err != nil {
 			return nil, fmt.Errorf("user torrents: %w", err)
 		}
-		if tt.InfoHash, err = metainfo.ParseHash(h); err != nil {
-			return nil, fmt.Errorf("user torrents: stored hash: %w", err)
+		if len(h) != len(tt.InfoHash) {
+			return nil, fmt.Errorf("user torrents: stored hash of %d bytes", len(h))
 		}
+		tt.InfoHash = metainfo.Hash(h)
 		out = append(out, tt)
 	}
 	if err := rows.Err(); err != nil {

@@ -1,9 +1,12 @@
 package private
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -27,28 +30,39 @@ func (b *batch) empty() bool { return len(b.totals) == 0 && len(b.ops) == 0 }
 // once more when ctx is done, picks up users and torrents changed by admin
 // commands, and closes sessions silent for two intervals. Stop the server
 // first: announces accepted after Run returns are not written. Run returns
-// the error of the last write, if it failed. After a crash (SIGKILL, power
-// cut) the announces of the last flush interval are not in the totals; the
-// sessions' next announces bring their bytes back, since the counters
-// written are the ones the written totals were counted up to.
+// the error of the last write, if it failed.
+//
+// A flush updates the users' totals and appends one journal row with the
+// per-torrent deltas and the sessions' new counters; every
+// Config.FoldInterval, and when Run stops, a fold moves the journal into
+// user_torrents and a snapshot of the sessions. After a crash (SIGKILL,
+// power cut) the announces of the last flush interval are not in the
+// totals, but the counters written are the ones the written totals were
+// counted up to, so the sessions' next announces bring those bytes back.
 func (t *Tracker) Run(ctx context.Context) error {
 	defer t.conn.Close()
 	tick := time.NewTicker(t.cfg.FlushInterval)
 	defer tick.Stop()
 	sweepEvery := max(t.cfg.Interval/2, time.Second)
-	lastSweep := t.cfg.Now()
+	lastSweep, lastFold := t.cfg.Now(), t.cfg.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			// The final flush must not be cut short by the cancelled ctx.
-			return t.flush(context.WithoutCancel(ctx))
+			// The final write must not be cut short by the cancelled ctx.
+			return t.Fold(context.WithoutCancel(ctx))
 		case <-tick.C:
 		}
-		if now := t.cfg.Now(); now.Sub(lastSweep) >= sweepEvery {
+		now := t.cfg.Now()
+		if now.Sub(lastSweep) >= sweepEvery {
 			t.sweep(now)
 			lastSweep = now
 		}
-		if err := t.flush(ctx); err != nil {
+		if now.Sub(lastFold) >= t.cfg.FoldInterval {
+			if err := t.Fold(ctx); err != nil {
+				t.log.Error().Err(err).Msg("private tracker: folding the journal failed; retrying at the next fold")
+			}
+			lastFold = now
+		} else if err := t.Flush(ctx); err != nil {
 			t.log.Error().Err(err).Msg("private tracker: writing the totals failed; retrying in a second")
 		}
 		if err := t.maybeReload(ctx); err != nil {
@@ -75,35 +89,174 @@ func (t *Tracker) maybeReload(ctx context.Context) error {
 	return nil
 }
 
-// Flush writes what has been counted so far. Run calls it; tests and
-// benchmarks may too.
-func (t *Tracker) Flush(ctx context.Context) error { return t.flush(ctx) }
-
-func (t *Tracker) flush(ctx context.Context) error {
+// takeBatch returns the batch a failed write left, or a new one.
+func (t *Tracker) takeBatch() *batch {
 	b := t.retry
 	t.retry = nil
 	if b == nil {
 		b = &batch{totals: map[userTorrent]delta{}}
 	}
-	t.shards.collect(b)
+	return b
+}
+
+// Flush writes what has been counted so far: the users' totals and one
+// journal row. Run calls it every Config.FlushInterval; tests may too. Only
+// Run's goroutine (or, before Run, one caller) may call it.
+func (t *Tracker) Flush(ctx context.Context) error {
+	b := t.takeBatch()
+	t.shards.collect(b, nil)
 	if b.empty() {
 		return nil
 	}
 	start := time.Now()
-	if err := t.write(ctx, b); err != nil {
-		// Keep it: the next flush writes it first, then what came after.
-		t.retry = b
-		t.metrics.flushErrors.Inc()
+	deltas := inSeconds(b.totals)
+	err := t.inTx(ctx, func(tx *sql.Tx) error {
+		if err := addUserTotals(ctx, tx, deltas); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO journal (data) VALUES (?)", encodeJournal(deltas, b.ops))
 		return err
+	})
+	if err != nil {
+		t.retry = b // the next flush writes it first, then what came after
+		t.metrics.flushErrors.Inc()
+		return fmt.Errorf("write totals: %w", err)
+	}
+	for _, sd := range deltas {
+		e := t.unfolded[sd.ut]
+		e.add(sd.d)
+		t.unfolded[sd.ut] = e
 	}
 	t.metrics.flushSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }
 
-// collect moves every shard's pending totals and changed sessions into b.
-// Each shard's two are taken under its lock at once, so that the counters
-// written for a session match the totals written with them.
-func (ss *shards) collect(b *batch) {
+// Fold writes what has been counted so far, adds every delta since the last
+// fold to user_torrents in key order, replaces the session snapshot with
+// the sessions as they are now and empties the journal, all in one
+// transaction. Run calls it every Config.FoldInterval and when it stops.
+func (t *Tracker) Fold(ctx context.Context) error {
+	b := t.takeBatch()
+	var all []sessionOp
+	t.shards.collect(b, &all)
+	start := time.Now()
+	deltas := inSeconds(b.totals)
+	folded := make(map[userTorrent]delta, len(t.unfolded)+len(deltas))
+	for ut, d := range t.unfolded {
+		folded[ut] = d
+	}
+	for _, sd := range deltas {
+		e := folded[sd.ut]
+		e.add(sd.d)
+		folded[sd.ut] = e
+	}
+	err := t.inTx(ctx, func(tx *sql.Tx) error {
+		if err := addUserTotals(ctx, tx, deltas); err != nil {
+			return err
+		}
+		if err := addUserTorrents(ctx, tx, folded); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM session_snapshot"); err != nil {
+			return err
+		}
+		const chunk = 10000
+		for i := 0; i < len(all); i += chunk {
+			data := encodeSnapshot(all[i:min(i+chunk, len(all))])
+			if _, err := tx.ExecContext(ctx, "INSERT INTO session_snapshot (chunk, data) VALUES (?, ?)", i/chunk, data); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM journal")
+		return err
+	})
+	if err != nil {
+		// The batch's sessions are in no snapshot: journal them next time.
+		t.retry = b
+		t.metrics.flushErrors.Inc()
+		return fmt.Errorf("fold journal: %w", err)
+	}
+	clear(t.unfolded)
+	t.metrics.foldSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+func (t *Tracker) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := t.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// inSeconds lists the deltas with their seeding time rounded to seconds.
+func inSeconds(m map[userTorrent]delta) []seedDelta {
+	out := make([]seedDelta, 0, len(m))
+	for ut, d := range m {
+		d.seedNanos = int64(math.Round(float64(d.seedNanos) / 1e9))
+		out = append(out, seedDelta{ut, d})
+	}
+	return out
+}
+
+// addUserTotals adds the deltas to the users' totals, one update per user.
+func addUserTotals(ctx context.Context, tx *sql.Tx, deltas []seedDelta) error {
+	users := map[int64]delta{}
+	for _, sd := range deltas {
+		e := users[sd.ut.user]
+		e.add(sd.d)
+		users[sd.ut.user] = e
+	}
+	st, err := tx.PrepareContext(ctx, `UPDATE users SET uploaded = uploaded + ?, downloaded = downloaded + ?,
+		snatches = snatches + ?, seed_seconds = seed_seconds + ? WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for id, d := range users {
+		if _, err := st.ExecContext(ctx, d.up, d.down, d.snatches, d.seedNanos, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addUserTorrents adds the deltas to user_torrents in key order, so that
+// the B-tree's pages are visited in order and each is written once.
+func addUserTorrents(ctx context.Context, tx *sql.Tx, m map[userTorrent]delta) error {
+	keys := make([]userTorrent, 0, len(m))
+	for ut := range m {
+		keys = append(keys, ut)
+	}
+	slices.SortFunc(keys, func(a, b userTorrent) int {
+		return cmp.Or(cmp.Compare(a.user, b.user), slices.Compare(a.hash[:], b.hash[:]))
+	})
+	st, err := tx.PrepareContext(ctx, `INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, snatches, seed_seconds)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, info_hash) DO UPDATE SET
+		uploaded = uploaded + excluded.uploaded, downloaded = downloaded + excluded.downloaded,
+		snatches = snatches + excluded.snatches, seed_seconds = seed_seconds + excluded.seed_seconds`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, ut := range keys {
+		d := m[ut]
+		if _, err := st.ExecContext(ctx, ut.user, ut.hash[:], d.up, d.down, d.snatches, d.seedNanos); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collect moves every shard's pending totals and changed sessions into b,
+// and if all is not nil appends every session to it. Each shard's are taken
+// under its lock at once, so that the counters written for a session match
+// the totals written with them.
+func (ss *shards) collect(b *batch, all *[]sessionOp) {
 	for i := range ss {
 		sh := &ss[i]
 		sh.mu.Lock()
@@ -125,73 +278,14 @@ func (ss *shards) collect(b *batch) {
 			b.totals[ut] = e
 		}
 		clear(sh.pending)
+		if all != nil {
+			for k, s := range sh.sessions {
+				*all = append(*all, sessionOp{key: k, s: s})
+			}
+		}
 		sh.mu.Unlock()
 	}
 }
-
-// write stores b in one transaction.
-func (t *Tracker) write(ctx context.Context, b *batch) error {
-	tx, err := t.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("write totals: %w", err)
-	}
-	defer tx.Rollback()
-	upsertUT, err := tx.PrepareContext(ctx, `INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, snatches, seed_seconds)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, info_hash) DO UPDATE SET
-		uploaded = uploaded + excluded.uploaded, downloaded = downloaded + excluded.downloaded,
-		snatches = snatches + excluded.snatches, seed_seconds = seed_seconds + excluded.seed_seconds`)
-	if err != nil {
-		return fmt.Errorf("write totals: %w", err)
-	}
-	addUser, err := tx.PrepareContext(ctx, `UPDATE users SET uploaded = uploaded + ?, downloaded = downloaded + ?,
-		snatches = snatches + ?, seed_seconds = seed_seconds + ? WHERE id = ?`)
-	if err != nil {
-		return fmt.Errorf("write totals: %w", err)
-	}
-	upsertSession, err := tx.PrepareContext(ctx, `INSERT INTO sessions (user_id, info_hash, peer_id, uploaded, downloaded, seeder, snatched)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, info_hash, peer_id) DO UPDATE SET
-		uploaded = excluded.uploaded, downloaded = excluded.downloaded, seeder = excluded.seeder, snatched = excluded.snatched`)
-	if err != nil {
-		return fmt.Errorf("write sessions: %w", err)
-	}
-	deleteSession, err := tx.PrepareContext(ctx, "DELETE FROM sessions WHERE user_id = ? AND info_hash = ? AND peer_id = ?")
-	if err != nil {
-		return fmt.Errorf("write sessions: %w", err)
-	}
-	users := map[int64]delta{}
-	for ut, d := range b.totals {
-		secs := seconds(d.seedNanos)
-		if _, err := upsertUT.ExecContext(ctx, ut.user, ut.hash.String(), d.up, d.down, d.snatches, secs); err != nil {
-			return fmt.Errorf("write totals: %w", err)
-		}
-		e := users[ut.user]
-		e.add(delta{up: d.up, down: d.down, snatches: d.snatches, seedNanos: secs})
-		users[ut.user] = e
-	}
-	for id, d := range users {
-		if _, err := addUser.ExecContext(ctx, d.up, d.down, d.snatches, d.seedNanos, id); err != nil {
-			return fmt.Errorf("write totals: %w", err)
-		}
-	}
-	for _, op := range b.ops {
-		k := &op.key
-		if op.gone {
-			_, err = deleteSession.ExecContext(ctx, k.user, k.hash.String(), k.peer[:])
-		} else {
-			_, err = upsertSession.ExecContext(ctx, k.user, k.hash.String(), k.peer[:], op.s.up, op.s.down, op.s.seeder, op.s.snatched)
-		}
-		if err != nil {
-			return fmt.Errorf("write sessions: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("write totals: %w", err)
-	}
-	return nil
-}
-
-// seconds rounds nanoseconds to whole seconds.
-func seconds(ns int64) int64 { return int64(math.Round(float64(ns) / 1e9)) }
 
 // sweep closes the sessions not seen for two intervals: their clients are
 // gone. The bytes they moved after their last announce are not known.

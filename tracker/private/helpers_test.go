@@ -155,6 +155,13 @@ func (r *rig) flush(tb testing.TB) {
 	}
 }
 
+func (r *rig) fold(tb testing.TB) {
+	tb.Helper()
+	if err := r.tr.Fold(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // metric returns the line of /metrics that starts with name, "" if none.
 func (r *rig) metric(tb testing.TB, name string) string {
 	tb.Helper()

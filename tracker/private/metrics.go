@@ -11,6 +11,7 @@ type metrics struct {
 	uploaded, downloaded prometheus.Counter
 	flushErrors          prometheus.Counter
 	flushSeconds         prometheus.Histogram
+	foldSeconds          prometheus.Histogram
 	all                  []prometheus.Collector
 }
 
@@ -29,11 +30,16 @@ func newMetrics(t *Tracker) *metrics {
 		downloaded: accounted.WithLabelValues("downloaded"),
 		flushErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Name: "flush_errors_total",
-			Help: "Writes of the totals to the database that failed (retried at the next flush).",
+			Help: "Flushes and folds that failed (retried at the next flush).",
 		}),
 		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Name: "flush_seconds",
 			Help:    "Time to write one batch of totals to the database.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}),
+		foldSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Name: "fold_seconds",
+			Help:    "Time to fold the journal into the per-torrent totals and the session snapshot.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 		}),
 	}
@@ -41,7 +47,7 @@ func newMetrics(t *Tracker) *metrics {
 		m.refusals[r] = refusals.WithLabelValues(reasonLabels[r])
 	}
 	m.all = []prometheus.Collector{
-		refusals, accounted, m.flushErrors, m.flushSeconds,
+		refusals, accounted, m.flushErrors, m.flushSeconds, m.foldSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: ns, Name: "users",
 			Help: "Users allowed to announce (not disabled).",

@@ -20,6 +20,7 @@ const (
 	DefaultRate          = 5
 	DefaultBurst         = 300
 	DefaultFlushInterval = time.Second
+	DefaultFoldInterval  = time.Minute
 )
 
 // Config configures a Tracker.
@@ -44,6 +45,11 @@ type Config struct {
 	// DefaultFlushInterval (1 s). A crash loses at most this much of the
 	// accounting (see Run).
 	FlushInterval time.Duration
+	// FoldInterval is how often Run moves the journal into the
+	// per-user-per-torrent totals and a snapshot of the sessions; 0 means
+	// DefaultFoldInterval (1 minute). Longer folds merge more announces of
+	// one session into one write, but the journal grows meanwhile.
+	FoldInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -64,6 +70,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.FlushInterval == 0 {
 		c.FlushInterval = DefaultFlushInterval
 	}
+	if c.FoldInterval == 0 {
+		c.FoldInterval = DefaultFoldInterval
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -74,8 +83,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("min interval %v is not between 0 and interval %v", c.MinInterval, c.Interval)
 	case c.Rate < 0 || c.Burst < 1:
 		return c, fmt.Errorf("rate %v and burst %d: want a positive rate and a burst of at least 1", c.Rate, c.Burst)
-	case c.FlushInterval < 0:
-		return c, errors.New("negative flush interval")
+	case c.FlushInterval < 0 || c.FoldInterval < 0:
+		return c, errors.New("negative flush or fold interval")
 	}
 	return c, nil
 }
@@ -94,7 +103,8 @@ type Tracker struct {
 	// Owned by Run (and New before it).
 	conn        *sql.Conn // one connection, so data_version sees others' commits only
 	dataVersion int64
-	retry       *batch // a batch whose write failed, written with the next
+	retry       *batch                // a batch whose write failed, written with the next
+	unfolded    map[userTorrent]delta // journaled since the last fold; seeding time in seconds
 }
 
 // snapshot is the users and torrents the announce path checks against,
@@ -129,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*Tracker, error) {
 		t.log = *cfg.Logger
 	}
 	t.shards.init()
+	t.unfolded = map[userTorrent]delta{}
 	t.metrics = newMetrics(t)
 	t.conn, err = cfg.DB.sql.Conn(ctx)
 	if err != nil {
@@ -138,7 +149,7 @@ func New(ctx context.Context, cfg Config) (*Tracker, error) {
 		t.conn.Close()
 		return nil, fmt.Errorf("new private tracker: %w", err)
 	}
-	if err := t.loadSessions(ctx); err != nil {
+	if err := t.loadState(ctx); err != nil {
 		t.conn.Close()
 		return nil, fmt.Errorf("new private tracker: %w", err)
 	}
@@ -320,32 +331,63 @@ func (t *Tracker) reload(ctx context.Context) error {
 	return nil
 }
 
-// loadSessions reads the open sessions, as the last flush left them. Their
-// clocks start now: a tracker that was down for a while does not expire
-// them, nor credit seeding time, for its own absence.
-func (t *Tracker) loadSessions(ctx context.Context) error {
-	rows, err := t.conn.QueryContext(ctx, "SELECT user_id, info_hash, peer_id, uploaded, downloaded, seeder, snatched FROM sessions")
+// loadState reads the open sessions, as the session snapshot and the
+// journal after it leave them, and the journal's per-torrent deltas, which
+// the next fold writes out. The sessions' clocks start now: a tracker that
+// was down for a while neither expires them nor credits seeding time for
+// its own absence.
+func (t *Tracker) loadState(ctx context.Context) error {
+	now := t.cfg.Now().UnixNano()
+	apply := func(ops []sessionOp) {
+		for _, op := range ops {
+			sh := t.shards.of(&op.key)
+			if op.gone {
+				delete(sh.sessions, op.key)
+				continue
+			}
+			op.s.seen, op.s.restored = now, true
+			sh.sessions[op.key] = op.s
+		}
+	}
+	rows, err := t.conn.QueryContext(ctx, "SELECT data FROM session_snapshot ORDER BY chunk")
 	if err != nil {
 		return fmt.Errorf("load sessions: %w", err)
 	}
 	defer rows.Close()
-	now := t.cfg.Now().UnixNano()
 	for rows.Next() {
-		var (
-			k    sessionKey
-			s    session
-			h    string
-			peer []byte
-		)
-		if err := rows.Scan(&k.user, &h, &peer, &s.up, &s.down, &s.seeder, &s.snatched); err != nil {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
 			return fmt.Errorf("load sessions: %w", err)
 		}
-		if k.hash, err = metainfo.ParseHash(h); err != nil || len(peer) != len(k.peer) {
-			return fmt.Errorf("load sessions: bad stored session of user %d", k.user)
+		ops, err := decodeSnapshot(data)
+		if err != nil {
+			return fmt.Errorf("load sessions: %w", err)
 		}
-		k.peer = [20]byte(peer)
-		s.seen, s.restored = now, true
-		t.shards.of(&k).sessions[k] = s
+		apply(ops)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load sessions: %w", err)
+	}
+	rows, err = t.conn.QueryContext(ctx, "SELECT data FROM journal ORDER BY seq")
+	if err != nil {
+		return fmt.Errorf("load journal: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return fmt.Errorf("load journal: %w", err)
+		}
+		deltas, ops, err := decodeJournal(data)
+		if err != nil {
+			return fmt.Errorf("load journal: %w", err)
+		}
+		apply(ops)
+		for _, sd := range deltas {
+			e := t.unfolded[sd.ut]
+			e.add(sd.d)
+			t.unfolded[sd.ut] = e
+		}
 	}
 	return rows.Err()
 }

@@ -50,6 +50,8 @@ func TestTwoUsersTrade(t *testing.T) {
 	if got, want := totals(t, db, "bob"), (private.Totals{Downloaded: size, Snatches: 1, SeedSeconds: 29}); got != want {
 		t.Errorf("bob's totals = %+v, want %+v", got, want)
 	}
+	// Per-torrent totals appear at the next fold.
+	r.fold(t)
 	per, err := db.UserTorrents(context.Background(), bob.ID)
 	if err != nil || len(per) != 1 || per[0].InfoHash != ihA || per[0].Downloaded != size || per[0].Name == "" {
 		t.Errorf("bob's per-torrent totals = %+v, %v; want one row for %s with %d bytes down", per, err, ihA, size)
@@ -143,9 +145,13 @@ func TestCrashLosesNoBytes(t *testing.T) {
 	r.mustAnnounce(t, alice, peer(ihA, "a", tracker.EventStarted, 0, 0, 0))
 	r.mustAnnounce(t, bob, peer(ihA, "b", tracker.EventStarted, 0, 0, size))
 	r.clock.Advance(time.Minute)
+	r.mustAnnounce(t, alice, peer(ihA, "a", 0, 100_000, 0, 0))
+	r.mustAnnounce(t, bob, peer(ihA, "b", 0, 0, 100_000, size-100_000))
+	r.fold(t) // into the session snapshot
+	r.clock.Advance(time.Minute)
 	r.mustAnnounce(t, alice, peer(ihA, "a", 0, 300_000, 0, 0))
 	r.mustAnnounce(t, bob, peer(ihA, "b", 0, 0, 300_000, size-300_000))
-	r.flush(t)
+	r.flush(t) // into the journal
 	r.clock.Advance(time.Minute)
 	r.mustAnnounce(t, alice, peer(ihA, "a", 0, 700_000, 0, 0))
 	r.mustAnnounce(t, bob, peer(ihA, "b", tracker.EventCompleted, 0, size, 0))
@@ -163,6 +169,11 @@ func TestCrashLosesNoBytes(t *testing.T) {
 	}
 	if got := totals(t, db, "bob").Downloaded; got != size {
 		t.Errorf("after the restart bob has %d bytes down, want %d", got, size)
+	}
+	r2.fold(t)
+	per, err := db.UserTorrents(context.Background(), alice.ID)
+	if err != nil || len(per) != 1 || per[0].Uploaded != size {
+		t.Errorf("alice's per-torrent totals after the restart = %+v, %v; want %d bytes up", per, err, size)
 	}
 }
 

@@ -3,6 +3,11 @@
 // whitelist for opentracker. Swarm s has info hash 0x5b 0x00 s(4 bytes, big
 // endian) then 14 bytes 0x5b; peer p of it is 127.0.0.1 port 10000+p, peer id
 // "-BENCH-" s p, and seeds when p%5 == 0. announce.lua uses the same scheme.
+//
+// For private mode, --setup-db first registers the swarms' torrents and
+// --users users in a tracker/private database and writes their passkeys to
+// --passkeys, one a line; announces given --passkeys then go to
+// /PASSKEY/announce, peer p of swarm s as user (s*peers+p) mod users.
 package main
 
 import (
@@ -22,6 +27,7 @@ import (
 
 	"swarm/metainfo"
 	"swarm/tracker"
+	"swarm/tracker/private"
 )
 
 func main() {
@@ -58,6 +64,9 @@ func run(ctx context.Context, args []string) error {
 	peers := fs.Int("peers", 100, "peers per swarm")
 	workers := fs.Int("workers", 32, "announces in flight")
 	whitelist := fs.String("whitelist", "", "write the info hashes (hex, one a line) here and exit")
+	setupDB := fs.String("setup-db", "", "private mode: register the swarms and --users users in this database, write --passkeys, and exit")
+	users := fs.Int("users", 10000, "private mode: number of users")
+	passkeys := fs.String("passkeys", "", "private mode: passkeys file (written by --setup-db, read when announcing)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,8 +78,22 @@ func run(ctx context.Context, args []string) error {
 		}
 		return os.WriteFile(*whitelist, []byte(b.String()), 0o644)
 	}
+	if *setupDB != "" {
+		return setup(ctx, *setupDB, *swarms, *users, *passkeys)
+	}
 	if *url == "" {
 		return errors.New("--url is required")
+	}
+	var keys []string
+	if *passkeys != "" {
+		b, err := os.ReadFile(*passkeys)
+		if err != nil {
+			return err
+		}
+		keys = strings.Fields(string(b))
+		if len(keys) == 0 {
+			return fmt.Errorf("%s holds no passkeys", *passkeys)
+		}
 	}
 	client := &tracker.Client{HTTP: &http.Client{
 		Timeout:   10 * time.Second,
@@ -99,7 +122,11 @@ func run(ctx context.Context, args []string) error {
 					InfoHash: InfoHash(s), PeerID: peerID(s, p), Port: uint16(10000 + p),
 					Left: left, Event: tracker.EventStarted, NumWant: 1, Compact: true,
 				}
-				if _, err := client.Announce(ctx, *url, req); err != nil {
+				u := *url
+				if keys != nil {
+					u = strings.Replace(u, "/announce", "/"+keys[int(i%int64(len(keys)))]+"/announce", 1)
+				}
+				if _, err := client.Announce(ctx, u, req); err != nil {
 					if failed.Add(1) <= 5 {
 						fmt.Fprintln(os.Stderr, "preload:", err)
 					}
@@ -114,4 +141,31 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d announces failed", failed.Load())
 	}
 	return nil
+}
+
+// setup registers the swarms and makes the users in a private tracker
+// database, and writes the passkeys to path.
+func setup(ctx context.Context, dbPath string, swarms, users int, path string) error {
+	if path == "" {
+		return errors.New("--setup-db needs --passkeys")
+	}
+	db, err := private.Open(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for s := range swarms {
+		if err := db.AddTorrent(ctx, private.Torrent{InfoHash: InfoHash(s), Name: fmt.Sprintf("bench-%d", s), Size: 1 << 20}); err != nil {
+			return err
+		}
+	}
+	var b strings.Builder
+	for u := range users {
+		user, err := db.AddUser(ctx, fmt.Sprintf("user%d", u))
+		if err != nil {
+			return err
+		}
+		b.WriteString(user.Passkey.String() + "\n")
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
