@@ -49,6 +49,9 @@ func (r Reserved) Fast() bool { return r[fastByte]&fastBit != 0 }
 // DHT reports whether the DHT (BEP 5) bit is set.
 func (r Reserved) DHT() bool { return r[dhtByte]&dhtBit != 0 }
 
+// SetDHT sets the DHT (BEP 5) bit: we run a DHT node and will send a PORT message.
+func (r *Reserved) SetDHT() { r[dhtByte] |= dhtBit }
+
 // Handshake is the first message each side sends.
 type Handshake struct {
 	Reserved Reserved

@@ -65,6 +65,7 @@ type peerConn struct {
 	id       [20]byte
 	outgoing bool
 	log      zerolog.Logger
+	ctx      context.Context    // the connection's; ends when it is dropped
 	cancel   context.CancelFunc // ends the writer and closes the connection
 
 	uploaded   atomic.Int64 // payload bytes sent

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"swarm/choke"
+	"swarm/dht"
 	"swarm/peer"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	RechokeInterval time.Duration
 	// OptimisticInterval is how often the optimistic slot moves; 0 means 30 s.
 	OptimisticInterval time.Duration
+	// DHT, if set, is a running DHT node (BEP 5) that public torrents
+	// announce to and find peers through; the caller runs and closes it.
+	DHT *dht.Node
 }
 
 // Session runs torrents: it accepts peers on one listener and routes them to
@@ -177,7 +181,7 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		t = s.torrents[ih]
-		return peer.NewHandshake(ih, s.peerID), t != nil
+		return s.handshake(ih), t != nil
 	})
 	if err != nil {
 		s.log.Debug().Err(err).Str("peer", conn.RemoteAddr().String()).Msg("incoming handshake failed")
@@ -188,6 +192,15 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn) {
 		return
 	}
 	t.incoming(ctx, conn, theirs)
+}
+
+// handshake is ours for the torrent ih: BEP 10 always, BEP 5 with a DHT.
+func (s *Session) handshake(ih [20]byte) peer.Handshake {
+	h := peer.NewHandshake(ih, s.peerID)
+	if s.cfg.DHT != nil {
+		h.Reserved.SetDHT()
+	}
+	return h
 }
 
 // AddTorrent adds a torrent to the session; if Run is running it starts at

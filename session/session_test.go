@@ -51,6 +51,18 @@ func (m *memStore) Close() error { m.mu.Lock(); m.closed = true; m.mu.Unlock(); 
 // makeTorrent builds a single-file torrent over random content in memory.
 func makeTorrent(t testing.TB, size int, pieceLen int64) (*metainfo.MetaInfo, []byte) {
 	t.Helper()
+	return makeTorrentFlag(t, size, pieceLen, false)
+}
+
+// makePrivateTorrent is makeTorrent with the BEP 27 private flag, over
+// other content (so another info hash).
+func makePrivateTorrent(t testing.TB, size int, pieceLen int64) (*metainfo.MetaInfo, []byte) {
+	t.Helper()
+	return makeTorrentFlag(t, size, pieceLen, true)
+}
+
+func makeTorrentFlag(t testing.TB, size int, pieceLen int64, private bool) (*metainfo.MetaInfo, []byte) {
+	t.Helper()
 	r := rand.New(rand.NewPCG(uint64(size), 9))
 	content := make([]byte, size)
 	for i := range content {
@@ -63,6 +75,9 @@ func makeTorrent(t testing.TB, size int, pieceLen int64) (*metainfo.MetaInfo, []
 	}
 	info := []byte("d6:lengthi" + itoa(size) + "e4:name4:test12:piece lengthi" + itoa(int(pieceLen)) + "e6:pieces" + itoa(len(pieces)) + ":")
 	info = append(info, pieces...)
+	if private {
+		info = append(info, "7:privatei1e"...)
+	}
 	info = append(info, 'e')
 	m, err := metainfo.Parse(append(append([]byte("d4:info"), info...), 'e'))
 	if err != nil {

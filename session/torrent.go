@@ -237,6 +237,9 @@ func (t *Torrent) run(ctx context.Context) {
 	if tiers := t.trackers(); len(tiers) > 0 {
 		announcer.Go(func() { t.announceLoop(ctx, tiers) })
 	}
+	if node := t.sess.cfg.DHT; node != nil && !t.m.Info.Private {
+		announcer.Go(func() { t.dhtLoop(ctx, node) })
+	}
 	tick := time.NewTicker(tickInterval)
 	defer tick.Stop()
 	t.connectMore(ctx)
@@ -384,7 +387,7 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	conn.SetNumPieces(t.geo.NumPieces())
 	pctx, cancel := context.WithCancel(ctx)
 	p := &peerConn{
-		t: t, conn: conn, addr: ev.addr, id: ev.hs.PeerID, outgoing: ev.outgoing, cancel: cancel,
+		t: t, conn: conn, addr: ev.addr, id: ev.hs.PeerID, outgoing: ev.outgoing, ctx: pctx, cancel: cancel,
 		amChoking: true, peerChoking: true, pipeline: minPipeline, slowStart: true, lastBlock: time.Now(), connected: time.Now(),
 		log: t.log.With().Str("peer", ev.addr.String()).Str("client", clientName(ev.hs.PeerID)).Logger(),
 	}
@@ -405,6 +408,9 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	})
 	if ev.hs.Reserved.Extended() {
 		t.sendExtensionHandshake(p)
+	}
+	if node := t.sess.cfg.DHT; node != nil && ev.hs.Reserved.DHT() && !t.m.Info.Private {
+		p.send(peer.Message{ID: peer.Port, Port: node.Addr().Port()})
 	}
 	// Tell the peer what we have: a bitfield, unless we have nothing.
 	if have := t.picker.Have(); have.Count() > 0 {
@@ -549,7 +555,9 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		}
 		// Other extensions come later; ignoring them is allowed.
 	case peer.Port:
-		// DHT comes later.
+		if !t.m.Info.Private {
+			t.addDHTNode(p.ctx, p.addr.Addr(), m.Port)
+		}
 	}
 	return nil
 }
@@ -709,6 +717,10 @@ func (t *Torrent) markComplete(announce bool) {
 	t.complete = true
 	t.log.Info().Msg("all wanted pieces verified")
 	t.saveResume(true)
+	// The announcer reads left from the published stats: publish first,
+	// or "completed" goes out with the old left and the tracker keeps
+	// counting us as a leecher until the next announce.
+	t.publishStats()
 	if announce {
 		select {
 		case t.announce <- announceCompleted:
@@ -904,7 +916,7 @@ func (t *Torrent) dial(ctx context.Context, addr netip.AddrPort) {
 		return
 	}
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	hs, err := peer.Initiate(nc, peer.NewHandshake(t.infoHash, t.sess.peerID))
+	hs, err := peer.Initiate(nc, t.sess.handshake(t.infoHash))
 	if !stop() {
 		return
 	}

@@ -1,0 +1,74 @@
+package session
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"time"
+
+	"swarm/dht"
+)
+
+// DHT timing per torrent. libtorrent re-announces every 15 minutes by
+// default; a torrent short of peers asks sooner.
+const (
+	dhtAnnounceInterval = 15 * time.Minute
+	dhtRetryMin         = 5 * time.Second
+	dhtRetryMax         = time.Minute
+	dhtLookupTimeout    = time.Minute
+)
+
+// dhtLoop announces the torrent into the DHT (BEP 5) and hands the peers the
+// lookup finds to the loop: at start, then every 15 minutes, or sooner (5 s
+// doubling to a minute) while the lookup fails or the torrent downloads
+// with fewer than a handful of peers.
+// Private torrents (BEP 27) never get here.
+func (t *Torrent) dhtLoop(ctx context.Context, node *dht.Node) {
+	port := 0
+	if a, ok := t.sess.listener.Addr().(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	retry := dhtRetryMin
+	for {
+		lctx, cancel := context.WithTimeout(ctx, dhtLookupTimeout)
+		peers, err := node.Announce(lctx, dht.ID(t.infoHash), port)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		short := err != nil
+		if err != nil {
+			t.log.Debug().Err(err).Msg("DHT announce failed")
+		} else {
+			t.log.Debug().Int("peers", len(peers)).Msg("announced to the DHT")
+			t.AddPeers(ctx, peers)
+			st := t.Stats()
+			short = st.Peers+len(peers) < fewPeers && !st.Complete
+		}
+		wait := dhtAnnounceInterval
+		if short {
+			wait, retry = retry, min(2*retry, dhtRetryMax)
+		} else {
+			retry = dhtRetryMin
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// addDHTNode tells the DHT about a peer's node after its PORT message
+// (BEP 5): the peer is alive, so its node likely is too.
+func (t *Torrent) addDHTNode(ctx context.Context, addr netip.Addr, port uint16) {
+	node := t.sess.cfg.DHT
+	if node == nil || port == 0 {
+		return
+	}
+	t.wg.Go(func() {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		node.Ping(pctx, netip.AddrPortFrom(addr, port))
+	})
+}
