@@ -137,8 +137,8 @@ func (t *Tracker) Flush(ctx context.Context) error {
 // transaction. Run calls it every Config.FoldInterval and when it stops.
 func (t *Tracker) Fold(ctx context.Context) error {
 	b := t.takeBatch()
-	var all []sessionOp
-	t.shards.collect(b, &all)
+	var chunks [][]byte
+	t.shards.collect(b, &chunks)
 	start := time.Now()
 	deltas := inSeconds(b.totals)
 	folded := make(map[userTorrent]delta, len(t.unfolded)+len(deltas))
@@ -160,10 +160,8 @@ func (t *Tracker) Fold(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM session_snapshot"); err != nil {
 			return err
 		}
-		const chunk = 10000
-		for i := 0; i < len(all); i += chunk {
-			data := encodeSnapshot(all[i:min(i+chunk, len(all))])
-			if _, err := tx.ExecContext(ctx, "INSERT INTO session_snapshot (chunk, data) VALUES (?, ?)", i/chunk, data); err != nil {
+		for i, data := range chunks {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO session_snapshot (chunk, data) VALUES (?, ?)", i, data); err != nil {
 				return err
 			}
 		}
@@ -253,10 +251,11 @@ func addUserTorrents(ctx context.Context, tx *sql.Tx, m map[userTorrent]delta) e
 }
 
 // collect moves every shard's pending totals and changed sessions into b,
-// and if all is not nil appends every session to it. Each shard's are taken
-// under its lock at once, so that the counters written for a session match
-// the totals written with them.
-func (ss *shards) collect(b *batch, all *[]sessionOp) {
+// and if snap is not nil appends every shard's sessions to it as a snapshot
+// chunk (encoded at once: a million sessions as structs would be 100 MB of
+// garbage). Each shard's are taken under its lock at once, so that the
+// counters written for a session match the totals written with them.
+func (ss *shards) collect(b *batch, snap *[][]byte) {
 	for i := range ss {
 		sh := &ss[i]
 		sh.mu.Lock()
@@ -278,10 +277,8 @@ func (ss *shards) collect(b *batch, all *[]sessionOp) {
 			b.totals[ut] = e
 		}
 		clear(sh.pending)
-		if all != nil {
-			for k, s := range sh.sessions {
-				*all = append(*all, sessionOp{key: k, s: s})
-			}
+		if snap != nil {
+			*snap = append(*snap, encodeSessions(sh.sessions))
 		}
 		sh.mu.Unlock()
 	}

@@ -178,6 +178,17 @@ func encodeSnapshot(ops []sessionOp) []byte {
 	return b
 }
 
+// encodeSessions encodes a map of sessions as a snapshot chunk.
+func encodeSessions(m map[sessionKey]session) []byte {
+	b := make([]byte, 0, 8+len(m)*56)
+	b = append(b, journalVersion)
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	for k, s := range m {
+		b = appendOp(b, &sessionOp{key: k, s: s})
+	}
+	return b
+}
+
 // decodeSnapshot decodes a snapshot chunk.
 func decodeSnapshot(b []byte) ([]sessionOp, error) {
 	r := &reader{b: b}
