@@ -32,6 +32,15 @@ const (
 	// pipelineSeconds is how many seconds of the peer's rate we keep
 	// requested, as libtorrent's request_queue_time.
 	pipelineSeconds = 3
+	// maxKeepAlives is the most keep-alives in a row we take from a peer.
+	// An honest peer sends one after two quiet minutes, so a thousand is
+	// a day and a half of silence; a peer sending them back to back is
+	// flooding us.
+	maxKeepAlives = 1000
+	// maxUnwantedBlocks is how many blocks we could not use (never asked
+	// for, or already had) a peer may send beyond the blocks we could use.
+	// Cancels racing blocks in flight cost a pipeline's worth at most.
+	maxUnwantedBlocks = 2 * maxPipeline
 )
 
 // blockPool recycles 16 KiB block buffers between readers, the loop and the
@@ -90,6 +99,8 @@ type peerConn struct {
 	rate           rateMeter // download rate from this peer
 	upRate         rateMeter // upload rate to this peer
 	lastUp         int64     // uploaded at the previous tick
+	usefulBlocks   int       // blocks the picker accepted from this peer
+	unwanted       int       // blocks it sent that we could not use
 
 	q writeQueue
 }
@@ -180,14 +191,19 @@ func (p *peerConn) readLoop(ctx, tctx context.Context) {
 }
 
 func (p *peerConn) read(ctx context.Context) error {
+	keepAlives := 0
 	for {
 		var m peer.Message
 		if err := p.conn.ReadMessage(&m); err != nil {
 			return err
 		}
 		if m.KeepAlive {
+			if keepAlives++; keepAlives > maxKeepAlives {
+				return violation("%d keep-alives in a row", keepAlives)
+			}
 			continue
 		}
+		keepAlives = 0
 		var ev event
 		if m.ID == peer.Piece {
 			// Holding the reader back holds the sender back through

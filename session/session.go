@@ -44,6 +44,11 @@ type Config struct {
 	UploadRate, DownloadRate int64
 	// DialTimeout bounds one outgoing TCP connect; 0 means 10 s.
 	DialTimeout time.Duration
+	// PeerIdleTimeout is how long a connected peer may take to send its
+	// next whole message (a keep-alive counts) before it is dropped; 0
+	// means peer.DefaultIdleTimeout (3 min). Tests lower it to see a peer
+	// that trickles bytes dropped.
+	PeerIdleTimeout time.Duration
 	// UnchokeSlots is the number of regular upload slots per torrent
 	// (tit-for-tat); 0 means 4. One optimistic slot comes on top.
 	UnchokeSlots int
@@ -75,7 +80,7 @@ type Session struct {
 
 // New checks cfg, fills in defaults and opens the listener.
 func New(cfg Config) (*Session, error) {
-	if cfg.MaxPeers < 0 || cfg.UploadRate < 0 || cfg.DownloadRate < 0 || cfg.DialTimeout < 0 ||
+	if cfg.MaxPeers < 0 || cfg.UploadRate < 0 || cfg.DownloadRate < 0 || cfg.DialTimeout < 0 || cfg.PeerIdleTimeout < 0 ||
 		cfg.UnchokeSlots < 0 || cfg.RechokeInterval < 0 || cfg.OptimisticInterval < 0 {
 		return nil, errors.New("session: negative limit in Config")
 	}

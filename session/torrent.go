@@ -379,7 +379,7 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 		ev.nc.Close()
 		return
 	}
-	conn, err := peer.NewConn(ev.nc, peer.Config{NewBlock: getBlock})
+	conn, err := peer.NewConn(ev.nc, peer.Config{NewBlock: getBlock, IdleTimeout: t.sess.cfg.PeerIdleTimeout})
 	if err != nil {
 		ev.nc.Close()
 		return
@@ -613,9 +613,13 @@ func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 	if !rc.Accepted {
 		t.wasted += int64(len(data))
 		putBlock(data)
+		if p.unwanted++; p.unwanted > p.usefulBlocks+maxUnwantedBlocks {
+			return violation("sent %d blocks we could not use (%d we could)", p.unwanted, p.usefulBlocks)
+		}
 		t.fillRequests(p)
 		return nil
 	}
+	p.usefulBlocks++
 	pc := int(b.Piece)
 	t.writing[pc]++
 	if rc.Complete {
