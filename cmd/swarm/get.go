@@ -68,7 +68,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	tc := session.TorrentConfig{Seed: seed, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
-	sess, t, err := startTorrent(ctx, tr.cfg, m, out, tc, open)
+	sess, t, err := startTorrent(ctx, tr, m, out, tc, open)
 	if err != nil {
 		return err
 	}

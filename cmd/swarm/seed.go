@@ -68,7 +68,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		data = filepath.Dir(abs)
 	}
 	tc := session.TorrentConfig{Seed: true, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
-	sess, t, err := startTorrent(ctx, tr.cfg, m, data, tc, session.OpenOptions{Logger: tr.log})
+	sess, t, err := startTorrent(ctx, tr, m, data, tc, session.OpenOptions{Logger: tr.log})
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ type peerOptions struct {
 	seedTime  time.Duration
 	quiet     bool
 	json      bool
+	dht       dhtOptions
 	log       logOptions
 }
 
@@ -42,11 +43,13 @@ func (o *peerOptions) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.seedTime, "seed-time", 0, "stop seeding after this long complete, e.g. 30m or 2h (default: never)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
 	fs.BoolVar(&o.json, "json", false, "print progress as JSON events, one per line (started, progress, piece_failed, completed, stopped)")
+	o.dht.register(fs)
 	o.log.register(fs)
 }
 
 // transfer is what seed and get set up from their flags.
 type transfer struct {
+	opts  *peerOptions
 	log   *zerolog.Logger
 	cfg   session.Config
 	peers []netip.AddrPort
@@ -63,7 +66,7 @@ func (o *peerOptions) setup(fs *pflag.FlagSet, e *env) (*transfer, error) {
 	if (fs.Changed("seed-ratio") && !(o.seedRatio > 0)) || (fs.Changed("seed-time") && o.seedTime <= 0) {
 		return nil, usagef("--seed-ratio and --seed-time want more than 0 (leave them out to seed until Ctrl-C)")
 	}
-	tr := &transfer{out: newDisplay(e.stdout, o.quiet, o.json), stop: seedLimits{ratio: o.seedRatio, time: o.seedTime}}
+	tr := &transfer{opts: o, out: newDisplay(e.stdout, o.quiet, o.json), stop: seedLimits{ratio: o.seedRatio, time: o.seedTime}}
 	log, err := o.log.loggerFor(tr.out.logWriter(e.stderr), isTerminal(e.stderr))
 	if err != nil {
 		return nil, err
@@ -80,10 +83,10 @@ func (o *peerOptions) setup(fs *pflag.FlagSet, e *env) (*transfer, error) {
 func (o *peerOptions) sessionConfig(log *zerolog.Logger) (session.Config, []netip.AddrPort, error) {
 	cfg := session.Config{ListenAddr: o.listen, Logger: log, MaxPeers: o.maxPeers}
 	var err error
-	if cfg.UploadRate, err = parseSize(o.upRate); err != nil {
+	if cfg.UploadRate, err = parseRate(o.upRate); err != nil {
 		return cfg, nil, usagef("--up-rate: %v", err)
 	}
-	if cfg.DownloadRate, err = parseSize(o.downRate); err != nil {
+	if cfg.DownloadRate, err = parseRate(o.downRate); err != nil {
 		return cfg, nil, usagef("--down-rate: %v", err)
 	}
 	if o.maxPeers < 1 {
@@ -148,14 +151,30 @@ func trackerTiers(urls []string) [][]string {
 // startTorrent opens a session and the content of m in dir, and adds the
 // torrent with the options in tc (its Store, Have, SaveResume and Wanted are
 // filled in here from OpenContent).
-func startTorrent(ctx context.Context, cfg session.Config, m *metainfo.MetaInfo, dir string, tc session.TorrentConfig, open session.OpenOptions) (*session.Session, *session.Torrent, error) {
-	sess, err := newSession(cfg)
+func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir string, tc session.TorrentConfig, open session.OpenOptions) (*session.Session, *session.Torrent, error) {
+	node, err := tr.opts.dht.open(tr.opts.listen, m.Info.Private, dir, tr.log)
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg := tr.cfg
+	cfg.DHT = node
+	sess, err := newSession(cfg)
+	if err != nil {
+		if node != nil {
+			node.Close()
+		}
+		return nil, nil, err
+	}
+	tr.cfg.DHT = node
+	closeAll := func() {
+		sess.Close()
+		if node != nil {
+			node.Close()
+		}
+	}
 	opened, err := session.OpenContent(ctx, m, dir, open)
 	if err != nil {
-		sess.Close()
+		closeAll()
 		return nil, nil, err
 	}
 	tc.Store, tc.Have, tc.SaveResume, tc.Wanted = opened.Store, opened.Have, opened.SaveResume, opened.Wanted
@@ -165,7 +184,7 @@ func startTorrent(ctx context.Context, cfg session.Config, m *metainfo.MetaInfo,
 	}
 	if err != nil {
 		tc.Store.Close()
-		sess.Close()
+		closeAll()
 		return nil, nil, err
 	}
 	return sess, t, nil
@@ -203,6 +222,8 @@ func runTorrent(ctx context.Context, tr *transfer, sess *session.Session, t *ses
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- sess.Run(ctx) }()
+	waitDHT := runDHT(ctx, tr.cfg.DHT)
+	defer func() { cancel(); waitDHT() }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	done := t.Done()

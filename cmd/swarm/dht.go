@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+
+	"swarm/dht"
+)
+
+// defaultBootstrap are the public DHT routers libtorrent and Transmission
+// start from.
+var defaultBootstrap = []string{"router.bittorrent.com:6881", "dht.transmissionbt.com:6881", "router.utorrent.com:6881"}
+
+// dhtOptions are the DHT flags of seed and get.
+type dhtOptions struct {
+	enabled   bool
+	port      int
+	bootstrap []string
+}
+
+func (o *dhtOptions) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.enabled, "dht", true, "find peers through the DHT (BEP 5); never for private torrents")
+	fs.IntVar(&o.port, "dht-port", 0, "UDP port of the DHT node (default 6881, or any free port if taken)")
+	fs.StringArrayVar(&o.bootstrap, "dht-bootstrap", nil, "join the DHT through this node, HOST:PORT; repeatable (default: the public routers, none when listening on loopback)")
+}
+
+// open starts a DHT node on the host of listen (so a loopback session has a
+// loopback node), saving its state in dir/.swarm; nil when the DHT is off or
+// the torrent is private.
+func (o *dhtOptions) open(listen string, private bool, dir string, log *zerolog.Logger) (*dht.Node, error) {
+	if !o.enabled || private {
+		return nil, nil
+	}
+	if o.port < 0 || o.port > 65535 {
+		return nil, usagef("--dht-port %d: want 0 to 65535", o.port)
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		host = "" // the default listen address, all interfaces
+	}
+	bootstrap := o.bootstrap
+	if bootstrap == nil && !isLoopback(host) {
+		bootstrap = defaultBootstrap
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ".swarm"), 0o755); err != nil {
+		return nil, err
+	}
+	l := log.With().Str("component", "dht").Logger()
+	cfg := dht.Config{Bootstrap: bootstrap, StatePath: filepath.Join(dir, ".swarm", "dht.state"), Logger: &l}
+	ports := []int{o.port}
+	if o.port == 0 {
+		ports = []int{6881, 0}
+	}
+	for i, p := range ports {
+		cfg.Addr = net.JoinHostPort(host, strconv.Itoa(p))
+		n, err := dht.New(cfg)
+		if err == nil {
+			return n, nil
+		}
+		if i == len(ports)-1 {
+			return nil, fmt.Errorf("DHT: %w", err)
+		}
+	}
+	return nil, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// runDHT runs node until ctx ends; the returned wait blocks until it has.
+func runDHT(ctx context.Context, node *dht.Node) (wait func()) {
+	if node == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		node.Run(ctx)
+	}()
+	return func() { <-done }
+}
