@@ -47,6 +47,8 @@ type candidate struct {
 	state    candState
 	tx       string
 	deadline time.Time
+	stallAt  time.Time // after this it no longer holds one of the α slots
+	stalled  bool
 }
 
 // FindNode looks up the K nodes nearest target (find_node).
@@ -100,12 +102,21 @@ func (n *Node) lookup(ctx context.Context, target ID, method string, seeds []net
 		return l, ErrNoNodes
 	}
 
-	replies := make(chan reply, n.cfg.Alpha)
-	inflight := 0
+	// A query unanswered after a quarter of the timeout is stalled: it
+	// gives its α slot to the next candidate and no longer holds up the end
+	// of the lookup, but its answer still counts if it comes while the
+	// lookup runs (libtorrent's short timeout). One dead node near the key
+	// then costs a lookup a quarter timeout, not a full one. Queries still
+	// out when the lookup ends are left to maintenance, which marks the
+	// node failed if the full timeout passes without an answer.
+	stallAfter := n.cfg.QueryTimeout / 4
+	replies := make(chan reply, n.cfg.MaxLookupQueries) // one slot per query it can send
+	inflight, active := 0, 0                            // queries awaiting an answer; those not stalled
+	nAnswered := 0
 	defer func() {
 		for tx, c := range byTx {
 			if c.state == asked {
-				n.cancelQuery(tx)
+				n.orphan(tx, c)
 			}
 		}
 	}()
@@ -140,10 +151,13 @@ func (n *Node) lookup(ctx context.Context, target ID, method string, seeds []net
 			case failed:
 				continue
 			case asked:
+				if c.stalled {
+					continue
+				}
 				waiting = true
 			case fresh:
 				waiting = true
-				if inflight >= n.cfg.Alpha || l.Messages >= n.cfg.MaxLookupQueries {
+				if active >= n.cfg.Alpha || l.Messages >= n.cfg.MaxLookupQueries {
 					break
 				}
 				tx, err := n.startQuery(c.Addr, method, args, replies)
@@ -153,19 +167,28 @@ func (n *Node) lookup(ctx context.Context, target ID, method string, seeds []net
 				}
 				l.Messages++
 				inflight++
-				c.state, c.tx, c.deadline = asked, tx, time.Now().Add(n.cfg.QueryTimeout)
+				active++
+				now := time.Now()
+				c.state, c.tx, c.deadline, c.stallAt = asked, tx, now.Add(n.cfg.QueryTimeout), now.Add(stallAfter)
 				byTx[tx] = c
 			}
 			top++
 		}
-		if !waiting || inflight == 0 {
-			break
+		if inflight == 0 || !waiting && nAnswered >= K {
+			break // stalled queries hold up the end only while too few answered
 		}
-		// Wait for an answer or the earliest deadline.
+		// Wait for an answer, the earliest stall or the earliest deadline.
 		var next time.Time
 		for _, c := range byTx {
-			if c.state == asked && (next.IsZero() || c.deadline.Before(next)) {
-				next = c.deadline
+			if c.state != asked {
+				continue
+			}
+			at := c.deadline
+			if !c.stalled {
+				at = c.stallAt
+			}
+			if next.IsZero() || at.Before(next) {
+				next = at
 			}
 		}
 		timer.Reset(time.Until(next))
@@ -180,11 +203,15 @@ func (n *Node) lookup(ctx context.Context, target ID, method string, seeds []net
 				continue
 			}
 			inflight--
+			if !c.stalled {
+				active--
+			}
 			if r.msg.Y != typeResponse {
 				c.state = failed // alive, but no use to this lookup
 				continue
 			}
 			c.state = answered
+			nAnswered++
 			c.ID, c.idKnown = ID([]byte(r.msg.R.ID)), true
 			for _, ni := range parseCompactNodes(r.msg.R.Nodes) {
 				add(ni, true, c.depth+1)
@@ -200,7 +227,14 @@ func (n *Node) lookup(ctx context.Context, target ID, method string, seeds []net
 		case <-timer.C:
 			now := time.Now()
 			for tx, c := range byTx {
-				if c.state == asked && !now.Before(c.deadline) {
+				if c.state != asked {
+					continue
+				}
+				if !c.stalled && !now.Before(c.stallAt) {
+					c.stalled = true
+					active--
+				}
+				if !now.Before(c.deadline) {
 					c.state = failed
 					inflight--
 					n.timedOut(tx, c.ID, c.idKnown, c.Addr)

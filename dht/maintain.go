@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -46,7 +47,17 @@ func (n *Node) maintain(ctx context.Context) {
 	refresh(true)
 	tick := time.NewTicker(min(n.cfg.RefreshInterval, time.Minute))
 	defer tick.Stop()
+	// Orphaned queries wait here for their answer or their deadline, on one
+	// timer for the earliest.
+	var orphans []orphan
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
 	for {
+		var next <-chan time.Time
+		if len(orphans) > 0 {
+			expiry.Reset(time.Until(orphans[0].deadline))
+			next = expiry.C
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -54,7 +65,36 @@ func (n *Node) maintain(ctx context.Context) {
 			ping(ni)
 		case <-tick.C:
 			refresh(false)
+		case o := <-n.orphans:
+			i, _ := slices.BinarySearchFunc(orphans, o.deadline, func(a orphan, t time.Time) int { return a.deadline.Compare(t) })
+			orphans = slices.Insert(orphans, i, o)
+		case now := <-next:
+			for len(orphans) > 0 && !now.Before(orphans[0].deadline) {
+				o := orphans[0]
+				orphans = orphans[1:]
+				n.timedOut(o.tx, o.id, o.idKnown, o.addr) // no-op if it was answered
+			}
 		}
+	}
+}
+
+// orphan is a query whose lookup ended before its answer or deadline.
+type orphan struct {
+	tx       string
+	id       ID
+	idKnown  bool
+	addr     netip.AddrPort
+	deadline time.Time
+}
+
+// orphan hands an unanswered query of an ended lookup to maintenance, so a
+// node that never answers is still marked failed; with maintenance behind
+// or stopped the query is simply forgotten.
+func (n *Node) orphan(tx string, c *candidate) {
+	select {
+	case n.orphans <- orphan{tx, c.ID, c.idKnown, c.Addr, c.deadline}:
+	default:
+		n.cancelQuery(tx)
 	}
 }
 

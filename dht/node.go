@@ -123,6 +123,7 @@ type Node struct {
 	running atomic.Bool
 	done    chan struct{} // closed when Run returns; lookups stop waiting
 	pingq   chan NodeInfo // new nodes that queried us, for maintain to ping
+	orphans chan orphan   // unanswered queries of ended lookups, for maintain to expire
 	closeMu sync.Once
 
 	mu      sync.Mutex // guards the fields below; never held across I/O
@@ -171,7 +172,7 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, done: make(chan struct{}), pingq: make(chan NodeInfo, 64), txs: map[string]pending{}}
+	n := &Node{cfg: cfg, done: make(chan struct{}), pingq: make(chan NodeInfo, 64), orphans: make(chan orphan, 256), txs: map[string]pending{}}
 	n.log = zerolog.Nop()
 	if cfg.Logger != nil {
 		n.log = *cfg.Logger

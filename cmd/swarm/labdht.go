@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"swarm/lab/dhtlab"
@@ -92,10 +91,11 @@ func runLabDHT(ctx context.Context, e *env, args []string) error {
 		cfg.Progress = e.stderr
 	}
 
-	var tw *tabwriter.Writer
+	// Fixed widths rather than a tabwriter: each row prints as soon as its
+	// size is measured, which can take a minute.
+	const row = "%6v %7v %8v %10v %9v %10v %9v %14v %6v %14v %13v\n"
 	if !o.json {
-		tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "N\tlog2 N\tlookups\thops mean\thops p99\tmsgs mean\tmsgs p99\tfound closest\tchurn\tfound (churn)\thops (churn)\t")
+		fmt.Fprintf(e.stdout, row, "N", "log2 N", "lookups", "hops mean", "hops p99", "msgs mean", "msgs p99", "found closest", "churn", "found (churn)", "hops (churn)")
 	}
 	enc := json.NewEncoder(e.stdout)
 	results, err := dhtlab.Run(ctx, cfg, func(r dhtlab.Result) {
@@ -103,13 +103,14 @@ func runLabDHT(ctx context.Context, e *env, args []string) error {
 			enc.Encode(r)
 			return
 		}
-		churn := "-\t-\t-"
+		churn, cFound, cHops := "-", "-", "-"
 		if r.ChurnLookups > 0 {
-			churn = fmt.Sprintf("%.0f%%\t%.1f%%\t%.2f", 100*r.Churn, 100*r.ChurnFoundClosest, r.ChurnMeanHops)
+			churn = fmt.Sprintf("%.0f%%", 100*r.Churn)
+			cFound = fmt.Sprintf("%.1f%%", 100*r.ChurnFoundClosest)
+			cHops = fmt.Sprintf("%.2f", r.ChurnMeanHops)
 		}
-		fmt.Fprintf(tw, "%d\t%.1f\t%d\t%.2f\t%.0f\t%.1f\t%.0f\t%.1f%%\t%s\t\n",
-			r.N, r.Log2N, r.Lookups, r.MeanHops, r.P99Hops, r.MeanMessages, r.P99Messages, 100*r.FoundClosest, churn)
-		tw.Flush()
+		fmt.Fprintf(e.stdout, row, r.N, fmt.Sprintf("%.1f", r.Log2N), r.Lookups, fmt.Sprintf("%.2f", r.MeanHops),
+			r.P99Hops, fmt.Sprintf("%.1f", r.MeanMessages), r.P99Messages, fmt.Sprintf("%.1f%%", 100*r.FoundClosest), churn, cFound, cHops)
 	})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

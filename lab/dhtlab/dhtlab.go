@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -61,6 +62,12 @@ type Result struct {
 	ChurnMeanHops      float64 `json:"churn_mean_hops"`
 	ChurnMeanMessages  float64 `json:"churn_mean_messages"`
 	ChurnFailedLookups int     `json:"churn_failed_lookups"` // returned an error
+
+	// Timeouts and Limited sum, over the nodes live after the steady
+	// lookups, the queries that went unanswered and those a node left
+	// unanswered because of its per-source reply limit.
+	Timeouts uint64 `json:"timeouts"`
+	Limited  uint64 `json:"limited"`
 
 	JoinSeconds   float64 `json:"join_seconds"`   // wall time to build the network
 	LookupSeconds float64 `json:"lookup_seconds"` // wall time of the steady lookups
@@ -153,6 +160,11 @@ func (l *lab) start(ctx context.Context) (*member, error) {
 	return &member{node: n, stop: stop}, nil
 }
 
+// joinTries is how many random live nodes a newcomer tries to join
+// through: on a loaded machine an answer can come after the timeout, or the
+// chosen node can have just left.
+const joinTries = 3
+
 // join starts count nodes, Parallel at a time, each joining through a
 // random node that had joined before; they become live when joined.
 func (l *lab) join(ctx context.Context, count int) error {
@@ -174,18 +186,26 @@ func (l *lab) join(ctx context.Context, count int) error {
 			l.mu.Unlock()
 			continue
 		}
-		via := l.live[l.rng.IntN(len(l.live))].node.Addr()
+		var vias []netip.AddrPort
+		for range joinTries {
+			vias = append(vias, l.live[l.rng.IntN(len(l.live))].node.Addr())
+		}
 		l.mu.Unlock()
 		g <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-g }()
-			_, err := m.node.Ping(ctx, via)
-			if err == nil {
-				err = m.node.Bootstrap(ctx)
+			var err error
+			for _, via := range vias {
+				if _, err = m.node.Ping(ctx, via); err == nil {
+					if err = m.node.Bootstrap(ctx); err == nil {
+						break
+					}
+				}
+				err = fmt.Errorf("join through %v: %w", via, err)
 			}
 			if err != nil {
 				mu.Lock()
-				first = cmp(first, fmt.Errorf("join through %v: %w", via, err))
+				first = cmp(first, err)
 				mu.Unlock()
 				return
 			}
@@ -299,6 +319,13 @@ func measure(ctx context.Context, cfg Config, rng *rand.Rand, n int) (Result, er
 		return r, ctx.Err()
 	}
 	r.MeanHops, r.P99Hops, r.MeanMessages, r.P99Messages, r.FoundClosest, _ = summarize(steady)
+	l.mu.Lock()
+	for _, m := range l.live {
+		s := m.node.Stats()
+		r.Timeouts += s.Timeouts
+		r.Limited += s.Limited
+	}
+	l.mu.Unlock()
 
 	if cfg.Churn > 0 {
 		replace := int(math.Round(cfg.Churn * float64(n)))
