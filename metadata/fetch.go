@@ -1,0 +1,351 @@
+package metadata
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"swarm/peer"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultMaxConns    = 8
+	DefaultDialTimeout = 10 * time.Second
+	DefaultPeerTimeout = 30 * time.Second
+)
+
+// Limits on what one peer may do before it has given us the metadata.
+const (
+	// maxChatter bounds the other messages (bitfield, have, pex...) a peer may send us
+	// during a fetch.
+	maxChatter = 4096
+	// requestWindow is how many metadata pieces we ask one peer for at a time. libtorrent
+	// keeps two in flight and queues up to 1024 requests when it serves.
+	requestWindow = 4
+)
+
+// Errors a fetch from one peer can fail with; Fetch logs them and tries the next peer.
+var (
+	// ErrHashMismatch: a peer's info dict does not hash to the info hash. The peer is never
+	// asked again.
+	ErrHashMismatch = errors.New("metadata: info dict does not match the info hash")
+	// ErrNoMetadataExtension: the peer does not offer ut_metadata or a usable metadata_size.
+	ErrNoMetadataExtension = errors.New("metadata: peer does not offer ut_metadata")
+	// ErrRejected: the peer rejected a metadata request.
+	ErrRejected = errors.New("metadata: peer rejected a request")
+	// ErrPeersExhausted: Config.Peers was closed and every peer it gave has failed.
+	ErrPeersExhausted = errors.New("metadata: no peer left to ask")
+)
+
+// Config says what to fetch and from whom.
+type Config struct {
+	// InfoHash is the v1 info hash of the torrent: the SHA-1 the info dict must have.
+	InfoHash [20]byte
+	// PeerID is our peer id in the handshake.
+	PeerID [20]byte
+	// Peers delivers peer addresses as trackers, the DHT or the magnet link's x.pe find
+	// them. Each address is dialled at most once; invalid ones and port 0 are skipped. It
+	// may stay open: Fetch then waits for more addresses until ctx ends. Required.
+	Peers <-chan netip.AddrPort
+	// MaxConns is how many peers are tried at the same time; 0 means DefaultMaxConns.
+	MaxConns int
+	// DialTimeout bounds a TCP connect; 0 means DefaultDialTimeout.
+	DialTimeout time.Duration
+	// PeerTimeout bounds the whole exchange with one peer, from the dial to the last
+	// piece; 0 means DefaultPeerTimeout.
+	PeerTimeout time.Duration
+	// Logger receives a Debug line per peer dropped and an Info line when the metadata is
+	// verified; nil means none.
+	Logger *zerolog.Logger
+	// ListenPort is our TCP listen port, sent as "p" in our extension handshake so the peer
+	// can connect back; 0 sends none.
+	ListenPort uint16
+	// Client is our client name and version, sent as "v" in our extension handshake; ""
+	// sends none.
+	Client string
+}
+
+func (cfg *Config) fill() error {
+	if cfg.Peers == nil {
+		return errors.New("metadata: Config.Peers is nil")
+	}
+	if cfg.MaxConns < 0 || cfg.DialTimeout < 0 || cfg.PeerTimeout < 0 {
+		return errors.New("metadata: negative MaxConns or timeout in Config")
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.PeerTimeout == 0 {
+		cfg.PeerTimeout = DefaultPeerTimeout
+	}
+	if cfg.Logger == nil {
+		nop := zerolog.Nop()
+		cfg.Logger = &nop
+	}
+	return nil
+}
+
+// result is what one peer's fetch reports to Fetch's loop.
+type result struct {
+	addr netip.AddrPort
+	info []byte
+	err  error
+}
+
+// Fetch gets the info dict of cfg.InfoHash from the peers cfg.Peers delivers and returns it
+// once its SHA-1 equals the info hash. Up to cfg.MaxConns peers are asked at once, each for
+// the whole info dict; a peer that fails in any way is dropped and never dialled again, so a
+// peer whose bytes did not match the hash cannot waste a second try. It returns ctx's error when ctx ends first, and
+// ErrPeersExhausted (wrapped) when cfg.Peers is closed and every peer has failed. All the
+// goroutines and connections it starts are gone when it returns.
+func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait() // runs after cancel: every fetch ends once its conn is closed
+	defer cancel()
+
+	// results has room for every fetch in flight, so a fetch never blocks on reporting.
+	results := make(chan result, cfg.MaxConns)
+	seen := make(map[netip.AddrPort]bool)
+	peers := cfg.Peers
+	active, tried := 0, 0
+	for {
+		if peers == nil && active == 0 {
+			return nil, fmt.Errorf("%w: %d peers tried", ErrPeersExhausted, tried)
+		}
+		in := peers
+		if active >= cfg.MaxConns {
+			in = nil // full: leave addresses in the channel until a slot frees
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case addr, ok := <-in:
+			if !ok {
+				peers = nil
+				continue
+			}
+			addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+			if !addr.IsValid() || addr.Port() == 0 || addr.Addr().IsUnspecified() || seen[addr] {
+				continue
+			}
+			seen[addr] = true
+			active++
+			tried++
+			wg.Go(func() {
+				info, err := fetchFrom(ctx, &cfg, addr)
+				results <- result{addr, info, err}
+			})
+		case r := <-results:
+			active--
+			if r.err == nil {
+				cfg.Logger.Info().Str("peer", r.addr.String()).Int("bytes", len(r.info)).Msg("metadata received")
+				return r.info, nil
+			}
+			if ctx.Err() == nil {
+				cfg.Logger.Debug().Str("peer", r.addr.String()).Err(r.err).Msg("metadata peer dropped")
+			}
+		}
+	}
+}
+
+// fetchFrom takes the whole info dict from the peer at addr and checks its hash.
+func fetchFrom(ctx context.Context, cfg *Config, addr netip.AddrPort) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.PeerTimeout)
+	defer cancel()
+	d := net.Dialer{Timeout: cfg.DialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	defer stop()
+
+	theirs, err := peer.Initiate(nc, peer.NewHandshake(cfg.InfoHash, cfg.PeerID))
+	if err != nil {
+		return nil, ctxErr(ctx, fmt.Errorf("handshake: %w", err))
+	}
+	if !theirs.Reserved.Extended() {
+		return nil, fmt.Errorf("%w: no extension protocol bit in the handshake", ErrNoMetadataExtension)
+	}
+	conn, err := peer.NewConn(nc, peer.Config{
+		IdleTimeout:    cfg.PeerTimeout,
+		WriteTimeout:   cfg.PeerTimeout,
+		MaxExtendedLen: peer.MaxExtensionHandshakeLen,
+	})
+	if err != nil {
+		return nil, err
+	}
+	f := &fetch{conn: conn}
+	info, err := f.run(cfg)
+	return info, ctxErr(ctx, err)
+}
+
+// ctxErr prefers ctx's error to err once ctx has ended: a read failing on a closed conn
+// then says why it was closed.
+func ctxErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", context.Cause(ctx), err)
+	}
+	return err
+}
+
+// fetch is the exchange with one peer after the handshake. One goroutine runs it.
+type fetch struct {
+	conn    *peer.Conn
+	theirID uint8 // the extended id the peer receives ut_metadata under
+	chatter int   // messages other than ut_metadata ones read so far
+}
+
+func (f *fetch) run(cfg *Config) ([]byte, error) {
+	ours := peer.ExtensionHandshake{M: map[string]uint8{peer.MetadataExtension: peer.MetadataID}, V: cfg.Client, Port: cfg.ListenPort}
+	payload, err := ours.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.conn.WriteMessage(peer.Message{ID: peer.Extended, ExtendedID: peer.ExtensionHandshakeID, Payload: payload}); err != nil {
+		return nil, fmt.Errorf("write extension handshake: %w", err)
+	}
+	size, err := f.readExtensionHandshake()
+	if err != nil {
+		return nil, err
+	}
+
+	// Pieces are kept apart until all have come, so memory follows what the peer really
+	// sent, never the size it announced.
+	n := peer.MetadataPieces(size)
+	pieces := make([][]byte, n)
+	next, got := 0, 0
+	for ; next < min(n, requestWindow); next++ {
+		if err := f.request(next); err != nil {
+			return nil, err
+		}
+	}
+	for got < n {
+		m, err := f.readMetadataMessage()
+		if err != nil {
+			return nil, err
+		}
+		switch m.Type {
+		case peer.MetadataRequest:
+			// We have nothing to give: say so rather than let the peer wait.
+			if err := f.chat(); err != nil {
+				return nil, err
+			}
+			if err := f.send(peer.MetadataMessage{Type: peer.MetadataReject, Piece: m.Piece}); err != nil {
+				return nil, err
+			}
+			continue
+		case peer.MetadataReject:
+			return nil, fmt.Errorf("%w: piece %d", ErrRejected, m.Piece)
+		}
+		if m.TotalSize != size {
+			return nil, fmt.Errorf("metadata: piece %d says total_size %d, handshake said %d", m.Piece, m.TotalSize, size)
+		}
+		if m.Piece >= next || pieces[m.Piece] != nil {
+			return nil, fmt.Errorf("metadata: piece %d that we did not ask for", m.Piece)
+		}
+		pieces[m.Piece] = bytes.Clone(m.Data) // m.Data is the Decoder's buffer
+		got++
+		if next < n {
+			if err := f.request(next); err != nil {
+				return nil, err
+			}
+			next++
+		}
+	}
+	info := bytes.Join(pieces, nil)
+	if sha1.Sum(info) != cfg.InfoHash {
+		return nil, fmt.Errorf("%w: %d bytes with SHA-1 %x", ErrHashMismatch, len(info), sha1.Sum(info))
+	}
+	return info, nil
+}
+
+// readExtensionHandshake reads messages until the peer's extension handshake and returns
+// the metadata size it announces, refusing a peer without ut_metadata or with a size of 0 or
+// above peer.MaxMetadataSize.
+func (f *fetch) readExtensionHandshake() (int, error) {
+	for {
+		var m peer.Message
+		if err := f.conn.ReadMessage(&m); err != nil {
+			return 0, fmt.Errorf("read extension handshake: %w", err)
+		}
+		if m.KeepAlive || m.ID != peer.Extended || m.ExtendedID != peer.ExtensionHandshakeID {
+			if err := f.chat(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		h, err := peer.ParseExtensionHandshake(m.Payload)
+		if err != nil {
+			return 0, err
+		}
+		f.theirID = h.M[peer.MetadataExtension]
+		switch {
+		case f.theirID == 0:
+			return 0, ErrNoMetadataExtension
+		case h.MetadataSize <= 0:
+			return 0, fmt.Errorf("%w: metadata_size %d", ErrNoMetadataExtension, h.MetadataSize)
+		case h.MetadataSize > peer.MaxMetadataSize:
+			return 0, fmt.Errorf("%w: metadata_size %d above our limit of %d", ErrNoMetadataExtension, h.MetadataSize, peer.MaxMetadataSize)
+		}
+		return h.MetadataSize, nil
+	}
+}
+
+// readMetadataMessage reads messages until a ut_metadata one, skipping the rest.
+func (f *fetch) readMetadataMessage() (peer.MetadataMessage, error) {
+	for {
+		var m peer.Message
+		if err := f.conn.ReadMessage(&m); err != nil {
+			return peer.MetadataMessage{}, fmt.Errorf("read metadata: %w", err)
+		}
+		if m.KeepAlive || m.ID != peer.Extended || m.ExtendedID != peer.MetadataID {
+			if err := f.chat(); err != nil {
+				return peer.MetadataMessage{}, err
+			}
+			continue
+		}
+		return peer.ParseMetadataMessage(m.Payload)
+	}
+}
+
+// chat counts a message we have no use for and fails once there have been too many.
+func (f *fetch) chat() error {
+	f.chatter++
+	if f.chatter > maxChatter {
+		return fmt.Errorf("metadata: %d messages without the metadata", f.chatter)
+	}
+	return nil
+}
+
+func (f *fetch) request(piece int) error {
+	return f.send(peer.MetadataMessage{Type: peer.MetadataRequest, Piece: piece})
+}
+
+func (f *fetch) send(m peer.MetadataMessage) error {
+	payload, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := f.conn.WriteMessage(peer.Message{ID: peer.Extended, ExtendedID: f.theirID, Payload: payload}); err != nil {
+		return fmt.Errorf("write metadata message: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,512 @@
+package metadata_test
+
+import (
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"swarm/metadata"
+	"swarm/metainfo"
+	"swarm/peer"
+)
+
+// checkGoroutines fails the test if goroutines started during it are still running a few
+// seconds after it ends (its other cleanups included, which run first).
+func checkGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<20)
+			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
+		}
+	})
+}
+
+// makeInfo returns a single-file info dict with numPieces 16 KiB pieces; 2,000 pieces make
+// it 40,073 bytes, three metadata pieces.
+func makeInfo(t testing.TB, numPieces int) []byte {
+	t.Helper()
+	hashes := make([]byte, 0, 20*numPieces)
+	for i := range numPieces {
+		h := sha1.Sum(fmt.Appendf(nil, "piece %d", i))
+		hashes = append(hashes, h[:]...)
+	}
+	info := fmt.Appendf(nil, "d6:lengthi%de4:name8:test.bin12:piece lengthi16384e6:pieces%d:%se",
+		numPieces*16384, len(hashes), hashes)
+	if _, err := metainfo.ParseInfo(info); err != nil {
+		t.Fatalf("makeInfo: %v", err)
+	}
+	return info
+}
+
+// mode is how a fake peer behaves.
+type mode int
+
+const (
+	good           mode = iota // serves the metadata
+	corrupt                    // flips a byte of the last piece
+	reject                     // rejects every request
+	shortPiece                 // sends the first piece one byte short
+	wrongTotalSize             // says total_size is one more than the handshake did
+	noExtension                // leaves ut_metadata out of its extension handshake
+	zeroSize                   // announces ut_metadata without metadata_size
+	hugeSize                   // announces a metadata_size above the limit
+	silent                     // never answers a request
+	noExtensionBit             // clears the extension protocol bit in its handshake
+	held                       // after the first request, hangs up once told to on release
+)
+
+var modeNames = [...]string{"good", "corrupt", "reject", "short piece", "wrong total_size", "no ut_metadata",
+	"zero metadata_size", "huge metadata_size", "silent", "no extension bit", "held"}
+
+func (m mode) String() string { return modeNames[m] }
+
+// fakeID is the id under which the fakes want ut_metadata messages, unlike our
+// peer.MetadataID, so that a mix-up shows.
+const fakeID = 3
+
+// fakePeer is a peer on 127.0.0.1 that holds info and answers ut_metadata requests as its
+// mode says.
+type fakePeer struct {
+	info     []byte
+	mode     mode
+	ln       net.Listener
+	conns    atomic.Int32 // connections accepted
+	requests atomic.Int32 // metadata requests received
+	live     *atomic.Int32
+	maxLive  *atomic.Int32
+	release  chan struct{} // a held fake hangs up on a receive from it
+	waiting  *atomic.Int32 // held fakes waiting on release; the releaser decrements it
+	stop     chan struct{} // closed when the test ends
+
+	mu   sync.Mutex
+	open []net.Conn
+	wg   sync.WaitGroup
+}
+
+// startFake starts a fake peer that stops when the test ends. live and maxLive, if not
+// nil, count the connections open at the same time across fakes.
+func startFake(t *testing.T, info []byte, m mode, live, maxLive *atomic.Int32) *fakePeer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live == nil {
+		live, maxLive = new(atomic.Int32), new(atomic.Int32)
+	}
+	f := &fakePeer{info: info, mode: m, ln: ln, live: live, maxLive: maxLive, release: make(chan struct{}), stop: make(chan struct{}), waiting: new(atomic.Int32)}
+	f.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.open = append(f.open, c)
+			f.mu.Unlock()
+			f.conns.Add(1)
+			f.wg.Go(func() {
+				defer c.Close()
+				n := f.live.Add(1)
+				defer f.live.Add(-1)
+				for old := f.maxLive.Load(); n > old && !f.maxLive.CompareAndSwap(old, n); old = f.maxLive.Load() {
+				}
+				if err := f.serve(c); err != nil {
+					t.Logf("fake %v peer: %v", f.mode, err)
+				}
+			})
+		}
+	})
+	t.Cleanup(func() {
+		close(f.stop)
+		ln.Close()
+		f.mu.Lock()
+		for _, c := range f.open {
+			c.Close()
+		}
+		f.mu.Unlock()
+		f.wg.Wait()
+	})
+	return f
+}
+
+func (f *fakePeer) addr() netip.AddrPort {
+	return f.ln.Addr().(*net.TCPAddr).AddrPort()
+}
+
+func (f *fakePeer) serve(c net.Conn) error {
+	ih := sha1.Sum(f.info)
+	_, err := peer.Accept(c, func(got [20]byte) (peer.Handshake, bool) {
+		h := peer.NewHandshake(ih, [20]byte([]byte("-FK0001-fakefakefake")))
+		if f.mode == noExtensionBit {
+			h.Reserved = peer.Reserved{}
+		}
+		return h, got == ih
+	})
+	if err != nil {
+		return err
+	}
+	conn, err := peer.NewConn(c, peer.Config{IdleTimeout: time.Minute})
+	if err != nil {
+		return err
+	}
+	// Real peers send a bitfield and haves around the extension handshake.
+	hs := peer.ExtensionHandshake{M: map[string]uint8{peer.MetadataExtension: fakeID, "ut_pex": 1}, V: "fake", MetadataSize: len(f.info)}
+	switch f.mode {
+	case noExtension:
+		delete(hs.M, peer.MetadataExtension)
+	case zeroSize:
+		hs.MetadataSize = 0
+	case hugeSize:
+		hs.MetadataSize = peer.MaxMetadataSize + 1
+	}
+	payload, err := hs.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := conn.WriteMessages([]peer.Message{
+		{ID: peer.Bitfield, Bitfield: []byte{0xff, 0x00}},
+		{ID: peer.Have, Index: 9},
+		{ID: peer.Extended, ExtendedID: peer.ExtensionHandshakeID, Payload: payload},
+		{KeepAlive: true},
+	}); err != nil {
+		return err
+	}
+	theirID := uint8(0)
+	for {
+		var m peer.Message
+		if err := conn.ReadMessage(&m); err != nil {
+			return nil // the fetcher hung up
+		}
+		if m.ID != peer.Extended {
+			return fmt.Errorf("unexpected %v", m)
+		}
+		if m.ExtendedID == peer.ExtensionHandshakeID {
+			h, err := peer.ParseExtensionHandshake(m.Payload)
+			if err != nil {
+				return err
+			}
+			theirID = h.M[peer.MetadataExtension]
+			continue
+		}
+		if m.ExtendedID != fakeID {
+			return fmt.Errorf("extended message under id %d, want %d", m.ExtendedID, fakeID)
+		}
+		req, err := peer.ParseMetadataMessage(m.Payload)
+		if err != nil {
+			return err
+		}
+		if req.Type != peer.MetadataRequest || theirID == 0 {
+			return fmt.Errorf("unexpected %+v (their ut_metadata id %d)", req, theirID)
+		}
+		f.requests.Add(1)
+		if f.mode == held {
+			f.waiting.Add(1)
+			select {
+			case <-f.release:
+			case <-f.stop:
+			}
+			return nil // the deferred calls count the connection gone, then close it
+		}
+		reply, err := f.reply(req.Piece)
+		if err != nil {
+			return err
+		}
+		if reply == nil {
+			continue
+		}
+		if err := conn.WriteMessage(peer.Message{ID: peer.Extended, ExtendedID: theirID, Payload: reply}); err != nil {
+			return err
+		}
+	}
+}
+
+// reply returns the payload answering a request for piece i, or nil for none.
+func (f *fakePeer) reply(i int) ([]byte, error) {
+	size := len(f.info)
+	data := f.info[i*peer.MetadataPieceSize : i*peer.MetadataPieceSize+peer.MetadataPieceLen(size, i)]
+	m := peer.MetadataMessage{Type: peer.MetadataData, Piece: i, TotalSize: size, Data: data}
+	switch f.mode {
+	case silent:
+		return nil, nil
+	case reject:
+		m = peer.MetadataMessage{Type: peer.MetadataReject, Piece: i}
+	case corrupt:
+		if i == peer.MetadataPieces(size)-1 {
+			m.Data = append([]byte{}, data...)
+			m.Data[len(m.Data)/2] ^= 1
+		}
+	case wrongTotalSize:
+		m.TotalSize = size + 1
+		if i == peer.MetadataPieces(size)-1 {
+			m.Data = append(data[:len(data):len(data)], 'x')
+		}
+	case shortPiece:
+		b, err := m.Marshal()
+		return b[:len(b)-1], err
+	}
+	return m.Marshal()
+}
+
+func addrs(ps ...*fakePeer) chan netip.AddrPort {
+	ch := make(chan netip.AddrPort, len(ps))
+	for _, p := range ps {
+		ch <- p.addr()
+	}
+	close(ch)
+	return ch
+}
+
+func testConfig(t *testing.T, info []byte, peers <-chan netip.AddrPort) metadata.Config {
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
+	return metadata.Config{
+		InfoHash:    sha1.Sum(info),
+		PeerID:      [20]byte([]byte("-SW0001-testtesttest")),
+		Peers:       peers,
+		Logger:      &log,
+		ListenPort:  6881,
+		PeerTimeout: 2 * time.Second,
+	}
+}
+
+func TestFetchMultiPieceInfo(t *testing.T) {
+	checkGoroutines(t)
+	for _, numPieces := range []int{1, 819, 2000} { // 1, 2 and 3 metadata pieces; 819 ends on an exact 16 KiB
+		info := makeInfo(t, numPieces)
+		t.Run(fmt.Sprintf("%d bytes", len(info)), func(t *testing.T) {
+			f := startFake(t, info, good, nil, nil)
+			got, err := metadata.Fetch(t.Context(), testConfig(t, info, addrs(f)))
+			if err != nil || string(got) != string(info) {
+				t.Fatalf("Fetch() = %d bytes, %v, want the %d-byte info dict", len(got), err, len(info))
+			}
+			if want := int32(peer.MetadataPieces(len(info))); f.requests.Load() != want {
+				t.Errorf("fake peer got %d requests, want %d (one per piece)", f.requests.Load(), want)
+			}
+			m, err := metainfo.FromInfo(got, [][]string{{"http://t/announce"}})
+			if err != nil || m.InfoHash != sha1.Sum(info) {
+				t.Errorf("FromInfo(fetched) = %v, want info hash %x", err, sha1.Sum(info))
+			}
+		})
+	}
+}
+
+func TestFetchDropsBadPeerAndUsesNext(t *testing.T) {
+	checkGoroutines(t)
+	info := makeInfo(t, 2000)
+	for _, m := range []mode{corrupt, reject, shortPiece, wrongTotalSize, noExtension, zeroSize, hugeSize, silent, noExtensionBit} {
+		t.Run(m.String(), func(t *testing.T) {
+			bad := startFake(t, info, m, nil, nil)
+			good := startFake(t, info, good, nil, nil)
+			// The bad peer comes first, then again, then the good one; one connection at a time.
+			cfg := testConfig(t, info, addrs(bad, bad, good))
+			cfg.MaxConns = 1
+			cfg.PeerTimeout = 500 * time.Millisecond
+			got, err := metadata.Fetch(t.Context(), cfg)
+			if err != nil || string(got) != string(info) {
+				t.Fatalf("Fetch() = %d bytes, %v, want the info dict from the good peer", len(got), err)
+			}
+			if n := bad.conns.Load(); n != 1 {
+				t.Errorf("bad peer was dialled %d times, want 1", n)
+			}
+			if n := good.conns.Load(); n != 1 {
+				t.Errorf("good peer was dialled %d times, want 1", n)
+			}
+		})
+	}
+}
+
+func TestFetchFailsWhenEveryPeerIsBad(t *testing.T) {
+	checkGoroutines(t)
+	info := makeInfo(t, 2000)
+	a := startFake(t, info, corrupt, nil, nil)
+	b := startFake(t, info, reject, nil, nil)
+	got, err := metadata.Fetch(t.Context(), testConfig(t, info, addrs(a, b, a)))
+	if !errors.Is(err, metadata.ErrPeersExhausted) || got != nil {
+		t.Fatalf("Fetch() = %d bytes, %v, want ErrPeersExhausted", len(got), err)
+	}
+	if a.conns.Load() != 1 || b.conns.Load() != 1 {
+		t.Errorf("peers dialled %d and %d times, want once each", a.conns.Load(), b.conns.Load())
+	}
+}
+
+func TestFetchRefusesOversizedMetadataWithoutAllocating(t *testing.T) {
+	checkGoroutines(t)
+	info := makeInfo(t, 2000)
+	f := startFake(t, info, hugeSize, nil, nil)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := metadata.Fetch(t.Context(), testConfig(t, info, addrs(f)))
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, metadata.ErrPeersExhausted) {
+		t.Fatalf("Fetch() = %v, want ErrPeersExhausted", err)
+	}
+	if n := f.requests.Load(); n != 0 {
+		t.Errorf("fetcher sent %d requests to a peer announcing %d bytes, want none", n, peer.MaxMetadataSize+1)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > peer.MaxMetadataSize/4 {
+		t.Errorf("Fetch allocated %d bytes for a refused peer", grew)
+	}
+}
+
+func TestFetchBoundsParallelConnections(t *testing.T) {
+	checkGoroutines(t)
+	info := makeInfo(t, 10)
+	const maxConns, numFakes = 2, 6
+	var live, maxLive atomic.Int32
+	var fakes []*fakePeer
+	for range numFakes {
+		fakes = append(fakes, startFake(t, info, held, &live, &maxLive))
+	}
+	cfg := testConfig(t, info, addrs(fakes...))
+	cfg.MaxConns = maxConns
+	cfg.PeerTimeout = time.Minute // only the fakes hanging up end these fetches
+	done := make(chan error, 1)
+	go func() {
+		_, err := metadata.Fetch(t.Context(), cfg)
+		done <- err
+	}()
+	// Each time the fetcher holds as many connections as it may (or all that are left), one
+	// fake hangs up. A fake counts its connection gone before it closes it, so live never
+	// counts one the fetcher has already left.
+	waiting := func() (n int32) {
+		for _, f := range fakes {
+			n += f.waiting.Load()
+		}
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for released := 0; released < numFakes; released++ {
+		want := int32(min(maxConns, numFakes-released))
+		for waiting() < want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := waiting(); n != want {
+			t.Fatalf("after %d hang-ups: %d connections wait for an answer, want %d", released, n, want)
+		}
+	releaseOne:
+		for _, f := range fakes {
+			if f.waiting.Load() == 0 {
+				continue
+			}
+			f.waiting.Add(-1)
+			select {
+			case f.release <- struct{}{}:
+				break releaseOne
+			case <-time.After(5 * time.Second):
+				t.Fatal("a waiting fake did not take its release")
+			}
+		}
+	}
+	if err := <-done; !errors.Is(err, metadata.ErrPeersExhausted) {
+		t.Fatalf("Fetch() = %v, want ErrPeersExhausted", err)
+	}
+	if n := maxLive.Load(); n != maxConns {
+		t.Errorf("at most %d connections open at once, want %d (MaxConns)", n, maxConns)
+	}
+	for i, f := range fakes {
+		if f.conns.Load() != 1 {
+			t.Errorf("fake %d dialled %d times, want 1", i, f.conns.Load())
+		}
+	}
+}
+
+func TestFetchWaitsForAddresses(t *testing.T) {
+	checkGoroutines(t)
+	info := makeInfo(t, 2000)
+	f := startFake(t, info, good, nil, nil)
+	peers := make(chan netip.AddrPort) // stays open, as a DHT lookup's would
+	type res struct {
+		info []byte
+		err  error
+	}
+	done := make(chan res, 1)
+	go func() {
+		b, err := metadata.Fetch(t.Context(), testConfig(t, info, peers))
+		done <- res{b, err}
+	}()
+	peers <- netip.MustParseAddrPort("0.0.0.0:1")                    // skipped: unspecified
+	peers <- netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0) // skipped: port 0
+	peers <- f.addr()
+	r := <-done
+	if r.err != nil || string(r.info) != string(info) {
+		t.Fatalf("Fetch() = %d bytes, %v, want the info dict", len(r.info), r.err)
+	}
+}
+
+func TestFetchCancelReturnsPromptly(t *testing.T) {
+	checkGoroutines(t)
+	info := makeInfo(t, 2000)
+	var fakes []*fakePeer
+	for range 3 {
+		fakes = append(fakes, startFake(t, info, silent, nil, nil))
+	}
+	peers := make(chan netip.AddrPort, len(fakes)) // left open
+	for _, f := range fakes {
+		peers <- f.addr()
+	}
+	cfg := testConfig(t, info, peers)
+	cfg.PeerTimeout = time.Minute // only the cancel may end these fetches
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := metadata.Fetch(ctx, cfg)
+		done <- err
+	}()
+	// Wait until every fake holds a connection that waits for an answer.
+	deadline := time.Now().Add(5 * time.Second)
+	for _, f := range fakes {
+		for f.requests.Load() == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if f.requests.Load() == 0 {
+			t.Fatal("the fetcher did not reach every fake peer in 5 s")
+		}
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Fetch() after cancel = %v, want context.Canceled", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("Fetch took %v to return after cancel", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Fetch did not return within 5 s of cancel")
+	}
+}
+
+func TestFetchConfigErrors(t *testing.T) {
+	peers := make(chan netip.AddrPort)
+	tests := []struct {
+		name string
+		cfg  metadata.Config
+	}{
+		{"no peers channel", metadata.Config{}},
+		{"negative MaxConns", metadata.Config{Peers: peers, MaxConns: -1}},
+		{"negative timeout", metadata.Config{Peers: peers, PeerTimeout: -time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := metadata.Fetch(t.Context(), tt.cfg); err == nil {
+				t.Errorf("Fetch(%+v) = nil error, want one", tt.cfg)
+			}
+		})
+	}
+}
