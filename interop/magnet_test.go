@@ -1,0 +1,97 @@
+package interop_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"swarm/metadata"
+	"swarm/metainfo"
+	"swarm/peer"
+)
+
+// TestFetchMetadataFromLibtorrent gets a torrent's info dict from a libtorrent seed over
+// ut_metadata (BEP 9), as a magnet link does, for a torrent swarm made (v1) and one
+// libtorrent made (hybrid v1+v2); both info dicts span several 16 KiB metadata pieces.
+func TestFetchMetadataFromLibtorrent(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	for _, kind := range []string{"swarm v1", "libtorrent hybrid"} {
+		t.Run(kind, func(t *testing.T) {
+			parent := t.TempDir()
+			content := filepath.Join(parent, "big.bin")
+			// 20 MiB of 16 KiB pieces: 1,280 piece hashes, an info dict of about 26 KB.
+			// Sparse: libtorrent's seed mode trusts the data, and no piece is asked for.
+			if err := os.WriteFile(content, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(content, 20<<20); err != nil {
+				t.Fatal(err)
+			}
+			torrent := filepath.Join(t.TempDir(), "big.torrent")
+			if kind == "swarm v1" {
+				run(t, swarmBin, "create", content, "-o", torrent, "--piece-length", "16KiB")
+			} else {
+				run(t, py, filepath.Join("testdata", "lt_create.py"), content, torrent, "16384", "hybrid")
+			}
+			want, err := metainfo.Load(torrent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := peer.MetadataPieces(len(want.InfoBytes)); n < 2 {
+				t.Fatalf("info dict of %d bytes is %d metadata piece, want several", len(want.InfoBytes), n)
+			}
+
+			port := freePort(t)
+			lt := start(t, "", "libtorrent seed", py, filepath.Join("testdata", "lt_peer.py"), "seed", torrent, parent, fmt.Sprint(port))
+			lt.waitFor(t, regexp.MustCompile(`listening`), 30*time.Second)
+			waitListening(t, port, 30*time.Second)
+
+			var id [20]byte
+			copy(id[:], "-SW0001-")
+			rand.Read(id[8:])
+			log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			// lt_peer.py says "listening" before libtorrent has finished adding the torrent,
+			// and until then it hangs up on a handshake for it: ask again, a bounded number
+			// of times, with a fresh Fetch (one Fetch dials an address only once).
+			var got []byte
+
+			for range 40 {
+				peers := make(chan netip.AddrPort, 1)
+				peers <- netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+				close(peers)
+				got, err = metadata.Fetch(ctx, metadata.Config{
+					InfoHash: want.InfoHash,
+					PeerID:   id,
+					Peers:    peers,
+					Logger:   &log,
+					Client:   "swarm interop",
+				})
+				if !errors.Is(err, metadata.ErrPeersExhausted) {
+					break
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			if err != nil {
+				t.Fatalf("Fetch from libtorrent: %v", err)
+			}
+			if string(got) != string(want.InfoBytes) {
+				t.Fatalf("Fetch from libtorrent = %d bytes, want the torrent's %d-byte info dict", len(got), len(want.InfoBytes))
+			}
+			m, err := metainfo.FromInfo(got, want.Tiers())
+			if err != nil || m.InfoHash != want.InfoHash || m.Info.Hybrid != (kind == "libtorrent hybrid") {
+				t.Fatalf("FromInfo(fetched) = %+v, %v, want info hash %v", m, err, want.InfoHash)
+			}
+		})
+	}
+}
