@@ -57,16 +57,19 @@ func (t *Tracker) Run(ctx context.Context) error {
 			t.sweep(now)
 			lastSweep = now
 		}
+		var err error
 		if now.Sub(lastFold) >= t.cfg.FoldInterval {
-			if err := t.Fold(ctx); err != nil {
-				t.log.Error().Err(err).Msg("private tracker: folding the journal failed; retrying at the next fold")
-			}
+			err = t.Fold(ctx)
 			lastFold = now
-		} else if err := t.Flush(ctx); err != nil {
-			t.log.Error().Err(err).Msg("private tracker: writing the totals failed; retrying in a second")
+		} else {
+			err = t.Flush(ctx)
 		}
-		if err := t.maybeReload(ctx); err != nil {
-			t.log.Error().Err(err).Msg("private tracker: reloading users and torrents failed")
+		if err == nil {
+			err = t.maybeReload(ctx)
+		}
+		// A write cut short by shutdown is redone by the final fold.
+		if err != nil && ctx.Err() == nil {
+			t.log.Error().Err(err).Msg("private tracker: database write or reload failed; retrying in a second")
 		}
 	}
 }
