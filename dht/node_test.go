@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -155,4 +156,34 @@ func TestAnnounceThenGetPeers(t *testing.T) {
 	}
 }
 
-var _ = sync.Mutex{}
+func TestRunLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	var nodes []*dht.Node
+	var wg sync.WaitGroup
+	for i := range 6 {
+		cfg := dht.Config{Addr: "127.0.0.1:0", QueryTimeout: 200 * time.Millisecond}
+		if i > 0 {
+			cfg.Bootstrap = []string{nodes[0].Addr().String()}
+		}
+		n, err := dht.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+		wg.Go(func() { n.Run(ctx) })
+	}
+	lctx, lcancel := context.WithTimeout(ctx, 10*time.Second)
+	nodes[5].Announce(lctx, dht.RandomID(), 1234)
+	lcancel()
+	cancel()
+	wg.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after Run returned, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}
