@@ -92,6 +92,7 @@ type peerConn struct {
 	unchokedAt     time.Time // when our last unchoke of it began
 	upAtUnchoke    int64     // uploaded at that moment
 	reqq           int       // most requests the peer queues (BEP 10 reqq); 0 if unknown
+	utMetadata     uint8     // the peer's id for ut_metadata (BEP 9); 0 if none
 	lastBlock      time.Time // when a block last arrived
 	snubbed        bool      // no block for snubTimeout while we had requests out
 	connected      time.Time

@@ -422,7 +422,8 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 // sendExtensionHandshake tells a BEP 10 peer who we are and how many
 // requests we queue; it comes before the bitfield, as libtorrent sends it.
 func (t *Torrent) sendExtensionHandshake(p *peerConn) {
-	hs := peer.ExtensionHandshake{V: "swarm " + Version, Reqq: maxQueuedUploads}
+	hs := peer.ExtensionHandshake{V: "swarm " + Version, Reqq: maxQueuedUploads,
+		M: map[string]uint8{peer.MetadataExtension: peer.MetadataID}, MetadataSize: len(t.m.InfoBytes)}
 	if a, ok := t.sess.listener.Addr().(*net.TCPAddr); ok {
 		hs.Port = uint16(a.Port)
 	}
@@ -546,6 +547,9 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 				return violation("%v", err)
 			}
 			p.reqq = hs.Reqq
+			if id, ok := hs.M[peer.MetadataExtension]; ok {
+				p.utMetadata = id // 0 turns it off
+			}
 			if !p.outgoing && hs.Port != 0 {
 				p.listen = netip.AddrPortFrom(p.addr.Addr(), hs.Port)
 			}
@@ -553,7 +557,10 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 				p.log = p.log.With().Str("agent", hs.V).Logger()
 			}
 		}
-		// Other extensions come later; ignoring them is allowed.
+		if m.ExtendedID == peer.MetadataID {
+			return t.onMetadata(p, m.Payload)
+		}
+		// Other extensions are ignored, as BEP 10 allows.
 	case peer.Port:
 		if !t.m.Info.Private {
 			t.addDHTNode(p.ctx, p.addr.Addr(), m.Port)
