@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,12 +102,14 @@ type Torrent struct {
 	dialFails   map[netip.AddrPort]int // failures in a row, for the redial backoff
 	banned      map[netip.AddrPort]bool
 	bannedIDs   map[[20]byte]bool
-	failures    map[*peerConn]int // hash failures each peer took part in
-	writing     map[int]int       // blocks of each piece still being written
-	ready       map[int]bool      // complete pieces waiting for their writes
-	downloaded  int64             // payload bytes received, all peers
-	wasted      int64             // bytes received but not used
-	hashFails   int               // pieces that failed their hash check
+	// failures lists, for each peer, the senders of the failed pieces it
+	// sent blocks of along with others.
+	failures    map[*peerConn][][]*peerConn
+	writing     map[int]int  // blocks of each piece still being written
+	ready       map[int]bool // complete pieces waiting for their writes
+	downloaded  int64        // payload bytes received, all peers
+	wasted      int64        // bytes received but not used
+	hashFails   int          // pieces that failed their hash check
 	resumeDirty bool
 	lastResume  time.Time
 	complete    bool
@@ -151,7 +154,7 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		dialFails: map[netip.AddrPort]int{},
 		banned:    map[netip.AddrPort]bool{},
 		bannedIDs: map[[20]byte]bool{},
-		failures:  map[*peerConn]int{},
+		failures:  map[*peerConn][][]*peerConn{},
 		writing:   map[int]int{},
 		ready:     map[int]bool{},
 		announce:  make(chan announceEvent, 4),
@@ -684,22 +687,51 @@ func (t *Torrent) onHashed(ev pieceHashed) {
 	t.wasted += t.geo.PieceLen(ev.piece)
 	t.hashFails++
 	t.log.Warn().Int("piece", ev.piece).Int("senders", len(senders)).Msg("piece failed its hash check")
+	// A peer that alone sent a bad piece is lying. Among several senders,
+	// the one in the most shared failures is banned once it is in three (a
+	// tie goes to the later connection, as a liar that reconnects is), and
+	// a ban forgives the failures others shared with the banned peer: an
+	// honest seed must not be banned for a liar's blocks.
+	// Blocks a banned peer sent before its ban fail the pieces they are
+	// in later on: that failure is its own.
+	var live []*peerConn
+	liar := false
 	for _, p := range senders {
-		if _, ok := t.peers[p]; !ok {
-			continue
+		if _, ok := t.peers[p]; ok {
+			live = append(live, p)
 		}
-		t.failures[p]++
-		// A peer that alone sent a bad piece is lying; one of several is
-		// banned only after repeated failures.
-		if len(senders) == 1 || t.failures[p] >= 3 {
-			t.banned[p.addr] = true
-			t.bannedIDs[p.id] = true
-			t.disconnect(p, violation("sent data that failed the hash check of piece %d", ev.piece))
+		liar = liar || t.bannedIDs[p.id]
+	}
+	switch {
+	case liar:
+	case len(senders) == 1 && len(live) == 1:
+		t.ban(live[0], ev.piece)
+	case len(live) > 0:
+		worst := live[0]
+		for _, p := range live {
+			t.failures[p] = append(t.failures[p], slices.Clone(senders))
+			if n, w := len(t.failures[p]), len(t.failures[worst]); n > w || n == w && p.connected.After(worst.connected) {
+				worst = p
+			}
+		}
+		if len(t.failures[worst]) >= 3 {
+			t.ban(worst, ev.piece)
 		}
 	}
 	for p := range t.peers {
 		t.fillRequests(p)
 	}
+}
+
+// ban disconnects a peer whose data failed the hash check of piece pc and
+// refuses its address and id from then on.
+func (t *Torrent) ban(p *peerConn, pc int) {
+	t.banned[p.addr] = true
+	t.bannedIDs[p.id] = true
+	for q, fails := range t.failures {
+		t.failures[q] = slices.DeleteFunc(fails, func(senders []*peerConn) bool { return slices.Contains(senders, p) })
+	}
+	t.disconnect(p, violation("sent data that failed the hash check of piece %d", pc))
 }
 
 // failDisk stops downloading after a storage error: verified data stays, the
