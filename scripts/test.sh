@@ -14,3 +14,6 @@ SWARM_INTEROP=1 go test -race -count=1 -timeout 30m ./...
 # The lab's swarm experiments compare peers under rate limits; the race
 # detector makes them CPU-bound, so they run once more without it.
 go test -count=1 -timeout 10m ./lab
+# Every fuzz target for a bounded time (scripts/fuzz.sh; FUZZTIME=10m
+# before a release, see RELIABILITY.md).
+FUZZTIME=${FUZZTIME:-15s} scripts/fuzz.sh
