@@ -79,15 +79,20 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// runDHT runs node until ctx ends; the returned wait blocks until it has.
-func runDHT(ctx context.Context, node *dht.Node) (wait func()) {
+// runDHT runs node until ctx ends or the returned stop is called; stop
+// waits until the node has stopped, and may be called more than once.
+func runDHT(ctx context.Context, node *dht.Node) (stop func()) {
 	if node == nil {
 		return func() {}
 	}
+	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		node.Run(ctx)
 	}()
-	return func() { <-done }
+	return func() {
+		cancel()
+		<-done
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"path"
 	"strings"
@@ -15,12 +16,14 @@ import (
 )
 
 const getHelp = `
-Usage: swarm get FILE.torrent|URL [flags]
+Usage: swarm get FILE.torrent|URL|MAGNET [flags]
 
 Download a torrent into a folder (the current one unless -o says otherwise),
 verify every piece, and exit 0 when the download is complete. The torrent is
-a file or an http(s) URL of one. Peers come from the torrent's trackers and
-from --peer. Interrupt with Ctrl-C at any time: verified pieces are kept, and
+a file, an http(s) URL of one, or a magnet link, whose info dict is fetched
+from peers (BEP 9) and checked against its hash. Peers come from the
+torrent's trackers, the DHT (public torrents; --dht=false turns it off) and
+--peer. Interrupt with Ctrl-C at any time: verified pieces are kept, and
 running the same command again resumes.
 
 Examples:
@@ -29,6 +32,7 @@ Examples:
   swarm get album.torrent --only '*.flac' --only 'disc 2'
   swarm get album.torrent --seed-ratio 2 --seed-time 1h
   swarm get album.torrent --peer 127.0.0.1:6881 --json
+  swarm get 'magnet:?xt=urn:btih:HASH&tr=http://tracker.example/announce'
 `
 
 func runGet(ctx context.Context, e *env, args []string) error {
@@ -54,7 +58,17 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	}
 	// A seeding limit only makes sense when seeding.
 	seed = seed || fs.Changed("seed-ratio") || fs.Changed("seed-time")
-	m, err := readTorrent(ctx, fs.Arg(0))
+	var m *metainfo.MetaInfo
+	if isMagnet(fs.Arg(0)) {
+		var direct []netip.AddrPort
+		m, direct, err = fetchMagnet(ctx, tr, fs.Arg(0), out)
+		if tr.dhtWait != nil {
+			defer tr.dhtWait() // stops the node on every path out
+		}
+		tr.peers = append(tr.peers, direct...)
+	} else {
+		m, err = readTorrent(ctx, fs.Arg(0))
+	}
 	if err != nil {
 		return err
 	}
@@ -85,9 +99,6 @@ func runGet(ctx context.Context, e *env, args []string) error {
 
 // readTorrent reads a .torrent from a file or an http(s) URL.
 func readTorrent(ctx context.Context, arg string) (*metainfo.MetaInfo, error) {
-	if strings.HasPrefix(arg, "magnet:") {
-		return nil, usagef("magnet links are not supported yet: give a .torrent file or URL")
-	}
 	if !strings.HasPrefix(arg, "http://") && !strings.HasPrefix(arg, "https://") {
 		return loadTorrent(arg)
 	}

@@ -49,7 +49,8 @@ func (o *peerOptions) register(fs *pflag.FlagSet) {
 
 // transfer is what seed and get set up from their flags.
 type transfer struct {
-	opts  *peerOptions
+	opts    *peerOptions
+	dhtWait func() // stops the DHT node and waits; set once it runs (a magnet link starts it early)
 	log   *zerolog.Logger
 	cfg   session.Config
 	peers []netip.AddrPort
@@ -152,15 +153,20 @@ func trackerTiers(urls []string) [][]string {
 // torrent with the options in tc (its Store, Have, SaveResume and Wanted are
 // filled in here from OpenContent).
 func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir string, tc session.TorrentConfig, open session.OpenOptions) (*session.Session, *session.Torrent, error) {
-	node, err := tr.opts.dht.open(tr.opts.listen, m.Info.Private, dir, tr.log)
-	if err != nil {
-		return nil, nil, err
+	node := tr.cfg.DHT // already running for a magnet link
+	if node != nil && m.Info.Private {
+		node = nil // BEP 27: its trackers only
+	} else if node == nil {
+		var err error
+		if node, err = tr.opts.dht.open(tr.opts.listen, m.Info.Private, dir, tr.log); err != nil {
+			return nil, nil, err
+		}
 	}
 	cfg := tr.cfg
 	cfg.DHT = node
 	sess, err := newSession(cfg)
 	if err != nil {
-		if node != nil {
+		if node != nil && tr.dhtWait == nil {
 			node.Close()
 		}
 		return nil, nil, err
@@ -168,7 +174,7 @@ func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir s
 	tr.cfg.DHT = node
 	closeAll := func() {
 		sess.Close()
-		if node != nil {
+		if node != nil && tr.dhtWait == nil {
 			node.Close()
 		}
 	}
@@ -222,8 +228,10 @@ func runTorrent(ctx context.Context, tr *transfer, sess *session.Session, t *ses
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- sess.Run(ctx) }()
-	waitDHT := runDHT(ctx, tr.cfg.DHT)
-	defer func() { cancel(); waitDHT() }()
+	if tr.dhtWait == nil {
+		tr.dhtWait = runDHT(ctx, tr.cfg.DHT)
+	}
+	defer func() { cancel(); tr.dhtWait() }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	done := t.Done()

@@ -337,7 +337,7 @@ func TestTransferUsageErrors(t *testing.T) {
 		{[]string{"seed", torrent, "--seed-time", "-1m"}, "want more than 0"},
 		{[]string{"get", torrent, "--only", "nothing-like-this"}, "selects no file"},
 		{[]string{"get", torrent, "--only", "[x"}, "syntax error in pattern"},
-		{[]string{"get", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567"}, "not supported yet"},
+		{[]string{"get", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567", "--dht=false"}, "nowhere to find peers"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args[2:], " "), func(t *testing.T) {
