@@ -51,11 +51,11 @@ func (o *peerOptions) register(fs *pflag.FlagSet) {
 type transfer struct {
 	opts    *peerOptions
 	dhtWait func() // stops the DHT node and waits; set once it runs (a magnet link starts it early)
-	log   *zerolog.Logger
-	cfg   session.Config
-	peers []netip.AddrPort
-	out   *display
-	stop  seedLimits
+	log     *zerolog.Logger
+	cfg     session.Config
+	peers   []netip.AddrPort
+	out     *display
+	stop    seedLimits
 }
 
 // setup builds the display, the logger (errors only with --quiet; above the
