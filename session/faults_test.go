@@ -1,0 +1,98 @@
+package session_test
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"swarm/peer"
+	"swarm/session"
+)
+
+// TestPeerLeavingMidPieceHandsItsBlocksToOthers: a peer that answers a few
+// requests and hangs up in the middle of a piece, with requests still
+// owed, loses them to the other peer at once (not after the 60 s snub
+// timeout), and the download completes byte for byte.
+func TestPeerLeavingMidPieceHandsItsBlocksToOthers(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 2<<20, 256<<10) // 8 pieces of 16 blocks
+	n := m.Info.NumPieces()
+	seedSess := newSession(t, session.Config{UploadRate: 1 << 20})
+	seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(n), Seed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedSess.AddTorrent(seed)
+	runSession(t, seedSess)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	leechSess := newSession(t, session.Config{})
+	leechStore := &memStore{data: make([]byte, len(content))}
+	leech, err := leechSess.NewTorrent(m, session.TorrentConfig{
+		Store: leechStore,
+		Peers: []netip.AddrPort{netip.MustParseAddrPort(ln.Addr().String()), addrOf(t, seedSess)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leechSess.AddTorrent(leech)
+	started := time.Now()
+	runSession(t, leechSess)
+
+	// The quitter: has everything, sends five good blocks, then hangs up.
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(20 * time.Second))
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id [20]byte
+	copy(id[:], "-XX0000-quitter-0000")
+	if _, err := peer.Accept(c, func(ih [20]byte) (peer.Handshake, bool) { return peer.NewHandshake(ih, id), true }); err != nil {
+		t.Fatal(err)
+	}
+	conn, _ := peer.NewConn(c, peer.Config{})
+	conn.WriteMessage(peer.Message{ID: peer.Bitfield, Bitfield: fullBitfield(n).Bytes()})
+	conn.WriteMessage(peer.Message{ID: peer.Unchoke})
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	owed := map[[2]uint32]bool{}
+	answered := 0
+	for range 1000 {
+		var msg peer.Message
+		if err := conn.ReadMessage(&msg); err != nil {
+			t.Fatalf("quitter: %v", err)
+		}
+		if msg.KeepAlive || msg.ID != peer.Request {
+			continue
+		}
+		owed[[2]uint32{msg.Index, msg.Begin}] = true
+		if answered < 5 {
+			off := int64(msg.Index)*m.Info.PieceLength + int64(msg.Begin)
+			conn.WriteMessage(peer.Message{ID: peer.Piece, Index: msg.Index, Begin: msg.Begin, Block: content[off : off+int64(msg.Length)]})
+			delete(owed, [2]uint32{msg.Index, msg.Begin})
+			answered++
+		}
+		if answered == 5 && len(owed) >= 3 {
+			break
+		}
+	}
+	c.Close()
+	if len(owed) == 0 {
+		t.Fatal("the quitter owed nothing when it left")
+	}
+	select {
+	case <-leech.Done():
+	case <-time.After(45 * time.Second): // under the 60 s snub timeout
+		t.Fatalf("download did not complete after the quitter left owing %d blocks: %+v", len(owed), leech.Stats())
+	}
+	if !bytes.Equal(leechStore.data, content) {
+		t.Fatal("downloaded content differs")
+	}
+	t.Logf("the quitter sent 5 blocks and left owing %d; the download completed %v after start (2 MiB at the seed's 1 MiB/s)",
+		len(owed), time.Since(started).Round(10*time.Millisecond))
+}
