@@ -17,7 +17,7 @@ import (
 // TestSoak200Peers holds 200 peer connections to one seeding session on
 // loopback for SWARM_SOAK_DURATION (skipped when unset; RELIABILITY.md gives
 // the command): each peer is interested and, when unchoked, keeps four
-// requests for random blocks out. The session's goroutines and live heap
+// requests for random blocks out, and sends a keep-alive every minute. The session's goroutines and live heap
 // are sampled every 10 s and must stay flat: the last sample within 10
 // goroutines and 16 MiB of the first one taken with all peers connected.
 func TestSoak200Peers(t *testing.T) {
@@ -67,11 +67,19 @@ func TestSoak200Peers(t *testing.T) {
 			}
 			var got int64
 			defer func() { mu.Lock(); received += got; mu.Unlock() }()
+			// A choked peer sends nothing but keep-alives, as BEP 3
+			// clients do (every 2 min; here every minute), or the
+			// session's 3 min idle limit drops it.
+			lastKeepAlive := time.Now()
 			for {
 				select {
 				case <-stop:
 					return
 				default:
+				}
+				if time.Since(lastKeepAlive) > time.Minute {
+					conn.WriteMessage(peer.Message{KeepAlive: true})
+					lastKeepAlive = time.Now()
 				}
 				c.SetReadDeadline(time.Now().Add(time.Second))
 				var msg peer.Message
