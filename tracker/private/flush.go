@@ -57,18 +57,21 @@ func (t *Tracker) Run(ctx context.Context) error {
 			t.sweep(now)
 			lastSweep = now
 		}
+		// Writes are never cut short: a transaction whose context ends
+		// mid-way can leave the connection inside it (SQLite then refuses
+		// the final fold's BEGIN). Shutdown waits for at most one write.
+		wctx := context.WithoutCancel(ctx)
 		var err error
 		if now.Sub(lastFold) >= t.cfg.FoldInterval {
-			err = t.Fold(ctx)
+			err = t.Fold(wctx)
 			lastFold = now
 		} else {
-			err = t.Flush(ctx)
+			err = t.Flush(wctx)
 		}
 		if err == nil {
-			err = t.maybeReload(ctx)
+			err = t.maybeReload(wctx)
 		}
-		// A write cut short by shutdown is redone by the final fold.
-		if err != nil && ctx.Err() == nil {
+		if err != nil {
 			t.log.Error().Err(err).Msg("private tracker: database write or reload failed; retrying in a second")
 		}
 	}

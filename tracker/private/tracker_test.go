@@ -188,9 +188,12 @@ func TestRunPicksUpAdminChanges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.tr.Run(ctx) }()
+	stopped := false
 	defer func() {
 		cancel()
-		<-done
+		if !stopped {
+			<-done
+		}
 	}()
 
 	// eventually polls an announce until its failure reason contains want
@@ -237,10 +240,11 @@ func TestRunPicksUpAdminChanges(t *testing.T) {
 	r.clock.Advance(time.Minute)
 	r.mustAnnounce(t, dave, peer(ihA, "e", 0, 12345, 0, 1))
 	cancel()
-	if err := <-done; err != nil {
+	err = <-done
+	stopped = true
+	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	done <- nil // for the deferred wait
 	if got := totals(t, admin, "dave").Uploaded; got != 12345 {
 		t.Errorf("after Run stopped dave has %d bytes up, want 12345 (the final flush)", got)
 	}
