@@ -3,7 +3,6 @@ package interop_test
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -62,26 +61,18 @@ func TestFetchMetadataFromLibtorrent(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
 			// lt_peer.py says "listening" before libtorrent has finished adding the torrent,
-			// and until then it hangs up on a handshake for it: ask again, a bounded number
-			// of times, with a fresh Fetch (one Fetch dials an address only once).
-			var got []byte
-
-			for range 40 {
-				peers := make(chan netip.AddrPort, 1)
-				peers <- netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
-				close(peers)
-				got, err = metadata.Fetch(ctx, metadata.Config{
-					InfoHash: want.InfoHash,
-					PeerID:   id,
-					Peers:    peers,
-					Logger:   &log,
-					Client:   "swarm interop",
-				})
-				if !errors.Is(err, metadata.ErrPeersExhausted) {
-					break
-				}
-				time.Sleep(250 * time.Millisecond)
-			}
+			// and until then it resets a handshake for it: Fetch dials again after a backoff.
+			peers := make(chan netip.AddrPort, 1)
+			peers <- netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+			close(peers)
+			got, err := metadata.Fetch(ctx, metadata.Config{
+				InfoHash:   want.InfoHash,
+				PeerID:     id,
+				Peers:      peers,
+				Logger:     &log,
+				Client:     "swarm interop",
+				RetryDelay: 250 * time.Millisecond,
+			})
 			if err != nil {
 				t.Fatalf("Fetch from libtorrent: %v", err)
 			}

@@ -2,6 +2,7 @@
 // the extension protocol (BEP 10) and metadata exchange (BEP 9). Fetch dials a bounded
 // number of peers in parallel, takes the whole info dict from one peer and checks it against
 // the info hash; a peer that rejects, stalls or sends bytes of the wrong size or hash is
-// dropped. It does not serve metadata (the session does) nor find peers (trackers and the
+// dropped, and one that is not ready (refuses or resets the handshake) is dialled again after
+// a doubling backoff, a bounded number of times. It does not serve metadata (the session does) nor find peers (trackers and the
 // DHT do). Fetch owns every goroutine it starts and waits for them before it returns.
 package metadata

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,7 +22,12 @@ const (
 	DefaultMaxConns    = 8
 	DefaultDialTimeout = 10 * time.Second
 	DefaultPeerTimeout = 30 * time.Second
+	DefaultRetryDelay  = 2 * time.Second
+	DefaultMaxAttempts = 6
 )
+
+// maxRetryDelay caps the doubling wait before a peer that was not ready is dialled again.
+const maxRetryDelay = 30 * time.Second
 
 // Limits on what one peer may do before it has given us the metadata.
 const (
@@ -53,7 +59,8 @@ type Config struct {
 	// PeerID is our peer id in the handshake.
 	PeerID [20]byte
 	// Peers delivers peer addresses as trackers, the DHT or the magnet link's x.pe find
-	// them. Each address is dialled at most once; invalid ones and port 0 are skipped. It
+	// them. An address delivered again is ignored: Fetch itself dials it again if, and only
+	// if, it was not ready (see RetryDelay). Invalid addresses and port 0 are skipped. It
 	// may stay open: Fetch then waits for more addresses until ctx ends. Required.
 	Peers <-chan netip.AddrPort
 	// MaxConns is how many peers are tried at the same time; 0 means DefaultMaxConns.
@@ -63,6 +70,15 @@ type Config struct {
 	// PeerTimeout bounds the whole exchange with one peer, from the dial to the last
 	// piece; 0 means DefaultPeerTimeout.
 	PeerTimeout time.Duration
+	// RetryDelay is how long Fetch waits before dialling again a peer that was not ready:
+	// it refused the connection, or hung up or timed out before completing the handshake,
+	// as libtorrent does for an info hash until it has finished adding the torrent. The
+	// wait doubles after each further such failure, up to 30 s. A peer that completed the
+	// handshake and then failed is never dialled again. 0 means DefaultRetryDelay.
+	RetryDelay time.Duration
+	// MaxAttempts bounds the dials of one address; 0 means DefaultMaxAttempts, 1 never
+	// dials an address twice.
+	MaxAttempts int
 	// Logger receives a Debug line per peer dropped and an Info line when the metadata is
 	// verified; nil means none.
 	Logger *zerolog.Logger
@@ -78,8 +94,8 @@ func (cfg *Config) fill() error {
 	if cfg.Peers == nil {
 		return errors.New("metadata: Config.Peers is nil")
 	}
-	if cfg.MaxConns < 0 || cfg.DialTimeout < 0 || cfg.PeerTimeout < 0 {
-		return errors.New("metadata: negative MaxConns or timeout in Config")
+	if cfg.MaxConns < 0 || cfg.DialTimeout < 0 || cfg.PeerTimeout < 0 || cfg.RetryDelay < 0 || cfg.MaxAttempts < 0 {
+		return errors.New("metadata: negative MaxConns, MaxAttempts, timeout or delay in Config")
 	}
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = DefaultMaxConns
@@ -90,6 +106,12 @@ func (cfg *Config) fill() error {
 	if cfg.PeerTimeout == 0 {
 		cfg.PeerTimeout = DefaultPeerTimeout
 	}
+	if cfg.RetryDelay == 0 {
+		cfg.RetryDelay = DefaultRetryDelay
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
 	if cfg.Logger == nil {
 		nop := zerolog.Nop()
 		cfg.Logger = &nop
@@ -99,17 +121,27 @@ func (cfg *Config) fill() error {
 
 // result is what one peer's fetch reports to Fetch's loop.
 type result struct {
+	addr  netip.AddrPort
+	info  []byte
+	err   error
+	retry bool // the peer failed in a way that may pass: it was not ready
+}
+
+// redial is an address waiting to be dialled again.
+type redial struct {
 	addr netip.AddrPort
-	info []byte
-	err  error
+	at   time.Time
 }
 
 // Fetch gets the info dict of cfg.InfoHash from the peers cfg.Peers delivers and returns it
 // once its SHA-1 equals the info hash. Up to cfg.MaxConns peers are asked at once, each for
-// the whole info dict; a peer that fails in any way is dropped and never dialled again, so a
-// peer whose bytes did not match the hash cannot waste a second try. It returns ctx's error when ctx ends first, and
-// ErrPeersExhausted (wrapped) when cfg.Peers is closed and every peer has failed. All the
-// goroutines and connections it starts are gone when it returns.
+// the whole info dict. A peer that was not ready (refused the connection or hung up before
+// the handshake) is dialled again after cfg.RetryDelay, doubling, up to cfg.MaxAttempts
+// dials; a peer that fails after the handshake is dropped and never dialled again, so a
+// peer whose bytes did not match the hash cannot waste a second try. It returns ctx's error
+// when ctx ends first, and ErrPeersExhausted (wrapped) when cfg.Peers is closed and every
+// peer has failed for good. All the goroutines and connections it starts are gone when it
+// returns.
 func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
@@ -121,16 +153,34 @@ func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 
 	// results has room for every fetch in flight, so a fetch never blocks on reporting.
 	results := make(chan result, cfg.MaxConns)
-	seen := make(map[netip.AddrPort]bool)
+	// dials counts the dials of every address seen; one in flight or waiting in retries
+	// is not dialled again when cfg.Peers delivers it again, nor one that failed for good
+	// (marked with a count past MaxAttempts).
+	dials := make(map[netip.AddrPort]int)
+	var retries []redial // addresses waiting to be dialled again, in no order
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	peers := cfg.Peers
-	active, tried := 0, 0
+	active := 0
+	dial := func(addr netip.AddrPort) {
+		dials[addr]++
+		active++
+		wg.Go(func() {
+			info, retry, err := fetchFrom(ctx, &cfg, addr)
+			results <- result{addr, info, err, retry}
+		})
+	}
 	for {
-		if peers == nil && active == 0 {
-			return nil, fmt.Errorf("%w: %d peers tried", ErrPeersExhausted, tried)
+		if peers == nil && active == 0 && len(retries) == 0 {
+			return nil, fmt.Errorf("%w: %d peers tried", ErrPeersExhausted, len(dials))
 		}
 		in := peers
+		var due <-chan time.Time
 		if active >= cfg.MaxConns {
 			in = nil // full: leave addresses in the channel until a slot frees
+		} else if i := nextRetry(retries); i >= 0 {
+			timer.Reset(time.Until(retries[i].at))
+			due = timer.C
 		}
 		select {
 		case <-ctx.Done():
@@ -141,37 +191,69 @@ func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 				continue
 			}
 			addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
-			if !addr.IsValid() || addr.Port() == 0 || addr.Addr().IsUnspecified() || seen[addr] {
+			if !addr.IsValid() || addr.Port() == 0 || addr.Addr().IsUnspecified() || dials[addr] > 0 {
 				continue
 			}
-			seen[addr] = true
-			active++
-			tried++
-			wg.Go(func() {
-				info, err := fetchFrom(ctx, &cfg, addr)
-				results <- result{addr, info, err}
-			})
+			dial(addr)
+		case <-due:
+			i := nextRetry(retries)
+			addr := retries[i].addr
+			retries = slices.Delete(retries, i, i+1)
+			dial(addr)
 		case r := <-results:
 			active--
 			if r.err == nil {
 				cfg.Logger.Info().Str("peer", r.addr.String()).Int("bytes", len(r.info)).Msg("metadata received")
 				return r.info, nil
 			}
-			if ctx.Err() == nil {
-				cfg.Logger.Debug().Str("peer", r.addr.String()).Err(r.err).Msg("metadata peer dropped")
+			if ctx.Err() != nil {
+				continue
 			}
+			n := dials[r.addr]
+			if !r.retry || n >= cfg.MaxAttempts {
+				dials[r.addr] = cfg.MaxAttempts + 1
+				cfg.Logger.Debug().Str("peer", r.addr.String()).Int("dials", n).Err(r.err).Msg("metadata peer dropped")
+				continue
+			}
+			wait := backoff(cfg.RetryDelay, n)
+			retries = append(retries, redial{r.addr, time.Now().Add(wait)})
+			cfg.Logger.Debug().Str("peer", r.addr.String()).Int("dials", n).Dur("retry_in", wait).Err(r.err).Msg("metadata peer not ready")
 		}
 	}
 }
 
-// fetchFrom takes the whole info dict from the peer at addr and checks its hash.
-func fetchFrom(ctx context.Context, cfg *Config, addr netip.AddrPort) ([]byte, error) {
+// nextRetry returns the index of the retry due first, or -1 if there is none. A linear
+// scan: retries holds only peers that refused us, a handful.
+func nextRetry(retries []redial) int {
+	first := -1
+	for i, r := range retries {
+		if first < 0 || r.at.Before(retries[first].at) {
+			first = i
+		}
+	}
+	return first
+}
+
+// backoff is the wait before the dial that follows n failed ones: base, doubled n-1 times,
+// at most maxRetryDelay (or base, if that is more).
+func backoff(base time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < maxRetryDelay; i++ {
+		d = min(2*d, maxRetryDelay)
+	}
+	return d
+}
+
+// fetchFrom takes the whole info dict from the peer at addr and checks its hash. retry
+// reports a failure before the handshake completed (a refused dial, a reset, a timeout),
+// which may only mean that the peer has not yet added the torrent.
+func fetchFrom(ctx context.Context, cfg *Config, addr netip.AddrPort) (info []byte, retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.PeerTimeout)
 	defer cancel()
 	d := net.Dialer{Timeout: cfg.DialTimeout}
 	nc, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
@@ -179,10 +261,13 @@ func fetchFrom(ctx context.Context, cfg *Config, addr netip.AddrPort) ([]byte, e
 
 	theirs, err := peer.Initiate(nc, peer.NewHandshake(cfg.InfoHash, cfg.PeerID))
 	if err != nil {
-		return nil, ctxErr(ctx, fmt.Errorf("handshake: %w", err))
+		// A peer that answers with something else than a handshake for our info hash will
+		// not answer better next time.
+		wrong := errors.Is(err, peer.ErrBadProtocol) || errors.Is(err, peer.ErrInfoHashMismatch)
+		return nil, !wrong, ctxErr(ctx, fmt.Errorf("handshake: %w", err))
 	}
 	if !theirs.Reserved.Extended() {
-		return nil, fmt.Errorf("%w: no extension protocol bit in the handshake", ErrNoMetadataExtension)
+		return nil, false, fmt.Errorf("%w: no extension protocol bit in the handshake", ErrNoMetadataExtension)
 	}
 	conn, err := peer.NewConn(nc, peer.Config{
 		IdleTimeout:    cfg.PeerTimeout,
@@ -190,11 +275,11 @@ func fetchFrom(ctx context.Context, cfg *Config, addr netip.AddrPort) ([]byte, e
 		MaxExtendedLen: peer.MaxExtensionHandshakeLen,
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	f := &fetch{conn: conn}
-	info, err := f.run(cfg)
-	return info, ctxErr(ctx, err)
+	info, err = f.run(cfg)
+	return info, false, ctxErr(ctx, err)
 }
 
 // ctxErr prefers ctx's error to err once ctx has ended: a read failing on a closed conn

@@ -87,6 +87,7 @@ type fakePeer struct {
 	ln       net.Listener
 	conns    atomic.Int32 // connections accepted
 	requests atomic.Int32 // metadata requests received
+	refuse   atomic.Int32 // connections still to hang up on before the handshake
 	live     *atomic.Int32
 	maxLive  *atomic.Int32
 	release  chan struct{} // a held fake hangs up on a receive from it
@@ -120,6 +121,12 @@ func startFake(t *testing.T, info []byte, m mode, live, maxLive *atomic.Int32) *
 			f.open = append(f.open, c)
 			f.mu.Unlock()
 			f.conns.Add(1)
+			if f.refuse.Add(-1) >= 0 {
+				// Not ready, as libtorrent before it has added the torrent: our
+				// handshake is unread, so the close resets the connection.
+				c.Close()
+				continue
+			}
 			f.wg.Go(func() {
 				defer c.Close()
 				n := f.live.Add(1)
@@ -330,6 +337,72 @@ func TestFetchDropsBadPeerAndUsesNext(t *testing.T) {
 	}
 }
 
+// TestFetchRetriesPeerThatWasNotReady: a peer that hangs up on the first two handshakes,
+// as libtorrent does until it has added the torrent, is dialled again after a backoff and
+// gives the info dict on the third dial; the same address delivered again meanwhile is not
+// dialled twice at once.
+func TestFetchRetriesPeerThatWasNotReady(t *testing.T) {
+	checkGoroutines(t)
+	info := makeInfo(t, 2000)
+	f := startFake(t, info, good, nil, nil)
+	f.refuse.Store(2)
+	cfg := testConfig(t, info, addrs(f, f, f))
+	cfg.RetryDelay = 50 * time.Millisecond
+	start := time.Now()
+	got, err := metadata.Fetch(t.Context(), cfg)
+	if err != nil || string(got) != string(info) {
+		t.Fatalf("Fetch() = %d bytes, %v, want the info dict on the third dial", len(got), err)
+	}
+	if n := f.conns.Load(); n != 3 {
+		t.Errorf("peer dialled %d times, want 3 (two refused, one served)", n)
+	}
+	// Waits of 50 ms, then 100 ms.
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("Fetch took %v, want at least the 150 ms of backoff", d)
+	}
+}
+
+// TestFetchRetriesAreBounded: a peer that is never ready, or whose port refuses every
+// dial, is dialled MaxAttempts times with doubling waits, and then Fetch gives up.
+func TestFetchRetriesAreBounded(t *testing.T) {
+	checkGoroutines(t)
+	info := makeInfo(t, 10)
+	never := startFake(t, info, good, nil, nil)
+	never.refuse.Store(1 << 30)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().(*net.TCPAddr).AddrPort()
+	ln.Close() // nothing listens there now: every dial is refused
+	for _, tt := range []struct {
+		name string
+		addr netip.AddrPort
+	}{{"hangs up", never.addr()}, {"refuses dials", closed}} {
+		t.Run(tt.name, func(t *testing.T) {
+			peers := make(chan netip.AddrPort, 1)
+			peers <- tt.addr
+			close(peers)
+			cfg := testConfig(t, info, peers)
+			cfg.RetryDelay = 20 * time.Millisecond
+			cfg.MaxAttempts = 4
+			before := never.conns.Load()
+			start := time.Now()
+			_, err := metadata.Fetch(t.Context(), cfg)
+			if !errors.Is(err, metadata.ErrPeersExhausted) {
+				t.Fatalf("Fetch() = %v, want ErrPeersExhausted", err)
+			}
+			// Waits of 20, 40 and 80 ms between the four dials.
+			if d := time.Since(start); d < 140*time.Millisecond || d > 10*time.Second {
+				t.Errorf("Fetch gave up after %v, want the 140 ms of backoff and not much more", d)
+			}
+			if n := never.conns.Load() - before; tt.addr == never.addr() && n != 4 {
+				t.Errorf("peer dialled %d times, want 4 (MaxAttempts)", n)
+			}
+		})
+	}
+}
+
 func TestFetchFailsWhenEveryPeerIsBad(t *testing.T) {
 	checkGoroutines(t)
 	info := makeInfo(t, 2000)
@@ -501,6 +574,8 @@ func TestFetchConfigErrors(t *testing.T) {
 		{"no peers channel", metadata.Config{}},
 		{"negative MaxConns", metadata.Config{Peers: peers, MaxConns: -1}},
 		{"negative timeout", metadata.Config{Peers: peers, PeerTimeout: -time.Second}},
+		{"negative retry delay", metadata.Config{Peers: peers, RetryDelay: -time.Second}},
+		{"negative MaxAttempts", metadata.Config{Peers: peers, MaxAttempts: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
