@@ -95,6 +95,10 @@ type pieceState[K comparable] struct {
 	pending   int  // blocks neither requested nor received
 	next      int  // no pending block has a lower index
 	verifying bool // all blocks received; waiting for Verified or Failed
+	// owned is set when a peer on parole started the piece: the piece is
+	// its alone, so that a hash failure has one sender to blame.
+	owned bool
+	owner K
 }
 
 type blockState[K comparable] struct {
@@ -108,6 +112,10 @@ type peerState struct {
 	seed  bool // has every piece; counted in seeds, not avail
 	wants int  // candidates it has
 	reqs  map[Block]struct{}
+	// parole: the peer sent blocks of a piece that failed its hash check
+	// together with other peers; it gets pieces of its own until one of
+	// them verifies (it is honest) or fails (it lied).
+	parole bool
 }
 
 // NewPicker returns a picker for a torrent of which we have nothing, want
@@ -339,7 +347,7 @@ func (pk *Picker[K]) Pick(k K, n int) []Block {
 	if pk.pending > 0 {
 		for _, p := range pk.active {
 			st := pk.pieces[p]
-			if st.pending > 0 && ps.has.Has(int(p)) {
+			if st.pending > 0 && ps.has.Has(int(p)) && pk.mayShare(k, ps, st) {
 				out = pk.take(k, ps, int(p), st, out, n)
 				if len(out) == n {
 					return out
@@ -367,7 +375,11 @@ func (pk *Picker[K]) Pick(k K, n int) []Block {
 			if pk.pieces[p] != nil || !ps.has.Has(p) {
 				continue
 			}
-			out = pk.take(k, ps, p, pk.startPiece(p), out, n)
+			st := pk.startPiece(p)
+			if ps.parole {
+				st.owned, st.owner = true, k
+			}
+			out = pk.take(k, ps, p, st, out, n)
 			if len(out) == n || pk.unstarted == 0 {
 				break
 			}
@@ -377,10 +389,10 @@ func (pk *Picker[K]) Pick(k K, n int) []Block {
 	if len(out) < n && pk.unstarted == 0 && pk.pending == 0 {
 		for dup := 1; dup < pk.maxDup && len(out) < n; dup++ {
 			for _, p := range pk.active {
-				if !ps.has.Has(int(p)) {
+				st := pk.pieces[p]
+				if !ps.has.Has(int(p)) || !pk.mayShare(k, ps, st) {
 					continue
 				}
-				st := pk.pieces[p]
 				for i := range st.blocks {
 					bs := &st.blocks[i]
 					if bs.received || len(bs.reqs) != dup || slices.Contains(bs.reqs, k) {
@@ -398,6 +410,48 @@ func (pk *Picker[K]) Pick(k K, n int) []Block {
 		}
 	}
 	return out
+}
+
+// mayShare reports whether peer k may be asked for blocks of started piece
+// st: a piece started by a peer on parole is that peer's alone, and a peer
+// on parole gets only its own pieces.
+func (pk *Picker[K]) mayShare(k K, ps *peerState, st *pieceState[K]) bool {
+	if ps.parole || st.owned {
+		return st.owned && st.owner == k
+	}
+	return true
+}
+
+// SetParole puts peer k on parole or takes it off. A peer on parole is
+// asked only for pieces no other peer sends blocks of, so that when one
+// fails its hash check the liar is known. The session sets it for every
+// peer that shared in a failed piece; Verified lifts it when a piece the
+// peer sent alone passes.
+func (pk *Picker[K]) SetParole(k K, on bool) {
+	ps := pk.peer(k)
+	if ps.parole == on {
+		return
+	}
+	ps.parole = on
+	if !on {
+		pk.disown(k)
+	}
+}
+
+// OnParole reports whether peer k is on parole.
+func (pk *Picker[K]) OnParole(k K) bool {
+	ps := pk.peers[k]
+	return ps != nil && ps.parole
+}
+
+// disown opens the pieces peer k started on parole to every peer.
+func (pk *Picker[K]) disown(k K) {
+	for _, p := range pk.active {
+		if st := pk.pieces[p]; st.owned && st.owner == k {
+			var zero K
+			st.owned, st.owner = false, zero
+		}
+	}
 }
 
 // take requests from k the pending blocks of started piece p, appending
@@ -491,7 +545,15 @@ func (pk *Picker[K]) Release(k K, b Block) bool {
 // chokes us, and returns them in piece order.
 func (pk *Picker[K]) ReleasePeer(k K) []Block {
 	ps := pk.peers[k]
-	if ps == nil || len(ps.reqs) == 0 {
+	if ps == nil {
+		return nil
+	}
+	if ps.parole {
+		// A peer that chokes us or leaves would hold its pieces up:
+		// others may finish them.
+		pk.disown(k)
+	}
+	if len(ps.reqs) == 0 {
 		return nil
 	}
 	out := make([]Block, 0, len(ps.reqs))
@@ -522,14 +584,46 @@ func (pk *Picker[K]) unrequest(k K, b Block) {
 	}
 }
 
+// Discard forgets the blocks peer k sent of pieces not yet complete, as
+// when it is banned for lying: they are requested again rather than left to
+// fail their pieces' hash checks. It returns the bytes dropped.
+func (pk *Picker[K]) Discard(k K) int64 {
+	var zero K
+	var n int64
+	for _, p := range pk.active {
+		st := pk.pieces[p]
+		for i := range st.blocks {
+			if bs := &st.blocks[i]; bs.received && bs.from == k {
+				bs.received, bs.from = false, zero
+				st.received--
+				st.pending++
+				pk.pending++
+				st.next = min(st.next, i)
+				n += int64(pk.geo.Block(int(p), i).Length)
+			}
+		}
+	}
+	return n
+}
+
 // ErrNotComplete is returned by Verified and Failed for a piece that is not
 // waiting to be verified.
 var ErrNotComplete = errors.New("piece is not complete")
 
-// Verified records that complete piece p passed its hash check.
+// Verified records that complete piece p passed its hash check. A peer on
+// parole that sent every block of p is taken off parole.
 func (pk *Picker[K]) Verified(p int) error {
 	if err := pk.checkVerifying(p); err != nil {
 		return err
+	}
+	if st := pk.pieces[p]; st.owned {
+		alone := true
+		for i := range st.blocks {
+			alone = alone && st.blocks[i].from == st.owner
+		}
+		if alone {
+			pk.SetParole(st.owner, false)
+		}
 	}
 	pk.have.Set(p)
 	pk.removeCandidate(p)

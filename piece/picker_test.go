@@ -542,3 +542,97 @@ func TestPickerRejectsProtocolViolations(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestParoleGivesPiecesOfTheirOwn: peers on parole (they shared in a failed
+// piece) are each given whole pieces nobody else is asked for, other peers
+// keep off those pieces, a piece one of them sent alone that verifies takes
+// it off parole, and a peer that chokes us opens its pieces to others.
+func TestParoleGivesPiecesOfTheirOwn(t *testing.T) {
+	pk := newPicker(t, 6, 4, piece.Config{RandomFirst: -1, MaxDuplicates: 1})
+	for _, k := range []int{A, B, C} {
+		setBitfield(t, pk, k, "111111")
+	}
+	pk.SetParole(A, true)
+	pk.SetParole(B, true)
+	if !pk.OnParole(A) || pk.OnParole(C) {
+		t.Fatalf("OnParole(A), OnParole(C) = %v, %v, want true, false", pk.OnParole(A), pk.OnParole(C))
+	}
+	// C starts a piece and takes 2 of its 4 blocks.
+	c := pk.Pick(C, 2)
+	if len(c) != 2 {
+		t.Fatalf("Pick(C, 2) = %v", c)
+	}
+	shared := int(c[0].Piece)
+	a := pk.Pick(A, 2)
+	b := pk.Pick(B, 6)
+	if len(a) != 2 || len(b) != 6 {
+		t.Fatalf("Pick(A, 2) = %v, Pick(B, 6) = %v: want 2 and 6 blocks", a, b)
+	}
+	for _, blk := range a {
+		if int(blk.Piece) == shared || slices.Contains(pieces(b), int(blk.Piece)) {
+			t.Errorf("A on parole was given %v: a piece C or B also downloads", blk)
+		}
+	}
+	if slices.Contains(pieces(b), shared) {
+		t.Errorf("B on parole was given blocks of piece %d, which C started", shared)
+	}
+	// C finishes its own piece, then must not join A's or B's.
+	more := pk.Pick(C, 10)
+	for _, blk := range more {
+		if slices.Contains(pieces(a), int(blk.Piece)) || slices.Contains(pieces(b), int(blk.Piece)) {
+			t.Errorf("C was given %v of a piece a peer on parole owns", blk)
+		}
+	}
+	// A finishes its piece alone and it verifies: A is off parole.
+	rest := pk.Pick(A, 2)
+	for _, blk := range append(a, rest...) {
+		if int(blk.Piece) == int(a[0].Piece) {
+			receive(t, pk, A, blk)
+		}
+	}
+	if err := pk.Verified(int(a[0].Piece)); err != nil {
+		t.Fatalf("Verified: %v", err)
+	}
+	if pk.OnParole(A) {
+		t.Errorf("A still on parole after a piece it sent alone verified")
+	}
+	// B chokes us: its pieces are open to C.
+	pk.ReleasePeer(B)
+	open := pk.Pick(C, 20)
+	if !slices.Contains(pieces(open), int(b[0].Piece)) {
+		t.Errorf("after B choked, Pick(C) = pieces %v, want B's piece %d among them", pieces(open), b[0].Piece)
+	}
+}
+
+// TestDiscardRequeuesABannedPeersBlocks: the blocks a banned peer sent of
+// unfinished pieces are picked again, from others.
+func TestDiscardRequeuesABannedPeersBlocks(t *testing.T) {
+	pk := newPicker(t, 2, 4, piece.Config{RandomFirst: -1, MaxDuplicates: 1})
+	setBitfield(t, pk, A, "11")
+	setBitfield(t, pk, B, "11")
+	a := pk.Pick(A, 2)
+	for _, b := range a {
+		receive(t, pk, A, b)
+	}
+	b := pk.Pick(B, 2) // the rest of A's piece
+	if n := pk.Discard(A); n != 2*piece.BlockSize {
+		t.Fatalf("Discard(A) = %d bytes, want 2 blocks", n)
+	}
+	for _, blk := range b {
+		if r := receive(t, pk, B, blk); r.Complete {
+			t.Fatalf("piece complete after B's %v although A's blocks were discarded", blk)
+		}
+	}
+	again := pk.Pick(B, 2)
+	if !slices.Equal(again, a) {
+		t.Fatalf("Pick(B) after Discard(A) = %v, want A's blocks %v again", again, a)
+	}
+	for i, blk := range again {
+		if r := receive(t, pk, B, blk); r.Complete != (i == 1) {
+			t.Fatalf("Received(B, %v) = %+v", blk, r)
+		}
+	}
+	if n := pk.Discard(A); n != 0 {
+		t.Errorf("Discard(A) again = %d, want 0", n)
+	}
+}

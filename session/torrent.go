@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,9 +101,6 @@ type Torrent struct {
 	dialFails   map[netip.AddrPort]int // failures in a row, for the redial backoff
 	banned      map[netip.AddrPort]bool
 	bannedIDs   map[[20]byte]bool
-	// failures lists, for each peer, the senders of the failed pieces it
-	// sent blocks of along with others.
-	failures    map[*peerConn][][]*peerConn
 	writing     map[int]int  // blocks of each piece still being written
 	ready       map[int]bool // complete pieces waiting for their writes
 	downloaded  int64        // payload bytes received, all peers
@@ -154,7 +150,6 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		dialFails: map[netip.AddrPort]int{},
 		banned:    map[netip.AddrPort]bool{},
 		bannedIDs: map[[20]byte]bool{},
-		failures:  map[*peerConn][][]*peerConn{},
 		writing:   map[int]int{},
 		ready:     map[int]bool{},
 		announce:  make(chan announceEvent, 4),
@@ -427,6 +422,9 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 func (t *Torrent) sendExtensionHandshake(p *peerConn) {
 	hs := peer.ExtensionHandshake{V: "swarm " + Version, Reqq: maxQueuedUploads,
 		M: map[string]uint8{peer.MetadataExtension: peer.MetadataID}, MetadataSize: len(t.m.InfoBytes)}
+	if t.pexEnabled() {
+		hs.M[peer.PexExtension] = peer.PexID
+	}
 	if a, ok := t.sess.listener.Addr().(*net.TCPAddr); ok {
 		hs.Port = uint16(a.Port)
 	}
@@ -449,7 +447,6 @@ func (t *Torrent) disconnect(p *peerConn, err error) {
 		t.rechoke(time.Now()) // its slot goes to someone else now
 	}
 	t.picker.PeerLeft(p)
-	delete(t.failures, p)
 	if p.outgoing {
 		t.restAddr(p.addr)
 	} else {
@@ -553,6 +550,7 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 			if id, ok := hs.M[peer.MetadataExtension]; ok {
 				p.utMetadata = id // 0 turns it off
 			}
+			p.pex.setID(hs.M)
 			if !p.outgoing && hs.Port != 0 {
 				p.listen = netip.AddrPortFrom(p.addr.Addr(), hs.Port)
 			}
@@ -562,6 +560,9 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		}
 		if m.ExtendedID == peer.MetadataID {
 			return t.onMetadata(p, m.Payload)
+		}
+		if m.ExtendedID == peer.PexID {
+			return t.onPex(p, m.Payload)
 		}
 		// Other extensions are ignored, as BEP 10 allows.
 	case peer.Port:
@@ -687,35 +688,26 @@ func (t *Torrent) onHashed(ev pieceHashed) {
 	t.wasted += t.geo.PieceLen(ev.piece)
 	t.hashFails++
 	t.log.Warn().Int("piece", ev.piece).Int("senders", len(senders)).Msg("piece failed its hash check")
-	// A peer that alone sent a bad piece is lying. Among several senders,
-	// the one in the most shared failures is banned once it is in three (a
-	// tie goes to the later connection, as a liar that reconnects is), and
-	// a ban forgives the failures others shared with the banned peer: an
-	// honest seed must not be banned for a liar's blocks.
-	// Blocks a banned peer sent before its ban fail the pieces they are
-	// in later on: that failure is its own.
-	var live []*peerConn
+	// A peer that alone sent a bad piece is lying, and is banned. When
+	// several shared in it, each goes on parole: it is given whole pieces
+	// nobody else sends blocks of, so its next bad piece is its alone,
+	// and a good one clears it (the picker does both; libtorrent's
+	// parole mode works the same way). Blocks a banned peer sent before
+	// its ban fail the pieces they are in later on: that failure is its own.
 	liar := false
 	for _, p := range senders {
-		if _, ok := t.peers[p]; ok {
-			live = append(live, p)
-		}
 		liar = liar || t.bannedIDs[p.id]
 	}
 	switch {
 	case liar:
-	case len(senders) == 1 && len(live) == 1:
-		t.ban(live[0], ev.piece)
-	case len(live) > 0:
-		worst := live[0]
-		for _, p := range live {
-			t.failures[p] = append(t.failures[p], slices.Clone(senders))
-			if n, w := len(t.failures[p]), len(t.failures[worst]); n > w || n == w && p.connected.After(worst.connected) {
-				worst = p
+	case len(senders) == 1:
+		t.ban(senders[0], ev.piece)
+	default:
+		for _, p := range senders {
+			if _, ok := t.peers[p]; ok && !t.picker.OnParole(p) {
+				p.log.Info().Int("piece", ev.piece).Int("senders", len(senders)).Msg("peer on parole: it shared in a piece that failed its hash check")
+				t.picker.SetParole(p, true)
 			}
-		}
-		if len(t.failures[worst]) >= 3 {
-			t.ban(worst, ev.piece)
 		}
 	}
 	for p := range t.peers {
@@ -723,15 +715,20 @@ func (t *Torrent) onHashed(ev pieceHashed) {
 	}
 }
 
-// ban disconnects a peer whose data failed the hash check of piece pc and
-// refuses its address and id from then on.
+// ban disconnects a peer whose data failed the hash check of piece pc, if
+// it is still connected, and refuses its address and id from then on.
 func (t *Torrent) ban(p *peerConn, pc int) {
 	t.banned[p.addr] = true
-	t.bannedIDs[p.id] = true
-	for q, fails := range t.failures {
-		t.failures[q] = slices.DeleteFunc(fails, func(senders []*peerConn) bool { return slices.Contains(senders, p) })
+	if p.listen.IsValid() {
+		t.banned[p.listen] = true
 	}
-	t.disconnect(p, violation("sent data that failed the hash check of piece %d", pc))
+	t.bannedIDs[p.id] = true
+	t.wasted += t.picker.Discard(p)
+	err := violation("sent data that failed the hash check of piece %d", pc)
+	if _, ok := t.peers[p]; !ok {
+		p.log.Info().Err(err).Msg("peer banned after it left")
+	}
+	t.disconnect(p, err)
 }
 
 // failDisk stops downloading after a storage error: verified data stays, the
@@ -908,6 +905,7 @@ func (t *Torrent) tick(ctx context.Context, now time.Time) {
 	if now.Sub(t.lastRechoke) >= t.sess.cfg.RechokeInterval {
 		t.rechoke(now)
 	}
+	t.pexTick(now)
 	t.connectMore(ctx)
 	if t.resumeDirty && now.Sub(t.lastResume) >= resumeInterval {
 		t.saveResume(false)
