@@ -7,13 +7,13 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
 
 	"swarm/metainfo"
 	"swarm/piece"
@@ -92,16 +92,16 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // running shortly after all its cleanups (sessions stopped). Call it first
 // in a test, so its cleanup runs last.
 func checkGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
+	// Goroutines running before the test (other tests' leftovers are
+	// caught by TestMain) are not this test's.
+	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
+		// goleak retries for about half a second; stopping under -race on
+		// a busy machine can take longer.
+		for deadline := time.Now().Add(5 * time.Second); goleak.Find(ignore) != nil && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
 		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<20)
-			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
-		}
+		goleak.VerifyNone(t, ignore)
 	})
 }
 
