@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -115,4 +117,138 @@ func isDone(p *proc) bool {
 	default:
 		return false
 	}
+}
+
+// freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+func freeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// dhtTestTimeout bounds each trackerless test, from the first peer started
+// to the last byte checked.
+const dhtTestTimeout = 90 * time.Second
+
+// TestMagnetSwarmGetsFromLibtorrentThroughDHT: libtorrent seeds a torrent
+// and announces it into a DHT it joined through a swarm node; `swarm get`
+// is given nothing but the info hash (a magnet link with no tracker and no
+// peer) and that node as bootstrap. It finds libtorrent with get_peers,
+// takes the info dict from it over ut_metadata and downloads the file.
+//
+// In "known before added", the DHT holds libtorrent's address before
+// libtorrent has added the torrent (as after a restart: announces outlive
+// the process for 30 minutes), so get's first dials are reset and only
+// metadata.Fetch's retry of a peer that was not ready gets the metadata.
+func TestMagnetSwarmGetsFromLibtorrentThroughDHT(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	for _, tt := range []struct {
+		name     string
+		addAfter time.Duration // how long libtorrent waits before adding the torrent
+	}{
+		{"announced by libtorrent", 0},
+		{"known before added", 4 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			parent, torrent := content(t, "single") // no tracker in it
+			ih := infoHash(t, torrent)
+			link := "magnet:?xt=urn:btih:" + ih
+			boot := startDHT(t)
+			began := time.Now()
+			ltPort := freePort(t)
+			lt := start(t, "", "libtorrent seed", py, filepath.Join("testdata", "lt_dht_peer.py"), "seed",
+				fmt.Sprint(ltPort), boot.Addr().String(), torrent, parent, fmt.Sprint(tt.addAfter.Seconds()))
+			lt.waitFor(t, ltListening, 20*time.Second)
+			if tt.addAfter > 0 {
+				// The boot node announces libtorrent's port for it, into
+				// libtorrent's DHT node (the only other one).
+				raw, _ := hex.DecodeString(ih)
+				ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+				for {
+					_, err := boot.Announce(ctx, dht.ID(raw), ltPort)
+					if err == nil {
+						break
+					}
+					if ctx.Err() != nil {
+						t.Fatalf("announce libtorrent's port into its DHT node: %v", err)
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+				cancel()
+				if strings.Contains(lt.output(), "added") {
+					t.Fatalf("libtorrent added the torrent before its address was in the DHT; raise addAfter")
+				}
+			}
+
+			// Started at once: libtorrent may not have announced yet; get asks
+			// the DHT again every 5 s.
+			out := t.TempDir()
+			get := start(t, "", "swarm get", swarmBin, "get", link, "-o", out, "--listen", "127.0.0.1:0",
+				"--dht-port", fmt.Sprint(freeUDPPort(t)), "--dht-bootstrap", boot.Addr().String(),
+				"--log-format", "console", "--log-level", "debug")
+			fromLT := regexp.MustCompile(`metadata received.*peer=127\.0\.0\.1:` + fmt.Sprint(ltPort))
+			get.waitFor(t, fromLT, time.Until(began.Add(dhtTestTimeout)))
+			metadataAt := time.Since(began)
+			if err := get.wait(t, time.Until(began.Add(dhtTestTimeout))); err != nil {
+				t.Fatalf("swarm get %s: %v", link, err)
+			}
+			sameBytes(t, filepath.Join(parent, "single"), filepath.Join(out, "single"))
+			retried := strings.Count(get.output(), "metadata peer not ready")
+			if tt.addAfter > 0 && retried == 0 {
+				t.Errorf("get never found libtorrent not ready; the test did not test the retry")
+			}
+			t.Logf("metadata from libtorrent %v after it started (%d dials not ready), download complete after %v",
+				metadataAt.Round(time.Millisecond), retried, time.Since(began).Round(time.Millisecond))
+		})
+	}
+}
+
+// TestMagnetLibtorrentGetsFromSwarmThroughDHT: `swarm seed` announces a
+// torrent into a DHT it joined through a swarm node; libtorrent, given
+// nothing but the info hash and that node as bootstrap, finds swarm with
+// get_peers, takes the info dict from it over ut_metadata and downloads
+// the file.
+func TestMagnetLibtorrentGetsFromSwarmThroughDHT(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	parent, torrent := content(t, "single") // no tracker in it
+	link := "magnet:?xt=urn:btih:" + infoHash(t, torrent)
+	boot := startDHT(t)
+	began := time.Now()
+	seedPort := freePort(t)
+	start(t, "", "swarm seed", swarmBin, "seed", torrent, "--data", parent, "--listen", fmt.Sprintf("127.0.0.1:%d", seedPort),
+		"--dht-port", fmt.Sprint(freeUDPPort(t)), "--dht-bootstrap", boot.Addr().String(), "--log-format", "console")
+	waitListening(t, seedPort, 30*time.Second)
+	// libtorrent starts once swarm's announce is stored, so that it is
+	// libtorrent's get_peers that brings the two together: a seed looks
+	// the torrent up again only after 15 minutes, so it will not dial
+	// libtorrent first.
+	for boot.Stats().Peers == 0 {
+		if time.Since(began) > 30*time.Second {
+			t.Fatalf("swarm seed's announce did not reach the bootstrap node in 30 s; stats %+v", boot.Stats())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	announcedAt := time.Since(began)
+
+	out := t.TempDir()
+	lt := start(t, "", "libtorrent get", py, filepath.Join("testdata", "lt_dht_peer.py"), "get",
+		fmt.Sprint(freePort(t)), boot.Addr().String(), link, out, fmt.Sprint(int(dhtTestTimeout.Seconds())))
+	meta := lt.waitFor(t, regexp.MustCompile(`metadata (\S+)`), time.Until(began.Add(dhtTestTimeout)))
+	if err := lt.wait(t, time.Until(began.Add(dhtTestTimeout))); err != nil {
+		t.Fatalf("libtorrent get %s: %v", link, err)
+	}
+	done := regexp.MustCompile(`complete (\S+)`).FindStringSubmatch(lt.output())
+	if done == nil {
+		t.Fatalf("libtorrent exited 0 without printing complete")
+	}
+	if !regexp.MustCompile(fmt.Sprintf(`127\.0\.0\.1:%d .*outgoing connection`, seedPort)).MatchString(lt.output()) {
+		t.Errorf("libtorrent never connected to swarm's 127.0.0.1:%d", seedPort)
+	}
+	sameBytes(t, filepath.Join(parent, "single"), filepath.Join(out, "single"))
+	t.Logf("swarm's announce stored %v after swarm seed started; libtorrent had the metadata %s s after adding the magnet link, the whole file %s s after",
+		announcedAt.Round(time.Millisecond), meta[1], done[1])
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -16,8 +17,15 @@ import (
 )
 
 // magnetDHTInterval is how often the DHT is asked for peers while the
-// metadata is missing.
-const magnetDHTInterval = 5 * time.Second
+// metadata is missing. magnetJoinWait is the first wait after a lookup
+// found nobody to ask because the node has not joined the DHT yet (it
+// starts with the lookup, and joining takes a round trip): it doubles up to
+// magnetDHTInterval, so the first lookup that can succeed does not wait for
+// a whole interval.
+const (
+	magnetDHTInterval = 5 * time.Second
+	magnetJoinWait    = 250 * time.Millisecond
+)
 
 // fetchMagnet turns a magnet link into a torrent: peers come from its x.pe
 // addresses, its tr trackers and the DHT, and the info dict from them over
@@ -83,6 +91,7 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo
 	}
 	if node != nil {
 		wg.Go(func() {
+			joinWait := magnetJoinWait
 			for {
 				lctx, lcancel := context.WithTimeout(fctx, 30*time.Second)
 				found, err := node.GetPeers(lctx, dht.ID(mg.InfoHash))
@@ -91,10 +100,14 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo
 					tr.log.Debug().Err(err).Msg("magnet: DHT lookup failed")
 				}
 				send(found)
+				wait := magnetDHTInterval
+				if errors.Is(err, dht.ErrNoNodes) {
+					wait, joinWait = joinWait, min(2*joinWait, magnetDHTInterval)
+				}
 				select {
 				case <-fctx.Done():
 					return
-				case <-time.After(magnetDHTInterval):
+				case <-time.After(wait):
 				}
 			}
 		})
