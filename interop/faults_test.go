@@ -156,9 +156,11 @@ func TestGetTradesWhileTrackerIsDown(t *testing.T) {
 }
 
 // TestGetPausesOnFullDiskAndResumes downloads into a tmpfs too small for
-// the content: swarm get reports the full disk naming the file, keeps what
-// it verified, and after the tmpfs is enlarged, running it again completes
-// without fetching a verified piece twice. It needs root to mount.
+// the content: swarm get reports the full disk naming the file and keeps
+// what it verified. When the tmpfs is enlarged a little, it resumes by
+// itself (no restart) and fills it again; after SIGINT and enlarging the
+// tmpfs for good, running it again completes without fetching a verified
+// piece twice. It needs root to mount.
 func TestGetPausesOnFullDiskAndResumes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "small")
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -179,7 +181,8 @@ func TestGetPausesOnFullDiskAndResumes(t *testing.T) {
 	port := swarmSeed(t, torrent, parent)
 	args := getArgs(torrent, dir, "--peer", fmt.Sprintf("127.0.0.1:%d", port))
 	get := start(t, "", "swarm get (disk full)", swarmBin, args...)
-	m := get.waitFor(t, regexp.MustCompile(`"error":"([^"]*no space left on device[^"]*)"[^\n]*"message":"storage failed: downloading paused"`), transferTimeout)
+	full := regexp.MustCompile(`"error":"([^"]*no space left on device[^"]*)"[^\n]*"message":"storage failed: downloading paused"`)
+	m := get.waitFor(t, full, transferTimeout)
 	if file := filepath.Join(dir, "single"); !strings.Contains(m[1], file) {
 		t.Errorf("the error %q does not name the file %s", m[1], file)
 	}
@@ -189,11 +192,25 @@ func TestGetPausesOnFullDiskAndResumes(t *testing.T) {
 		t.Fatalf("swarm get exited on a full disk: %v", get.err)
 	default:
 	}
+	if out, err := exec.Command("mount", "-o", "remount,size=3m", dir).CombinedOutput(); err != nil {
+		t.Fatalf("enlarge the tmpfs: %v: %s", err, out)
+	}
+	freed := time.Now()
+	get.waitFor(t, regexp.MustCompile(`storage retried: downloading resumed`), 30*time.Second)
+	resumed := time.Since(freed)
+	// 1 MiB more fills too: paused again, with a longer wait.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(full.FindAllString(get.output(), -1)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(full.FindAllString(get.output(), -1)); n < 2 {
+		t.Fatalf("after resuming into 1 MiB more space: %d full-disk pauses logged, want 2", n)
+	}
 	get.cmd.Process.Signal(os.Interrupt)
 	err := get.wait(t, 30*time.Second)
 	var l pieceLedger
 	v, _ := l.add(t, 1, get.output())
-	t.Logf("full disk: %q; %d pieces verified before it; exit after SIGINT: %v", m[1], v, err)
+	t.Logf("full disk: %q; resumed by itself %v after 1 MiB was freed; %d pieces verified in all; exit after SIGINT: %v", m[1], resumed.Round(100*time.Millisecond), v, err)
 	if v == 0 {
 		t.Fatal("no piece verified before the disk filled")
 	}

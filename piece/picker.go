@@ -606,6 +606,20 @@ func (pk *Picker[K]) Discard(k K) int64 {
 	return n
 }
 
+// Abandon forgets what was received of piece p, which is started but not
+// verified, as when its blocks could not be written: the piece is picked
+// again from scratch, and nobody is blamed. It returns the requests still
+// outstanding for p, to be cancelled. A hash check of p that is already
+// under way no longer counts (Verified and Failed return ErrNotComplete).
+func (pk *Picker[K]) Abandon(p int) []Request[K] {
+	if uint(p) >= uint(pk.n) || pk.pos[p] < 0 || pk.pieces[p] == nil {
+		return nil
+	}
+	reqs := pk.dropState(p)
+	pk.unstarted++
+	return reqs
+}
+
 // ErrNotComplete is returned by Verified and Failed for a piece that is not
 // waiting to be verified.
 var ErrNotComplete = errors.New("piece is not complete")
@@ -757,11 +771,17 @@ func (pk *Picker[K]) removeCandidate(p int) []Request[K] {
 	pk.trimBuckets()
 	pk.adjustWants(p, -1)
 
-	st := pk.pieces[p]
-	if st == nil {
+	if pk.pieces[p] == nil {
 		pk.unstarted--
 		return nil
 	}
+	return pk.dropState(p)
+}
+
+// dropState forgets started piece p: its blocks, received or not, and its
+// outstanding requests, which it returns.
+func (pk *Picker[K]) dropState(p int) []Request[K] {
+	st := pk.pieces[p]
 	var reqs []Request[K]
 	for i := range st.blocks {
 		bs := &st.blocks[i]

@@ -636,3 +636,41 @@ func TestDiscardRequeuesABannedPeersBlocks(t *testing.T) {
 		t.Errorf("Discard(A) again = %d, want 0", n)
 	}
 }
+
+// TestAbandonStartsAPieceAfresh: a piece whose blocks were lost (a failed
+// write) is picked again from scratch, complete or not, and a hash result
+// for it that was under way no longer counts.
+func TestAbandonStartsAPieceAfresh(t *testing.T) {
+	pk := newPicker(t, 2, 2, piece.Config{RandomFirst: -1, MaxDuplicates: 1})
+	setBitfield(t, pk, A, "11")
+	first := pk.Pick(A, 4)
+	if len(first) != 4 {
+		t.Fatalf("Pick(A, 4) = %v", first)
+	}
+	for _, b := range first[:3] {
+		receive(t, pk, A, b) // piece 0 complete, piece 1 half
+	}
+	p0, p1 := int(first[0].Piece), int(first[3].Piece)
+	if reqs := pk.Abandon(p1); len(reqs) != 1 || reqs[0].Peer != A || reqs[0].Block != first[3] {
+		t.Errorf("Abandon(%d) = %v, want the outstanding request of %v", p1, reqs, first[3])
+	}
+	if reqs := pk.Abandon(p0); len(reqs) != 0 {
+		t.Errorf("Abandon(%d) of a complete piece = %v, want no requests", p0, reqs)
+	}
+	if err := pk.Verified(p0); !errors.Is(err, piece.ErrNotComplete) {
+		t.Errorf("Verified after Abandon = %v, want ErrNotComplete", err)
+	}
+	again := pk.Pick(A, 10)
+	if len(again) != 4 {
+		t.Fatalf("after Abandon, Pick(A) = %v, want all 4 blocks again", again)
+	}
+	if pk.Endgame() != true || pk.Missing() != 2 {
+		t.Errorf("Endgame, Missing = %v, %d; want true, 2", pk.Endgame(), pk.Missing())
+	}
+	if reqs := pk.Abandon(p0); len(reqs) != 2 {
+		t.Errorf("Abandon(%d) with 2 requests out = %v", p0, reqs)
+	}
+	if pk.Outstanding(A) != 2 {
+		t.Errorf("Outstanding(A) = %d after abandoning a piece with 2 of its 4 requests", pk.Outstanding(A))
+	}
+}

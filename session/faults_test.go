@@ -2,13 +2,17 @@ package session_test
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"net/netip"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"swarm/peer"
 	"swarm/session"
+	"swarm/storage"
 )
 
 // TestPeerLeavingMidPieceHandsItsBlocksToOthers: a peer that answers a few
@@ -95,4 +99,84 @@ func TestPeerLeavingMidPieceHandsItsBlocksToOthers(t *testing.T) {
 	}
 	t.Logf("the quitter sent 5 blocks and left owing %d; the download completed %v after start (2 MiB at the seed's 1 MiB/s)",
 		len(owed), time.Since(started).Round(10*time.Millisecond))
+}
+
+// fillingStore is a memStore whose disk can be made full: while full is
+// set, every write fails with storage.ErrDiskFull, as on a full tmpfs.
+type fillingStore struct {
+	memStore
+	full atomic.Bool
+}
+
+func (s *fillingStore) WriteAt(p []byte, off int64) (int, error) {
+	if s.full.Load() {
+		return 0, fmt.Errorf("write film.bin: %w", storage.ErrDiskFull)
+	}
+	return s.memStore.WriteAt(p, off)
+}
+
+// TestFullDiskPausesThenResumesByItself: when the disk fills mid-download,
+// the torrent pauses with the error in its stats and keeps its verified
+// pieces; once space is freed it resumes on its own, without a restart,
+// blames no peer for the blocks it could not write, and completes byte for
+// byte.
+func TestFullDiskPausesThenResumesByItself(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 4<<20, 128<<10) // 32 pieces
+	n := m.Info.NumPieces()
+	seedSess := newSession(t, session.Config{UploadRate: 1 << 20})
+	seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(n), Seed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedSess.AddTorrent(seed)
+	runSession(t, seedSess)
+
+	store := &fillingStore{memStore: memStore{data: make([]byte, len(content))}}
+	leechSess := newSession(t, session.Config{})
+	leech, err := leechSess.NewTorrent(m, session.TorrentConfig{Store: store, Peers: []netip.AddrPort{addrOf(t, seedSess)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leechSess.AddTorrent(leech)
+	runSession(t, leechSess)
+
+	waitStats := func(what string, limit time.Duration, ok func(session.Stats) bool) session.Stats {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for st := leech.Stats(); ; st = leech.Stats() {
+			if ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %v: %+v", what, limit, st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitStats("4 pieces verified", 20*time.Second, func(st session.Stats) bool { return st.Have >= 4 })
+	store.full.Store(true)
+	paused := waitStats("paused by the full disk", 20*time.Second, func(st session.Stats) bool { return st.Err != "" })
+	if !strings.Contains(paused.Err, "film.bin") || paused.Complete {
+		t.Fatalf("paused with %+v, want an error naming film.bin", paused)
+	}
+	time.Sleep(2 * time.Second) // still paused, verified pieces kept
+	if st := leech.Stats(); st.Err == "" || st.Have < paused.Have {
+		t.Fatalf("2 s after the disk filled: %+v, want still paused with at least %d pieces", st, paused.Have)
+	}
+	store.full.Store(false)
+	freed := time.Now()
+	select {
+	case <-leech.Done():
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no resume within 60 s of freeing space: %+v", leech.Stats())
+	}
+	st := leech.Stats()
+	t.Logf("paused at %d of %d pieces (%s); complete %v after space was freed, %d hash failures", paused.Have, n, paused.Err, time.Since(freed).Round(100*time.Millisecond), st.HashFails)
+	if st.Err != "" || st.HashFails != 0 {
+		t.Errorf("after the resume: %+v, want no error and no piece blamed on the seed", st)
+	}
+	if !bytes.Equal(store.data, content) {
+		t.Fatal("the download differs from the content")
+	}
 }

@@ -21,6 +21,12 @@ import (
 // Timing of a torrent's loop.
 const (
 	tickInterval = time.Second
+	// A torrent stopped by a storage error tries again after diskRetryMin,
+	// then twice as long each time it fails, up to diskRetryMax: freed
+	// space is noticed within a minute, and a disk that stays full costs
+	// one failed write a minute.
+	diskRetryMin = 5 * time.Second
+	diskRetryMax = time.Minute
 	// snubTimeout: a peer that sends no block for this long while we have
 	// requests out to it is snubbed: its requests go to other peers.
 	snubTimeout = 60 * time.Second
@@ -110,9 +116,15 @@ type Torrent struct {
 	lastResume  time.Time
 	complete    bool
 	diskErr     error
-	workers     *diskWorkers
-	wg          sync.WaitGroup // connection goroutines and dials
-	announce    chan announceEvent
+	// After a storage error (a full disk), downloading resumes on its own
+	// at diskRetry; the wait doubles from diskRetryMin while it keeps
+	// failing. lost holds the pieces some block of which was not written.
+	diskRetry     time.Time
+	diskRetryWait time.Duration
+	lost          map[int]bool
+	workers       *diskWorkers
+	wg            sync.WaitGroup // connection goroutines and dials
+	announce      chan announceEvent
 }
 
 // NewTorrent prepares a torrent for the session; AddTorrent then runs it.
@@ -151,6 +163,7 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		banned:    map[netip.AddrPort]bool{},
 		bannedIDs: map[[20]byte]bool{},
 		writing:   map[int]int{},
+		lost:      map[int]bool{},
 		ready:     map[int]bool{},
 		announce:  make(chan announceEvent, 4),
 		up:        makeBudget(newLimiter(cfg.UploadRate), s.up),
@@ -648,7 +661,12 @@ func (t *Torrent) onWritten(ev blockWritten) {
 		delete(t.writing, pc)
 	}
 	if ev.err != nil {
+		t.lost[pc] = true
 		t.failDisk(ev.err)
+		return
+	}
+	if t.lost[pc] {
+		delete(t.ready, pc) // fetched again once storage works
 		return
 	}
 	if t.ready[pc] && t.writing[pc] == 0 {
@@ -659,6 +677,7 @@ func (t *Torrent) onWritten(ev blockWritten) {
 
 func (t *Torrent) onHashed(ev pieceHashed) {
 	if ev.err != nil {
+		t.lost[ev.piece] = true
 		t.failDisk(ev.err)
 		return
 	}
@@ -668,6 +687,7 @@ func (t *Torrent) onHashed(ev pieceHashed) {
 			return
 		}
 		t.resumeDirty = true
+		t.diskRetryWait = 0 // storage works
 		t.log.Debug().Int("piece", ev.piece).Msg("piece verified")
 		for p := range t.peers {
 			if p.has == nil || !p.has.Has(ev.piece) {
@@ -732,11 +752,13 @@ func (t *Torrent) ban(p *peerConn, pc int) {
 }
 
 // failDisk stops downloading after a storage error: verified data stays, the
-// torrent keeps seeding what it has.
+// torrent keeps seeding what it has, and retryDisk tries again later.
 func (t *Torrent) failDisk(err error) {
 	if t.diskErr == nil {
 		t.diskErr = err
-		t.log.Error().Err(err).Msg("storage failed: downloading paused")
+		t.diskRetryWait = min(max(2*t.diskRetryWait, diskRetryMin), diskRetryMax)
+		t.diskRetry = time.Now().Add(t.diskRetryWait)
+		t.log.Error().Err(err).Dur("retry_in", t.diskRetryWait).Msg("storage failed: downloading paused")
 		for p := range t.peers {
 			t.picker.ReleasePeer(p)
 			if p.amInterested {
@@ -746,6 +768,30 @@ func (t *Torrent) failDisk(err error) {
 		}
 		t.publishStats()
 	}
+}
+
+// retryDisk resumes downloading after a storage error, once its wait is
+// over: the pieces whose blocks were not written start afresh (no peer is
+// blamed for them), and if storage fails again, failDisk waits twice as
+// long before the next try.
+func (t *Torrent) retryDisk(now time.Time) {
+	if t.diskErr == nil || now.Before(t.diskRetry) {
+		return
+	}
+	for pc := range t.lost {
+		for _, r := range t.picker.Abandon(pc) {
+			r.Peer.send(peer.Message{ID: peer.Cancel, Index: r.Block.Piece, Begin: r.Block.Begin, Length: r.Block.Length})
+		}
+		delete(t.ready, pc)
+	}
+	clear(t.lost)
+	t.log.Info().AnErr("after", t.diskErr).Msg("storage retried: downloading resumed")
+	t.diskErr = nil
+	for p := range t.peers {
+		t.updateInterest(p)
+		t.fillRequests(p)
+	}
+	t.publishStats()
 }
 
 // markComplete notes that every wanted piece is verified; announce says
@@ -906,6 +952,7 @@ func (t *Torrent) tick(ctx context.Context, now time.Time) {
 		t.rechoke(now)
 	}
 	t.pexTick(now)
+	t.retryDisk(now)
 	t.connectMore(ctx)
 	if t.resumeDirty && now.Sub(t.lastResume) >= resumeInterval {
 		t.saveResume(false)
