@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"time"
@@ -14,8 +15,11 @@ import (
 const (
 	dhtAnnounceInterval = 15 * time.Minute
 	dhtRetryMin         = 5 * time.Second
-	dhtRetryMax         = time.Minute
-	dhtLookupTimeout    = time.Minute
+	// dhtJoinRetry: a node that has not joined the DHT yet (no node in
+	// its table, as at start-up) is asked again this soon, doubling.
+	dhtJoinRetry     = 250 * time.Millisecond
+	dhtRetryMax      = time.Minute
+	dhtLookupTimeout = time.Minute
 )
 
 // dhtLoop announces the torrent into the DHT (BEP 5) and hands the peers the
@@ -29,6 +33,7 @@ func (t *Torrent) dhtLoop(ctx context.Context, node *dht.Node) {
 		port = a.Port
 	}
 	retry := dhtRetryMin
+	joinRetry := dhtJoinRetry
 	for {
 		lctx, cancel := context.WithTimeout(ctx, dhtLookupTimeout)
 		peers, err := node.Announce(lctx, dht.ID(t.infoHash), port)
@@ -46,7 +51,11 @@ func (t *Torrent) dhtLoop(ctx context.Context, node *dht.Node) {
 			short = st.Peers+len(peers) < fewPeers && !st.Complete
 		}
 		wait := dhtAnnounceInterval
-		if short {
+		if errors.Is(err, dht.ErrNoNodes) && joinRetry < dhtRetryMin {
+			// Not joined yet: the first announce comes right after
+			// start, before bootstrap has answered.
+			wait, joinRetry = joinRetry, 2*joinRetry
+		} else if short {
 			wait, retry = retry, min(2*retry, dhtRetryMax)
 		} else {
 			retry = dhtRetryMin
