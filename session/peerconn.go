@@ -102,6 +102,7 @@ type peerConn struct {
 	lastUp         int64     // uploaded at the previous tick
 	usefulBlocks   int       // blocks the picker accepted from this peer
 	unwanted       int       // blocks it sent that we could not use
+	pex            pexState  // peer exchange (BEP 11)
 
 	q writeQueue
 }

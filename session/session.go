@@ -59,6 +59,10 @@ type Config struct {
 	// DHT, if set, is a running DHT node (BEP 5) that public torrents
 	// announce to and find peers through; the caller runs and closes it.
 	DHT *dht.Node
+	// PexInterval is the least time between two peer exchange (BEP 11)
+	// messages to one peer; 0 means 60 s. A peer's messages that come
+	// faster than one per third of it are ignored. Tests lower it.
+	PexInterval time.Duration
 }
 
 // Session runs torrents: it accepts peers on one listener and routes them to
@@ -81,7 +85,7 @@ type Session struct {
 // New checks cfg, fills in defaults and opens the listener.
 func New(cfg Config) (*Session, error) {
 	if cfg.MaxPeers < 0 || cfg.UploadRate < 0 || cfg.DownloadRate < 0 || cfg.DialTimeout < 0 || cfg.PeerIdleTimeout < 0 ||
-		cfg.UnchokeSlots < 0 || cfg.RechokeInterval < 0 || cfg.OptimisticInterval < 0 {
+		cfg.UnchokeSlots < 0 || cfg.RechokeInterval < 0 || cfg.OptimisticInterval < 0 || cfg.PexInterval < 0 {
 		return nil, errors.New("session: negative limit in Config")
 	}
 	if cfg.MaxPeers == 0 {
@@ -95,6 +99,9 @@ func New(cfg Config) (*Session, error) {
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 10 * time.Second
+	}
+	if cfg.PexInterval == 0 {
+		cfg.PexInterval = defaultPexInterval
 	}
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = ":0"

@@ -373,6 +373,10 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 		reject = "download complete"
 	default:
 		for p := range t.peers {
+			if p.id == ev.hs.PeerID && p.outgoing != ev.outgoing && keepNewConn(ev.outgoing, t.sess.peerID, ev.hs.PeerID) {
+				t.disconnect(p, errSimultaneousOpen)
+				break
+			}
 			if p.id == ev.hs.PeerID {
 				reject = "duplicate connection"
 				if ev.outgoing {
