@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,4 +246,79 @@ func TestPexOnlyForPublicTorrents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPexHostileMessages: a malformed ut_pex message drops the peer; a
+// well-formed one with more added peers than we take (60) gets 50 of them
+// dialed and no more.
+func TestPexHostileMessages(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 256<<10, 64<<10)
+	s := newSession(t, session.Config{PexInterval: time.Second, MaxPeers: 100})
+	seed, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: content}, Have: fullBitfield(4), Seed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddTorrent(seed)
+	runSession(t, s)
+	addr := addrOf(t, s)
+
+	t.Run("malformed", func(t *testing.T) {
+		for _, payload := range []string{"d5:added7:1234567e", "d5:added6:1234567:added.f2:\x00\x00e", "le", "d5:added99999:x"} {
+			c := dialRaw(t, addr, m.InfoHash, "-XX0000-malformedpex")
+			c.extended(peer.PexID, []byte(payload))
+			if !closedWithin(c.conn.NetConn(), 5*time.Second) {
+				t.Errorf("ut_pex %q: the seed kept the connection", payload)
+			}
+		}
+	})
+
+	t.Run("too many added", func(t *testing.T) {
+		var dialed atomic.Int32
+		msg := peer.PexMessage{}
+		for range 60 {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				counted := false
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+					if !counted {
+						counted = true
+						dialed.Add(1)
+					}
+				}
+			}()
+			t.Cleanup(func() { ln.Close(); <-done })
+			msg.Added = append(msg.Added, netip.MustParseAddrPort(ln.Addr().String()))
+		}
+		b, err := msg.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := dialRaw(t, addr, m.InfoHash, "-XX0000-toomanypex00")
+		c.extended(peer.PexID, b)
+		deadline := time.Now().Add(30 * time.Second)
+		for dialed.Load() < 50 {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 30 s the seed dialed %d of the 60 addresses, want 50", dialed.Load())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second)
+		if n := dialed.Load(); n != 50 {
+			t.Errorf("the seed dialed %d of the 60 addresses in one ut_pex message, want 50", n)
+		}
+		if closedWithin(c.conn.NetConn(), 100*time.Millisecond) {
+			t.Error("the seed dropped a peer for a well-formed ut_pex message with 60 added peers")
+		}
+	})
 }
