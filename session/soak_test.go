@@ -2,10 +2,13 @@ package session_test
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +31,11 @@ func TestSoak200Peers(t *testing.T) {
 	duration, err := time.ParseDuration(v)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if os.Getenv("SWARM_SOAK_HEAPPROFILE") != "" {
+		// Sample every 4 KiB allocated rather than every 512 KiB, so
+		// that growth of a few hundred KiB shows in the profiles.
+		runtime.MemProfileRate = 4096
 	}
 	const peers = 200
 	m, content := makeTorrent(t, 8<<20, 256<<10)
@@ -113,6 +121,7 @@ func TestSoak200Peers(t *testing.T) {
 		time.Sleep(min(10*time.Second, duration-time.Since(start)))
 		samples = append(samples, sample{time.Since(start).Round(time.Second), runtime.NumGoroutine(), heapInUse(), tor.Stats().Peers})
 		s := samples[len(samples)-1]
+		saveHeapProfile(t, len(samples))
 		t.Logf("%v: %d peers, %d goroutines, heap %.1f MiB, uploaded %d MiB", s.at, s.peers, s.goroutines, float64(s.heap)/(1<<20), tor.Stats().Uploaded>>20)
 	}
 	close(stop)
@@ -132,4 +141,24 @@ func TestSoak200Peers(t *testing.T) {
 	}
 	t.Logf("soak of %v with %d peers: goroutines %d -> %d, heap %.1f -> %.1f MiB, %d MiB uploaded",
 		duration, peers, first.goroutines, last.goroutines, float64(first.heap)/(1<<20), float64(last.heap)/(1<<20), received>>20)
+}
+
+// saveHeapProfile writes the live heap's profile to
+// $SWARM_SOAK_HEAPPROFILE/heap-N.pprof when that folder is set, so growth
+// between two samples can be read with
+// go tool pprof -sample_index=inuse_space -base heap-1.pprof heap-N.pprof.
+func saveHeapProfile(t *testing.T, n int) {
+	dir := os.Getenv("SWARM_SOAK_HEAPPROFILE")
+	if dir == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("heap-%d.pprof", n)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		t.Fatal(err)
+	}
 }
