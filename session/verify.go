@@ -1,0 +1,151 @@
+package session
+
+import (
+	"time"
+
+	"swarm/peer"
+)
+
+// What follows a block's arrival: its write, the piece's hash check, the
+// ban of a peer whose data failed it, and storage errors with their retry.
+
+// onWritten hashes a piece once all its blocks are written.
+func (t *Torrent) onWritten(ev blockWritten) {
+	pc := int(ev.block.Piece)
+	t.writing[pc]--
+	if t.writing[pc] == 0 {
+		delete(t.writing, pc)
+	}
+	if ev.err != nil {
+		t.lost[pc] = true
+		t.failDisk(ev.err)
+		return
+	}
+	if t.lost[pc] {
+		delete(t.ready, pc) // fetched again once storage works
+		return
+	}
+	if t.ready[pc] && t.writing[pc] == 0 {
+		delete(t.ready, pc)
+		t.workers.hash(pc, t.geo.PieceOffset(pc), t.geo.PieceLen(pc), t.m.Info.Pieces[pc])
+	}
+}
+
+func (t *Torrent) onHashed(ev pieceHashed) {
+	if ev.err != nil {
+		t.lost[ev.piece] = true
+		t.failDisk(ev.err)
+		return
+	}
+	if ev.ok {
+		if err := t.picker.Verified(ev.piece); err != nil {
+			t.log.Error().Err(err).Int("piece", ev.piece).Msg("picker refused a verified piece")
+			return
+		}
+		t.resumeDirty = true
+		t.diskRetryWait = 0 // storage works
+		t.log.Debug().Int("piece", ev.piece).Msg("piece verified")
+		for p := range t.peers {
+			if p.has == nil || !p.has.Has(ev.piece) {
+				p.send(peer.Message{ID: peer.Have, Index: uint32(ev.piece)})
+			}
+			t.updateInterest(p)
+		}
+		if t.picker.Complete() {
+			t.markComplete(true)
+		}
+		return
+	}
+	senders, err := t.picker.Failed(ev.piece)
+	if err != nil {
+		t.log.Error().Err(err).Int("piece", ev.piece).Msg("picker refused a failed piece")
+		return
+	}
+	t.wasted += t.geo.PieceLen(ev.piece)
+	t.hashFails++
+	t.log.Warn().Int("piece", ev.piece).Int("senders", len(senders)).Msg("piece failed its hash check")
+	// A peer that alone sent a bad piece is lying, and is banned. When
+	// several shared in it, each goes on parole: it is given whole pieces
+	// nobody else sends blocks of, so its next bad piece is its alone,
+	// and a good one clears it (the picker does both; libtorrent's
+	// parole mode works the same way). Blocks a banned peer sent before
+	// its ban fail the pieces they are in later on: that failure is its own.
+	liar := false
+	for _, p := range senders {
+		liar = liar || t.bannedIDs[p.id]
+	}
+	switch {
+	case liar:
+	case len(senders) == 1:
+		t.ban(senders[0], ev.piece)
+	default:
+		for _, p := range senders {
+			if _, ok := t.peers[p]; ok && !t.picker.OnParole(p) {
+				p.log.Info().Int("piece", ev.piece).Int("senders", len(senders)).Msg("peer on parole: it shared in a piece that failed its hash check")
+				t.picker.SetParole(p, true)
+			}
+		}
+	}
+	for p := range t.peers {
+		t.fillRequests(p)
+	}
+}
+
+// ban disconnects a peer whose data failed the hash check of piece pc, if
+// it is still connected, and refuses its address and id from then on.
+func (t *Torrent) ban(p *peerConn, pc int) {
+	t.banned[p.addr] = true
+	if p.listen.IsValid() {
+		t.banned[p.listen] = true
+	}
+	t.bannedIDs[p.id] = true
+	t.wasted += t.picker.Discard(p)
+	err := violation("sent data that failed the hash check of piece %d", pc)
+	if _, ok := t.peers[p]; !ok {
+		p.log.Info().Err(err).Msg("peer banned after it left")
+	}
+	t.disconnect(p, err)
+}
+
+// failDisk stops downloading after a storage error: verified data stays, the
+// torrent keeps seeding what it has, and retryDisk tries again later.
+func (t *Torrent) failDisk(err error) {
+	if t.diskErr == nil {
+		t.diskErr = err
+		t.diskRetryWait = min(max(2*t.diskRetryWait, diskRetryMin), diskRetryMax)
+		t.diskRetry = time.Now().Add(t.diskRetryWait)
+		t.log.Error().Err(err).Dur("retry_in", t.diskRetryWait).Msg("storage failed: downloading paused")
+		for p := range t.peers {
+			t.picker.ReleasePeer(p)
+			if p.amInterested {
+				p.amInterested = false
+				p.send(peer.Message{ID: peer.NotInterested})
+			}
+		}
+		t.publishStats()
+	}
+}
+
+// retryDisk resumes downloading after a storage error, once its wait is
+// over: the pieces whose blocks were not written start afresh (no peer is
+// blamed for them), and if storage fails again, failDisk waits twice as
+// long before the next try.
+func (t *Torrent) retryDisk(now time.Time) {
+	if t.diskErr == nil || now.Before(t.diskRetry) {
+		return
+	}
+	for pc := range t.lost {
+		for _, r := range t.picker.Abandon(pc) {
+			r.Peer.send(peer.Message{ID: peer.Cancel, Index: r.Block.Piece, Begin: r.Block.Begin, Length: r.Block.Length})
+		}
+		delete(t.ready, pc)
+	}
+	clear(t.lost)
+	t.log.Info().AnErr("after", t.diskErr).Msg("storage retried: downloading resumed")
+	t.diskErr = nil
+	for p := range t.peers {
+		t.updateInterest(p)
+		t.fillRequests(p)
+	}
+	t.publishStats()
+}
