@@ -292,13 +292,18 @@ func (ss *shards) collect(b *batch, snap *[][]byte) {
 
 // sweep closes the sessions not seen for two intervals: their clients are
 // gone. The bytes they moved after their last announce are not known.
+// Sessions restored at start and not announced since are kept for
+// Config.RestoreGrace instead: their clients failed to reach the tracker
+// while it was down and come back on their back-off, and without the
+// session the bytes they moved meanwhile would be lost.
 func (t *Tracker) sweep(now time.Time) {
 	cutoff := now.Add(-2 * t.cfg.Interval).UnixNano()
+	restoredCutoff := now.Add(-max(2*t.cfg.Interval, t.cfg.RestoreGrace)).UnixNano()
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
 		for k, s := range sh.sessions {
-			if s.seen < cutoff {
+			if s.seen < cutoff && (!s.restored || s.seen < restoredCutoff) {
 				delete(sh.sessions, k)
 				if !s.dirty {
 					sh.dirty = append(sh.dirty, k)

@@ -21,6 +21,7 @@ const (
 	DefaultBurst         = 300
 	DefaultFlushInterval = time.Second
 	DefaultFoldInterval  = time.Minute
+	DefaultRestoreGrace  = time.Hour
 )
 
 // Config configures a Tracker.
@@ -50,6 +51,15 @@ type Config struct {
 	// DefaultFoldInterval (1 minute). Longer folds merge more announces of
 	// one session into one write, but the journal grows meanwhile.
 	FoldInterval time.Duration
+	// RestoreGrace is how long a session loaded from the database at start
+	// is kept before its client announces again; 0 means
+	// DefaultRestoreGrace (1 hour), and two intervals apply if longer. A
+	// client whose announce failed while the tracker was down retries on
+	// its own back-off, not at its interval (libtorrent waits about 15 s
+	// after one failure, up to an hour after many); its session must still
+	// be there then, since the counters in it are what its next announce is
+	// counted from.
+	RestoreGrace time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -73,6 +83,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.FoldInterval == 0 {
 		c.FoldInterval = DefaultFoldInterval
 	}
+	if c.RestoreGrace == 0 {
+		c.RestoreGrace = DefaultRestoreGrace
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -83,8 +96,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("min interval %v is not between 0 and interval %v", c.MinInterval, c.Interval)
 	case c.Rate < 0 || c.Burst < 1:
 		return c, fmt.Errorf("rate %v and burst %d: want a positive rate and a burst of at least 1", c.Rate, c.Burst)
-	case c.FlushInterval < 0 || c.FoldInterval < 0:
-		return c, errors.New("negative flush or fold interval")
+	case c.FlushInterval < 0 || c.FoldInterval < 0 || c.RestoreGrace < 0:
+		return c, errors.New("negative flush interval, fold interval or restore grace")
 	}
 	return c, nil
 }
@@ -183,6 +196,11 @@ func (t *Tracker) BeforeAnnounce(_ context.Context, req *server.AnnounceRequest)
 	k := sessionKey{user: u.id, hash: req.InfoHash, peer: req.PeerID}
 	a := announce{event: req.Event, up: req.Uploaded, down: req.Downloaded, left: req.Left}
 	d, ok := t.shards.of(&k).apply(k, a, now.UnixNano(), t.policy)
+	if e := t.log.Debug(); e.Enabled() {
+		e.Str("passkey", maskRaw(req.Passkey)).Object("request", req.AnnounceRequest).
+			Int64("counted_up", d.up).Int64("counted_down", d.down).Bool("accepted", ok).
+			Msg("private tracker announce")
+	}
 	if !ok {
 		return t.refuse(reasonMinInterval, req.Passkey)
 	}

@@ -177,6 +177,80 @@ func TestCrashLosesNoBytes(t *testing.T) {
 	}
 }
 
+// TestRestoredSessionWaitsForClientBackoff: after a crash, a client whose
+// announce failed while the tracker was down comes back on its retry
+// back-off, later than two intervals after the restart (libtorrent waits
+// 15 s after one failure, with a 2 s interval in the interop test). Its
+// restored session must still be there, or the bytes it moved since the
+// last flush are lost: it would be counted as a new session from the
+// counters it reports. Restored sessions that never return go after
+// Config.RestoreGrace.
+func TestRestoredSessionWaitsForClientBackoff(t *testing.T) {
+	db, path := openDB(t)
+	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
+	addTorrent(t, db, ihA)
+	r := newRig(t, db, private.Config{})
+	r.mustAnnounce(t, alice, peer(ihA, "a", tracker.EventStarted, 0, 0, 0))
+	r.mustAnnounce(t, bob, peer(ihA, "b", tracker.EventStarted, 0, 0, size))
+	r.clock.Advance(time.Minute)
+	r.mustAnnounce(t, alice, peer(ihA, "a", 0, 300_000, 0, 0))
+	r.mustAnnounce(t, bob, peer(ihA, "b", 0, 0, 300_000, size-300_000))
+	r.flush(t)
+	// The crash: r is dropped without a flush.
+
+	r2 := newRig(t, reopenDB(t, path), private.Config{FlushInterval: time.Millisecond, RestoreGrace: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r2.tr.Run(ctx) }()
+	stop := func() {
+		t.Helper()
+		if cancel == nil {
+			return
+		}
+		cancel()
+		cancel = nil
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+	defer stop()
+	// waitSessions polls the sessions metric until it is want, for at
+	// most 5 s (Run sweeps on its next tick).
+	waitSessions := func(want string) {
+		t.Helper()
+		var got string
+		for range 500 {
+			if got = r2.metric(t, "swarm_tracker_private_sessions"); got == "swarm_tracker_private_sessions "+want {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("sessions metric %q after 5 s, want %s", got, want)
+	}
+	waitSessions("2")
+	// A client that reached the restarted tracker at once, then left.
+	r2.mustAnnounce(t, alice, peer(ihA, "gone", tracker.EventStarted, 0, 0, 0))
+	waitSessions("3")
+
+	// Three intervals later the live session has been swept, the restored
+	// ones have not.
+	r2.clock.Advance(3 * time.Minute)
+	waitSessions("2")
+	r2.mustAnnounce(t, alice, peer(ihA, "a", 0, size, 0, 0))
+	// Past the grace, bob's restored session, silent all along, goes, and
+	// so does alice's, silent since.
+	r2.clock.Advance(time.Hour + time.Minute)
+	waitSessions("0")
+	stop()
+
+	if got := totals(t, db, "alice").Uploaded; got != size {
+		t.Errorf("alice, back on her back-off after the restart, has %d bytes up, want %d", got, size)
+	}
+	if got := totals(t, db, "bob").Downloaded; got != 300_000 {
+		t.Errorf("bob, never back, has %d bytes down, want the flushed 300000", got)
+	}
+}
+
 // TestRunPicksUpAdminChanges: users and torrents changed through another
 // connection (an admin command) take effect while Run runs, and Run writes
 // the totals when it stops.
@@ -250,18 +324,21 @@ func TestRunPicksUpAdminChanges(t *testing.T) {
 	}
 }
 
-// TestLogsMaskPasskeys: refusals are logged, never with a whole passkey.
+// TestLogsMaskPasskeys: refusals and accepted announces are logged, never
+// with a whole passkey.
 func TestLogsMaskPasskeys(t *testing.T) {
 	db, _ := openDB(t)
 	alice := addUser(t, db, "alice")
+	addTorrent(t, db, ihA)
 	var logs bytes.Buffer
 	l := zerolog.New(&logs).Level(zerolog.DebugLevel)
 	r := newRig(t, db, private.Config{Logger: &l})
 	stranger := private.NewPasskey().String()
 	r.announce(t, alice.Passkey.String(), peer(ihB, "a", 0, 0, 0, 1)) // unregistered
 	r.announce(t, stranger, peer(ihA, "a", 0, 0, 0, 1))
-	if !strings.Contains(logs.String(), "refused") {
-		t.Fatalf("no refusal logged:\n%s", logs.String())
+	r.mustAnnounce(t, alice, peer(ihA, "a", tracker.EventStarted, 0, 0, 1))
+	if !strings.Contains(logs.String(), "refused") || !strings.Contains(logs.String(), "private tracker announce") {
+		t.Fatalf("no refusal or no accepted announce logged:\n%s", logs.String())
 	}
 	for _, key := range []string{alice.Passkey.String(), stranger} {
 		if strings.Contains(logs.String(), key) || strings.Contains(logs.String(), key[:8]) {
