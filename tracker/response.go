@@ -124,7 +124,9 @@ func parsePeers(raw []byte) ([]netip.AddrPort, error) {
 func appendUsable(dst, peers []netip.AddrPort) []netip.AddrPort {
 	for _, p := range peers {
 		if p.Port() != 0 {
-			dst = append(dst, p)
+			// An IPv4-mapped address in peers6 is an IPv4 peer: dial
+			// it as one, and see it as the same peer as in peers.
+			dst = append(dst, netip.AddrPortFrom(p.Addr().Unmap(), p.Port()))
 		}
 	}
 	return dst
