@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -57,6 +57,26 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo
 		tr.cfg.DHT = node
 		tr.dhtWait = runDHT(ctx, node)
 	}
+	// The session listens from now on, so the port and peer id trackers and
+	// peers hear while the metadata is fetched are the ones it downloads
+	// with (libtorrent does the same).
+	cfg := tr.cfg
+	cfg.DHT = node
+	sess, err := newSession(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			sess.Close()
+		}
+	}()
+	port := 0
+	if a, ok := sess.Addr().(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	id := sess.PeerID()
 	tr.out.printf("fetching the metadata of %s from peers\n", mg.InfoHash)
 
 	fctx, cancel := context.WithCancel(ctx)
@@ -74,13 +94,10 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo
 		}
 	}
 	wg.Go(func() { send(direct) })
-	var id [20]byte
-	copy(id[:], "-SW0100-")
-	rand.Read(id[8:])
 	for _, u := range mg.Trackers {
 		wg.Go(func() {
 			resp, err := (&tracker.Client{UserAgent: "swarm/" + version}).Announce(fctx, u, tracker.AnnounceRequest{
-				InfoHash: mg.InfoHash, PeerID: id, Port: 6881, Left: 1, NumWant: 50, Compact: true,
+				InfoHash: mg.InfoHash, PeerID: id, Port: uint16(port), Left: 1, NumWant: 50, Compact: true,
 			})
 			if err != nil {
 				tr.log.Debug().Err(err).Str("tracker", u).Msg("magnet: announce failed")
@@ -112,7 +129,7 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo
 			}
 		})
 	}
-	info, err := metadata.Fetch(fctx, metadata.Config{InfoHash: mg.InfoHash, PeerID: id, Peers: peers, Logger: tr.log, Client: "swarm " + version})
+	info, err := metadata.Fetch(fctx, metadata.Config{InfoHash: mg.InfoHash, PeerID: id, ListenPort: uint16(port), Peers: peers, Logger: tr.log, Client: "swarm " + version})
 	if err != nil {
 		return nil, nil, fmt.Errorf("metadata of %s: %w", mg.InfoHash, err)
 	}
@@ -127,6 +144,7 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo
 	if m.Info.Private && node != nil {
 		tr.log.Info().Msg("the torrent is private (BEP 27): its peers will come from its trackers only")
 	}
+	keep, tr.sess = true, sess
 	return m, direct, nil
 }
 

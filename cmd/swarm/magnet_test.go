@@ -1,9 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 
 	"swarm/metainfo"
@@ -57,4 +63,56 @@ func freeUDPPort(t *testing.T) int {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// TestGetMagnetAnnouncesItsListenPort: while the metadata of a magnet link
+// is fetched, its tracker hears the port get listens on and the peer id it
+// downloads with, not placeholders, so peers the tracker hands out can
+// reach it from the first announce.
+func TestGetMagnetAnnouncesItsListenPort(t *testing.T) {
+	parent, torrent := makeContent(t, "portmag", map[string]int{"a.bin": 100000})
+	_, seedAddr := startSeed(t, torrent, parent, "--dht=false")
+	seed := netip.MustParseAddrPort(seedAddr)
+	var mu sync.Mutex
+	type announce struct{ port, peerID string }
+	var heard []announce
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		mu.Lock()
+		heard = append(heard, announce{q.Get("port"), q.Get("peer_id")})
+		mu.Unlock()
+		ip := seed.Addr().As4()
+		peers := string(ip[:]) + string([]byte{byte(seed.Port() >> 8), byte(seed.Port())})
+		fmt.Fprintf(w, "d8:intervali60e5:peers6:%se", peers)
+	}))
+	defer srv.Close()
+
+	listen := freeTCPPort(t)
+	out := t.TempDir()
+	link := "magnet:?xt=urn:btih:" + infoHashOf(t, torrent) + "&tr=" + url.QueryEscape(srv.URL+"/announce")
+	g := startSwarm(t, "get", link, "-o", out, "--listen", "127.0.0.1:"+strconv.Itoa(listen), "--dht=false", "-q")
+	if err := g.wait(t, transferTimeout); err != nil {
+		t.Fatalf("get magnet: %v", err)
+	}
+	sameFile(t, filepath.Join(parent, "portmag", "a.bin"), filepath.Join(out, "portmag", "a.bin"))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(heard) < 2 {
+		t.Fatalf("the tracker heard %d announces, want one while fetching the metadata and more after", len(heard))
+	}
+	for i, a := range heard {
+		if a.port != strconv.Itoa(listen) || a.peerID != heard[0].peerID {
+			t.Errorf("announce %d: port %s, peer id %q; want port %d and the first announce's peer id %q", i, a.port, a.peerID, listen, heard[0].peerID)
+		}
+	}
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -51,6 +51,9 @@ func (o *peerOptions) register(fs *pflag.FlagSet) {
 type transfer struct {
 	opts    *peerOptions
 	dhtWait func() // stops the DHT node and waits; set once it runs (a magnet link starts it early)
+	// sess is the session a magnet link opened early, so that trackers and
+	// peers hear our real port and peer id while the metadata is fetched.
+	sess *session.Session
 	log     *zerolog.Logger
 	cfg     session.Config
 	peers   []netip.AddrPort
@@ -153,25 +156,27 @@ func trackerTiers(urls []string) [][]string {
 // torrent with the options in tc (its Store, Have, SaveResume and Wanted are
 // filled in here from OpenContent).
 func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir string, tc session.TorrentConfig, open session.OpenOptions) (*session.Session, *session.Torrent, error) {
-	node := tr.cfg.DHT // already running for a magnet link
-	if node != nil && m.Info.Private {
-		node = nil // BEP 27: its trackers only
-	} else if node == nil {
+	// A magnet link's session is open already; it keeps its DHT node even
+	// for a private torrent, which the session never announces (BEP 27).
+	sess, node := tr.sess, tr.cfg.DHT
+	if sess == nil {
+		if node == nil {
+			var err error
+			if node, err = tr.opts.dht.open(tr.opts.listen, m.Info.Private, dir, tr.log); err != nil {
+				return nil, nil, err
+			}
+		}
+		cfg := tr.cfg
+		cfg.DHT = node
 		var err error
-		if node, err = tr.opts.dht.open(tr.opts.listen, m.Info.Private, dir, tr.log); err != nil {
+		if sess, err = newSession(cfg); err != nil {
+			if node != nil && tr.dhtWait == nil {
+				node.Close()
+			}
 			return nil, nil, err
 		}
+		tr.cfg.DHT = node
 	}
-	cfg := tr.cfg
-	cfg.DHT = node
-	sess, err := newSession(cfg)
-	if err != nil {
-		if node != nil && tr.dhtWait == nil {
-			node.Close()
-		}
-		return nil, nil, err
-	}
-	tr.cfg.DHT = node
 	closeAll := func() {
 		sess.Close()
 		if node != nil && tr.dhtWait == nil {
