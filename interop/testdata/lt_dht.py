@@ -16,38 +16,21 @@ packet limit (dht_block_ratelimit, 5/s), since every node here is 127.0.0.1.
 """
 import os, sys, time
 import libtorrent as lt
+from lt_loopback import dht_session_settings, wait_dht
 
 mode, port, boot, ih_hex, arg = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 want = arg if mode == "get" else None
 timeout = float(sys.argv[6]) if mode == "get" and len(sys.argv) > 6 else 60
 
 cat = lt.alert.category_t
-ses = lt.session({
-    "listen_interfaces": f"127.0.0.1:{port}",
-    "outgoing_interfaces": "127.0.0.1",
-    "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
-    "enable_dht": True,
-    "dht_bootstrap_nodes": boot,
-    "dht_restrict_routing_ips": False,
-    "dht_restrict_search_ips": False,
-    "dht_prefer_verified_node_ids": False,
-    "dht_enforce_node_id": False,
-    "dht_ignore_dark_internet": False,
-    "dht_block_ratelimit": 100000,
-    "allow_multiple_connections_per_ip": True,
-    "dht_announce_interval": 5,
-    "alert_mask": cat.error_notification | cat.dht_notification | cat.dht_operation_notification
-                  | (cat.dht_log_notification if os.environ.get("LT_DHT_DEBUG") else 0),
-})
+settings = dht_session_settings(port, boot)
+settings["alert_mask"] = (cat.error_notification | cat.dht_notification | cat.dht_operation_notification
+    | (cat.dht_log_notification if os.environ.get("LT_DHT_DEBUG") else 0))
+ses = lt.session(settings)
 ih = lt.sha1_hash(bytes.fromhex(ih_hex))
 
 start = time.time()
-while not ses.is_dht_running():
-    if time.time() - start > 10:
-        print("dht did not start", flush=True)
-        sys.exit(1)
-    time.sleep(0.05)
-print("listening", ses.listen_port(), flush=True)
+wait_dht(ses)
 if mode == "announce":
     p = lt.add_torrent_params()
     p.info_hashes = lt.info_hash_t(ih)

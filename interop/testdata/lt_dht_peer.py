@@ -21,38 +21,21 @@ of 15 minutes, uTP off (swarm is TCP only), several connections per IP.
 """
 import sys, time
 import libtorrent as lt
+from lt_loopback import dht_session_settings, wait_dht
 
 mode, port, boot, what, save = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 timeout = float(sys.argv[6]) if mode == "get" and len(sys.argv) > 6 else 90
 add_after = float(sys.argv[6]) if mode == "seed" and len(sys.argv) > 6 else 0
 
 cat = lt.alert.category_t
-ses = lt.session({
-    "listen_interfaces": f"127.0.0.1:{port}",
-    "outgoing_interfaces": "127.0.0.1",
-    "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
-    "enable_incoming_utp": False, "enable_outgoing_utp": False,
-    "enable_dht": True,
-    "dht_bootstrap_nodes": boot,
-    "dht_restrict_routing_ips": False,
-    "dht_restrict_search_ips": False,
-    "dht_prefer_verified_node_ids": False,
-    "dht_enforce_node_id": False,
-    "dht_ignore_dark_internet": False,
-    "dht_block_ratelimit": 100000,
-    "dht_announce_interval": 5,
-    "allow_multiple_connections_per_ip": True,
-    "alert_mask": cat.error_notification | cat.status_notification | cat.tracker_notification
-                  | cat.connect_notification,
-})
+settings = dht_session_settings(port, boot)
+settings.update({"enable_incoming_utp": False, "enable_outgoing_utp": False})
+settings["alert_mask"] = (cat.error_notification | cat.status_notification | cat.tracker_notification
+    | cat.connect_notification)
+ses = lt.session(settings)
 
 start = time.time()
-while not ses.is_dht_running():
-    if time.time() - start > 10:
-        print("dht did not start", flush=True)
-        sys.exit(1)
-    time.sleep(0.05)
-print("listening", ses.listen_port(), flush=True)
+wait_dht(ses)
 
 if mode == "seed":
     time.sleep(add_after)
