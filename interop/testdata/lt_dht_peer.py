@@ -34,7 +34,6 @@ settings["alert_mask"] = (cat.error_notification | cat.status_notification | cat
     | cat.connect_notification)
 ses = lt.session(settings)
 
-start = time.time()
 wait_dht(ses)
 
 if mode == "seed":
