@@ -53,12 +53,12 @@ type transfer struct {
 	dhtWait func() // stops the DHT node and waits; set once it runs (a magnet link starts it early)
 	// sess is the session a magnet link opened early, so that trackers and
 	// peers hear our real port and peer id while the metadata is fetched.
-	sess *session.Session
-	log     *zerolog.Logger
-	cfg     session.Config
-	peers   []netip.AddrPort
-	out     *display
-	stop    seedLimits
+	sess  *session.Session
+	log   *zerolog.Logger
+	cfg   session.Config
+	peers []netip.AddrPort
+	out   *display
+	stop  seedLimits
 }
 
 // setup builds the display, the logger (errors only with --quiet; above the
