@@ -99,7 +99,12 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.Interval, DefaultInterval)
 	c.Interval = c.Interval.Truncate(time.Second)
 	def(&c.MinInterval, c.Interval/2)
-	c.MinInterval = c.MinInterval.Truncate(time.Second)
+	// Replies carry whole seconds. Rounding the min interval up keeps a
+	// client that follows the reply clear of a hook (the private tracker)
+	// enforcing the exact value: 100ms goes out as 1, not 0.
+	if r := c.MinInterval % time.Second; r != 0 {
+		c.MinInterval += time.Second - r
+	}
 	defInt(&c.DefaultNumWant, DefaultNumWant)
 	defInt(&c.MaxNumWant, DefaultNumWant)
 	defInt(&c.MaxScrapeHashes, DefaultMaxScrapeHashes)

@@ -482,3 +482,23 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestMinIntervalRoundsUpToWholeSeconds: replies carry whole seconds, and a
+// min interval under one is sent as 1, not 0, so a client that follows it
+// never announces sooner than the tracker allows.
+func TestMinIntervalRoundsUpToWholeSeconds(t *testing.T) {
+	for _, tt := range []struct {
+		min, want time.Duration
+	}{
+		{100 * time.Millisecond, time.Second},
+		{1500 * time.Millisecond, 2 * time.Second},
+		{3 * time.Second, 3 * time.Second},
+		{0, 5 * time.Second}, // half of the interval
+	} {
+		s, _ := newTestServer(t, server.Config{Interval: 10 * time.Second, MinInterval: tt.min})
+		resp := announce(t, s.Handler(), "10.0.0.1", testPeer(metainfo.Hash{0xcc}, 1, 0), "")
+		if resp.MinInterval != tt.want {
+			t.Errorf("MinInterval %v: reply says %v, want %v", tt.min, resp.MinInterval, tt.want)
+		}
+	}
+}
