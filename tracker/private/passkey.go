@@ -27,31 +27,15 @@ func (p Passkey) Mask() string { return hex.EncodeToString(p[:2]) + "…" }
 var errPasskey = errors.New("passkey must be 32 hex characters")
 
 // ParsePasskey reads 32 hex characters (either case) from a request path. It
-// does not allocate, since it runs on every announce.
+// does not allocate, since it runs on every announce (the conversion of a
+// 32-byte string for hex.Decode stays on the stack).
 func ParsePasskey(s string) (Passkey, error) {
 	var p Passkey
 	if len(s) != 2*len(p) {
 		return p, errPasskey
 	}
-	for i := range p {
-		hi, ok1 := unhex(s[2*i])
-		lo, ok2 := unhex(s[2*i+1])
-		if !ok1 || !ok2 {
-			return Passkey{}, errPasskey
-		}
-		p[i] = hi<<4 | lo
+	if _, err := hex.Decode(p[:], []byte(s)); err != nil {
+		return Passkey{}, errPasskey
 	}
 	return p, nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
