@@ -45,6 +45,11 @@ import time
 
 import libtorrent as lt
 
+# lt_bench.py is next to this script in the bench's work folder, and in
+# bench/internal/ltpy when the script is run from the repository.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "internal", "ltpy"))
+from lt_bench import loopback  # noqa: E402
+
 
 def emit(obj):
     sys.stdout.write(json.dumps(obj) + "\n")
@@ -53,16 +58,8 @@ def emit(obj):
 
 def settings(args):
     s = lt.default_settings()
+    s.update(loopback(args.port))
     s.update({
-        "listen_interfaces": "127.0.0.1:%d" % args.port,
-        "outgoing_interfaces": "127.0.0.1",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "allow_multiple_connections_per_ip": True,
         "upload_rate_limit": args.upload_rate,
         "download_rate_limit": 0,
         "rate_limit_ip_overhead": False,

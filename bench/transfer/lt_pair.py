@@ -25,20 +25,15 @@ import time
 
 import libtorrent as lt
 
+# lt_bench.py is next to this script in the bench's work folder, and in
+# bench/internal/ltpy when the script is run from the repository.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "internal", "ltpy"))
+from lt_bench import loopback  # noqa: E402
 
-def loopback(settings, port):
-    settings.update({
-        "listen_interfaces": "127.0.0.1:%d" % port,
-        "outgoing_interfaces": "127.0.0.1",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
-    })
+
+def with_loopback(settings, port):
+    settings.update(loopback(port))
+    settings["alert_mask"] = lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
     return settings
 
 
@@ -72,7 +67,7 @@ def errors_in(ses):
 
 
 def seed(args):
-    ses = lt.session(loopback(lt.high_performance_seed(), args.port))
+    ses = lt.session(with_loopback(lt.high_performance_seed(), args.port))
     h = add(ses, args.torrent, args.data)
     deadline = time.monotonic() + args.timeout
     errs = []
@@ -102,7 +97,7 @@ def leech(args):
         return 1
     os.makedirs(args.save, exist_ok=True)
     base = lt.high_performance_seed() if args.preset == "high_performance_seed" else lt.default_settings()
-    ses = lt.session(loopback(base, 0))
+    ses = lt.session(with_loopback(base, 0))
     cpu0 = cpu_s()
     t0 = time.monotonic()
     h = add(ses, args.torrent, args.save)

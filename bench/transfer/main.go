@@ -24,7 +24,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -37,7 +36,6 @@ import (
 	"math"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sort"
@@ -47,8 +45,9 @@ import (
 	"syscall"
 	"time"
 
-	"swarm/internal/randfile"
-	"swarm/metainfo"
+	"swarm/bench/internal/content"
+	"swarm/bench/internal/ltpy"
+	"swarm/bench/internal/proc"
 )
 
 //go:embed lt_pair.py
@@ -110,16 +109,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench/transfer: --runs: want at least 1")
 		os.Exit(2)
 	}
+	b := &bench{size: n, dir: *dir, runs: *runs, timeout: *timeout, python: *python, swarm: *swarmBin, ltLeech: *ltLeech, only: *only}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		procs.killAll()
+		b.procs.KillAll()
 		os.Exit(130)
 	}()
-	b := &bench{size: n, dir: *dir, runs: *runs, timeout: *timeout, python: *python, swarm: *swarmBin, ltLeech: *ltLeech, only: *only}
 	err = b.run()
-	procs.killAll()
+	b.procs.KillAll()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/transfer:", err)
 		os.Exit(1)
@@ -132,8 +131,9 @@ type bench struct {
 	runs    int
 	timeout time.Duration
 	python  string
-	ltLeech string // libtorrent leecher preset
-	only    string // "", "swarm" or "libtorrent"
+	ltLeech string     // libtorrent leecher preset
+	only    string     // "", "swarm" or "libtorrent"
+	procs   proc.Group // every process started, killed at the end
 
 	work     string // temporary folder under dir
 	swarm    string // binary under test (built unless --swarm gives one)
@@ -146,13 +146,10 @@ type bench struct {
 }
 
 func (b *bench) run() error {
-	if _, err := os.Stat(b.python); err != nil {
-		return fmt.Errorf("%s: %v (install python3-libtorrent: scripts/install-deps.sh)", b.python, err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout) // bounds the set-up commands
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, b.python, "-c", "import libtorrent").CombinedOutput(); err != nil {
-		return fmt.Errorf("%s has no libtorrent module: %v\n%s", b.python, err, out)
+	if err := ltpy.Check(ctx, b.python); err != nil {
+		return err
 	}
 	work, err := os.MkdirTemp(b.dir, "swarm-bench-transfer-")
 	if err != nil {
@@ -160,36 +157,16 @@ func (b *bench) run() error {
 	}
 	defer os.RemoveAll(work)
 	b.work = work
-	if b.swarm == "" {
-		b.swarm = filepath.Join(work, "swarm")
-		if out, err := exec.CommandContext(ctx, "go", "build", "-o", b.swarm, "swarm/cmd/swarm").CombinedOutput(); err != nil {
-			return fmt.Errorf("build swarm: %v\n%s", err, out)
-		}
-	} else if b.swarm, err = filepath.Abs(b.swarm); err != nil {
-		return err
-	}
-	b.script = filepath.Join(work, "lt_pair.py")
-	if err := os.WriteFile(b.script, ltPair, 0o755); err != nil {
-		return err
-	}
-	b.seedDir = filepath.Join(work, "seed")
-	if err := os.Mkdir(b.seedDir, 0o755); err != nil {
-		return err
-	}
-	b.content = filepath.Join(b.seedDir, "content.bin")
-	if err := randfile.WriteFile(b.content, b.size, 1); err != nil {
-		return err
-	}
-	b.torrent = filepath.Join(work, "content.torrent")
 	// One torrent, 256 KiB pieces, for both pairs.
-	if out, err := exec.CommandContext(ctx, b.swarm, "create", b.content, "-o", b.torrent, "--piece-length", "256KiB", "--no-date").CombinedOutput(); err != nil {
-		return fmt.Errorf("swarm create: %v\n%s", err, out)
-	}
-	m, err := metainfo.Load(b.torrent)
+	c, err := content.Prepare(ctx, content.Config{Dir: work, Swarm: b.swarm, Size: b.size, Seed: 1})
 	if err != nil {
 		return err
 	}
-	b.infoHash, b.pieceLen = m.InfoHash, m.Info.PieceLength
+	b.swarm, b.seedDir, b.content, b.torrent = c.Swarm, c.SeedDir, c.File, c.Torrent
+	b.infoHash, b.pieceLen = c.Info.InfoHash, c.Info.Info.PieceLength
+	if b.script, err = ltpy.WriteScript(work, "lt_pair.py", ltPair); err != nil {
+		return err
+	}
 
 	var all []measurement
 	failed := 0
@@ -230,20 +207,20 @@ func (b *bench) run() error {
 // swarmPair runs swarm seed, waits for it, and times swarm get.
 func (b *bench) swarmPair(run int) (measurement, error) {
 	r := measurement{Pair: "swarm", Run: run, Bytes: b.size, PieceLength: b.pieceLen}
-	addr, err := freeAddr()
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return r, err
 	}
-	seed := newProc(b.swarm, "seed", b.torrent, "--data", b.seedDir, "--listen", addr, "-q")
-	if err := seed.start(); err != nil {
+	seed := b.procs.Command(b.swarm, "seed", b.torrent, "--data", b.seedDir, "--listen", addr, "-q")
+	if err := seed.Start(); err != nil {
 		return r, err
 	}
-	defer seed.stop(b.timeout)
+	defer seed.Stop(b.timeout)
 	if err := b.waitHandshake(seed, addr); err != nil {
 		return r, fmt.Errorf("swarm seed: %w", err)
 	}
-	return b.timeGetter(r, seed, func(out string) (*proc, error) {
-		g := newProc(b.swarm, "get", b.torrent, "-o", out, "--peer", addr, "--listen", "127.0.0.1:0", "-q")
+	return b.timeGetter(r, seed, func(out string) (*proc.Proc, error) {
+		g := b.procs.Command(b.swarm, "get", b.torrent, "-o", out, "--peer", addr, "--listen", "127.0.0.1:0", "-q")
 		return g, nil
 	}, nil)
 }
@@ -251,47 +228,35 @@ func (b *bench) swarmPair(run int) (measurement, error) {
 // ltPair runs the libtorrent seeder, waits for it, and times the leecher.
 func (b *bench) ltPair(run int) (measurement, error) {
 	r := measurement{Pair: "libtorrent", Preset: b.ltLeech, Run: run, Bytes: b.size, PieceLength: b.pieceLen}
-	addr, err := freeAddr()
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return r, err
 	}
 	_, portStr, _ := net.SplitHostPort(addr)
 	secs := strconv.Itoa(int(b.timeout.Seconds()))
-	seed := newProc(b.python, b.script, "seed", "--torrent", b.torrent, "--data", b.seedDir, "--port", portStr, "--timeout", secs)
-	stdin, err := seed.cmd.StdinPipe()
+	seed := b.procs.Command(b.python, b.script, "seed", "--torrent", b.torrent, "--data", b.seedDir, "--port", portStr, "--timeout", secs)
+	stdin, err := seed.Cmd.StdinPipe()
 	if err != nil {
 		return r, err
 	}
-	lines, err := seed.stdoutLines()
+	lines, err := seed.StdoutLines()
 	if err != nil {
 		return r, err
 	}
-	if err := seed.start(); err != nil {
+	if err := seed.Start(); err != nil {
 		return r, err
 	}
-	defer seed.stop(b.timeout)
-	select {
-	case line, ok := <-lines:
-		if !ok {
-			return r, fmt.Errorf("libtorrent seeder exited before it was ready: %s", seed.stderrTail())
-		}
-		var ready struct {
-			Ready bool
-			Error string
-		}
-		if err := json.Unmarshal([]byte(line), &ready); err != nil || !ready.Ready {
-			return r, fmt.Errorf("libtorrent seeder not ready: %s %s", line, seed.stderrTail())
-		}
-	case <-time.After(b.timeout):
-		return r, fmt.Errorf("libtorrent seeder not ready after %v", b.timeout)
+	defer seed.Stop(b.timeout)
+	if err := ltpy.WaitReady(seed, lines, b.timeout); err != nil {
+		return r, fmt.Errorf("libtorrent seeder: %w", err)
 	}
 	if err := b.waitHandshake(seed, addr); err != nil {
 		return r, fmt.Errorf("libtorrent seeder: %w", err)
 	}
 	var leechOut bytes.Buffer
-	return b.timeGetter(r, seed, func(out string) (*proc, error) {
-		g := newProc(b.python, b.script, "leech", "--torrent", b.torrent, "--save", out, "--peer-port", portStr, "--timeout", secs, "--preset", b.ltLeech)
-		g.cmd.Stdout = &leechOut
+	return b.timeGetter(r, seed, func(out string) (*proc.Proc, error) {
+		g := b.procs.Command(b.python, b.script, "leech", "--torrent", b.torrent, "--save", out, "--peer-port", portStr, "--timeout", secs, "--preset", b.ltLeech)
+		g.Cmd.Stdout = &leechOut
 		return g, nil
 	}, func(r *measurement) error {
 		var res struct {
@@ -315,7 +280,7 @@ func (b *bench) ltPair(run int) (measurement, error) {
 
 // timeGetter starts the getter made by mk against a ready seeder, waits for
 // it, and fills in r. fix, if set, adjusts r from the getter's own report.
-func (b *bench) timeGetter(r measurement, seed *proc, mk func(out string) (*proc, error), fix func(*measurement) error) (measurement, error) {
+func (b *bench) timeGetter(r measurement, seed *proc.Proc, mk func(out string) (*proc.Proc, error), fix func(*measurement) error) (measurement, error) {
 	out := filepath.Join(b.work, "get-"+r.Pair)
 	os.RemoveAll(out)
 	if err := os.Mkdir(out, 0o755); err != nil {
@@ -326,32 +291,32 @@ func (b *bench) timeGetter(r measurement, seed *proc, mk func(out string) (*proc
 	if err != nil {
 		return r, err
 	}
-	seedCPU0, err := procCPU(seed.pid())
+	seedCPU0, err := proc.CPUSeconds(seed.PID())
 	if err != nil {
 		return r, err
 	}
-	hwmReady, _ := procStatusKiB(seed.pid(), "VmHWM")
+	hwmReady, _ := proc.StatusKiB(seed.PID(), "VmHWM")
 	start := time.Now()
-	if err := get.start(); err != nil {
+	if err := get.Start(); err != nil {
 		return r, err
 	}
-	sampler := sampleAnon(seed.pid(), get.pid())
-	werr := get.wait(b.timeout)
+	sampler := sampleAnon(seed.PID(), get.PID())
+	werr := get.Wait(b.timeout)
 	wall := time.Since(start).Seconds()
 	seedAnon, getAnon := sampler()
 	if werr != nil {
-		get.kill() // then measure what it used, and report the failure
+		get.Kill() // then measure what it used, and report the failure
 	}
-	seedCPU1, err := procCPU(seed.pid())
+	seedCPU1, err := proc.CPUSeconds(seed.PID())
 	if err != nil {
 		return r, fmt.Errorf("%s seeder gone during the transfer: %v", r.Pair, err)
 	}
-	hwm, _ := procStatusKiB(seed.pid(), "VmHWM")
+	hwm, _ := proc.StatusKiB(seed.PID(), "VmHWM")
 	r.WallS, r.ProcessWall = wall, wall
 	r.SeedCPUS = seedCPU1 - seedCPU0
 	r.SeedPeakRSSKiB, r.SeedPeakRSSReadyKiB = hwm, hwmReady
 	r.SeedPeakRSSAnonKiB, r.GetPeakRSSAnonKiB = seedAnon, getAnon
-	if ps := get.cmd.ProcessState; ps != nil {
+	if ps := get.Cmd.ProcessState; ps != nil {
 		r.GetCPUS = (ps.UserTime() + ps.SystemTime()).Seconds()
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 			r.GetPeakRSSKiB = ru.Maxrss
@@ -361,7 +326,7 @@ func (b *bench) timeGetter(r measurement, seed *proc, mk func(out string) (*proc
 	r.SeedCPUPerGiB, r.GetCPUPerGiB = r.SeedCPUS/gibs, r.GetCPUS/gibs
 	r.CoresBusy = (r.SeedCPUS + r.GetCPUS) / r.ProcessWall
 	if werr != nil {
-		tail := get.stderrTail()
+		tail := get.Stderr()
 		if len(tail) > 600 {
 			tail = tail[len(tail)-600:]
 		}
@@ -396,12 +361,12 @@ func (f *failedRun) Error() string { return f.msg }
 // waitHandshake polls addr until a BitTorrent handshake for our info hash is
 // answered: listening alone is not enough, as swarm listens before it has
 // checked its data and added the torrent.
-func (b *bench) waitHandshake(p *proc, addr string) error {
+func (b *bench) waitHandshake(p *proc.Proc, addr string) error {
 	deadline := time.Now().Add(b.timeout)
 	var last error
 	for time.Now().Before(deadline) {
-		if p.exited() {
-			return fmt.Errorf("exited before it was ready: %s", p.stderrTail())
+		if p.Exited() {
+			return fmt.Errorf("exited before it was ready: %s", p.Stderr())
 		}
 		if last = handshake(addr, b.infoHash); last == nil {
 			return nil
@@ -503,201 +468,7 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-// --- processes ---------------------------------------------------------------
-
-// registry holds every process this program started, to kill by PID on
-// error or interrupt.
-type registry struct {
-	mu sync.Mutex
-	m  map[int]*proc
-}
-
-var procs = &registry{m: map[int]*proc{}}
-
-func (r *registry) add(p *proc) {
-	r.mu.Lock()
-	r.m[p.pid()] = p
-	r.mu.Unlock()
-}
-
-func (r *registry) remove(p *proc) {
-	r.mu.Lock()
-	delete(r.m, p.pid())
-	r.mu.Unlock()
-}
-
-func (r *registry) killAll() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for pid, p := range r.m {
-		p.kill()
-		delete(r.m, pid)
-	}
-}
-
-type proc struct {
-	cmd    *exec.Cmd
-	stderr tailBuffer
-	done   chan struct{} // closed when Wait returns
-	err    error         // Wait's result
-}
-
-func newProc(name string, args ...string) *proc {
-	p := &proc{cmd: exec.Command(name, args...), done: make(chan struct{})}
-	p.cmd.Stderr = &p.stderr
-	return p
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) start() error {
-	if err := p.cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", p.cmd.Path, err)
-	}
-	procs.add(p)
-	go func() {
-		p.err = p.cmd.Wait()
-		procs.remove(p)
-		close(p.done)
-	}()
-	return nil
-}
-
-// stdoutLines returns the process's stdout lines; call before start.
-func (p *proc) stdoutLines() (<-chan string, error) {
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	ch := make(chan string, 16)
-	go func() {
-		defer close(ch)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case ch <- sc.Text():
-			default: // nobody listens any more
-			}
-		}
-	}()
-	return ch, nil
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait waits for the process to exit, up to timeout; an exit status other
-// than 0 is an error.
-func (p *proc) wait(timeout time.Duration) error {
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(timeout):
-		return fmt.Errorf("still running after %v", timeout)
-	}
-}
-
-// stop asks the process to end (SIGINT), then kills it if it has not
-// within a few seconds.
-func (p *proc) stop(timeout time.Duration) {
-	if p.cmd.Process == nil || p.exited() {
-		return
-	}
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-		return
-	case <-time.After(min(timeout, 15*time.Second)):
-	}
-	p.kill()
-}
-
-func (p *proc) kill() {
-	if p.cmd.Process == nil || p.exited() {
-		return
-	}
-	p.cmd.Process.Kill()
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-	}
-}
-
-func (p *proc) stderrTail() string { return p.stderr.String() }
-
-// tailBuffer keeps the last 4 KiB written to it.
-type tailBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > 4096 {
-		t.b = append(t.b[:0], t.b[len(t.b)-4096:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
-}
-
 // --- /proc -------------------------------------------------------------------
-
-// clkTck is USER_HZ, 100 on every Linux architecture Go runs on.
-const clkTck = 100
-
-// procCPU returns utime+stime of a running process, all threads, in seconds.
-func procCPU(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces: fields count from after ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("bad /proc stat")
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
-	st, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("bad /proc stat times")
-	}
-	return float64(ut+st) / clkTck, nil
-}
-
-// procStatusKiB returns a "kB" field of /proc/PID/status.
-func procStatusKiB(pid int, key string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, key+":"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				return strconv.ParseInt(f[0], 10, 64)
-			}
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", key, pid)
-}
 
 // sampleAnon samples RssAnon of both processes every 20 ms until the
 // returned function is called, which gives the maxima.
@@ -711,8 +482,8 @@ func sampleAnon(seedPID, getPID int) func() (seed, get int64) {
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
 		for {
-			s, _ := procStatusKiB(seedPID, "RssAnon")
-			g, _ := procStatusKiB(getPID, "RssAnon")
+			s, _ := proc.StatusKiB(seedPID, "RssAnon")
+			g, _ := proc.StatusKiB(getPID, "RssAnon")
 			mu.Lock()
 			ms, mg = max(ms, s), max(mg, g)
 			mu.Unlock()
@@ -733,15 +504,6 @@ func sampleAnon(seedPID, getPID int) func() (seed, get int64) {
 }
 
 // --- files -------------------------------------------------------------------
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
 
 func sameContent(a, b string) (bool, error) {
 	fa, err := os.Open(a)
