@@ -5,17 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 )
 
 // DefaultMaxResponseBytes bounds an announce reply when Client.MaxResponseBytes
 // is 0: 1 MiB, far above the few kilobytes 50 peers take.
 const DefaultMaxResponseBytes = 1 << 20
 
-// Client sends HTTP announces. The zero Client is ready to use. A Client is
-// safe for concurrent use.
+// Client sends HTTP and UDP (BEP 15) announces. The zero Client is ready to
+// use. A Client is safe for concurrent use and must not be copied after first
+// use (it caches UDP connection ids).
 type Client struct {
 	// HTTP sends the requests; nil means http.DefaultClient. Timeouts come
 	// from the context passed to Announce.
@@ -26,13 +31,34 @@ type Client struct {
 	// MaxResponseBytes bounds the reply body in bytes; 0 means
 	// DefaultMaxResponseBytes. A longer reply is an error.
 	MaxResponseBytes int64
+
+	// UDPRetryInterval is how long to wait for a UDP tracker's reply before
+	// sending the request again; each further wait doubles. 0 means
+	// DefaultUDPRetryInterval (2 s). The context passed to Announce bounds
+	// the whole exchange.
+	UDPRetryInterval time.Duration
+	// UDPConnIDLifetime is how long a UDP tracker's connection id is reused;
+	// 0 means DefaultUDPConnIDLifetime (1 minute, BEP 15).
+	UDPConnIDLifetime time.Duration
+	// Now is the clock for connection id lifetimes; nil means time.Now.
+	Now func() time.Time
+	// Resolver looks up UDP trackers' host names; nil means
+	// net.DefaultResolver.
+	Resolver *net.Resolver
+
+	mu      sync.Mutex                   // guards connIDs
+	connIDs map[netip.AddrPort]udpConnID // UDP connection ids by tracker address
 }
 
 // Announce sends req to the tracker at announceURL (http or https; a query it
-// already has, such as a passkey, is kept) and parses the reply. A tracker's
+// already has, such as a passkey, is kept; or udp://host:port, whose path and
+// query go in BEP 41's URLData option) and parses the reply. A tracker's
 // refusal is returned as a *FailureError. The context bounds the whole
 // exchange.
 func (c *Client) Announce(ctx context.Context, announceURL string, req AnnounceRequest) (AnnounceResponse, error) {
+	if isUDPURL(announceURL) {
+		return c.announceUDP(ctx, announceURL, req)
+	}
 	u, err := announceQueryURL(announceURL, req)
 	if err != nil {
 		return AnnounceResponse{}, err
