@@ -644,6 +644,20 @@ func (pk *Picker[K]) Verified(p int) error {
 	return nil
 }
 
+// BlockSenders returns the peer that sent each block of complete piece p,
+// in block order, while p waits for Verified or Failed; nil otherwise.
+func (pk *Picker[K]) BlockSenders(p int) []K {
+	if pk.checkVerifying(p) != nil {
+		return nil
+	}
+	st := pk.pieces[p]
+	out := make([]K, len(st.blocks))
+	for i := range st.blocks {
+		out[i] = st.blocks[i].from
+	}
+	return out
+}
+
 // Failed records that complete piece p failed its hash check: its blocks
 // are thrown away, to be downloaded again, and it returns the peers that
 // sent them, each once.

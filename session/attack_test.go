@@ -401,3 +401,104 @@ func TestLiarReconnectingIsDroppedEachTime(t *testing.T) {
 		t.Errorf("no piece failed the hash check: the liar was never asked")
 	}
 }
+
+// TestSmartBanCatchesALiarThatBehavesOnParole: a peer that lies only in
+// pieces others also send blocks of (where a failure cannot be pinned on
+// it), and sends good data once on parole, is still banned: when a piece it
+// lied in passes on a later try, its block differs from the verified one.
+func TestSmartBanCatchesALiarThatBehavesOnParole(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 8<<20, 256<<10) // 32 pieces of 16 blocks
+	n := m.Info.NumPieces()
+	seedSess := newSession(t, session.Config{UploadRate: 512 << 10})
+	seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(n), Seed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedSess.AddTorrent(seed)
+	runSession(t, seedSess)
+
+	var logs logBuffer
+	leechSess := loggedSession(t, session.Config{}, &logs)
+	leechStore := &memStore{data: make([]byte, len(content))}
+	leech, err := leechSess.NewTorrent(m, session.TorrentConfig{Store: leechStore, Peers: []netip.AddrPort{addrOf(t, seedSess)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leechSess.AddTorrent(leech)
+	runSession(t, leechSess)
+	for deadline := time.Now().Add(10 * time.Second); leech.Stats().Downloaded == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the seed sent nothing in 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	c, err := net.DialTimeout("tcp", addrOf(t, leechSess).String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var id [20]byte
+	copy(id[:], "-XX0000-subtle-liar0")
+	if _, err := peer.Initiate(c, peer.NewHandshake(m.InfoHash, id)); err != nil {
+		t.Fatal(err)
+	}
+	conn, _ := peer.NewConn(c, peer.Config{})
+	conn.WriteMessage(peer.Message{ID: peer.Bitfield, Bitfield: fullBitfield(n).Bytes()})
+	conn.WriteMessage(peer.Message{ID: peer.Unchoke})
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	// A piece whose first block the leecher asks us for is not block 0 was
+	// started with another peer: lie there (the first 4 such blocks),
+	// never in a piece that may be ours alone.
+	shared := map[uint32]bool{}
+	lies := 0
+	dropped := false
+	for range 100000 {
+		var msg peer.Message
+		if err := conn.ReadMessage(&msg); err != nil {
+			dropped = true
+			break
+		}
+		if msg.ID != peer.Request || msg.KeepAlive {
+			continue
+		}
+		if _, seen := shared[msg.Index]; !seen {
+			shared[msg.Index] = msg.Begin != 0
+		}
+		off := int(msg.Index)*int(m.Info.PieceLength) + int(msg.Begin)
+		block := bytes.Clone(content[off : off+int(msg.Length)])
+		if shared[msg.Index] && lies < 4 {
+			lies++
+			clear(block)
+		}
+		// About 1.6 MB/s: fast, but not so fast that the download reaches
+		// endgame, where a shared piece could get every block from us,
+		// before the first pieces it lied in are complete.
+		time.Sleep(10 * time.Millisecond)
+		if err := conn.WriteMessage(peer.Message{ID: peer.Piece, Index: msg.Index, Begin: msg.Begin, Block: block}); err != nil {
+			dropped = true
+			break
+		}
+	}
+	if !dropped {
+		t.Fatal("the leecher kept the liar")
+	}
+	if lies == 0 {
+		t.Fatal("the leecher never asked the liar for a block of a shared piece: nothing tested")
+	}
+	reason := logs.waitDropReason(t, c.LocalAddr().String())
+	if !strings.Contains(reason, "failed the hash check") || logs.grep("smart ban") == "" {
+		t.Errorf("the liar was dropped with %q; want a smart ban for the hash check failure\n%s\n%s", reason, logs.grep("parole"), logs.grep("hash check"))
+	}
+	select {
+	case <-leech.Done():
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the download stalled: %+v", leech.Stats())
+	}
+	if !bytes.Equal(leechStore.data, content) {
+		t.Fatal("the download differs from the content")
+	}
+	st := leech.Stats()
+	t.Logf("lied in %d blocks; %s; %d pieces failed, download complete", lies, reason, st.HashFails)
+}

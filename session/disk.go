@@ -70,8 +70,9 @@ func (w *diskWorkers) write(b piece.Block, data []byte, off int64) {
 	}
 }
 
-// hash reads a piece back and checks it against its SHA-1.
-func (w *diskWorkers) hash(p int, off, length int64, want metainfo.Hash) {
+// hash reads a piece back and checks it against its SHA-1. A piece that
+// fails, or passes with blockSums set, also gets the SHA-1 of each block.
+func (w *diskWorkers) hash(p int, off, length int64, want metainfo.Hash, blockSums bool) {
 	w.jobs <- func() event {
 		bp := w.bufs.Get().(*[]byte)
 		defer w.bufs.Put(bp)
@@ -79,7 +80,13 @@ func (w *diskWorkers) hash(p int, off, length int64, want metainfo.Hash) {
 		if _, err := w.t.cfg.Store.ReadAt(buf, off); err != nil {
 			return pieceHashed{piece: p, err: err}
 		}
-		return pieceHashed{piece: p, ok: sha1.Sum(buf) == want}
+		ev := pieceHashed{piece: p, ok: sha1.Sum(buf) == want}
+		if !ev.ok || blockSums {
+			for b := buf; len(b) > 0; b = b[min(len(b), piece.BlockSize):] {
+				ev.blocks = append(ev.blocks, sha1.Sum(b[:min(len(b), piece.BlockSize)]))
+			}
+		}
+		return ev
 	}
 }
 

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"crypto/sha1"
 	"net"
 	"net/netip"
 
@@ -57,6 +58,9 @@ type pieceHashed struct {
 	piece int
 	ok    bool
 	err   error
+	// blocks holds the SHA-1 of each 16 KiB block when the piece failed,
+	// or when it passed and blockSums was asked for (smart ban).
+	blocks [][sha1.Size]byte
 }
 
 // peersFound: a tracker (or the user) gave us peers to try.

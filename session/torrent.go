@@ -122,6 +122,7 @@ type Torrent struct {
 	diskRetry     time.Time
 	diskRetryWait time.Duration
 	lost          map[int]bool
+	suspects      map[int][]suspectBlock // blocks of failed pieces, for smartBan
 	workers       *diskWorkers
 	wg            sync.WaitGroup // connection goroutines and dials
 	announce      chan announceEvent
@@ -164,6 +165,7 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		bannedIDs: map[[20]byte]bool{},
 		writing:   map[int]int{},
 		lost:      map[int]bool{},
+		suspects:  map[int][]suspectBlock{},
 		ready:     map[int]bool{},
 		announce:  make(chan announceEvent, 4),
 		up:        makeBudget(newLimiter(cfg.UploadRate), s.up),

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"crypto/sha1"
 	"time"
 
 	"swarm/peer"
@@ -27,7 +28,7 @@ func (t *Torrent) onWritten(ev blockWritten) {
 	}
 	if t.ready[pc] && t.writing[pc] == 0 {
 		delete(t.ready, pc)
-		t.workers.hash(pc, t.geo.PieceOffset(pc), t.geo.PieceLen(pc), t.m.Info.Pieces[pc])
+		t.workers.hash(pc, t.geo.PieceOffset(pc), t.geo.PieceLen(pc), t.m.Info.Pieces[pc], t.suspects[pc] != nil)
 	}
 }
 
@@ -38,6 +39,7 @@ func (t *Torrent) onHashed(ev pieceHashed) {
 		return
 	}
 	if ev.ok {
+		t.smartBan(ev)
 		if err := t.picker.Verified(ev.piece); err != nil {
 			t.log.Error().Err(err).Int("piece", ev.piece).Msg("picker refused a verified piece")
 			return
@@ -56,6 +58,7 @@ func (t *Torrent) onHashed(ev pieceHashed) {
 		}
 		return
 	}
+	t.suspect(ev)
 	senders, err := t.picker.Failed(ev.piece)
 	if err != nil {
 		t.log.Error().Err(err).Int("piece", ev.piece).Msg("picker refused a failed piece")
@@ -88,6 +91,73 @@ func (t *Torrent) onHashed(ev pieceHashed) {
 	}
 	for p := range t.peers {
 		t.fillRequests(p)
+	}
+}
+
+// A suspect block is one a peer sent of a piece that failed its hash check
+// with blocks from several peers. When the piece later passes, each such
+// block that differs from the verified one names a liar for certain ("smart
+// ban", as libtorrent calls it), however it behaves on parole; the others
+// clear their senders.
+type suspectBlock struct {
+	index int
+	sum   [sha1.Size]byte
+	from  *peerConn
+}
+
+// maxSuspectBlocks bounds the suspect blocks kept per piece (a few failed
+// attempts), so a piece that keeps failing cannot grow them without end.
+const maxSuspectBlocks = 256
+
+// suspect notes the blocks of failed piece ev.piece with their senders,
+// when more than one peer sent them. Call it before picker.Failed.
+func (t *Torrent) suspect(ev pieceHashed) {
+	senders := t.picker.BlockSenders(ev.piece)
+	if len(senders) != len(ev.blocks) || len(senders) < 2 {
+		return
+	}
+	for _, p := range senders[1:] {
+		if p != senders[0] {
+			recs := t.suspects[ev.piece]
+			for i, sum := range ev.blocks {
+				recs = append(recs, suspectBlock{index: i, sum: sum, from: senders[i]})
+			}
+			t.suspects[ev.piece] = recs[max(0, len(recs)-maxSuspectBlocks):]
+			return
+		}
+	}
+}
+
+// smartBan compares verified piece ev.piece with the blocks suspected when
+// it failed before: the sender of a block that differs lied and is banned;
+// a peer whose blocks all matched is taken off parole.
+func (t *Torrent) smartBan(ev pieceHashed) {
+	recs := t.suspects[ev.piece]
+	if recs == nil {
+		return
+	}
+	delete(t.suspects, ev.piece)
+	if len(ev.blocks) == 0 {
+		return
+	}
+	lied := map[*peerConn]bool{}
+	for _, r := range recs {
+		if r.index < len(ev.blocks) && r.sum != ev.blocks[r.index] {
+			lied[r.from] = true
+		} else if _, ok := lied[r.from]; !ok {
+			lied[r.from] = false
+		}
+	}
+	for p, bad := range lied {
+		switch {
+		case bad && !t.bannedIDs[p.id]:
+			p.log.Info().Int("piece", ev.piece).Msg("smart ban: a block it sent differs from the piece as verified")
+			t.ban(p, ev.piece)
+		case !bad:
+			if _, ok := t.peers[p]; ok && t.picker.OnParole(p) {
+				t.picker.SetParole(p, false)
+			}
+		}
 	}
 }
 
