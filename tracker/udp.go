@@ -269,15 +269,17 @@ func (c *Client) announceUDPOnce(ctx context.Context, announceURL string, req An
 	x := &udpExchange{c: c, conn: conn, addr: addr, buf: make([]byte, udpMaxReplyLen+1)}
 
 	// A cached id may be stale (the tracker restarted, or its lifetime is
-	// shorter): an error reply to it is answered by connecting again, once.
-	// An id that expires while the tracker stays silent is renewed too.
+	// shorter): an error reply to it, or silence until the first
+	// retransmission is due (opentracker drops requests with an unknown id),
+	// is answered by connecting again. An id that expires while the tracker
+	// stays silent is renewed too.
 	for round := 0; round < 4; round++ {
 		id, cached, err := x.connID(ctx)
 		if err != nil {
 			return AnnounceResponse{}, err
 		}
 		pkt := appendUDPAnnounce(make([]byte, 0, udpAnnounceLen+len(t.urlData)+16), id.id, rand.Uint32(), req, t.urlData)
-		r, err := x.roundTrip(ctx, pkt, udpActionAnnounce, id.expires)
+		r, err := x.roundTrip(ctx, pkt, udpActionAnnounce, id.expires, cached)
 		if errors.Is(err, errUDPConnIDExpired) {
 			c.forgetConnID(addr, id.id)
 			continue
@@ -316,7 +318,7 @@ func (x *udpExchange) connID(ctx context.Context) (id udpConnID, cached bool, er
 	pkt = binary.BigEndian.AppendUint32(pkt, udpActionConnect)
 	pkt = binary.BigEndian.AppendUint32(pkt, rand.Uint32())
 	start := x.c.now()
-	r, err := x.roundTrip(ctx, pkt, udpActionConnect, time.Time{})
+	r, err := x.roundTrip(ctx, pkt, udpActionConnect, time.Time{}, false)
 	if err != nil {
 		return udpConnID{}, false, fmt.Errorf("connect: %w", err)
 	}
@@ -335,16 +337,16 @@ func (x *udpExchange) connID(ctx context.Context) (id udpConnID, cached bool, er
 // retransmitting after the retry interval, doubled each time. Datagrams from
 // elsewhere, too short to read, with another transaction id or another
 // action are ignored. A matching reply that does not parse is an error. When
-// expires is not zero and passes before a retransmission, it returns
-// errUDPConnIDExpired.
-func (x *udpExchange) roundTrip(ctx context.Context, pkt []byte, want uint32, expires time.Time) (udpReply, error) {
+// expires is not zero and passes before a retransmission, or when sendOnce and
+// a retransmission is due, it returns errUDPConnIDExpired.
+func (x *udpExchange) roundTrip(ctx context.Context, pkt []byte, want uint32, expires time.Time, sendOnce bool) (udpReply, error) {
 	txID := binary.BigEndian.Uint32(pkt[12:16])
 	wait := x.c.udpRetryInterval()
-	for range udpMaxRetransmissions + 1 {
+	for i := range udpMaxRetransmissions + 1 {
 		if err := ctx.Err(); err != nil {
 			return udpReply{}, context.Cause(ctx)
 		}
-		if !expires.IsZero() && !x.c.now().Before(expires) {
+		if !expires.IsZero() && !x.c.now().Before(expires) || sendOnce && i > 0 {
 			return udpReply{}, errUDPConnIDExpired
 		}
 		if _, err := x.conn.Write(pkt); err != nil {

@@ -315,6 +315,30 @@ func TestUDPStaleConnIDReconnects(t *testing.T) {
 	}
 }
 
+func TestUDPSilenceToCachedConnIDReconnects(t *testing.T) {
+	var ids atomic.Uint64
+	f := startFakeUDPTracker(t, func(_ int, pkt []byte) [][]byte {
+		if binary.BigEndian.Uint32(pkt[8:12]) == 0 {
+			return [][]byte{connectReply(txID(pkt), ids.Add(1))}
+		}
+		if binary.BigEndian.Uint64(pkt[0:8]) != ids.Load() {
+			return nil // as opentracker does with an unknown id
+		}
+		return answer(0, pkt)
+	})
+	c := &tracker.Client{UDPRetryInterval: 20 * time.Millisecond}
+	if _, err := c.Announce(testCtx(t), f.url("/announce"), udpTestRequest()); err != nil {
+		t.Fatal(err)
+	}
+	ids.Add(1) // the tracker restarted
+	if _, err := c.Announce(testCtx(t), f.url("/announce"), udpTestRequest()); err != nil {
+		t.Fatalf("announce with a stale id the tracker ignores: %v", err)
+	}
+	if n, m := len(f.requests(0)), len(f.requests(1)); n != 2 || m != 3 {
+		t.Errorf("%d connects and %d announces, want 2 and 3 (one unanswered)", n, m)
+	}
+}
+
 func TestUDPRetransmitsAfterLoss(t *testing.T) {
 	f := startFakeUDPTracker(t, func(n int, pkt []byte) [][]byte {
 		if n == 0 || n == 2 { // drop the first connect and the first announce
