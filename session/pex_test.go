@@ -166,15 +166,20 @@ func connectedWithin(ch <-chan struct{}, d time.Duration) bool {
 // message that comes too soon. A private torrent (BEP 27) advertises no
 // ut_pex, sends none and dials nothing it is told of.
 func TestPexOnlyForPublicTorrents(t *testing.T) {
-	for _, private := range []bool{false, true} {
-		name := "public"
-		if private {
-			name = "private"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		private, noPex bool
+	}{
+		{"public", false, false},
+		{"private", true, false},
+		{"public, turned off (--pex=false)", false, true},
+	} {
+		// off: the torrent must behave as if ut_pex did not exist.
+		off := tt.private || tt.noPex
+		t.Run(tt.name, func(t *testing.T) {
 			checkGoroutines(t)
-			m, content := makeTorrentFlag(t, 256<<10, 64<<10, private)
-			s := newSession(t, session.Config{PexInterval: time.Second})
+			m, content := makeTorrentFlag(t, 256<<10, 64<<10, tt.private)
+			s := newSession(t, session.Config{PexInterval: time.Second, NoPex: tt.noPex})
 			seed, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: content}, Have: fullBitfield(4), Seed: true})
 			if err != nil {
 				t.Fatal(err)
@@ -201,15 +206,15 @@ func TestPexOnlyForPublicTorrents(t *testing.T) {
 				t.Fatal(err)
 			}
 			id, advertised := hs.M[peer.PexExtension]
-			if advertised == private || advertised && id != peer.PexID {
-				t.Fatalf("extension handshake m = %v: ut_pex advertised %v, want %v (id %d)", hs.M, advertised, !private, peer.PexID)
+			if advertised == off || advertised && id != peer.PexID {
+				t.Fatalf("extension handshake m = %v: ut_pex advertised %v, want %v (id %d)", hs.M, advertised, !off, peer.PexID)
 			}
 
 			// The seed's pex message to asker.
 			payload, got := asker.next(7, time.Now().Add(3*time.Second))
-			if private {
+			if off {
 				if got {
-					t.Fatalf("a private torrent sent ut_pex %q", payload)
+					t.Fatalf("a torrent without pex sent ut_pex %q", payload)
 				}
 			} else {
 				if !got {
@@ -238,8 +243,8 @@ func TestPexOnlyForPublicTorrents(t *testing.T) {
 				}
 				asker.extended(peer.PexID, b)
 			}
-			if dialed := connectedWithin(heardConn, 3*time.Second); dialed == private {
-				t.Errorf("seed dialed the address it heard of via ut_pex: %v, want %v", dialed, !private)
+			if dialed := connectedWithin(heardConn, 3*time.Second); dialed == off {
+				t.Errorf("seed dialed the address it heard of via ut_pex: %v, want %v", dialed, !off)
 			}
 			if connectedWithin(tooSoonConn, 2*time.Second) {
 				t.Error("seed dialed an address from a ut_pex message that came too soon after the last")

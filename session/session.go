@@ -63,6 +63,9 @@ type Config struct {
 	// messages to one peer; 0 means 60 s. A peer's messages that come
 	// faster than one per third of it are ignored. Tests lower it.
 	PexInterval time.Duration
+	// NoPex turns peer exchange off for every torrent; by default public
+	// torrents use it (private ones never do).
+	NoPex bool
 }
 
 // Session runs torrents: it accepts peers on one listener and routes them to

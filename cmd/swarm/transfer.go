@@ -28,6 +28,7 @@ type peerOptions struct {
 	seedTime  time.Duration
 	quiet     bool
 	json      bool
+	pex       bool
 	dht       dhtOptions
 	log       logOptions
 }
@@ -43,6 +44,7 @@ func (o *peerOptions) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.seedTime, "seed-time", 0, "stop seeding after this long complete, e.g. 30m or 2h (default: never)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
 	fs.BoolVar(&o.json, "json", false, "print progress as JSON events, one per line (started, progress, piece_failed, completed, stopped)")
+	fs.BoolVar(&o.pex, "pex", true, "exchange peer addresses with peers (BEP 11, ut_pex); never for private torrents")
 	o.dht.register(fs)
 	o.log.register(fs)
 }
@@ -85,7 +87,7 @@ func (o *peerOptions) setup(fs *pflag.FlagSet, e *env) (*transfer, error) {
 
 // sessionConfig turns the flags into a session config.
 func (o *peerOptions) sessionConfig(log *zerolog.Logger) (session.Config, []netip.AddrPort, error) {
-	cfg := session.Config{ListenAddr: o.listen, Logger: log, MaxPeers: o.maxPeers}
+	cfg := session.Config{ListenAddr: o.listen, Logger: log, MaxPeers: o.maxPeers, NoPex: !o.pex}
 	var err error
 	if cfg.UploadRate, err = parseRate(o.upRate); err != nil {
 		return cfg, nil, usagef("--up-rate: %v", err)
