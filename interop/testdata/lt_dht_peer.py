@@ -56,18 +56,11 @@ def since():
 found = False
 last_up = 0
 last_print = 0
-while True:
-    s = h.status()
-    if mode == "get" and s.is_seeding:
-        print("complete", since(), s.total_wanted, flush=True)
-        sys.exit(0)
-    if mode == "get" and time.time() - added > timeout:
-        print("timeout", since(), "state", s.state, "progress", s.progress, "peers", s.num_peers,
-              "has_metadata", s.has_metadata, flush=True)
-        sys.exit(1)
-    if mode == "seed" and s.total_payload_upload != last_up and time.time() - last_print >= 1:
-        last_up, last_print = s.total_payload_upload, time.time()
-        print("uploaded", last_up, flush=True)
+
+
+def drain():
+    """Prints what the alerts since the last call say."""
+    global found
     for a in ses.pop_alerts():
         if isinstance(a, lt.dht_reply_alert):
             if not found:
@@ -79,4 +72,22 @@ while True:
             print(a.message(), flush=True)
         elif a.category() & cat.error_notification:
             print("alert", a.message(), file=sys.stderr, flush=True)
+
+
+while True:
+    drain()
+    s = h.status()
+    if mode == "get" and s.is_seeding:
+        # The metadata and the whole file can both arrive within one
+        # sleep: print the alerts posted before the status was read.
+        drain()
+        print("complete", since(), s.total_wanted, flush=True)
+        sys.exit(0)
+    if mode == "get" and time.time() - added > timeout:
+        print("timeout", since(), "state", s.state, "progress", s.progress, "peers", s.num_peers,
+              "has_metadata", s.has_metadata, flush=True)
+        sys.exit(1)
+    if mode == "seed" and s.total_payload_upload != last_up and time.time() - last_print >= 1:
+        last_up, last_print = s.total_payload_upload, time.time()
+        print("uploaded", last_up, flush=True)
     time.sleep(0.05)
