@@ -41,33 +41,42 @@ func TestSwarmOfEightLeechersCompletes(t *testing.T) {
 // default so its decisions, not the first come, decide who is served.
 func TestFreeRiderFinishesLater(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a 15 s swarm")
+		t.Skip("three 15 s swarms")
 	}
 	if raceEnabled {
 		// scripts/test.sh runs this package again without -race.
 		t.Skip("under the race detector the swarm is bound by CPU, not by its rate limits")
 	}
-	res, err := Run(context.Background(), Config{
-		Rates:         Rates{Size: 8 * mib, Leechers: 20, SeedUpload: 2 * mib, Upload: mib},
-		PieceLength:   32 << 10,
-		FreeRiders:    5,
-		LeaveWhenDone: true,
-		Session:       session.Config{RechokeInterval: 2 * time.Second, OptimisticInterval: 6 * time.Second},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// One run's gap between the two groups is about a second of twelve,
+	// with as much spread again (10 runs: one in five had the free riders
+	// ahead), so the test pools three runs.
+	const runs = 3
 	var riders, others []float64
-	for i, f := range res.Finish {
-		if res.FreeRider[i] {
-			riders = append(riders, f)
-		} else {
-			others = append(others, f)
+	for run := range runs {
+		res, err := Run(context.Background(), Config{
+			Rates:         Rates{Size: 8 * mib, Leechers: 20, SeedUpload: 2 * mib, Upload: mib},
+			PieceLength:   32 << 10,
+			FreeRiders:    5,
+			LeaveWhenDone: true,
+			Session:       session.Config{RechokeInterval: 2 * time.Second, OptimisticInterval: 6 * time.Second},
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
+		var r, o []float64
+		for i, f := range res.Finish {
+			if res.FreeRider[i] {
+				r = append(r, f)
+			} else {
+				o = append(o, f)
+			}
+		}
+		t.Logf("run %d: free riders %.2f s (mean %.2f); reciprocating leechers %.2f (mean %.2f)", run+1, r, mean(r), o, mean(o))
+		riders, others = append(riders, r...), append(others, o...)
 	}
-	t.Logf("free riders %.2f s (mean %.2f); reciprocating leechers %.2f (mean %.2f)", riders, mean(riders), others, mean(others))
+	t.Logf("%d runs: free riders finished at %.2f s on average, reciprocating leechers at %.2f s", runs, mean(riders), mean(others))
 	if mean(riders) <= mean(others) {
-		t.Errorf("free riders finished at %.2f s on average, no later than reciprocating leechers (%.2f s)", mean(riders), mean(others))
+		t.Errorf("free riders finished at %.2f s on average over %d runs, no later than reciprocating leechers (%.2f s)", mean(riders), runs, mean(others))
 	}
 }
 
