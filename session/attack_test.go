@@ -317,13 +317,7 @@ func TestLiarReconnectingIsDroppedEachTime(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 6<<20, 128<<10) // 48 pieces
 	n := m.Info.NumPieces()
-	seedSess := newSession(t, session.Config{UploadRate: 2 << 20})
-	seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(n), Seed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedSess.AddTorrent(seed)
-	runSession(t, seedSess)
+	seedSess := runSeed(t, m, content, session.Config{UploadRate: 2 << 20})
 
 	var logs logBuffer
 	leechSess := loggedSession(t, session.Config{}, &logs)
@@ -410,13 +404,7 @@ func TestSmartBanCatchesALiarThatBehavesOnParole(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 8<<20, 256<<10) // 32 pieces of 16 blocks
 	n := m.Info.NumPieces()
-	seedSess := newSession(t, session.Config{UploadRate: 512 << 10})
-	seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(n), Seed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedSess.AddTorrent(seed)
-	runSession(t, seedSess)
+	seedSess := runSeed(t, m, content, session.Config{UploadRate: 512 << 10})
 
 	var logs logBuffer
 	leechSess := loggedSession(t, session.Config{}, &logs)

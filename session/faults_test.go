@@ -23,13 +23,7 @@ func TestPeerLeavingMidPieceHandsItsBlocksToOthers(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 2<<20, 256<<10) // 8 pieces of 16 blocks
 	n := m.Info.NumPieces()
-	seedSess := newSession(t, session.Config{UploadRate: 1 << 20})
-	seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(n), Seed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedSess.AddTorrent(seed)
-	runSession(t, seedSess)
+	seedSess := runSeed(t, m, content, session.Config{UploadRate: 1 << 20})
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -124,13 +118,7 @@ func TestFullDiskPausesThenResumesByItself(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 4<<20, 128<<10) // 32 pieces
 	n := m.Info.NumPieces()
-	seedSess := newSession(t, session.Config{UploadRate: 1 << 20})
-	seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(n), Seed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedSess.AddTorrent(seed)
-	runSession(t, seedSess)
+	seedSess := runSeed(t, m, content, session.Config{UploadRate: 1 << 20})
 
 	store := &fillingStore{memStore: memStore{data: make([]byte, len(content))}}
 	leechSess := newSession(t, session.Config{})

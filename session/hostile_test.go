@@ -59,13 +59,7 @@ func TestHostilePeersAreDisconnected(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 2<<20+100, 64<<10) // 33 pieces
 	n := m.Info.NumPieces()
-	seedSess := newSession(t, session.Config{})
-	seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(n), Seed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedSess.AddTorrent(seed)
-	runSession(t, seedSess)
+	seedSess := runSeed(t, m, content, session.Config{})
 	seedAddr := addrOf(t, seedSess)
 
 	spare := make([]byte, (n+7)/8)

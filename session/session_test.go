@@ -117,6 +117,20 @@ func newSession(t testing.TB, cfg session.Config) *session.Session {
 	return s
 }
 
+// runSeed starts a session with cfg that seeds m's content from memory
+// until the test ends.
+func runSeed(t testing.TB, m *metainfo.MetaInfo, content []byte, cfg session.Config) *session.Session {
+	t.Helper()
+	s := newSession(t, cfg)
+	seed, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(m.Info.NumPieces()), Seed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddTorrent(seed)
+	runSession(t, s)
+	return s
+}
+
 // runSession runs s until the test ends and checks it stops cleanly.
 func runSession(t testing.TB, s *session.Session) context.CancelFunc {
 	t.Helper()
