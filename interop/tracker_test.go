@@ -118,12 +118,7 @@ func TestOpentrackerSwarmGets(t *testing.T) {
 			torrent, ih := createWithTracker(t, filepath.Join(src, "album"), announce, "16KiB")
 			startOpentracker(t, port, ih)
 
-			if seeder == "libtorrent" {
-				startLtPeer(t, dir, "seed", torrent, src)
-			} else {
-				start(t, dir, "swarm seed", swarmBin, "seed", torrent, "--data", src,
-					"--listen", "127.0.0.1:0", "--log-level", "debug")
-			}
+			startSeeder(t, seeder, dir, torrent, src)
 			waitTrackerCounts(t, announce, ih, 1, 0, 20*time.Second)
 			got := filepath.Join(dir, "got")
 			g := startSwarmGet(t, dir, "swarm get", torrent, got)
@@ -273,4 +268,16 @@ func writeRandomFile(t testing.TB, path string, size int, seed uint64) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startSeeder seeds torrent from src with libtorrent or the swarm binary,
+// as seeder names, until the test ends.
+func startSeeder(t *testing.T, seeder, dir, torrent, src string) {
+	t.Helper()
+	if seeder == "libtorrent" {
+		startLtPeer(t, dir, "seed", torrent, src)
+		return
+	}
+	start(t, dir, "swarm seed", swarmBin, "seed", torrent, "--data", src,
+		"--listen", "127.0.0.1:0", "--log-level", "debug")
 }

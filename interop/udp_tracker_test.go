@@ -32,12 +32,7 @@ func TestOpentrackerUDP(t *testing.T) {
 			torrent, ih := createWithTracker(t, filepath.Join(src, "album"), announce, "16KiB")
 			scrapeURL := startOpentrackerUDP(t, httpPort, udpPort, ih)
 
-			if seeder == "libtorrent" {
-				startLtPeer(t, dir, "seed", torrent, src)
-			} else {
-				start(t, dir, "swarm seed", swarmBin, "seed", torrent, "--data", src,
-					"--listen", "127.0.0.1:0", "--log-level", "debug")
-			}
+			startSeeder(t, seeder, dir, torrent, src)
 			// The seed announced over UDP: opentracker's HTTP scrape counts it.
 			waitTrackerCounts(t, scrapeURL, ih, 1, 0, 20*time.Second)
 			t.Logf("seed registered over UDP after %v", time.Since(began).Round(time.Millisecond))

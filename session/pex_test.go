@@ -179,13 +179,7 @@ func TestPexOnlyForPublicTorrents(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			checkGoroutines(t)
 			m, content := makeTorrentFlag(t, 256<<10, 64<<10, tt.private)
-			s := newSession(t, session.Config{PexInterval: time.Second, NoPex: tt.noPex})
-			seed, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: content}, Have: fullBitfield(4), Seed: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.AddTorrent(seed)
-			runSession(t, s)
+			s := runSeed(t, m, content, session.Config{PexInterval: time.Second, NoPex: tt.noPex})
 			addr := addrOf(t, s)
 
 			// other has a listen address the seed learns from its
@@ -259,13 +253,7 @@ func TestPexOnlyForPublicTorrents(t *testing.T) {
 func TestPexHostileMessages(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 256<<10, 64<<10)
-	s := newSession(t, session.Config{PexInterval: time.Second, MaxPeers: 100})
-	seed, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: content}, Have: fullBitfield(4), Seed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.AddTorrent(seed)
-	runSession(t, s)
+	s := runSeed(t, m, content, session.Config{PexInterval: time.Second, MaxPeers: 100})
 	addr := addrOf(t, s)
 
 	t.Run("malformed", func(t *testing.T) {
