@@ -841,7 +841,7 @@ func (t *Torrent) connectMore(ctx context.Context) {
 	}
 	now := time.Now()
 	for addr, after := range t.known {
-		if len(t.peers)+len(t.dialing) >= t.sess.cfg.MaxPeers || len(t.dialing) >= maxHalfOpen {
+		if len(t.peers)+len(t.dialing) >= t.sess.cfg.MaxPeers || len(t.dialing) >= maxHalfOpen || !t.sess.conns.room() {
 			return
 		}
 		if t.dialing[addr] || t.banned[addr] || now.Before(after) || t.connectedTo(addr) {
@@ -863,8 +863,7 @@ func (t *Torrent) connectedTo(addr netip.AddrPort) bool {
 
 // dial connects to addr and does the handshake, off the loop.
 func (t *Torrent) dial(ctx context.Context, addr netip.AddrPort) {
-	d := net.Dialer{Timeout: t.sess.cfg.DialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	nc, err := t.sess.dialPeer(ctx, addr)
 	if err != nil {
 		t.post(ctx, dialFailed{addr: addr, err: err})
 		return
