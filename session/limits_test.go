@@ -175,9 +175,11 @@ func TestPeersPastMaxConnsAreRefusedWhileConnectedOnesAreServed(t *testing.T) {
 	for _, c := range idle {
 		c.Close()
 	}
+	left := time.Now()
 	if !connectedWithin(accepted, 10*time.Second) {
 		t.Errorf("the seed did not dial the new peer within 10 s of the idle ones leaving")
 	}
+	t.Logf("the seed dialed the new peer %v after the idle ones left", time.Since(left).Round(time.Millisecond))
 	if logs.grep("peer connections below the limit again") == "" {
 		t.Errorf("no log line says the session accepts peers again")
 	}
