@@ -164,8 +164,9 @@ func (s *Session) PeerID() [20]byte { return s.peerID }
 
 // Run accepts peers and runs every torrent until ctx is done, then stops
 // them all (each tells its trackers it stopped and saves its resume record)
-// and returns once every goroutine has ended. It returns nil after a clean
-// shutdown.
+// and returns once every goroutine has ended. A failing Accept (a full
+// descriptor table) does not end it: accepting is retried with a back-off.
+// It returns an error only if called twice.
 func (s *Session) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.running {
