@@ -13,6 +13,7 @@ import (
 
 	"swarm/metainfo"
 	"swarm/session"
+	"swarm/tracker"
 )
 
 const getHelp = `
@@ -97,36 +98,38 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	return runTorrent(ctx, tr, sess, t, !seed)
 }
 
-// readTorrent reads a .torrent from a file or an http(s) URL.
+// readTorrent reads a .torrent from a file or an http(s) URL. Errors name
+// the URL masked: a private tracker's download links hold the passkey.
 func readTorrent(ctx context.Context, arg string) (*metainfo.MetaInfo, error) {
 	if !strings.HasPrefix(arg, "http://") && !strings.HasPrefix(arg, "https://") {
 		return loadTorrent(arg)
 	}
+	masked := tracker.MaskURL(arg)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, arg, nil)
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, usagef("%s: %v", masked, tracker.StripURL(err))
 	}
 	req.Header.Set("User-Agent", "swarm/"+version)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetch torrent: %w", err)
+		return nil, fmt.Errorf("fetch torrent %s: %w", masked, tracker.StripURL(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch torrent %s: %s", arg, resp.Status)
+		return nil, fmt.Errorf("fetch torrent %s: %s", masked, resp.Status)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, metainfo.MaxTorrentSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetch torrent %s: %w", arg, err)
+		return nil, fmt.Errorf("fetch torrent %s: %w", masked, err)
 	}
 	if len(data) > metainfo.MaxTorrentSize {
-		return nil, fmt.Errorf("%s: larger than %d MiB, not a torrent file", arg, metainfo.MaxTorrentSize>>20)
+		return nil, fmt.Errorf("%s: larger than %d MiB, not a torrent file", masked, metainfo.MaxTorrentSize>>20)
 	}
 	m, err := metainfo.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", arg, err)
+		return nil, fmt.Errorf("%s: %w", masked, err)
 	}
 	return m, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"swarm/metainfo"
 	"swarm/session"
+	"swarm/tracker"
 )
 
 // peerOptions are the flags seed and get share.
@@ -201,6 +202,17 @@ func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir s
 		return nil, nil, err
 	}
 	return sess, t, nil
+}
+
+// maskedMagnet is m's magnet link as seed prints it: its trackers go through
+// tracker.MaskURL, since a private tracker's URL holds the user's passkey
+// and the line is a log others may see, not a link to hand out.
+func maskedMagnet(m *metainfo.MetaInfo) string {
+	mg := m.Magnet()
+	for i, u := range mg.Trackers {
+		mg.Trackers[i] = tracker.MaskURL(u)
+	}
+	return mg.String()
 }
 
 // loadTorrent reads a .torrent file.
