@@ -25,7 +25,8 @@ a file, an http(s) URL of one, or a magnet link, whose info dict is fetched
 from peers (BEP 9) and checked against its hash. Peers come from the
 torrent's trackers, the DHT (public torrents; --dht=false turns it off) and
 --peer. Interrupt with Ctrl-C at any time: verified pieces are kept, and
-running the same command again resumes.
+running the same command again resumes. Exit status 130 (SIGINT) or 143
+(SIGTERM) says the download was interrupted before it completed.
 
 Examples:
   swarm get album.torrent
@@ -57,6 +58,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	tr.download = true
 	// A seeding limit only makes sense when seeding.
 	seed = seed || fs.Changed("seed-ratio") || fs.Changed("seed-time")
 	var m *metainfo.MetaInfo
@@ -71,7 +73,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		m, err = readTorrent(ctx, fs.Arg(0))
 	}
 	if err != nil {
-		return err
+		return orInterrupted(ctx, err)
 	}
 	open := session.OpenOptions{Logger: tr.log}
 	if len(only) > 0 {
@@ -85,7 +87,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	tc := session.TorrentConfig{Seed: seed, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
 	sess, t, err := startTorrent(ctx, tr, m, out, tc, open)
 	if err != nil {
-		return err
+		return orInterrupted(ctx, err) // Ctrl-C while checking the data
 	}
 	st := t.Stats()
 	size := formatSize(m.Info.Length)
@@ -96,6 +98,16 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		m.Info.Name, size, out, sess.Addr(), st.Have, st.Pieces)
 	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: sess.Addr().String(), Folder: out}, st)
 	return runTorrent(ctx, tr, sess, t, !seed)
+}
+
+// orInterrupted returns get's *interruptedError in place of err when ctx has
+// ended: a step that Ctrl-C cut short (fetching the metadata, checking the
+// data) fails with the context's error, which is not a failure to report.
+func orInterrupted(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return interrupted(ctx, "interrupted before the download started")
+	}
+	return err
 }
 
 // readTorrent reads a .torrent from a file or an http(s) URL. Errors name
