@@ -100,7 +100,7 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo
 				InfoHash: mg.InfoHash, PeerID: id, Port: uint16(port), Left: 1, NumWant: 50, Compact: true,
 			})
 			if err != nil {
-				tr.log.Debug().Err(err).Str("tracker", u).Msg("magnet: announce failed")
+				tr.log.Debug().Err(err).Str("tracker_url", tracker.MaskURL(u)).Msg("magnet: announce failed")
 				return
 			}
 			send(resp.Peers)

@@ -75,12 +75,12 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	st := t.Stats()
 	tr.out.printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
 		m.Info.Name, formatSize(m.Info.Length), data, sess.Addr(), st.Have, st.Pieces)
-	tr.out.printf("magnet: %s\n", m.Magnet())
+	tr.out.printf("magnet: %s\n", maskedMagnet(m))
 	if st.Have < st.Pieces {
 		tr.out.printf("warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
 	}
 	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: sess.Addr().String(),
-		Folder: data, Magnet: m.Magnet().String()}, st)
+		Folder: data, Magnet: maskedMagnet(m)}, st)
 	return runTorrent(ctx, tr, sess, t, false)
 }
 

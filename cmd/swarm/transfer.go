@@ -14,6 +14,7 @@ import (
 
 	"swarm/metainfo"
 	"swarm/session"
+	"swarm/tracker"
 )
 
 // peerOptions are the flags seed and get share.
@@ -61,6 +62,9 @@ type transfer struct {
 	peers []netip.AddrPort
 	out   *display
 	stop  seedLimits
+	// download is set by get: stopping before the download completes is
+	// then an error (an *interruptedError), not the end of a seed.
+	download bool
 }
 
 // setup builds the display, the logger (errors only with --quiet; above the
@@ -203,6 +207,17 @@ func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir s
 	return sess, t, nil
 }
 
+// maskedMagnet is m's magnet link as seed prints it: its trackers go through
+// tracker.MaskURL, since a private tracker's URL holds the user's passkey
+// and the line is a log others may see, not a link to hand out.
+func maskedMagnet(m *metainfo.MetaInfo) string {
+	mg := m.Magnet()
+	for i, u := range mg.Trackers {
+		mg.Trackers[i] = tracker.MaskURL(u)
+	}
+	return mg.String()
+}
+
 // loadTorrent reads a .torrent file.
 func loadTorrent(path string) (*metainfo.MetaInfo, error) {
 	return metainfo.Load(path)
@@ -228,10 +243,12 @@ func (l seedLimits) reached(st session.Stats, seeded time.Duration) string {
 
 // runTorrent runs one torrent in a session until ctx ends, the download
 // completes (when stopOnDone) or a seed limit is reached. It shows progress
-// and ends with a summary.
-func runTorrent(ctx context.Context, tr *transfer, sess *session.Session, t *session.Torrent, stopOnDone bool) error {
+// and ends with a summary. A download (tr.download) that ctx stops before it
+// completes returns an *interruptedError, so that `swarm get x && play x`
+// never plays a partial file; a seed stopped by ctx returns nil.
+func runTorrent(parent context.Context, tr *transfer, sess *session.Session, t *session.Torrent, stopOnDone bool) error {
 	d := tr.out
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- sess.Run(ctx) }()
@@ -301,13 +318,13 @@ loop:
 	d.printf("stopped: downloaded %s (%d bytes), uploaded %s (%d bytes), ratio %.2f, %d of %d pieces verified, %d failed the hash check, after %s\n",
 		formatSize(st.Downloaded), st.Downloaded, formatSize(st.Uploaded), st.Uploaded, ratio(st), st.Have, st.Pieces, st.HashFails,
 		formatElapsed(time.Since(d.start)))
-	if stopOnDone && completedAt.IsZero() && err == nil {
-		d.printf("interrupted before the download completed: run the same command again to resume\n")
-	}
 	ev := jsonEvent{Event: "stopped", Reason: reason}
 	if err != nil {
 		ev.Error = err.Error()
 	}
 	d.event(ev, st)
+	if tr.download && !st.Complete && err == nil {
+		return interrupted(parent, "interrupted before the download completed (%d of %d pieces verified): run the same command again to resume", st.Have, st.Pieces)
+	}
 	return err
 }

@@ -9,12 +9,13 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+
+	"swarm/tracker"
 )
 
 // genericReason is the failure reason sent for an internal error; the detail
@@ -263,22 +264,12 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).Str("path", redactPath(r.URL.Path)).Msg("tracker handler panicked")
+			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).Str("path", tracker.MaskURL(r.URL.Path)).Msg("tracker handler panicked")
 			s.metrics.failures.WithLabelValues("internal").Inc()
 			s.write(w, appendFailure(nil, genericReason))
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-// redactPath hides the passkey of /{passkey}/announce and /{passkey}/scrape
-// from logs: anyone who reads it could announce as its owner.
-func redactPath(p string) string {
-	rest := strings.TrimPrefix(p, "/")
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		return "/[passkey]" + rest[i:]
-	}
-	return p
 }
 
 // remoteIP is the IP of the connection; invalid if RemoteAddr is not an
