@@ -78,8 +78,9 @@ type Session struct {
 	listener net.Listener
 	up, down *rate.Limiter // nil when unlimited
 
-	mu       sync.Mutex // guards torrents, running, group
+	mu       sync.Mutex // guards torrents, magnets, running, group
 	torrents map[[20]byte]*Torrent
+	magnets  map[[20]byte]*Magnet // magnet links fetching their metadata
 	running  bool
 	ctx      context.Context
 	wg       sync.WaitGroup
@@ -109,7 +110,7 @@ func New(cfg Config) (*Session, error) {
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = ":0"
 	}
-	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}}
+	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}, magnets: map[[20]byte]*Magnet{}}
 	if cfg.Logger != nil {
 		s.log = *cfg.Logger
 	} else {
@@ -187,16 +188,17 @@ func (s *Session) startLocked(t *Torrent) {
 }
 
 // handleIncoming does the accepting side of a handshake and hands the
-// connection to its torrent.
+// connection to its torrent, or to the magnet fetching its metadata.
 func (s *Session) handleIncoming(ctx context.Context, conn net.Conn) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	var t *Torrent
+	var mg *Magnet
 	theirs, err := peer.Accept(conn, func(ih [20]byte) (peer.Handshake, bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		t = s.torrents[ih]
-		return s.handshake(ih), t != nil
+		t, mg = s.torrents[ih], s.magnets[ih]
+		return s.handshake(ih), t != nil || mg != nil
 	})
 	if err != nil {
 		s.log.Debug().Err(err).Str("peer", conn.RemoteAddr().String()).Msg("incoming handshake failed")
@@ -204,6 +206,10 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn) {
 		return
 	}
 	if !stop() { // ctx ended during the handshake: conn is already closed
+		return
+	}
+	if t == nil {
+		mg.accept(ctx, conn, theirs)
 		return
 	}
 	t.incoming(ctx, conn, theirs)

@@ -61,6 +61,10 @@ type transfer struct {
 	peers []netip.AddrPort
 	out   *display
 	stop  seedLimits
+
+	// runErr and stopRun are set once the session runs (see startRun).
+	runErr  chan error
+	stopRun context.CancelFunc
 }
 
 // setup builds the display, the logger (errors only with --quiet; above the
@@ -203,6 +207,28 @@ func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir s
 	return sess, t, nil
 }
 
+// startRun runs sess until ctx ends or stopRun is called, unless it runs
+// already (a magnet link starts it before it has the torrent).
+func (tr *transfer) startRun(ctx context.Context, sess *session.Session) {
+	if tr.runErr != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- sess.Run(ctx) }()
+	tr.runErr, tr.stopRun = errc, cancel
+}
+
+// endRun stops a session startRun started and waits for it; runTorrent
+// does this itself.
+func (tr *transfer) endRun() {
+	if tr.runErr != nil {
+		tr.stopRun()
+		<-tr.runErr
+		tr.runErr = nil
+	}
+}
+
 // loadTorrent reads a .torrent file.
 func loadTorrent(path string) (*metainfo.MetaInfo, error) {
 	return metainfo.Load(path)
@@ -233,8 +259,9 @@ func runTorrent(ctx context.Context, tr *transfer, sess *session.Session, t *ses
 	d := tr.out
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- sess.Run(ctx) }()
+	tr.startRun(ctx, sess)
+	defer context.AfterFunc(ctx, tr.stopRun)()
+	runErr := tr.runErr
 	if tr.dhtWait == nil {
 		tr.dhtWait = runDHT(ctx, tr.cfg.DHT)
 	}
@@ -290,6 +317,7 @@ loop:
 			}
 		}
 	}
+	tr.runErr = nil // received above: the session has stopped
 	st := t.Stats()
 	if err == nil && st.Err != "" {
 		err = errors.New(st.Err)
