@@ -94,16 +94,16 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo
 //
 //	metadata: trackers 1/2 answered  peers 3 found, 1 connecting, 1 connected  DHT 40 nodes, 2 lookups
 func magnetLine(st session.MagnetStats) string {
-	var b strings.Builder
-	b.WriteString("metadata:")
+	var parts []string
 	if st.Trackers > 0 {
-		fmt.Fprintf(&b, "  trackers %d/%d answered", st.TrackersAnswered, st.Trackers)
+		parts = append(parts, fmt.Sprintf("trackers %d/%d answered", st.TrackersAnswered, st.Trackers))
 	}
-	fmt.Fprintf(&b, "  peers %d found, %d connecting, %d connected", st.PeersFound, st.Connecting, st.Connected)
+	parts = append(parts, fmt.Sprintf("peers %d found, %d connecting, %d connected", st.PeersFound, st.Connecting, st.Connected))
 	if st.DHT {
-		fmt.Fprintf(&b, "  DHT %d %s, %d %s", st.DHTNodes, plural(st.DHTNodes, "node", "nodes"), st.DHTLookups, plural(st.DHTLookups, "lookup", "lookups"))
+		parts = append(parts, fmt.Sprintf("DHT %d %s, %d %s", st.DHTNodes, plural(st.DHTNodes, "node", "nodes"),
+			st.DHTLookups, plural(st.DHTLookups, "lookup", "lookups")))
 	}
-	return b.String()
+	return "metadata: " + strings.Join(parts, "  ")
 }
 
 // magnetStatus shows line as the status line (terminal), or every
