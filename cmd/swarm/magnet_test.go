@@ -9,8 +9,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
