@@ -107,6 +107,7 @@ func TestMagnetFromASeedThatStartsLater(t *testing.T) {
 		{"libtorrent", "opentracker"},
 		{"aria2", "swarm"},
 		{"aria2", "opentracker"},
+		{"qBittorrent", "swarm"},
 	} {
 		t.Run(tt.seeder+" via "+tt.tracker, func(t *testing.T) {
 			var parent, torrent string
@@ -116,9 +117,12 @@ func TestMagnetFromASeedThatStartsLater(t *testing.T) {
 				parent, torrent = contentWithOpentracker(t, "single")
 			}
 			var aria string
-			if tt.seeder == "aria2" {
+			switch tt.seeder {
+			case "aria2":
 				aria = need(t, "aria2c")
-			} else {
+			case "qBittorrent":
+				need(t, "qbittorrent-nox")
+			default:
 				need(t, "/usr/bin/python3")
 			}
 			link := "magnet:?xt=urn:btih:" + infoHash(t, torrent) + "&tr=" + url.QueryEscape(trackerOf(t, torrent))
@@ -131,10 +135,13 @@ func TestMagnetFromASeedThatStartsLater(t *testing.T) {
 			if strings.Contains(get.output(), "metadata received") {
 				t.Fatal("swarm get had the metadata before the seed started")
 			}
-			if tt.seeder == "aria2" {
+			switch tt.seeder {
+			case "aria2":
 				args := append(aria2Args(freePort(t), parent), "--check-integrity=true", "--seed-ratio=0.0", torrent)
 				start(t, "", "aria2c seed", aria, args...)
-			} else {
+			case "qBittorrent":
+				startQbSeed(t, torrent, parent)
+			default:
 				startLtPeer(t, "", "seed", torrent, parent)
 			}
 			if err := get.wait(t, transferTimeout); err != nil {
