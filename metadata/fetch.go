@@ -153,7 +153,7 @@ type result struct {
 	info     []byte
 	err      error
 	retry    bool // the peer failed in a way that may pass: it was not ready
-	incoming bool // the peer connected to us: addr is not one to dial
+	incoming bool // the peer connected to us: addr is not one to dial again
 }
 
 // redial is an address waiting to be dialled again.
@@ -238,8 +238,8 @@ func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 			}
 			accepted++
 			wg.Go(func() {
-				info, err := fetchAccepted(ctx, &cfg, a)
-				results <- result{addr: addrOf(a.Conn.RemoteAddr()), info: info, err: err, incoming: true}
+				info, addr, err := fetchAccepted(ctx, &cfg, a)
+				results <- result{addr: addr, info: info, err: err, incoming: true}
 			})
 		case <-due:
 			i := nextRetry(retries)
@@ -314,15 +314,10 @@ func fetchFrom(ctx context.Context, cfg *Config, addr netip.AddrPort) (info []by
 	defer cancel()
 	cfg.Stats.Tried.Add(1)
 	cfg.Stats.Dialling.Add(1)
-	dialled := false
-	defer func() {
-		if !dialled {
-			cfg.Stats.Dialling.Add(-1)
-		}
-	}()
 	d := net.Dialer{Timeout: cfg.DialTimeout}
 	nc, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
+		cfg.Stats.Dialling.Add(-1)
 		return nil, true, err
 	}
 	defer nc.Close()
@@ -330,34 +325,39 @@ func fetchFrom(ctx context.Context, cfg *Config, addr netip.AddrPort) (info []by
 	defer stop()
 
 	theirs, err := peer.Initiate(nc, peer.NewHandshake(cfg.InfoHash, cfg.PeerID))
+	cfg.Stats.Dialling.Add(-1)
 	if err != nil {
 		// A peer that answers with something else than a handshake for our info hash will
 		// not answer better next time.
 		wrong := errors.Is(err, peer.ErrBadProtocol) || errors.Is(err, peer.ErrInfoHashMismatch)
 		return nil, !wrong, ctxErr(ctx, fmt.Errorf("handshake: %w", err))
 	}
-	dialled = true
-	cfg.Stats.Dialling.Add(-1)
 	info, err = exchange(cfg, nc, theirs, nil)
 	return info, false, ctxErr(ctx, err)
 }
 
 // fetchAccepted takes the whole info dict from a peer that connected to us, and checks
-// its hash. It closes the connection.
-func fetchAccepted(ctx context.Context, cfg *Config, a Accepted) ([]byte, error) {
+// its hash. It closes the connection. addr is the peer's listen address if it named its
+// port, else the address it connected from.
+func fetchAccepted(ctx context.Context, cfg *Config, a Accepted) (info []byte, addr netip.AddrPort, err error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.PeerTimeout)
 	defer cancel()
 	defer a.Conn.Close()
 	stop := context.AfterFunc(ctx, func() { a.Conn.Close() })
 	defer stop()
 	cfg.Stats.Tried.Add(1)
+	addr = addrOf(a.Conn.RemoteAddr())
 	found := func(port uint16) {
-		if ip := addrOf(a.Conn.RemoteAddr()).Addr(); cfg.Found != nil && port != 0 && ip.IsValid() {
-			cfg.Found(netip.AddrPortFrom(ip, port))
+		if port == 0 || !addr.IsValid() {
+			return
+		}
+		addr = netip.AddrPortFrom(addr.Addr(), port)
+		if cfg.Found != nil {
+			cfg.Found(addr)
 		}
 	}
-	info, err := exchange(cfg, a.Conn, a.Handshake, found)
-	return info, ctxErr(ctx, err)
+	info, err = exchange(cfg, a.Conn, a.Handshake, found)
+	return info, addr, ctxErr(ctx, err)
 }
 
 // exchange asks a peer through the handshake for the info dict over ut_metadata. found,
