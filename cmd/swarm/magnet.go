@@ -92,13 +92,20 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo
 
 // magnetLine is the status line of the metadata phase, e.g.
 //
-//	metadata: trackers 1/2 answered  peers 3 found, 1 connecting, 1 connected  DHT 40 nodes, 2 lookups
+//	metadata: 1/2 trackers answered  3 peers, 1 connected  DHT 40 nodes, 2 lookups
+//
+// short enough for 80 columns; "n connecting" joins the peers while dials are
+// under way.
 func magnetLine(st session.MagnetStats) string {
 	var parts []string
 	if st.Trackers > 0 {
-		parts = append(parts, fmt.Sprintf("trackers %d/%d answered", st.TrackersAnswered, st.Trackers))
+		parts = append(parts, fmt.Sprintf("%d/%d trackers answered", st.TrackersAnswered, st.Trackers))
 	}
-	parts = append(parts, fmt.Sprintf("peers %d found, %d connecting, %d connected", st.PeersFound, st.Connecting, st.Connected))
+	peers := fmt.Sprintf("%d %s, %d connected", st.PeersFound, plural(st.PeersFound, "peer", "peers"), st.Connected)
+	if st.Connecting > 0 {
+		peers += fmt.Sprintf(", %d connecting", st.Connecting)
+	}
+	parts = append(parts, peers)
 	if st.DHT {
 		parts = append(parts, fmt.Sprintf("DHT %d %s, %d %s", st.DHTNodes, plural(st.DHTNodes, "node", "nodes"),
 			st.DHTLookups, plural(st.DHTLookups, "lookup", "lookups")))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"swarm/metainfo"
+	"swarm/session"
 	"swarm/tracker/server"
 )
 
@@ -141,7 +142,7 @@ func TestGetMagnetFromASeedThatStartsLater(t *testing.T) {
 	link := "magnet:?xt=urn:btih:" + infoHashOf(t, torrent) + "&tr=" + url.QueryEscape(announce)
 	g := startSwarm(t, "get", link, "-o", out, "--listen", "127.0.0.1:0", "--dht=false", "--log-level", "error")
 	// The status line comes once a second; the seed starts after it says the tracker answered.
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(g.out.String(), "metadata: trackers 1/1 answered  peers 0 found"); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(g.out.String(), "metadata: 1/1 trackers answered  0 peers, 0 connected"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no status line of the metadata phase within 20 s:\n%s", g.out.String())
 		}
@@ -151,4 +152,20 @@ func TestGetMagnetFromASeedThatStartsLater(t *testing.T) {
 		t.Fatalf("get magnet: %v", err)
 	}
 	sameFile(t, filepath.Join(parent, "late", "a.bin"), filepath.Join(out, "late", "a.bin"))
+}
+
+func TestMagnetLine(t *testing.T) {
+	for _, tt := range []struct {
+		st   session.MagnetStats
+		want string
+	}{
+		{session.MagnetStats{Trackers: 2, TrackersAnswered: 1, PeersFound: 3, Connected: 1, DHT: true, DHTNodes: 40, DHTLookups: 2},
+			"metadata: 1/2 trackers answered  3 peers, 1 connected  DHT 40 nodes, 2 lookups"},
+		{session.MagnetStats{PeersFound: 1, Connecting: 1}, "metadata: 1 peer, 0 connected, 1 connecting"},
+		{session.MagnetStats{Trackers: 1, DHT: true, DHTNodes: 1, DHTLookups: 1}, "metadata: 0/1 trackers answered  0 peers, 0 connected  DHT 1 node, 1 lookup"},
+	} {
+		if got := magnetLine(tt.st); got != tt.want {
+			t.Errorf("magnetLine(%+v) = %q, want %q", tt.st, got, tt.want)
+		}
+	}
 }
