@@ -83,6 +83,7 @@ type Magnet struct {
 	fetch    metadata.Stats
 	answered atomic.Int32 // trackers that have answered
 	lookups  atomic.Int32 // DHT lookups finished
+	ran      atomic.Bool
 
 	mu    sync.Mutex // guards found
 	found []netip.AddrPort
@@ -130,9 +131,12 @@ func (m *Magnet) Stats() MagnetStats {
 // and the peer addresses found (the link's first), for the torrent to dial.
 // The session should be running (Session.Run): peers that connect to us
 // before it does wait unanswered. One Run per info hash at a time, and none
-// for a torrent already in the session. Every goroutine it starts has ended
-// when it returns.
+// for a torrent already in the session; Run may be called once. Every
+// goroutine it starts has ended when it returns.
 func (m *Magnet) Run(ctx context.Context) (*metainfo.MetaInfo, []netip.AddrPort, error) {
+	if !m.ran.CompareAndSwap(false, true) {
+		return nil, nil, errors.New("magnet: Run called twice")
+	}
 	s, ih := m.sess, m.cfg.InfoHash
 	s.mu.Lock()
 	if s.torrents[ih] != nil || s.magnets[ih] != nil {

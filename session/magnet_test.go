@@ -162,8 +162,8 @@ func TestMagnetFindsASeedThatStartsLater(t *testing.T) {
 	})
 }
 
-// TestMagnetRefusesATorrentInTheSession: one metadata phase per info hash,
-// and none for a torrent the session has.
+// TestMagnetRefusesATorrentInTheSession: no metadata phase for a torrent
+// the session has, and one Run per Magnet.
 func TestMagnetRefusesATorrentInTheSession(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 64<<10, 16<<10)
@@ -174,6 +174,9 @@ func TestMagnetRefusesATorrentInTheSession(t *testing.T) {
 	}
 	if _, _, err := mg.Run(t.Context()); err == nil {
 		t.Fatal("Run for a torrent already in the session succeeded")
+	}
+	if _, _, err := mg.Run(t.Context()); err == nil {
+		t.Fatal("a second Run succeeded")
 	}
 	if _, err := s.NewMagnet(session.MagnetConfig{}); err == nil {
 		t.Fatal("NewMagnet without an info hash succeeded")
