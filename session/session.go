@@ -88,9 +88,10 @@ type Session struct {
 	conns    connLimits
 	fds      int // descriptor limit when the session was made; 0 if unknown
 
-	mu       sync.Mutex // guards torrents, reserve, running, group
+	mu       sync.Mutex // guards torrents, magnets, reserve, running, group
 	torrents map[[20]byte]*Torrent
-	reserve  int // descriptors the torrents need besides peers
+	magnets  map[[20]byte]*Magnet // magnet links fetching their metadata
+	reserve  int                  // descriptors the torrents need besides peers
 	running  bool
 	ctx      context.Context
 	wg       sync.WaitGroup
@@ -120,7 +121,7 @@ func New(cfg Config) (*Session, error) {
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = ":0"
 	}
-	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}}
+	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}, magnets: map[[20]byte]*Magnet{}}
 	if cfg.Logger != nil {
 		s.log = *cfg.Logger
 	} else {
@@ -247,16 +248,17 @@ func (s *Session) startLocked(t *Torrent) {
 }
 
 // handleIncoming does the accepting side of a handshake and hands the
-// connection to its torrent.
+// connection to its torrent, or to the magnet fetching its metadata.
 func (s *Session) handleIncoming(ctx context.Context, conn net.Conn) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	var t *Torrent
+	var mg *Magnet
 	theirs, err := peer.Accept(conn, func(ih [20]byte) (peer.Handshake, bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		t = s.torrents[ih]
-		return s.handshake(ih), t != nil
+		t, mg = s.torrents[ih], s.magnets[ih]
+		return s.handshake(ih), t != nil || mg != nil
 	})
 	s.logRecovered(s.conns.handshakeDone())
 	if err == nil && t.Stats().Peers >= s.cfg.MaxPeers {
@@ -269,6 +271,10 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn) {
 		return
 	}
 	if !stop() { // ctx ended during the handshake: conn is already closed
+		return
+	}
+	if t == nil {
+		mg.accept(ctx, conn, theirs)
 		return
 	}
 	t.incoming(ctx, conn, theirs)

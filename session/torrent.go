@@ -406,7 +406,7 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	p := &peerConn{
 		t: t, conn: conn, addr: ev.addr, id: ev.hs.PeerID, outgoing: ev.outgoing, ctx: pctx, cancel: cancel,
 		amChoking: true, peerChoking: true, pipeline: minPipeline, slowStart: true, lastBlock: time.Now(), connected: time.Now(),
-		log: t.log.With().Str("peer", ev.addr.String()).Str("client", clientName(ev.hs.PeerID)).Logger(),
+		log: t.log.With().Str("peer", ev.addr.String()).Str("client", peer.ClientName(ev.hs.PeerID)).Logger(),
 	}
 	p.q.wake = make(chan struct{}, 1)
 	if ev.outgoing {
@@ -898,12 +898,4 @@ func (t *Torrent) saveResume(force bool) {
 		return
 	}
 	t.resumeDirty = false
-}
-
-// clientName gives a readable client from an Azureus-style peer id.
-func clientName(id [20]byte) string {
-	if id[0] == '-' && id[7] == '-' {
-		return string(id[1:7])
-	}
-	return fmt.Sprintf("%x", id[:4])
 }

@@ -63,12 +63,13 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	seed = seed || fs.Changed("seed-ratio") || fs.Changed("seed-time")
 	var m *metainfo.MetaInfo
 	if isMagnet(fs.Arg(0)) {
-		var direct []netip.AddrPort
-		m, direct, err = fetchMagnet(ctx, tr, fs.Arg(0), out)
+		var found []netip.AddrPort
+		m, found, err = fetchMagnet(ctx, tr, fs.Arg(0), out)
 		if tr.dhtWait != nil {
 			defer tr.dhtWait() // stops the node on every path out
 		}
-		tr.peers = append(tr.peers, direct...)
+		defer tr.endRun() // stops the session fetchMagnet started, on every path out
+		tr.peers = append(tr.peers, found...)
 	} else {
 		m, err = readTorrent(ctx, fs.Arg(0))
 	}

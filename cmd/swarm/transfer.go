@@ -65,6 +65,10 @@ type transfer struct {
 	// download is set by get: stopping before the download completes is
 	// then an error (an *interruptedError), not the end of a seed.
 	download bool
+
+	// runErr and stopRun are set once the session runs (see startRun).
+	runErr  chan error
+	stopRun context.CancelFunc
 }
 
 // setup builds the display, the logger (errors only with --quiet; above the
@@ -218,6 +222,28 @@ func maskedMagnet(m *metainfo.MetaInfo) string {
 	return mg.String()
 }
 
+// startRun runs sess until ctx ends or stopRun is called, unless it runs
+// already (a magnet link starts it before it has the torrent).
+func (tr *transfer) startRun(ctx context.Context, sess *session.Session) {
+	if tr.runErr != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- sess.Run(ctx) }()
+	tr.runErr, tr.stopRun = errc, cancel
+}
+
+// endRun stops a session startRun started and waits for it; runTorrent
+// does this itself.
+func (tr *transfer) endRun() {
+	if tr.runErr != nil {
+		tr.stopRun()
+		<-tr.runErr
+		tr.runErr = nil
+	}
+}
+
 // loadTorrent reads a .torrent file.
 func loadTorrent(path string) (*metainfo.MetaInfo, error) {
 	return metainfo.Load(path)
@@ -250,8 +276,9 @@ func runTorrent(parent context.Context, tr *transfer, sess *session.Session, t *
 	d := tr.out
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- sess.Run(ctx) }()
+	tr.startRun(ctx, sess)
+	defer context.AfterFunc(ctx, tr.stopRun)()
+	runErr := tr.runErr
 	if tr.dhtWait == nil {
 		tr.dhtWait = runDHT(ctx, tr.cfg.DHT)
 	}
@@ -307,6 +334,7 @@ loop:
 			}
 		}
 	}
+	tr.runErr = nil // received above: the session has stopped
 	st := t.Stats()
 	if err == nil && st.Err != "" {
 		err = errors.New(st.Err)
