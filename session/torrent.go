@@ -116,6 +116,9 @@ type Torrent struct {
 	lastResume  time.Time
 	complete    bool
 	diskErr     error
+	// stopErr is a storage error no wait will cure (permission denied, a
+	// read-only file system, a file where a folder goes): the loop ends.
+	stopErr error
 	// After a storage error (a full disk), downloading resumes on its own
 	// at diskRetry; the wait doubles from diskRetryMin while it keeps
 	// failing. lost holds the pieces some block of which was not written.
@@ -241,6 +244,10 @@ func (t *Torrent) readBlock(b piece.Block, buf []byte) error {
 // run is the torrent's loop: it owns every field marked loop state.
 func (t *Torrent) run(ctx context.Context) {
 	defer close(t.stopped)
+	// The torrent's own context: a storage error that stops it ends its
+	// announcer and dials while the session runs on.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	t.workers = newDiskWorkers(t, 2)
 	t.log.Info().Int("pieces", t.geo.NumPieces()).Int("have", t.picker.Have().Count()).Msg("torrent started")
 	if t.picker.Complete() {
@@ -266,7 +273,11 @@ loop:
 		case <-tick.C:
 			t.tick(ctx, time.Now())
 		}
+		if t.stopErr != nil {
+			break loop
+		}
 	}
+	cancel()
 	t.shutdown()
 	announcer.Wait()
 }

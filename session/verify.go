@@ -2,9 +2,11 @@ package session
 
 import (
 	"crypto/sha1"
+	"errors"
 	"time"
 
 	"swarm/peer"
+	"swarm/storage"
 )
 
 // What follows a block's arrival: its write, the piece's hash check, the
@@ -177,9 +179,21 @@ func (t *Torrent) ban(p *peerConn, pc int) {
 	t.disconnect(p, err)
 }
 
-// failDisk stops downloading after a storage error: verified data stays, the
-// torrent keeps seeding what it has, and retryDisk tries again later.
+// failDisk stops downloading after a storage error. A full disk (or quota)
+// may clear by itself: verified data stays, the torrent keeps seeding what
+// it has, and retryDisk tries again later. Any other error (permission
+// denied, a read-only file system, a file where a folder goes, a name too
+// long) will not clear by waiting, and retrying it would show a download
+// that never moves: the torrent stops at once, with the error in its stats.
 func (t *Torrent) failDisk(err error) {
+	if !errors.Is(err, storage.ErrDiskFull) {
+		if t.stopErr == nil {
+			t.stopErr, t.diskErr = err, err
+			t.log.Error().Err(err).Msg("storage failed: torrent stopped")
+			t.publishStats()
+		}
+		return
+	}
 	if t.diskErr == nil {
 		t.diskErr = err
 		t.diskRetryWait = min(max(2*t.diskRetryWait, diskRetryMin), diskRetryMax)

@@ -252,7 +252,7 @@ func runTorrent(ctx context.Context, tr *transfer, sess *session.Session, t *ses
 	defer func() { cancel(); tr.dhtWait() }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	done := t.Done()
+	done, stopped := t.Done(), t.Stopped()
 	var completedAt time.Time // zero until every wanted piece is verified
 	reason := "interrupted"
 	var err error
@@ -268,6 +268,12 @@ loop:
 		case err = <-runErr: // the session failed by itself
 			reason = "error"
 			break loop
+		case <-stopped: // by itself: a storage error (its Stats say which)
+			stopped = nil
+			if ctx.Err() == nil {
+				reason = "error"
+				cancel()
+			}
 		case <-done:
 			done = nil
 			completedAt = time.Now()
