@@ -631,6 +631,14 @@ func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 		putBlock(data)
 		return violation("piece message %v is not a block of the torrent", b)
 	}
+	if !t.picker.Requested(p, b) {
+		// Not asked of this peer, or no longer (cancelled in endgame,
+		// released when it choked us): dropped, even in a piece we want,
+		// so no peer can put data into our files unasked; it counts as
+		// wasted, never as downloaded (the tracker's figure) or towards
+		// the peer's rate (the choker's).
+		return t.unwantedBlock(p, data)
+	}
 	p.downloaded.Add(int64(len(data)))
 	t.downloaded += int64(len(data))
 	p.lastBlock = time.Now()
@@ -652,13 +660,7 @@ func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 		}
 	}
 	if !rc.Accepted {
-		t.wasted += int64(len(data))
-		putBlock(data)
-		if p.unwanted++; p.unwanted > p.usefulBlocks+maxUnwantedBlocks {
-			return violation("sent %d blocks we could not use (%d we could)", p.unwanted, p.usefulBlocks)
-		}
-		t.fillRequests(p)
-		return nil
+		return t.unwantedBlock(p, data)
 	}
 	p.usefulBlocks++
 	pc := int(b.Piece)
@@ -667,6 +669,18 @@ func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 		t.ready[pc] = true
 	}
 	t.workers.write(b, data, t.geo.Offset(b))
+	t.fillRequests(p)
+	return nil
+}
+
+// unwantedBlock drops a block we cannot use; a peer sending many more of
+// those than blocks we could use is dropped.
+func (t *Torrent) unwantedBlock(p *peerConn, data []byte) error {
+	t.wasted += int64(len(data))
+	putBlock(data)
+	if p.unwanted++; p.unwanted > p.usefulBlocks+maxUnwantedBlocks {
+		return violation("sent %d blocks we could not use (%d we could)", p.unwanted, p.usefulBlocks)
+	}
 	t.fillRequests(p)
 	return nil
 }
