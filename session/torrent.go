@@ -105,7 +105,7 @@ type Torrent struct {
 	known       map[netip.AddrPort]time.Time // address → when it may be dialed again
 	dialing     map[netip.AddrPort]bool
 	dialFails   map[netip.AddrPort]int // failures in a row, for the redial backoff
-	banned      map[netip.AddrPort]bool
+	banned      map[netip.Addr]bool    // IPs (unmapped) of peers proven to lie
 	bannedIDs   map[[20]byte]bool
 	writing     map[int]int  // blocks of each piece still being written
 	ready       map[int]bool // complete pieces waiting for their writes
@@ -164,7 +164,7 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		known:     map[netip.AddrPort]time.Time{},
 		dialing:   map[netip.AddrPort]bool{},
 		dialFails: map[netip.AddrPort]int{},
-		banned:    map[netip.AddrPort]bool{},
+		banned:    map[netip.Addr]bool{},
 		bannedIDs: map[[20]byte]bool{},
 		writing:   map[int]int{},
 		lost:      map[int]bool{},
@@ -378,7 +378,7 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	case ev.hs.PeerID == t.sess.peerID:
 		reject = "connection to ourselves"
 		t.known[ev.addr] = time.Now().Add(24 * time.Hour)
-	case t.banned[ev.addr] || t.bannedIDs[ev.hs.PeerID]:
+	case t.banned[ev.addr.Addr().Unmap()] || t.bannedIDs[ev.hs.PeerID]:
 		reject = "banned peer"
 	case len(t.peers) >= t.sess.cfg.MaxPeers:
 		reject = "too many peers"
@@ -869,7 +869,7 @@ func (t *Torrent) connectMore(ctx context.Context) {
 		if len(t.peers)+len(t.dialing) >= t.sess.cfg.MaxPeers || len(t.dialing) >= maxHalfOpen || !t.sess.conns.room() {
 			return
 		}
-		if t.dialing[addr] || t.banned[addr] || now.Before(after) || t.connectedTo(addr) {
+		if t.dialing[addr] || t.banned[addr.Addr().Unmap()] || now.Before(after) || t.connectedTo(addr) {
 			continue
 		}
 		t.dialing[addr] = true
