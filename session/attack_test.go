@@ -349,6 +349,15 @@ func TestLiarReconnectingIsDroppedEachTime(t *testing.T) {
 	leechAddr := addrOf(t, leechSess)
 
 	full := fullBitfield(n).Bytes()
+	// Another connection from the liar's IP, with another id, that sends
+	// nothing: the ban takes it too.
+	quiet := dialAsLiar(t, leechAddr)
+	defer quiet.Close()
+	var quietID [20]byte
+	copy(quietID[:], "-XX0000-liars-friend")
+	if _, err := peer.Initiate(quiet, peer.NewHandshake(m.InfoHash, quietID)); err != nil {
+		t.Fatal(err)
+	}
 	const rounds = 5
 	for round := range rounds {
 		c := dialAsLiar(t, leechAddr)
@@ -407,6 +416,9 @@ func TestLiarReconnectingIsDroppedEachTime(t *testing.T) {
 	}
 	if !bytes.Equal(leechStore.data, content) {
 		t.Fatal("the good download differs from the content")
+	}
+	if reason := logs.waitDropReason(t, quiet.LocalAddr().String()); !strings.Contains(reason, "banned address") {
+		t.Errorf("the other connection from the liar's IP: %q, want dropped for the banned address", reason)
 	}
 	st := leech.Stats()
 	t.Logf("after %d liars: %d pieces failed the hash check, %d bytes wasted; download complete", rounds, st.HashFails, st.Wasted)
