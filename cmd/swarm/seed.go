@@ -19,7 +19,9 @@ Seed a file or folder until Ctrl-C. Given content, swarm first makes its
 torrent (256 KiB pieces, trackers from -t) and writes NAME.torrent in the
 current folder, printing its path and magnet link; given a .torrent, it seeds
 the content found in --data (default: the current folder). Existing data is
-checked before it is offered, so only verified pieces are uploaded.
+checked before it is offered, so only verified pieces are uploaded; seed
+never writes to --data (it downloads nothing: that is get's job), and exits
+1 when no piece matches.
 
 Examples:
   swarm seed video.mkv -t http://tracker.example:6969/announce
@@ -68,7 +70,9 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		data = filepath.Dir(abs)
 	}
 	tc := session.TorrentConfig{Seed: true, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
-	sess, t, err := startTorrent(ctx, tr, m, data, tc, session.OpenOptions{Logger: tr.log})
+	// Seeding never writes: the data is opened read-only and only the
+	// pieces that check out are offered; downloading is get's job.
+	sess, t, err := startTorrent(ctx, tr, m, data, tc, session.OpenOptions{Logger: tr.log, ReadOnly: true})
 	if err != nil {
 		return err
 	}

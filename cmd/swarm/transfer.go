@@ -172,7 +172,11 @@ func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir s
 	if sess == nil {
 		if node == nil {
 			var err error
-			if node, err = tr.opts.dht.open(tr.opts.listen, m.Info.Private, dir, tr.log); err != nil {
+			stateDir := dir
+			if open.ReadOnly {
+				stateDir = ""
+			}
+			if node, err = tr.opts.dht.open(tr.opts.listen, m.Info.Private, stateDir, tr.log); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -197,6 +201,13 @@ func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir s
 	if err != nil {
 		closeAll()
 		return nil, nil, err
+	}
+	if open.ReadOnly && opened.Have.Count() == 0 {
+		// Seeding nothing helps nobody, and the folder is most likely
+		// the wrong one: say so rather than sit there.
+		opened.Store.Close()
+		closeAll()
+		return nil, nil, fmt.Errorf("0 of %d pieces match in %s: is --data the folder that holds %s?", m.Info.NumPieces(), dir, m.Info.Name)
 	}
 	tc.Store, tc.Have, tc.SaveResume, tc.Wanted = opened.Store, opened.Have, opened.SaveResume, opened.Wanted
 	t, err := sess.NewTorrent(m, tc)
@@ -285,7 +296,7 @@ func runTorrent(parent context.Context, tr *transfer, sess *session.Session, t *
 	defer func() { cancel(); tr.dhtWait() }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	done := t.Done()
+	done, stopped := t.Done(), t.Stopped()
 	var completedAt time.Time // zero until every wanted piece is verified
 	reason := "interrupted"
 	var err error
@@ -301,6 +312,12 @@ loop:
 		case err = <-runErr: // the session failed by itself
 			reason = "error"
 			break loop
+		case <-stopped: // by itself: a storage error (its Stats say which)
+			stopped = nil
+			if ctx.Err() == nil {
+				reason = "error"
+				cancel()
+			}
 		case <-done:
 			done = nil
 			completedAt = time.Now()
