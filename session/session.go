@@ -261,7 +261,7 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn) {
 		return s.handshake(ih), t != nil || mg != nil
 	})
 	s.logRecovered(s.conns.handshakeDone())
-	if err == nil && t.Stats().Peers >= s.cfg.MaxPeers {
+	if err == nil && t != nil && t.Stats().Peers >= s.cfg.MaxPeers {
 		// Its loop would refuse it too; don't queue it there.
 		err = errors.New("torrent has its most peers")
 	}
