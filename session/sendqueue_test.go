@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -56,20 +57,27 @@ func (h *heapSampler) end() (uint64, int64) {
 func floodWithoutReading(t *testing.T, addr netip.AddrPort, ih [20]byte, id string, setup, msg []byte, total int) (string, int) {
 	t.Helper()
 	c := dialRaw(t, addr, ih, id).conn.NetConn()
-	chunk := bytes.Repeat(msg, max(1, (64<<10)/len(msg)))
-	c.SetWriteDeadline(time.Now().Add(20 * time.Second))
 	if _, err := c.Write(setup); err != nil {
 		t.Fatalf("setup: %v", err)
 	}
+	return c.LocalAddr().String(), writeUntilDropped(c, msg, total)
+}
+
+// writeUntilDropped writes msg to c again and again until total bytes are
+// written, a write fails (the session dropped c) or 20 s have passed, and
+// returns the bytes written.
+func writeUntilDropped(c net.Conn, msg []byte, total int) int {
+	chunk := bytes.Repeat(msg, max(1, (64<<10)/len(msg)))
+	c.SetWriteDeadline(time.Now().Add(20 * time.Second))
 	written := 0
 	for written < total {
 		n, err := c.Write(chunk)
 		written += n
 		if err != nil {
-			break // dropped (or the write deadline passed)
+			break
 		}
 	}
-	return c.LocalAddr().String(), written
+	return written
 }
 
 // TestPeerThatNeverReadsIsDropped (issue 13): peers that send requests of
@@ -193,6 +201,43 @@ func TestPeerThatNeverReadsIsDropped(t *testing.T) {
 			}
 		})
 	}
+	// A full torrent of peers asking for metadata at once: what they make
+	// the seeder hold is the total for one torrent. (Flipping interest
+	// makes no answers when the unchoke slots are taken.)
+	// It takes 20 s (several minutes with -race, where the torrent's loop
+	// falls behind and some floods outlast their write deadline): run by
+	// hand, with SWARM_HOSTILE_CROWD=1.
+	t.Run("49 peers at once", func(t *testing.T) {
+		if os.Getenv("SWARM_HOSTILE_CROWD") == "" {
+			t.Skip("set SWARM_HOSTILE_CROWD=1 to run")
+		}
+		const peers = session.DefaultMaxPeers - 1 // the good leecher may hold one slot
+		conns := make([]net.Conn, peers)
+		for i := range conns {
+			conns[i] = dialRaw(t, seedAddr, m.InfoHash, "-XX0000-crowd-"+itoa(i)).conn.NetConn()
+			if _, err := conns[i].Write(tests[2].setup); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := heapInUse()
+		hs := sampleHeap()
+		var wg sync.WaitGroup
+		for _, c := range conns {
+			wg.Go(func() { writeUntilDropped(c, tests[2].msg, total) })
+		}
+		wg.Wait()
+		for _, c := range conns {
+			if reason := logs.waitDropReason(t, c.LocalAddr().String()); !strings.Contains(reason, "does not read") {
+				t.Errorf("logged %q, want a reason with %q", reason, "does not read")
+			}
+		}
+		peak, _ := hs.end()
+		grew := int64(peak) - int64(before)
+		t.Logf("%d peers: heap %.1f MiB before, peak %.1f MiB (+%.1f MiB)", peers, mib(before), mib(peak), float64(grew)/(1<<20))
+		if grew > peers*heapBound {
+			t.Errorf("the seeder's heap grew by %.1f MiB, bound %d × %.1f MiB", float64(grew)/(1<<20), peers, mib(heapBound))
+		}
+	})
 	select {
 	case <-leech.Done():
 	case <-time.After(60 * time.Second):
