@@ -17,8 +17,12 @@ const (
 	// knows the piece count.
 	DefaultMaxBitfieldLen = 256 << 10
 	// DefaultMaxExtendedLen is the extended payload limit when Decoder.MaxExtendedLen is
-	// zero: room for a 16 KiB metadata piece (BEP 9) and its header with a wide margin.
-	DefaultMaxExtendedLen = 1 << 20
+	// zero: 64 KiB, what the largest extension we speak needs (an extension handshake,
+	// MaxExtensionHandshakeLen, or a ut_pex message, MaxPexMessageLen; a ut_metadata piece
+	// is 16 KiB and a dict of some 50 bytes). A longer one breaks the protocol. Each
+	// extended message the session has not handled yet holds a copy of its payload, so
+	// the limit also bounds what a peer's stream of them can make it hold.
+	DefaultMaxExtendedLen = 64 << 10
 )
 
 // decoderBufSize is the bufio size under a Decoder. It holds several small messages and

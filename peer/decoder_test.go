@@ -202,6 +202,38 @@ func TestDecoderMaxExtendedLen(t *testing.T) {
 	}
 }
 
+// TestDefaultMaxExtendedLenFitsEveryExtension: the 64 KiB default (issue 13)
+// takes the largest message of each extension we speak, and one byte more
+// is a LengthError.
+func TestDefaultMaxExtendedLenFitsEveryExtension(t *testing.T) {
+	piece, err := peer.MetadataMessage{Type: peer.MetadataData, Piece: peer.MaxMetadataSize/peer.MetadataPieceSize - 1,
+		TotalSize: peer.MaxMetadataSize, Data: make([]byte, peer.MetadataPieceSize)}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		n    int
+	}{
+		{"largest ut_metadata piece", len(piece)},
+		{"largest extension handshake", peer.MaxExtensionHandshakeLen},
+		{"largest ut_pex message", peer.MaxPexMessageLen},
+	} {
+		if tt.n > peer.DefaultMaxExtendedLen {
+			t.Errorf("%s: %d bytes, over DefaultMaxExtendedLen %d", tt.name, tt.n, peer.DefaultMaxExtendedLen)
+		}
+	}
+	for _, n := range []int{peer.DefaultMaxExtendedLen, peer.DefaultMaxExtendedLen + 1} {
+		in := peer.AppendMessage(nil, peer.Message{ID: peer.Extended, ExtendedID: 9, Payload: make([]byte, n)})
+		var m peer.Message
+		err := peer.NewDecoder(bytes.NewReader(in)).Decode(&m)
+		var le *peer.LengthError
+		if ok := n <= peer.DefaultMaxExtendedLen; (err == nil) != ok || !ok && !errors.As(err, &le) {
+			t.Errorf("Decode(extended payload of %d bytes) = %v", n, err)
+		}
+	}
+}
+
 func TestDecoderReportsTruncatedStream(t *testing.T) {
 	full := peer.AppendMessage(nil, peer.Message{ID: peer.Piece, Index: 1, Block: make([]byte, 100)})
 	tests := []struct {

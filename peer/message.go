@@ -84,6 +84,15 @@ type Message struct {
 	Payload  []byte // extended payload after ExtendedID; for an unknown ID, the raw payload
 }
 
+// WireLen returns the bytes m takes on the wire: its 4-byte length prefix and what
+// follows.
+func (m Message) WireLen() int {
+	if m.KeepAlive {
+		return 4
+	}
+	return 4 + messageLen(m)
+}
+
 // String describes m for logs and test failures.
 func (m Message) String() string {
 	if m.KeepAlive {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -100,12 +101,15 @@ func loggedSession(t testing.TB, cfg session.Config, buf *logBuffer) *session.Se
 	return s
 }
 
-// heapInUse returns the live heap after a collection.
+// heapInUse returns the live heap after a collection: the bytes that
+// collection marked, not counting what the process allocated after it
+// (MemStats.HeapAlloc would, which makes it jump by megabytes while
+// sessions are busy).
 func heapInUse() uint64 {
 	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // handshakeBytes is a valid handshake for ih.

@@ -72,6 +72,33 @@ func (t *Torrent) dhtLoop(ctx context.Context, node *dht.Node) {
 	}
 }
 
+// A peer's PORT messages (BEP 5) start one DHT ping a minute at most: an
+// honest peer sends one per connection, and each ping holds a goroutine
+// and a query slot for up to its 10 s timeout. One that sends
+// maxIgnoredPorts more within that minute is flooding us, and is dropped,
+// as a keep-alive flood is.
+const (
+	dhtPingInterval = time.Minute
+	maxIgnoredPorts = 100
+)
+
+// onPort takes a peer's PORT message. Loop only.
+func (t *Torrent) onPort(p *peerConn, port uint16) error {
+	if t.m.Info.Private {
+		return nil // BEP 27: nothing of a private torrent's peers goes to the DHT
+	}
+	now := time.Now()
+	if !p.dhtPing.IsZero() && now.Sub(p.dhtPing) < dhtPingInterval {
+		if p.portsIgnored++; p.portsIgnored > maxIgnoredPorts {
+			return violation("%d PORT messages within %v", p.portsIgnored+1, dhtPingInterval)
+		}
+		return nil
+	}
+	p.dhtPing, p.portsIgnored = now, 0
+	t.addDHTNode(p.ctx, p.addr.Addr(), port)
+	return nil
+}
+
 // addDHTNode tells the DHT about a peer's node after its PORT message
 // (BEP 5): the peer is alive, so its node likely is too.
 func (t *Torrent) addDHTNode(ctx context.Context, addr netip.Addr, port uint16) {

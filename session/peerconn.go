@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/rs/zerolog"
 
@@ -103,38 +104,126 @@ type peerConn struct {
 	usefulBlocks   int       // blocks the picker accepted from this peer
 	unwanted       int       // blocks it sent that we could not use
 	pex            pexState  // peer exchange (BEP 11)
+	named          bool      // its client name (BEP 10 "v") is in log
+	dhtPing        time.Time // when its PORT message (BEP 5) last started a DHT ping
+	portsIgnored   int       // PORT messages since then that did not
+	metaServed     int       // ut_metadata pieces sent to it (BEP 9)
 
 	q writeQueue
 }
 
 // writeQueue is a peer's outbound queue: the loop appends without blocking,
 // the writer goroutine drains it.
+//
+// Everything a remote peer can make us queue is bounded in bytes, counted
+// from the push until the writer has written it (issue 13): control
+// messages at their cost (controlCost) up to maxControlQueue, requested
+// blocks at their length up to maxQueuedUploads blocks of 16 KiB. Past
+// either bound the peer is not reading what it asks for: the queue is
+// emptied, refuses everything from then on, and the peer is dropped.
 type writeQueue struct {
-	mu      sync.Mutex // guards msgs and uploads
-	msgs    []peer.Message
-	uploads []piece.Block
-	wake    chan struct{} // capacity 1: a pending wake-up
+	mu       sync.Mutex // guards the fields below
+	msgs     []peer.Message
+	uploads  []piece.Block
+	ctrl     int           // cost of the control messages queued or being written
+	upCount  int           // uploads queued or being written
+	upBytes  int           // their block bytes
+	refused  int           // bytes of requests refused since the writer last finished a batch
+	overflow error         // why the queue was closed; nil while it is open
+	wake     chan struct{} // capacity 1: a pending wake-up
 }
 
-func (q *writeQueue) push(ms ...peer.Message) {
-	q.mu.Lock()
-	q.msgs = append(q.msgs, ms...)
-	q.mu.Unlock()
-	q.signal()
-}
+// Bounds of a peer's outbound queue.
+const (
+	// maxControlQueue bounds the cost of the control messages queued for
+	// one peer: 1 MiB, twice libtorrent's default send buffer watermark
+	// (500 KiB), and far more than an honest peer that reads ever lets
+	// pile up: our bitfield (128 B to 256 KiB), a full pipeline of
+	// requests (250 × 113 B), a pex message, and the ut_metadata pieces it
+	// asked for (16 KiB each: the whole info dict of a torrent of 50,000
+	// pieces, were they all asked for at once and none sent yet). A peer
+	// that keeps asking for answers it never reads reaches it after
+	// sending some 100 KiB of small messages, or 60 requests for metadata
+	// pieces, and is dropped.
+	maxControlQueue = 1 << 20
+	// messageOverhead is what a queued message costs beside its bytes on
+	// the wire: the peer.Message value that holds it. Counting it keeps
+	// 5-byte messages (choke, unchoke) from costing 20 times what they
+	// are charged.
+	messageOverhead = int(unsafe.Sizeof(peer.Message{}))
+	// maxRefused: a peer whose queue of requests is full may send more
+	// (requests racing our answers), which are dropped as libtorrent and
+	// anacrolix drop them; one that asks for another full queue (8 MiB)
+	// while the writer cannot send anything is not reading, and is dropped.
+	maxRefused = maxQueuedUploads * peer.BlockSize
+)
 
-// pushUpload queues a requested block; false if the peer has too many queued.
-func (q *writeQueue) pushUpload(b piece.Block) bool {
+// controlCost is what queueing m is charged against maxControlQueue.
+func controlCost(m peer.Message) int { return m.WireLen() + messageOverhead }
+
+// errNotReading is the error of a peer dropped for an overfull queue.
+var errNotReading = errors.New("peer does not read what it asks for")
+
+// push queues control messages. It fails once the queue is over its bound
+// (then and after), and the peer must be dropped.
+func (q *writeQueue) push(ms ...peer.Message) error {
 	q.mu.Lock()
-	ok := len(q.uploads) < maxQueuedUploads
-	if ok {
-		q.uploads = append(q.uploads, b)
+	if q.overflow == nil {
+		for _, m := range ms {
+			q.ctrl += controlCost(m)
+		}
+		if q.ctrl > maxControlQueue {
+			q.close(fmt.Errorf("%w: %d bytes of messages queued, limit %d", errNotReading, q.ctrl, maxControlQueue))
+		} else {
+			q.msgs = append(q.msgs, ms...)
+		}
 	}
+	err := q.overflow
 	q.mu.Unlock()
-	if ok {
+	if err == nil {
 		q.signal()
 	}
-	return ok
+	return err
+}
+
+// pushUpload queues a requested block. queued is false if the peer has a
+// full queue already (the request is dropped); err is set once it has
+// asked for maxRefused more bytes than that, and the peer must be dropped.
+func (q *writeQueue) pushUpload(b piece.Block) (queued bool, err error) {
+	q.mu.Lock()
+	defer func() {
+		q.mu.Unlock()
+		if queued {
+			q.signal()
+		}
+	}()
+	if q.overflow != nil {
+		return false, q.overflow
+	}
+	if q.upCount >= maxQueuedUploads {
+		if q.refused += int(b.Length); q.refused > maxRefused {
+			q.close(fmt.Errorf("%w: asked for %d bytes past its queue of %d blocks (%d bytes)", errNotReading, q.refused, q.upCount, q.upBytes))
+			return false, q.overflow
+		}
+		return false, nil
+	}
+	q.uploads = append(q.uploads, b)
+	q.upCount++
+	q.upBytes += int(b.Length)
+	return true, nil
+}
+
+// close empties the queue and refuses everything from now on. q.mu held.
+func (q *writeQueue) close(err error) {
+	q.overflow = err
+	q.msgs, q.uploads = nil, nil
+}
+
+// err returns why the queue was closed, or nil.
+func (q *writeQueue) err() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.overflow
 }
 
 // cancelUpload drops a queued block the peer no longer wants.
@@ -144,6 +233,8 @@ func (q *writeQueue) cancelUpload(b piece.Block) {
 	for i, u := range q.uploads {
 		if u == b {
 			q.uploads = append(q.uploads[:i], q.uploads[i+1:]...)
+			q.upCount--
+			q.upBytes -= int(b.Length)
 			return
 		}
 	}
@@ -152,6 +243,10 @@ func (q *writeQueue) cancelUpload(b piece.Block) {
 // clearUploads drops every queued block, as when we choke the peer.
 func (q *writeQueue) clearUploads() {
 	q.mu.Lock()
+	for _, u := range q.uploads {
+		q.upCount--
+		q.upBytes -= int(u.Length)
+	}
 	q.uploads = q.uploads[:0]
 	q.mu.Unlock()
 }
@@ -164,21 +259,81 @@ func (q *writeQueue) signal() {
 }
 
 // take removes what is queued: control messages first, then up to max
-// uploads.
+// uploads. Their bytes stay counted until the writer calls sent.
 func (q *writeQueue) take(msgs []peer.Message, ups []piece.Block, max int) ([]peer.Message, []piece.Block) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	msgs = append(msgs, q.msgs...)
 	clear(q.msgs)
-	q.msgs = q.msgs[:0]
+	q.msgs = shrink(q.msgs[:0])
 	n := min(max, len(q.uploads))
 	ups = append(ups, q.uploads[:n]...)
 	q.uploads = append(q.uploads[:0], q.uploads[n:]...)
 	return msgs, ups
 }
 
-// send queues a control message (never a piece) for the writer.
-func (p *peerConn) send(m peer.Message) { p.q.push(m) }
+// sent releases the bytes of a batch the writer has written: control
+// messages of cost ctrl and the uploads ups.
+func (q *writeQueue) sent(ctrl int, ups []piece.Block) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.ctrl -= ctrl
+	q.upCount -= len(ups)
+	for _, b := range ups {
+		q.upBytes -= int(b.Length)
+	}
+	q.refused = 0
+}
+
+// shrink drops a large empty backing array, so that a burst of messages
+// does not keep its memory for the life of the connection.
+func shrink[T any](s []T) []T {
+	if cap(s) > 1024 {
+		return nil
+	}
+	return s
+}
+
+// send queues control messages (never a piece) for the writer. A peer
+// whose queue is over its bound is dropped: its connection closes now, and
+// its reader reports the queue's error to the loop.
+func (p *peerConn) send(ms ...peer.Message) {
+	if err := p.q.push(ms...); err != nil {
+		p.cancel()
+	}
+}
+
+// queueUpload queues a block the peer asked for; a peer that asks for far
+// more than its queue holds is dropped, as send does.
+func (p *peerConn) queueUpload(b piece.Block) {
+	queued, err := p.q.pushUpload(b)
+	switch {
+	case err != nil:
+		p.cancel()
+	case !queued:
+		// Past the queue we advertise (reqq): drop the request, as
+		// libtorrent does; the peer asks again when it times out.
+		p.log.Debug().Int("queued", maxQueuedUploads).Msg("request queue full; request dropped")
+	}
+}
+
+// maxAgentLen bounds the client name (BEP 10 "v") we keep for the log.
+const maxAgentLen = 64
+
+// setAgent puts the client name from the peer's extension handshake in its
+// log lines. Only the first one counts, cut to maxAgentLen: a peer that
+// sends handshake after handshake with a long name must not grow its
+// logger (each With copies the fields before it).
+func (p *peerConn) setAgent(v string) {
+	if v == "" || p.named {
+		return
+	}
+	p.named = true
+	if len(v) > maxAgentLen {
+		v = v[:maxAgentLen]
+	}
+	p.log = p.log.With().Str("agent", v).Logger()
+}
 
 // readLoop decodes messages and hands them to the torrent's loop until the
 // connection fails or ctx (the peer's) ends; then it reports peerClosed
@@ -186,7 +341,9 @@ func (p *peerConn) send(m peer.Message) { p.q.push(m) }
 // the peer's context was cancelled first (by a failed write).
 func (p *peerConn) readLoop(ctx, tctx context.Context) {
 	err := p.read(ctx)
-	if ctx.Err() != nil && err != nil && !isNormalClose(err) {
+	if qerr := p.q.err(); qerr != nil {
+		err = qerr // the connection was closed for it
+	} else if ctx.Err() != nil && err != nil && !isNormalClose(err) {
 		err = context.Cause(ctx)
 	}
 	p.t.post(tctx, peerClosed{p: p, err: err})
@@ -258,7 +415,8 @@ func (p *peerConn) writeLoop(ctx context.Context) error {
 			putBlock(b)
 			bufs[i] = nil
 		}
-		msgs, bufs = msgs[:0], bufs[:0]
+		clear(msgs) // their payloads are garbage now
+		msgs, bufs = shrink(msgs[:0]), bufs[:0]
 		if err != nil {
 			return err
 		}
@@ -284,6 +442,10 @@ func (p *peerConn) writeLoop(ctx context.Context) error {
 			if len(msgs) == 0 && len(ups) == 0 {
 				break
 			}
+			ctrl := 0
+			for _, m := range msgs {
+				ctrl += controlCost(m)
+			}
 			for _, b := range ups {
 				// Under a rate limit, send what is ready before waiting for
 				// the next block's tokens, so data flows evenly rather
@@ -307,6 +469,7 @@ func (p *peerConn) writeLoop(ctx context.Context) error {
 			if err := flush(); err != nil {
 				return err
 			}
+			p.q.sent(ctrl, ups)
 		}
 	}
 }

@@ -450,8 +450,8 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 // sendExtensionHandshake tells a BEP 10 peer who we are and how many
 // requests we queue; it comes before the bitfield, as libtorrent sends it.
 func (t *Torrent) sendExtensionHandshake(p *peerConn) {
-	hs := peer.ExtensionHandshake{V: "swarm " + Version, Reqq: maxQueuedUploads,
-		M: map[string]uint8{peer.MetadataExtension: peer.MetadataID}, MetadataSize: len(t.m.InfoBytes)}
+	hs := peer.ExtensionHandshake{V: "swarm " + Version, Reqq: maxQueuedUploads, M: map[string]uint8{}}
+	t.offerMetadata(&hs)
 	if t.pexEnabled() {
 		hs.M[peer.PexExtension] = peer.PexID
 	}
@@ -584,9 +584,7 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 			if !p.outgoing && hs.Port != 0 {
 				p.listen = netip.AddrPortFrom(p.addr.Addr(), hs.Port)
 			}
-			if hs.V != "" {
-				p.log = p.log.With().Str("agent", hs.V).Logger()
-			}
+			p.setAgent(hs.V)
 		}
 		if m.ExtendedID == peer.MetadataID {
 			return t.onMetadata(p, m.Payload)
@@ -596,9 +594,7 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		}
 		// Other extensions are ignored, as BEP 10 allows.
 	case peer.Port:
-		if !t.m.Info.Private {
-			t.addDHTNode(p.ctx, p.addr.Addr(), m.Port)
-		}
+		return t.onPort(p, m.Port)
 	}
 	return nil
 }
@@ -617,11 +613,7 @@ func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
 	if p.amChoking {
 		return nil // a request racing our choke; BEP 3 lets us ignore it
 	}
-	if !p.q.pushUpload(b) {
-		// Past the queue we advertise (reqq): drop the request, as
-		// libtorrent does; the peer asks again when it times out.
-		p.log.Debug().Int("queued", maxQueuedUploads).Msg("request queue full; request dropped")
-	}
+	p.queueUpload(b)
 	return nil
 }
 
@@ -746,7 +738,7 @@ func (t *Torrent) fillRequests(p *peerConn) {
 	for i, b := range blocks {
 		msgs[i] = peer.Message{ID: peer.Request, Index: b.Piece, Begin: b.Begin, Length: b.Length}
 	}
-	p.q.push(msgs...)
+	p.send(msgs...)
 }
 
 // rechoke applies the choker's decision (package choke): tit-for-tat
