@@ -24,9 +24,11 @@ listening.
 Clients announce again every --interval; a short interval makes peers that
 join later find each other sooner, at the cost of more requests.
 
-With --private only members may announce, to /PASSKEY/announce, and only for
-registered torrents; their uploaded and downloaded totals are kept in the
-SQLite database --db, written once a second. Manage members and torrents
+With --private only members may announce, to /PASSKEY/announce or
+/announce?passkey=PASSKEY (the form libtorrent and qBittorrent accept for a
+tracker on their own machine), and only for registered torrents; their
+uploaded and downloaded totals are kept in the SQLite database --db,
+written once a second. Manage members and torrents
 with 'swarm tracker user' and 'swarm tracker torrent' (see their --help),
 also while the tracker runs: changes take effect within a second.
 

@@ -22,11 +22,11 @@ func TestTrackerAdminCommands(t *testing.T) {
 		}
 		return out
 	}
-	keyRe := regexp.MustCompile(`passkey: +([0-9a-f]{32})\nannounce URL: (\S+)`)
+	keyRe := regexp.MustCompile(`passkey: +([0-9a-f]{32})\nannounce URL: (\S+)\n +or: +(\S+)`)
 	out := mustRun("tracker", "user", "add", "alice", "--public-url", "http://tracker.example:6969/")
 	m := keyRe.FindStringSubmatch(out)
-	if m == nil || m[2] != "http://tracker.example:6969/"+m[1]+"/announce" {
-		t.Fatalf("user add printed %q, want the passkey and its announce URL", out)
+	if m == nil || m[2] != "http://tracker.example:6969/"+m[1]+"/announce" || m[3] != "http://tracker.example:6969/announce?passkey="+m[1] {
+		t.Fatalf("user add printed %q, want the passkey and its announce URL in both forms", out)
 	}
 	mustRun("tracker", "user", "add", "bob")
 	if out := mustRun("tracker", "user", "list"); !strings.Contains(out, "alice") || !strings.Contains(out, "bob") {

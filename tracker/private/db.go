@@ -407,7 +407,16 @@ func (d *DB) AnnounceBase(ctx context.Context) (string, error) {
 	return base, nil
 }
 
-// AnnounceURL is the announce URL of passkey under base.
+// AnnounceURL is the announce URL of passkey under base, with the passkey
+// in the path: base/PASSKEY/announce.
 func AnnounceURL(base string, p Passkey) string {
 	return strings.TrimRight(base, "/") + "/" + p.String() + "/announce"
+}
+
+// AnnounceQueryURL is the announce URL of passkey under base with the
+// passkey in the query: base/announce?passkey=PASSKEY. libtorrent (and so
+// qBittorrent) refuses a tracker on a loopback address whose path is not
+// /announce, so clients on the tracker's own machine need this form.
+func AnnounceQueryURL(base string, p Passkey) string {
+	return strings.TrimRight(base, "/") + "/announce?passkey=" + p.String()
 }

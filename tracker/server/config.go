@@ -62,7 +62,9 @@ type Config struct {
 	Now func() time.Time
 	// Hook, when not nil, sees every parsed request before it is applied and
 	// may refuse it. With a Hook the server also serves /{passkey}/announce
-	// and /{passkey}/scrape.
+	// and /{passkey}/scrape, and reads a passkey query parameter
+	// (/announce?passkey=...: libtorrent refuses any other path for a
+	// tracker on a loopback address).
 	Hook Hook
 	// Metrics are more collectors to serve at /metrics, such as a Hook's.
 	Metrics []prometheus.Collector

@@ -452,11 +452,23 @@ func TestHook(t *testing.T) {
 		{"internal error hidden", "/broken/announce", ihA, "internal tracker error"},
 		{"scrape good", "/good/scrape", ihA, ""},
 		{"scrape bad", "/bad/scrape", ihA, "unknown passkey"},
+		// The query form, for clients that refuse other paths on loopback.
+		{"good passkey in the query", "/announce?passkey=good", ihA, ""},
+		{"bad passkey in the query", "/announce?passkey=bad", ihA, "unknown passkey"},
+		{"passkey in the query twice", "/announce?passkey=good&passkey=good", ihA, "passkey given more than once"},
+		{"scrape, good passkey in the query", "/scrape?passkey=good", ihA, ""},
+		{"scrape, bad passkey in the query", "/scrape?passkey=bad", ihA, "unknown passkey"},
+		{"scrape, passkey in the query twice", "/scrape?passkey=good&passkey=good", ihA, "passkey given more than once"},
+		{"the path wins over the query", "/good/announce?passkey=bad", ihA, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			sep := "?"
+			if strings.Contains(tt.path, "?") {
+				sep = "&"
+			}
 			q := testPeer(tt.ih, 1, 0).Query()
-			body := string(get(t, h, "10.0.0.1:1", tt.path+"?"+q))
+			body := string(get(t, h, "10.0.0.1:1", tt.path+sep+q))
 			isFailure := strings.HasPrefix(body, "d14:failure reason")
 			if tt.reason == "" {
 				if isFailure {
@@ -558,5 +570,16 @@ func TestUnknownSeedIsSentSeeds(t *testing.T) {
 	}
 	if got := ports(announce(t, h, "10.0.0.1", seedPeer(ihA, other), "")); len(got) != 0 {
 		t.Errorf("known seed was sent %v, want no seeds", got)
+	}
+}
+
+// TestOpenTrackerIgnoresPasskeyParameter: without a Hook the passkey
+// parameter is an unknown parameter like any other, however long.
+func TestOpenTrackerIgnoresPasskeyParameter(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{})
+	q := testPeer(ihA, 1, 0).Query() + "&passkey=" + strings.Repeat("x", 100) + "&passkey=again"
+	body := string(get(t, s.Handler(), "10.0.0.1:1", "/announce?"+q))
+	if _, err := tracker.ParseAnnounceResponse([]byte(body)); err != nil {
+		t.Errorf("announce with passkey parameters to an open tracker: %v (%q)", err, body)
 	}
 }

@@ -60,6 +60,7 @@ func New(cfg Config) (*Server, error) {
 			trustIP:         cfg.TrustIP,
 			maxQueryBytes:   cfg.MaxQueryBytes,
 			maxScrapeHashes: cfg.MaxScrapeHashes,
+			passkeys:        cfg.Hook != nil,
 		},
 	}
 	if cfg.Logger != nil {
@@ -171,7 +172,9 @@ func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, out, bad)
 		return
 	}
-	req.Passkey = r.PathValue("passkey")
+	if pk := r.PathValue("passkey"); pk != "" {
+		req.Passkey = pk
+	}
 	if s.cfg.Hook != nil {
 		// A copy for the Hook: passing &req itself would move req to the
 		// heap on every announce, Hook or not.
@@ -203,7 +206,9 @@ func (s *Server) serveScrape(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, out, bad)
 		return
 	}
-	req.Passkey = r.PathValue("passkey")
+	if pk := r.PathValue("passkey"); pk != "" {
+		req.Passkey = pk
+	}
 	if s.cfg.Hook != nil {
 		if err := s.cfg.Hook.BeforeScrape(r.Context(), &req); err != nil {
 			s.fail(w, out, err)
@@ -263,7 +268,8 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).Str("path", redactPath(r.URL.Path)).Msg("tracker handler panicked")
+			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).Str("path", redactPath(r.URL.Path)).
+				Str("query", redactQuery(r.URL.RawQuery)).Msg("tracker handler panicked")
 			s.metrics.failures.WithLabelValues("internal").Inc()
 			s.write(w, appendFailure(nil, genericReason))
 		}()
@@ -279,6 +285,23 @@ func redactPath(p string) string {
 		return "/[passkey]" + rest[i:]
 	}
 	return p
+}
+
+// redactQuery hides the value of every passkey parameter of a raw query
+// (/announce?passkey=...), however its name is percent-encoded.
+func redactQuery(q string) string {
+	if q == "" {
+		return q
+	}
+	pairs := strings.Split(q, "&")
+	for i, pair := range pairs {
+		var buf [64]byte
+		k, _, _ := strings.Cut(pair, "=")
+		if key, ok := knownParam(k, &buf); ok && key == pPasskey {
+			pairs[i] = k + "=[passkey]"
+		}
+	}
+	return strings.Join(pairs, "&")
 }
 
 // remoteIP is the IP of the connection; invalid if RemoteAddr is not an
