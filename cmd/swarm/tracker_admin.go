@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"math"
 	"text/tabwriter"
 	"time"
@@ -76,7 +77,7 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 	}
 	var o adminOptions
 	fs := newFlagSet("tracker " + noun)
-	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file")
+	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file (must exist: 'swarm tracker --private' creates it)")
 	fs.BoolVar(&o.json, "json", false, "list, show: print JSON")
 	fs.StringVar(&o.publicURL, "public-url", "", "user add, show, reset-passkey: the tracker's URL for announce URLs (default: the one the tracker recorded)")
 	if err := parseFlags(fs, help, args, e); err != nil {
@@ -162,7 +163,12 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 	if _, err := checkPublicURL(o.publicURL); err != nil {
 		return err
 	}
-	db, err := private.Open(ctx, o.db)
+	// Never create the database here: a mistyped --db would otherwise get
+	// members added to an empty file that no tracker reads.
+	db, err := private.OpenExisting(ctx, o.db)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return fmt.Errorf("no tracker database at %s; 'swarm tracker --private --db %s' creates one", o.db, o.db)
+	}
 	if err != nil {
 		return err
 	}

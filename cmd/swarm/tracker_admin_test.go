@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"swarm/tracker/private"
 )
 
 // TestTrackerAdminCommands walks through setting up a private tracker's
@@ -14,6 +19,21 @@ import (
 func TestTrackerAdminCommands(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "tracker.db")
+	// The admin commands never create the database (issue 13): a mistyped
+	// --db is an error, and no file appears.
+	_, errOut, code := runSwarm(t, "tracker", "user", "add", "alice", "--db", db)
+	if want := "no tracker database at " + db + "; 'swarm tracker --private --db " + db + "' creates one"; code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("user add on a missing database: exit %d, stderr %q; want exit 1 and %q", code, errOut, want)
+	}
+	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("user add on a missing database: stat %s = %v, want no file", db, err)
+	}
+	// 'swarm tracker --private' creates it; so does private.Open.
+	pdb, err := private.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdb.Close()
 	mustRun := func(args ...string) string {
 		t.Helper()
 		out, errOut, code := runSwarm(t, append(args, "--db", db)...)
