@@ -43,6 +43,7 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	if err != nil {
 		return usagef("%v", err)
 	}
+	defer o.reloadOnSIGHUP(ctx, srv, log)()
 	// The flush loop outlives the server: it stops only after the last
 	// request was answered, then writes what that request counted.
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"swarm/metainfo"
@@ -20,6 +21,10 @@ type registry struct {
 	epoch  time.Time // registry clock 0
 	now    func() time.Time
 	expiry uint32 // seconds without an announce after which a peer is dropped
+	// maxSwarms bounds the swarms held (0: no bound); nswarms counts them
+	// over all shards, so that the bound is exact without a global lock.
+	maxSwarms int64
+	nswarms   atomic.Int64
 }
 
 // shard is one slice of the registry. mu guards every field and every swarm
@@ -103,9 +108,14 @@ func (rp *reply) reset(wantIDs bool) {
 	*rp = reply{v4: rp.v4[:0], v6: rp.v6[:0], ids4: rp.ids4[:0], ids6: rp.ids6[:0], wantIDs: wantIDs}
 }
 
+// errFull refuses an announce that would start a swarm past
+// Config.MaxSwarms.
+var errFull = &refusal{label: "max_swarms", reason: "this tracker is full: it tracks no new torrents for now"}
+
 // announce applies req to its swarm and fills rp with the swarm's counts and
 // a uniform random sample of at most req.NumWant other peers. It returns
-// whether a completed event was counted.
+// errFull, and changes nothing, if req would start a swarm past maxSwarms;
+// swarms already held carry on.
 //
 // A known seed (left=0 after it showed a download: see peer.fetched) is sent
 // leechers only, since other seeds are no use to it. Any other left=0 peer
@@ -113,7 +123,7 @@ func (rp *reply) reset(wantIDs bool) {
 // left=0 because it does not know the size yet, and a seed started from
 // complete data looks the same; sending them leechers only hid each from the
 // other (issue 21). opentracker never filters seeds out of a reply.
-func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
+func (r *registry) announce(req *AnnounceRequest, rp *reply) error {
 	now := r.clock()
 	sh := r.shard(req.InfoHash)
 	sh.mu.Lock()
@@ -121,7 +131,11 @@ func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
 	sw := sh.swarms[req.InfoHash]
 	if sw == nil {
 		if req.Event == tracker.EventStopped {
-			return false
+			return nil
+		}
+		if n := r.nswarms.Add(1); r.maxSwarms > 0 && n > r.maxSwarms {
+			r.nswarms.Add(-1)
+			return errFull
 		}
 		sw = &swarm{}
 		sh.swarms[req.InfoHash] = sw
@@ -130,7 +144,6 @@ func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
 
 	var (
 		pos      int  // the asker's slot, -1 once it has left
-		snatch   bool // a completed event was counted
 		known    bool // the asker is a known seed
 		ip       = req.Addr.Addr().Unmap()
 		isIPv6   = !ip.Is4()
@@ -143,7 +156,7 @@ func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
 		if sw.v6 == nil {
 			sw.v6 = &peerList[addr6]{}
 		}
-		pos, snatch, known = apply(sh, sw, sw.v6, k, req, now)
+		pos, known = apply(sh, sw, sw.v6, k, req, now)
 		if sw.v6.len() == 0 {
 			sw.v6 = nil
 		}
@@ -151,14 +164,15 @@ func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
 		var k addr4
 		*(*[4]byte)(k[:]) = ip.As4()
 		binary.BigEndian.PutUint16(k[4:], req.Addr.Port())
-		pos, snatch, known = apply(sh, sw, &sw.v4, k, req, now)
+		pos, known = apply(sh, sw, &sw.v4, k, req, now)
 	}
 	switch {
 	case sw.empty() && sw.downloaded == 0:
 		// Nothing worth keeping: the last peer left a swarm without
 		// snatches.
 		delete(sh.swarms, req.InfoHash)
-		return snatch
+		r.nswarms.Add(-1)
+		return nil
 	case sw.empty():
 		// Keep the snatch count for a while; sweep drops it later.
 		sw.sweepAt = now + r.expiry
@@ -169,20 +183,20 @@ func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
 	if pos >= 0 && req.NumWant > 0 {
 		sh.sample(sw, isIPv6, pos, known, req.NumWant, rp)
 	}
-	return snatch
+	return nil
 }
 
 // apply records req in l (the list of the asker's family) and returns the
-// asker's slot (-1 after a stopped event), whether it counted a snatch and
-// whether the asker is a known seed.
-func apply[K addrKey](sh *shard, sw *swarm, l *peerList[K], k K, req *AnnounceRequest, now uint32) (int, bool, bool) {
+// asker's slot (-1 after a stopped event) and whether the asker is a known
+// seed.
+func apply[K addrKey](sh *shard, sw *swarm, l *peerList[K], k K, req *AnnounceRequest, now uint32) (int, bool) {
 	i, found := l.find(k)
 	if req.Event == tracker.EventStopped {
 		if found {
 			sh.count(i < l.seeders, -1)
 			l.remove(i)
 		}
-		return -1, false, false
+		return -1, false
 	}
 	seeder := req.Left == 0
 	fetched := req.Left > 0 || req.Downloaded > 0 || req.Event == tracker.EventCompleted
@@ -197,7 +211,7 @@ func apply[K addrKey](sh *shard, sw *swarm, l *peerList[K], k K, req *AnnounceRe
 	}
 	if !found {
 		sh.count(seeder, 1)
-		return l.add(peer[K]{addr: k, id: req.PeerID, fetched: fetched, seen: now}, seeder), snatch, seeder && fetched
+		return l.add(peer[K]{addr: k, id: req.PeerID, fetched: fetched, seen: now}, seeder), seeder && fetched
 	}
 	p := &l.peers[i]
 	p.id = req.PeerID
@@ -215,7 +229,7 @@ func apply[K addrKey](sh *shard, sw *swarm, l *peerList[K], k K, req *AnnounceRe
 		sh.count(seeder, 1)
 		i = l.setSeeder(i, seeder)
 	}
-	return i, snatch, seeder && fetched
+	return i, seeder && fetched
 }
 
 func (sh *shard) count(seeder bool, d int) {
@@ -343,10 +357,35 @@ func (r *registry) sweep() {
 			sh.maybeSweep(sw, now, r.expiry)
 			if sw.empty() && now >= sw.sweepAt {
 				delete(sh.swarms, h)
+				r.nswarms.Add(-1)
 			}
 		}
 		sh.mu.Unlock()
 	}
+}
+
+// dropIf drops every swarm whose info hash drop reports true, with its
+// peers: the torrents an allow or deny list newly refuses give their memory
+// back at once. It locks one shard at a time and returns how many it
+// dropped.
+func (r *registry) dropIf(drop func(metainfo.Hash) bool) int {
+	n := 0
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for h, sw := range sh.swarms {
+			if !drop(h) {
+				continue
+			}
+			sh.seeders -= sw.seeders()
+			sh.leechers -= sw.leechers()
+			delete(sh.swarms, h)
+			r.nswarms.Add(-1)
+			n++
+		}
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // scrapeCounts is one torrent's entry of a scrape reply.
