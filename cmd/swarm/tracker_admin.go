@@ -22,7 +22,7 @@ database. Safe while the tracker runs: it picks up changes within a second.
 
   add NAME            add a member; prints their passkey and announce URLs
   list                every member with their totals
-  show NAME           one member: passkey, announce URL, totals and ratio,
+  show NAME           one member: passkey, announce URLs, totals and ratio,
                       and totals per torrent
   disable NAME        refuse the member's announces from now on
   enable NAME         accept them again
@@ -32,8 +32,8 @@ database. Safe while the tracker runs: it picks up changes within a second.
 A passkey is 32 random hex characters; it is the member's password, so
 send each member their own URL privately. Each URL comes in two forms,
 /PASSKEY/announce and /announce?passkey=PASSKEY; both work everywhere, but
-libtorrent and qBittorrent accept only the second for a tracker on their
-own machine (127.0.0.1 or localhost). Totals come from what clients
+libtorrent and qBittorrent accept only the second for a tracker on a
+loopback address, as when it runs on their own machine. Totals come from what clients
 report in their announces: uploaded and downloaded bytes, completed
 downloads (snatches) and time spent seeding.
 
