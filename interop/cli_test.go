@@ -199,10 +199,10 @@ func TestInterruptedGetNeverFetchesAVerifiedPieceAgain(t *testing.T) {
 			}
 			err := get.wait(t, 30*time.Second)
 			if sig == syscall.SIGINT {
-				if err != nil {
-					t.Fatalf("run %d: exit after SIGINT: %v, want status 0", run+1, err)
+				if code := exitCode(err); code != 130 {
+					t.Fatalf("run %d: exit after SIGINT: %v, want status 130 (interrupted before completion)", run+1, err)
 				}
-				t.Logf("run %d: exited 0 %v after SIGINT", run+1, time.Since(sent).Round(time.Millisecond))
+				t.Logf("run %d: exited 130 %v after SIGINT", run+1, time.Since(sent).Round(time.Millisecond))
 				if !strings.Contains(get.output(), "interrupted before the download completed") {
 					t.Errorf("run %d: no hint to run the command again", run+1)
 				}
@@ -289,10 +289,10 @@ func TestCtrlCTwiceExitsAtOnce(t *testing.T) {
 			t.Logf("second SIGINT: exited %v later", time.Since(second).Round(time.Millisecond))
 			continue
 		}
-		if err := get.wait(t, 15*time.Second); err != nil {
-			t.Errorf("after SIGINT: %v, want exit 0", err)
+		if err := get.wait(t, 15*time.Second); exitCode(err) != 130 {
+			t.Errorf("after SIGINT: %v, want exit status 130 (interrupted before completion)", err)
 		}
-		t.Logf("one SIGINT with a tracker that never answers: exited 0 after %v", time.Since(sent).Round(time.Millisecond))
+		t.Logf("one SIGINT with a tracker that never answers: exited 130 after %v", time.Since(sent).Round(time.Millisecond))
 	}
 }
 

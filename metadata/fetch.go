@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -88,6 +89,30 @@ type Config struct {
 	// Client is our client name and version, sent as "v" in our extension handshake; ""
 	// sends none.
 	Client string
+	// Incoming delivers connections peers opened to us for InfoHash, their handshake
+	// done (the session's listener accepts them); Fetch asks them for the metadata too
+	// and closes them when done. Up to MaxConns of them run beside MaxConns dials; more
+	// are closed at once. nil means none.
+	Incoming <-chan Accepted
+	// Found, if set, is called (from any goroutine of Fetch) with the listen address of
+	// each peer that connected to us and named its port ("p", BEP 10), so it can be
+	// dialled later; the address it connected from is only an ephemeral port.
+	Found func(netip.AddrPort)
+	// Stats, if set, counts what Fetch is doing, for a status line.
+	Stats *Stats
+}
+
+// Accepted is a connection a peer opened to us, after the BitTorrent handshake.
+type Accepted struct {
+	Conn      net.Conn
+	Handshake peer.Handshake // theirs
+}
+
+// Stats counts a fetch's connections. Fetch updates it; any goroutine may read it.
+type Stats struct {
+	Dialling  atomic.Int32 // outgoing connections not yet through the handshake
+	Connected atomic.Int32 // peers through the handshake, being asked for the metadata
+	Tried     atomic.Int32 // peers connected to or dialled, including again
 }
 
 func (cfg *Config) fill() error {
@@ -116,15 +141,19 @@ func (cfg *Config) fill() error {
 		nop := zerolog.Nop()
 		cfg.Logger = &nop
 	}
+	if cfg.Stats == nil {
+		cfg.Stats = new(Stats)
+	}
 	return nil
 }
 
 // result is what one peer's fetch reports to Fetch's loop.
 type result struct {
-	addr  netip.AddrPort
-	info  []byte
-	err   error
-	retry bool // the peer failed in a way that may pass: it was not ready
+	addr     netip.AddrPort
+	info     []byte
+	err      error
+	retry    bool // the peer failed in a way that may pass: it was not ready
+	incoming bool // the peer connected to us: addr is not one to dial again
 }
 
 // redial is an address waiting to be dialled again.
@@ -133,15 +162,16 @@ type redial struct {
 	at   time.Time
 }
 
-// Fetch gets the info dict of cfg.InfoHash from the peers cfg.Peers delivers and returns it
-// once its SHA-1 equals the info hash. Up to cfg.MaxConns peers are asked at once, each for
-// the whole info dict. A peer that was not ready (refused the connection or hung up before
-// the handshake) is dialled again after cfg.RetryDelay, doubling, up to cfg.MaxAttempts
-// dials; a peer that fails after the handshake is dropped and never dialled again, so a
-// peer whose bytes did not match the hash cannot waste a second try. It returns ctx's error
-// when ctx ends first, and ErrPeersExhausted (wrapped) when cfg.Peers is closed and every
-// peer has failed for good. All the goroutines and connections it starts are gone when it
-// returns.
+// Fetch gets the info dict of cfg.InfoHash from the peers cfg.Peers delivers and those
+// cfg.Incoming hands over, and returns it once its SHA-1 equals the info hash. Up to
+// cfg.MaxConns peers are dialled at once, each asked for the whole info dict. A peer that
+// was not ready (refused the connection or hung up before the handshake) is dialled again
+// after cfg.RetryDelay, doubling, up to cfg.MaxAttempts dials; a peer that fails after the
+// handshake is dropped and never dialled again, so a peer whose bytes did not match the
+// hash cannot waste a second try. It returns ctx's error when ctx ends first, and
+// ErrPeersExhausted (wrapped) when cfg.Peers (and cfg.Incoming, if set) are closed and
+// every peer has failed for good. All the goroutines and connections it starts or is
+// handed are gone when it returns.
 func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
@@ -151,8 +181,9 @@ func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 	defer wg.Wait() // runs after cancel: every fetch ends once its conn is closed
 	defer cancel()
 
-	// results has room for every fetch in flight, so a fetch never blocks on reporting.
-	results := make(chan result, cfg.MaxConns)
+	// results has room for every fetch in flight (MaxConns dialled, MaxConns accepted),
+	// so a fetch never blocks on reporting.
+	results := make(chan result, 2*cfg.MaxConns)
 	// dials counts the dials of every address seen; one in flight or waiting in retries
 	// is not dialled again when cfg.Peers delivers it again, nor one that failed for good
 	// (marked with a count past MaxAttempts).
@@ -160,18 +191,18 @@ func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 	var retries []redial // addresses waiting to be dialled again, in no order
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	peers := cfg.Peers
-	active := 0
+	peers, incoming := cfg.Peers, cfg.Incoming
+	active, accepted := 0, 0 // fetches in flight: dialled, and handed over by Incoming
 	dial := func(addr netip.AddrPort) {
 		dials[addr]++
 		active++
 		wg.Go(func() {
 			info, retry, err := fetchFrom(ctx, &cfg, addr)
-			results <- result{addr, info, err, retry}
+			results <- result{addr: addr, info: info, err: err, retry: retry}
 		})
 	}
 	for {
-		if peers == nil && active == 0 && len(retries) == 0 {
+		if peers == nil && incoming == nil && active == 0 && accepted == 0 && len(retries) == 0 {
 			return nil, fmt.Errorf("%w: %d peers tried", ErrPeersExhausted, len(dials))
 		}
 		in := peers
@@ -195,18 +226,41 @@ func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 				continue
 			}
 			dial(addr)
+		case a, ok := <-incoming:
+			if !ok {
+				incoming = nil
+				continue
+			}
+			if accepted >= cfg.MaxConns {
+				a.Conn.Close()
+				cfg.Logger.Debug().Stringer("peer", a.Conn.RemoteAddr()).Msg("metadata: incoming peer closed, enough are being asked")
+				continue
+			}
+			accepted++
+			wg.Go(func() {
+				info, addr, err := fetchAccepted(ctx, &cfg, a)
+				results <- result{addr: addr, info: info, err: err, incoming: true}
+			})
 		case <-due:
 			i := nextRetry(retries)
 			addr := retries[i].addr
 			retries = slices.Delete(retries, i, i+1)
 			dial(addr)
 		case r := <-results:
-			active--
+			if r.incoming {
+				accepted--
+			} else {
+				active--
+			}
 			if r.err == nil {
-				cfg.Logger.Info().Str("peer", r.addr.String()).Int("bytes", len(r.info)).Msg("metadata received")
+				cfg.Logger.Info().Str("peer", r.addr.String()).Bool("incoming", r.incoming).Int("bytes", len(r.info)).Msg("metadata received")
 				return r.info, nil
 			}
 			if ctx.Err() != nil {
+				continue
+			}
+			if r.incoming {
+				cfg.Logger.Debug().Str("peer", r.addr.String()).Err(r.err).Msg("metadata peer dropped (incoming)")
 				continue
 			}
 			n := dials[r.addr]
@@ -220,6 +274,14 @@ func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 			cfg.Logger.Debug().Str("peer", r.addr.String()).Int("dials", n).Dur("retry_in", wait).Err(r.err).Msg("metadata peer not ready")
 		}
 	}
+}
+
+// addrOf is a net.Addr as an AddrPort, the zero one if it is not TCP.
+func addrOf(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return netip.AddrPortFrom(t.AddrPort().Addr().Unmap(), t.AddrPort().Port())
+	}
+	return netip.AddrPort{}
 }
 
 // nextRetry returns the index of the retry due first, or -1 if there is none. A linear
@@ -250,9 +312,12 @@ func backoff(base time.Duration, n int) time.Duration {
 func fetchFrom(ctx context.Context, cfg *Config, addr netip.AddrPort) (info []byte, retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.PeerTimeout)
 	defer cancel()
+	cfg.Stats.Tried.Add(1)
+	cfg.Stats.Dialling.Add(1)
 	d := net.Dialer{Timeout: cfg.DialTimeout}
 	nc, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
+		cfg.Stats.Dialling.Add(-1)
 		return nil, true, err
 	}
 	defer nc.Close()
@@ -260,14 +325,48 @@ func fetchFrom(ctx context.Context, cfg *Config, addr netip.AddrPort) (info []by
 	defer stop()
 
 	theirs, err := peer.Initiate(nc, peer.NewHandshake(cfg.InfoHash, cfg.PeerID))
+	cfg.Stats.Dialling.Add(-1)
 	if err != nil {
 		// A peer that answers with something else than a handshake for our info hash will
 		// not answer better next time.
 		wrong := errors.Is(err, peer.ErrBadProtocol) || errors.Is(err, peer.ErrInfoHashMismatch)
 		return nil, !wrong, ctxErr(ctx, fmt.Errorf("handshake: %w", err))
 	}
+	info, err = exchange(cfg, nc, theirs, nil)
+	return info, false, ctxErr(ctx, err)
+}
+
+// fetchAccepted takes the whole info dict from a peer that connected to us, and checks
+// its hash. It closes the connection. addr is the peer's listen address if it named its
+// port, else the address it connected from.
+func fetchAccepted(ctx context.Context, cfg *Config, a Accepted) (info []byte, addr netip.AddrPort, err error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.PeerTimeout)
+	defer cancel()
+	defer a.Conn.Close()
+	stop := context.AfterFunc(ctx, func() { a.Conn.Close() })
+	defer stop()
+	cfg.Stats.Tried.Add(1)
+	addr = addrOf(a.Conn.RemoteAddr())
+	found := func(port uint16) {
+		if port == 0 || !addr.IsValid() {
+			return
+		}
+		addr = netip.AddrPortFrom(addr.Addr(), port)
+		if cfg.Found != nil {
+			cfg.Found(addr)
+		}
+	}
+	info, err = exchange(cfg, a.Conn, a.Handshake, found)
+	return info, addr, ctxErr(ctx, err)
+}
+
+// exchange asks a peer through the handshake for the info dict over ut_metadata. found,
+// if set, gets the listen port the peer names in its extension handshake.
+func exchange(cfg *Config, nc net.Conn, theirs peer.Handshake, found func(port uint16)) ([]byte, error) {
+	cfg.Stats.Connected.Add(1)
+	defer cfg.Stats.Connected.Add(-1)
 	if !theirs.Reserved.Extended() {
-		return nil, false, fmt.Errorf("%w: no extension protocol bit in the handshake", ErrNoMetadataExtension)
+		return nil, fmt.Errorf("%w: no extension protocol bit in the handshake", ErrNoMetadataExtension)
 	}
 	conn, err := peer.NewConn(nc, peer.Config{
 		IdleTimeout:    cfg.PeerTimeout,
@@ -275,11 +374,10 @@ func fetchFrom(ctx context.Context, cfg *Config, addr netip.AddrPort) (info []by
 		MaxExtendedLen: peer.MaxExtensionHandshakeLen,
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	f := &fetch{conn: conn}
-	info, err = f.run(cfg)
-	return info, false, ctxErr(ctx, err)
+	f := &fetch{conn: conn, found: found}
+	return f.run(cfg)
 }
 
 // ctxErr prefers ctx's error to err once ctx has ended: a read failing on a closed conn
@@ -296,6 +394,7 @@ type fetch struct {
 	conn    *peer.Conn
 	theirID uint8 // the extended id the peer receives ut_metadata under
 	chatter int   // messages other than ut_metadata ones read so far
+	found   func(port uint16)
 }
 
 func (f *fetch) run(cfg *Config) ([]byte, error) {
@@ -382,6 +481,9 @@ func (f *fetch) readExtensionHandshake() (int, error) {
 			return 0, err
 		}
 		f.theirID = h.M[peer.MetadataExtension]
+		if f.found != nil {
+			f.found(h.Port)
+		}
 		switch {
 		case f.theirID == 0:
 			return 0, ErrNoMetadataExtension

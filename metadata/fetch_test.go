@@ -156,24 +156,72 @@ func (f *fakePeer) addr() netip.AddrPort {
 	return f.ln.Addr().(*net.TCPAddr).AddrPort()
 }
 
+func (f *fakePeer) handshake() peer.Handshake {
+	h := peer.NewHandshake(sha1.Sum(f.info), [20]byte([]byte("-FK0001-fakefakefake")))
+	if f.mode == noExtensionBit {
+		h.Reserved = peer.Reserved{}
+	}
+	return h
+}
+
 func (f *fakePeer) serve(c net.Conn) error {
-	ih := sha1.Sum(f.info)
 	_, err := peer.Accept(c, func(got [20]byte) (peer.Handshake, bool) {
-		h := peer.NewHandshake(ih, [20]byte([]byte("-FK0001-fakefakefake")))
-		if f.mode == noExtensionBit {
-			h.Reserved = peer.Reserved{}
-		}
-		return h, got == ih
+		return f.handshake(), got == sha1.Sum(f.info)
 	})
 	if err != nil {
 		return err
 	}
+	return f.exchange(c)
+}
+
+// connect opens a connection from the fake to us, as a peer that found us does, and
+// returns our end after the handshake, for Config.Incoming.
+func (f *fakePeer) connect(t *testing.T) metadata.Accepted {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f.wg.Go(func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			return
+		}
+		f.mu.Lock()
+		f.open = append(f.open, c)
+		f.mu.Unlock()
+		defer c.Close()
+		if _, err := peer.Initiate(c, f.handshake()); err != nil {
+			t.Logf("fake %v peer: handshake: %v", f.mode, err)
+			return
+		}
+		if err := f.exchange(c); err != nil {
+			t.Logf("fake %v peer: %v", f.mode, err)
+		}
+	})
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := peer.Accept(c, func([20]byte) (peer.Handshake, bool) {
+		return peer.NewHandshake(sha1.Sum(f.info), [20]byte([]byte("-SW0001-testtesttest"))), true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return metadata.Accepted{Conn: c, Handshake: theirs}
+}
+
+// exchange is the fake's side after the handshake.
+func (f *fakePeer) exchange(c net.Conn) error {
 	conn, err := peer.NewConn(c, peer.Config{IdleTimeout: time.Minute})
 	if err != nil {
 		return err
 	}
 	// Real peers send a bitfield and haves around the extension handshake.
-	hs := peer.ExtensionHandshake{M: map[string]uint8{peer.MetadataExtension: fakeID, "ut_pex": 1}, V: "fake", MetadataSize: len(f.info)}
+	hs := peer.ExtensionHandshake{M: map[string]uint8{peer.MetadataExtension: fakeID, "ut_pex": 1}, V: "fake",
+		MetadataSize: len(f.info), Port: f.addr().Port()}
 	switch f.mode {
 	case noExtension:
 		delete(hs.M, peer.MetadataExtension)
@@ -583,5 +631,67 @@ func TestFetchConfigErrors(t *testing.T) {
 				t.Errorf("Fetch(%+v) = nil error, want one", tt.cfg)
 			}
 		})
+	}
+}
+
+// TestFetchAsksPeersThatConnectToUs: peers that connect to us (Config.Incoming) are asked
+// for the metadata like dialled ones, a bad one is dropped for the next, the listen port
+// each names in its extension handshake reaches Config.Found, and Stats counts them
+// (issue 21: a magnet link's session turned such peers away, so a seed that found us
+// first was never asked).
+func TestFetchAsksPeersThatConnectToUs(t *testing.T) {
+	checkGoroutines(t)
+	info := makeInfo(t, 2000)
+	bad, good := startFake(t, info, corrupt, nil, nil), startFake(t, info, good, nil, nil)
+	incoming := make(chan metadata.Accepted)
+	cfg := testConfig(t, info, make(chan netip.AddrPort)) // open and empty: nobody to dial
+	cfg.Incoming = incoming
+	var mu sync.Mutex
+	var found []netip.AddrPort
+	cfg.Found = func(a netip.AddrPort) { mu.Lock(); found = append(found, a); mu.Unlock() }
+	cfg.Stats = new(metadata.Stats)
+	type res struct {
+		info []byte
+		err  error
+	}
+	done := make(chan res, 1)
+	go func() {
+		b, err := metadata.Fetch(t.Context(), cfg)
+		done <- res{b, err}
+	}()
+	hand := func(a metadata.Accepted) {
+		select {
+		case incoming <- a:
+		case <-time.After(5 * time.Second):
+			a.Conn.Close()
+			t.Fatal("Fetch did not take an incoming peer in 5 s")
+		}
+	}
+	hand(bad.connect(t))
+	// Wait until the bad peer has been asked and dropped: only then does the good one come.
+	// Its listen port reaches Found while it is counted connected.
+	badDone := func() bool { mu.Lock(); defer mu.Unlock(); return len(found) == 1 && cfg.Stats.Connected.Load() == 0 }
+	for deadline := time.Now().Add(5 * time.Second); !badDone(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the bad incoming peer was not done with in 5 s")
+		}
+	}
+	hand(good.connect(t))
+	var r res
+	select {
+	case r = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Fetch did not return in 20 s")
+	}
+	if r.err != nil || string(r.info) != string(info) {
+		t.Fatalf("Fetch() = %d bytes, %v, want the info dict from the peer that connected", len(r.info), r.err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []netip.AddrPort{bad.addr(), good.addr()}; fmt.Sprint(found) != fmt.Sprint(want) {
+		t.Errorf("Found got %v, want the listen addresses %v", found, want)
+	}
+	if n, c := cfg.Stats.Tried.Load(), cfg.Stats.Connected.Load(); n != 2 || c != 0 {
+		t.Errorf("Stats: tried %d, connected %d after Fetch, want 2 and 0", n, c)
 	}
 }

@@ -22,8 +22,9 @@ const (
 	shortOfPeersRetry = 30 * time.Second
 )
 
-// stoppedTimeout bounds the last announce (event stopped) at shutdown.
-const stoppedTimeout = 5 * time.Second
+// lastAnnounceTimeout bounds the announces at shutdown ("completed" if it
+// is still owed, then "stopped") together.
+const lastAnnounceTimeout = 5 * time.Second
 
 // trackers returns the tiers to announce to.
 func (t *Torrent) trackers() [][]string {
@@ -50,20 +51,45 @@ func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 		return
 	}
 	event := tracker.EventStarted
-	pendingCompleted := false
+	// completedOwed: the download completed and no tracker has acknowledged
+	// "completed" yet. It goes out after "started" has, and at the latest
+	// at shutdown, so that a private tracker counts the snatch even when
+	// `swarm get` exits the moment the download completes (issue 13).
+	completedOwed := false
+	// lastDeadline bounds the announces at shutdown; zero means
+	// lastAnnounceTimeout from when they start.
+	var lastDeadline time.Time
 	for {
-		resp, err := a.Announce(ctx, t.announceRequest(event))
+		ev := event
+		if ev == tracker.EventNone && completedOwed {
+			ev = tracker.EventCompleted
+		}
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if ev == tracker.EventCompleted {
+			// The shutdown that follows at once (get exits at completion)
+			// must not cut "completed" short: the tracker may have counted
+			// it, and sending it again would count it twice. Bounded as
+			// the shutdown's announces are, which it then shares.
+			actx, cancel = context.WithTimeout(context.WithoutCancel(ctx), lastAnnounceTimeout)
+			lastDeadline, _ = actx.Deadline()
+		}
+		resp, err := a.Announce(actx, t.announceRequest(ev))
+		cancel()
+		if ev != tracker.EventCompleted || ctx.Err() == nil {
+			lastDeadline = time.Time{} // no "completed" ran into the shutdown
+		}
 		switch {
 		case err == nil:
-			t.log.Debug().Stringer("event", event).Int("peers", len(resp.Peers)).Dur("interval", resp.Interval).Msg("announced")
+			t.log.Debug().Stringer("event", ev).Int("peers", len(resp.Peers)).Dur("interval", resp.Interval).Msg("announced")
 			if resp.WarningMessage != "" {
 				t.log.Warn().Str("warning", resp.WarningMessage).Msg("tracker warning")
 			}
 			t.AddPeers(ctx, resp.Peers)
 			event = tracker.EventNone
-			if pendingCompleted {
-				event, pendingCompleted = tracker.EventCompleted, false
-				continue
+			if ev == tracker.EventCompleted {
+				completedOwed = false
+			} else if completedOwed {
+				continue // started has gone through: completed at once
 			}
 		case ctx.Err() != nil:
 		case errors.Is(err, tracker.ErrTooSoon):
@@ -80,26 +106,50 @@ func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			t.announceStopped(a)
+			t.announceLast(ctx, a, completedOwed || t.completedQueued(), lastDeadline)
 			return
 		case ev := <-t.announce:
 			timer.Stop()
 			if ev == announceCompleted {
-				if event == tracker.EventStarted {
-					pendingCompleted = true // after started has gone through
-				} else {
-					event = tracker.EventCompleted
-				}
+				completedOwed = true
 			}
 		case <-timer.C:
 		}
 	}
 }
 
-// announceStopped tells the trackers we are leaving, within a short time.
-func (t *Torrent) announceStopped(a *tracker.Announcer) {
-	ctx, cancel := context.WithTimeout(context.Background(), stoppedTimeout)
+// completedQueued reports whether the loop has queued "completed" for the
+// announcer (the download completed as the session was stopping).
+func (t *Torrent) completedQueued() bool {
+	for {
+		select {
+		case ev := <-t.announce:
+			if ev == announceCompleted {
+				return true
+			}
+		default:
+			return false
+		}
+	}
+}
+
+// announceLast tells the trackers we completed, if they have not heard it,
+// and that we are leaving, by deadline (zero: lastAnnounceTimeout from now;
+// a "completed" that ran into the shutdown has used part of it already).
+// ctx is the torrent's, done already: only its values are kept.
+func (t *Torrent) announceLast(ctx context.Context, a *tracker.Announcer, completed bool, deadline time.Time) {
+	if deadline.IsZero() {
+		deadline = time.Now().Add(lastAnnounceTimeout)
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
+	if completed {
+		if _, err := a.Announce(ctx, t.announceRequest(tracker.EventCompleted)); err != nil {
+			t.log.Debug().Err(err).Msg("announce completed at shutdown")
+		} else {
+			t.log.Debug().Msg("announced completed at shutdown")
+		}
+	}
 	if _, err := a.Announce(ctx, t.announceRequest(tracker.EventStopped)); err != nil {
 		t.log.Debug().Err(err).Msg("announce stopped")
 	}

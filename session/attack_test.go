@@ -307,12 +307,30 @@ func TestSeederUnderAttackServesAGoodDownload(t *testing.T) {
 	}
 }
 
+// liarAddr is where the liars of these tests connect from: a loopback
+// address of its own (Linux routes all of 127.0.0.0/8 to loopback), since
+// a liar is banned by IP and the honest peers are on 127.0.0.1.
+var liarAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+
+// dialAsLiar connects to addr from liarAddr.
+func dialAsLiar(t testing.TB, addr netip.AddrPort) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: liarAddr}
+	c, err := d.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatalf("dial %s from %s: %v", addr, liarAddr.IP, err)
+	}
+	return c
+}
+
 // TestLiarReconnectingIsDroppedEachTime: a peer that connects to a leecher
-// again and again, each time with a new peer id, claims every piece and
-// answers requests with zeros, is dropped each time for failing the hash
-// check, while the leecher completes from an honest seeder. The first liar
-// is connected before the seeder: which peer came first must not decide
-// whom a shared failure blames.
+// again and again, each time from a new port with a new peer id, claims
+// every piece and answers requests with zeros: the first connection is
+// dropped for failing the hash check, which bans its IP, and every later
+// one is refused as banned (issue 13), while the leecher completes from an
+// honest seeder. The first liar is connected before the seeder: which peer
+// came first must not decide whom a shared failure blames (the seeder goes
+// on parole, per connection, and is never banned).
 func TestLiarReconnectingIsDroppedEachTime(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 6<<20, 128<<10) // 48 pieces
@@ -331,12 +349,18 @@ func TestLiarReconnectingIsDroppedEachTime(t *testing.T) {
 	leechAddr := addrOf(t, leechSess)
 
 	full := fullBitfield(n).Bytes()
+	// Another connection from the liar's IP, with another id, that sends
+	// nothing: the ban takes it too.
+	quiet := dialAsLiar(t, leechAddr)
+	defer quiet.Close()
+	var quietID [20]byte
+	copy(quietID[:], "-XX0000-liars-friend")
+	if _, err := peer.Initiate(quiet, peer.NewHandshake(m.InfoHash, quietID)); err != nil {
+		t.Fatal(err)
+	}
 	const rounds = 5
 	for round := range rounds {
-		c, err := net.DialTimeout("tcp", leechAddr.String(), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialAsLiar(t, leechAddr)
 		var id [20]byte
 		copy(id[:], "-XX0000-liar-round-0")
 		id[19] = byte('0' + round)
@@ -377,8 +401,12 @@ func TestLiarReconnectingIsDroppedEachTime(t *testing.T) {
 		}
 		reason := logs.waitDropReason(t, c.LocalAddr().String())
 		t.Logf("round %d: %s", round, reason)
-		if !strings.Contains(reason, "failed the hash check") && !strings.Contains(reason, "download complete") {
-			t.Errorf("round %d: logged %q, want the hash check failure", round, reason)
+		want := "banned peer"
+		if round == 0 {
+			want = "failed the hash check"
+		}
+		if !strings.Contains(reason, want) && !strings.Contains(reason, "download complete") {
+			t.Errorf("round %d: logged %q, want %q", round, reason, want)
 		}
 	}
 	select {
@@ -388,6 +416,9 @@ func TestLiarReconnectingIsDroppedEachTime(t *testing.T) {
 	}
 	if !bytes.Equal(leechStore.data, content) {
 		t.Fatal("the good download differs from the content")
+	}
+	if reason := logs.waitDropReason(t, quiet.LocalAddr().String()); !strings.Contains(reason, "banned address") {
+		t.Errorf("the other connection from the liar's IP: %q, want dropped for the banned address", reason)
 	}
 	st := leech.Stats()
 	t.Logf("after %d liars: %d pieces failed the hash check, %d bytes wasted; download complete", rounds, st.HashFails, st.Wasted)
@@ -422,10 +453,7 @@ func TestSmartBanCatchesALiarThatBehavesOnParole(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	c, err := net.DialTimeout("tcp", addrOf(t, leechSess).String(), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialAsLiar(t, addrOf(t, leechSess))
 	defer c.Close()
 	var id [20]byte
 	copy(id[:], "-XX0000-subtle-liar0")

@@ -3,6 +3,7 @@ package session_test
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"strings"
@@ -166,5 +167,41 @@ func TestFullDiskPausesThenResumesByItself(t *testing.T) {
 	}
 	if !bytes.Equal(store.data, content) {
 		t.Fatal("the download differs from the content")
+	}
+}
+
+// deniedStore is a memStore whose writes fail as on a folder without write
+// permission.
+type deniedStore struct{ memStore }
+
+func (s *deniedStore) WriteAt(p []byte, off int64) (int, error) {
+	return 0, fmt.Errorf("storage: open film.bin: %w", fs.ErrPermission)
+}
+
+// TestStorageErrorOtherThanFullDiskStopsTheTorrent: a write that fails for
+// a reason waiting will not cure (here permission denied) stops the torrent
+// at once with the error in its stats, instead of pausing and retrying as
+// for a full disk (issue 13).
+func TestStorageErrorOtherThanFullDiskStopsTheTorrent(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 1<<20, 64<<10)
+	seedSess := runSeed(t, m, content, session.Config{})
+	leechSess := newSession(t, session.Config{})
+	leech, err := leechSess.NewTorrent(m, session.TorrentConfig{Store: &deniedStore{memStore{data: make([]byte, len(content))}}, Peers: []netip.AddrPort{addrOf(t, seedSess)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leechSess.AddTorrent(leech)
+	runSession(t, leechSess)
+	start := time.Now()
+	select {
+	case <-leech.Stopped():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the torrent did not stop within 20 s of a permission error: %+v", leech.Stats())
+	}
+	st := leech.Stats()
+	t.Logf("stopped %v after start: %s", time.Since(start).Round(time.Millisecond), st.Err)
+	if !strings.Contains(st.Err, "permission denied") || st.Have != 0 {
+		t.Errorf("stats after the error: %+v, want Err naming the permission error", st)
 	}
 }

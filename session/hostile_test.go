@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"io"
 	"net"
@@ -172,10 +173,19 @@ func TestPeerSendingBadDataIsBanned(t *testing.T) {
 	if st.Wasted == 0 || st.Have != 0 {
 		t.Errorf("stats after bad data: %+v, want wasted bytes and no verified piece", st)
 	}
-	// A banned peer is not dialled again.
-	ln.(*net.TCPListener).SetDeadline(time.Now().Add(3 * time.Second))
-	if c2, err := ln.Accept(); err == nil {
-		c2.Close()
-		t.Errorf("the leecher connected again to a banned peer")
+	// A banned peer is not dialled again, on its port or any other of
+	// its IP address (issue 13).
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln2.Close()
+	leech.AddPeers(context.Background(), []netip.AddrPort{netip.MustParseAddrPort(ln2.Addr().String())})
+	for _, l := range []net.Listener{ln, ln2} {
+		l.(*net.TCPListener).SetDeadline(time.Now().Add(3 * time.Second))
+		if c2, err := l.Accept(); err == nil {
+			c2.Close()
+			t.Errorf("the leecher connected to %s, an address of a banned peer", l.Addr())
+		}
 	}
 }

@@ -32,6 +32,12 @@ type OpenOptions struct {
 	// wanted one is still downloaded, because only a whole piece can be
 	// verified, so such a file appears, sparse, holding just that piece.
 	Skip func(file int) bool
+	// ReadOnly is for seeding: the content is opened read-only (nothing is
+	// created, written or truncated below dir, not even a resume record),
+	// and only the pieces found verified are wanted, so the torrent
+	// uploads them and never requests a block. A valid resume record is
+	// still read.
+	ReadOnly bool
 }
 
 // OpenContent opens the content of m in dir (creating nothing until data
@@ -44,7 +50,11 @@ func OpenContent(ctx context.Context, m *metainfo.MetaInfo, dir string, opts Ope
 	if opts.Logger != nil {
 		log = *opts.Logger
 	}
-	st, err := storage.NewFile(dir, &m.Info)
+	open := storage.NewFile
+	if opts.ReadOnly {
+		open = storage.NewFileReadOnly
+	}
+	st, err := open(dir, &m.Info)
 	if err != nil {
 		return TorrentConfig{}, err
 	}
@@ -82,6 +92,11 @@ func OpenContent(ctx context.Context, m *metainfo.MetaInfo, dir string, opts Ope
 			return TorrentConfig{}, fmt.Errorf("check existing data in %s: %w", dir, err)
 		}
 		log.Debug().Int("have", have.Count()).Msg("existing data checked")
+	}
+	if opts.ReadOnly {
+		want := wanted
+		wanted = func(p int) bool { return have.Has(p) && (want == nil || want(p)) }
+		return TorrentConfig{Store: st, Have: have, Wanted: wanted}, nil
 	}
 	return TorrentConfig{
 		Store:      st,

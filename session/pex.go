@@ -206,7 +206,7 @@ func (t *Torrent) pexCandidate(from *peerConn, a netip.AddrPort) bool {
 	if isLocal(ip) && !isLocal(from.addr.Addr().Unmap()) {
 		return false // a peer elsewhere cannot mean our neighbourhood
 	}
-	if t.ownAddr(a) || t.banned[a] || t.connectedTo(a) {
+	if t.ownAddr(a) || t.banned[ip.Unmap()] || t.connectedTo(a) {
 		return false
 	}
 	_, known := t.known[a]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -39,6 +40,13 @@ type Config struct {
 	Logger *zerolog.Logger
 	// MaxPeers is the most connections per torrent; 0 means 50.
 	MaxPeers int
+	// MaxConns is the most peer connections of all torrents together,
+	// counting incoming ones still in their handshake and outgoing
+	// attempts; 0 means as many as the descriptor limit (RLIMIT_NOFILE)
+	// leaves after a reserve for files, the listener, trackers and the
+	// DHT. The descriptor limit caps it in any case. Past it new peers are
+	// refused, incoming and outgoing, while connected ones are served.
+	MaxConns int
 	// UploadRate and DownloadRate cap all torrents together, in bytes per
 	// second; 0 means unlimited.
 	UploadRate, DownloadRate int64
@@ -77,9 +85,13 @@ type Session struct {
 	key      string // announce key (BEP 7): lets a tracker tell us apart across IP changes
 	listener net.Listener
 	up, down *rate.Limiter // nil when unlimited
+	conns    connLimits
+	fds      int // descriptor limit when the session was made; 0 if unknown
 
-	mu       sync.Mutex // guards torrents, running, group
+	mu       sync.Mutex // guards torrents, magnets, reserve, running, group
 	torrents map[[20]byte]*Torrent
+	magnets  map[[20]byte]*Magnet // magnet links fetching their metadata
+	reserve  int                  // descriptors the torrents need besides peers
 	running  bool
 	ctx      context.Context
 	wg       sync.WaitGroup
@@ -87,7 +99,7 @@ type Session struct {
 
 // New checks cfg, fills in defaults and opens the listener.
 func New(cfg Config) (*Session, error) {
-	if cfg.MaxPeers < 0 || cfg.UploadRate < 0 || cfg.DownloadRate < 0 || cfg.DialTimeout < 0 || cfg.PeerIdleTimeout < 0 ||
+	if cfg.MaxPeers < 0 || cfg.MaxConns < 0 || cfg.UploadRate < 0 || cfg.DownloadRate < 0 || cfg.DialTimeout < 0 || cfg.PeerIdleTimeout < 0 ||
 		cfg.UnchokeSlots < 0 || cfg.RechokeInterval < 0 || cfg.OptimisticInterval < 0 || cfg.PexInterval < 0 {
 		return nil, errors.New("session: negative limit in Config")
 	}
@@ -109,7 +121,7 @@ func New(cfg Config) (*Session, error) {
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = ":0"
 	}
-	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}}
+	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}, magnets: map[[20]byte]*Magnet{}}
 	if cfg.Logger != nil {
 		s.log = *cfg.Logger
 	} else {
@@ -133,6 +145,11 @@ func New(cfg Config) (*Session, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
 	s.listener = ln
+	s.fds = fdLimit()
+	s.conns.max = connBudget(s.fds, 0, cfg.MaxConns)
+	if s.fds > 0 && s.fds-fdReserve < minConns {
+		s.log.Warn().Int("limit", s.fds).Msg("the descriptor limit (ulimit -n) leaves room for few peers; raise it")
+	}
 	return s, nil
 }
 
@@ -148,8 +165,9 @@ func (s *Session) PeerID() [20]byte { return s.peerID }
 
 // Run accepts peers and runs every torrent until ctx is done, then stops
 // them all (each tells its trackers it stopped and saves its resume record)
-// and returns once every goroutine has ended. It returns nil after a clean
-// shutdown.
+// and returns once every goroutine has ended. A failing Accept (a full
+// descriptor table) does not end it: accepting is retried with a back-off.
+// It returns an error only if called twice.
 func (s *Session) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.running {
@@ -164,21 +182,64 @@ func (s *Session) Run(ctx context.Context) error {
 
 	stop := context.AfterFunc(ctx, func() { s.listener.Close() })
 	defer stop()
-	s.log.Info().Str("addr", s.listener.Addr().String()).Msg("listening for peers")
-	var acceptErr error
-	for {
-		conn, err := s.listener.Accept()
-		if err != nil {
-			if ctx.Err() == nil {
-				acceptErr = fmt.Errorf("accept: %w", err)
-			}
-			break
+	s.conns.mu.Lock()
+	maxConns := s.conns.max
+	s.conns.mu.Unlock()
+	s.log.Info().Str("addr", s.listener.Addr().String()).Int("fd_limit", s.fds).Int("max_conns", maxConns).Msg("listening for peers")
+	acceptLoop(ctx, s.listener, s.log, func(conn net.Conn) {
+		ok, first := s.conns.acquire(true)
+		if !ok {
+			s.refused(first, conn.RemoteAddr().String())
+			conn.Close()
+			return
 		}
+		conn = s.counted(conn)
 		s.wg.Go(func() { s.handleIncoming(ctx, conn) })
-	}
+	})
 	s.listener.Close()
 	s.wg.Wait()
-	return acceptErr
+	return nil
+}
+
+// Back-off after a failed Accept, as net/http's Server does.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+)
+
+// acceptLoop hands every connection ln accepts to handle, until ln is
+// closed or ctx ends. A failed Accept (out of descriptors: EMFILE, ENFILE;
+// a connection aborted before it was taken: ECONNABORTED; or anything else)
+// is tried again after acceptRetryMin, doubling to acceptRetryMax while it
+// keeps failing: one Warn when the failures start and one Info when an
+// Accept succeeds again, not a line per failure.
+func acceptLoop(ctx context.Context, ln net.Listener, log zerolog.Logger, handle func(net.Conn)) {
+	var wait time.Duration
+	var failures int
+	var since time.Time
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if failures == 0 {
+				since = time.Now()
+				log.Warn().Err(err).Msg("accept failed; retrying with back-off")
+			}
+			failures++
+			wait = min(max(2*wait, acceptRetryMin), acceptRetryMax)
+			if sleep(ctx, wait) != nil {
+				return
+			}
+			continue
+		}
+		if failures > 0 {
+			log.Info().Int("failures", failures).Dur("after", time.Since(since)).Msg("accepting again")
+			failures, wait = 0, 0
+		}
+		handle(conn)
+	}
 }
 
 // startLocked starts t's goroutines under the session; s.mu is held.
@@ -187,17 +248,23 @@ func (s *Session) startLocked(t *Torrent) {
 }
 
 // handleIncoming does the accepting side of a handshake and hands the
-// connection to its torrent.
+// connection to its torrent, or to the magnet fetching its metadata.
 func (s *Session) handleIncoming(ctx context.Context, conn net.Conn) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	var t *Torrent
+	var mg *Magnet
 	theirs, err := peer.Accept(conn, func(ih [20]byte) (peer.Handshake, bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		t = s.torrents[ih]
-		return s.handshake(ih), t != nil
+		t, mg = s.torrents[ih], s.magnets[ih]
+		return s.handshake(ih), t != nil || mg != nil
 	})
+	s.logRecovered(s.conns.handshakeDone())
+	if err == nil && t != nil && t.Stats().Peers >= s.cfg.MaxPeers {
+		// Its loop would refuse it too; don't queue it there.
+		err = errors.New("torrent has its most peers")
+	}
 	if err != nil {
 		s.log.Debug().Err(err).Str("peer", conn.RemoteAddr().String()).Msg("incoming handshake failed")
 		conn.Close()
@@ -206,7 +273,27 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn) {
 	if !stop() { // ctx ended during the handshake: conn is already closed
 		return
 	}
+	if t == nil {
+		mg.accept(ctx, conn, theirs)
+		return
+	}
 	t.incoming(ctx, conn, theirs)
+}
+
+// dialPeer opens a TCP connection to addr counted in the session's limits,
+// or fails with errTooManyConns when they are reached.
+func (s *Session) dialPeer(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
+	if ok, first := s.conns.acquire(false); !ok {
+		s.refused(first, addr.String())
+		return nil, errTooManyConns
+	}
+	d := net.Dialer{Timeout: s.cfg.DialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	if err != nil {
+		s.releaseConn()
+		return nil, err
+	}
+	return s.counted(nc), nil
 }
 
 // handshake is ours for the torrent ih: BEP 10 always, BEP 5 with a DHT.
@@ -228,6 +315,8 @@ func (s *Session) AddTorrent(t *Torrent) error {
 	}
 	s.torrents[t.infoHash] = t
 	t.sess = s
+	s.reserve += torrentReserve(&t.m.Info)
+	s.conns.setMax(connBudget(s.fds, s.reserve, s.cfg.MaxConns))
 	if s.running {
 		s.startLocked(t)
 	}

@@ -24,7 +24,9 @@ type Stats struct {
 	Seeds int // connected peers that have everything
 
 	// Err is set when the torrent stopped downloading because of a storage
-	// error; verified data is kept and still uploaded.
+	// error. After a full disk, verified data is still uploaded and the
+	// download resumes by itself; after any other storage error the
+	// torrent has stopped (Stopped is closed).
 	Err string
 	At  time.Time
 }

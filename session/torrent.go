@@ -105,7 +105,7 @@ type Torrent struct {
 	known       map[netip.AddrPort]time.Time // address → when it may be dialed again
 	dialing     map[netip.AddrPort]bool
 	dialFails   map[netip.AddrPort]int // failures in a row, for the redial backoff
-	banned      map[netip.AddrPort]bool
+	banned      map[netip.Addr]bool    // IPs (unmapped) of peers proven to lie
 	bannedIDs   map[[20]byte]bool
 	writing     map[int]int  // blocks of each piece still being written
 	ready       map[int]bool // complete pieces waiting for their writes
@@ -116,6 +116,9 @@ type Torrent struct {
 	lastResume  time.Time
 	complete    bool
 	diskErr     error
+	// stopErr is a storage error no wait will cure (permission denied, a
+	// read-only file system, a file where a folder goes): the loop ends.
+	stopErr error
 	// After a storage error (a full disk), downloading resumes on its own
 	// at diskRetry; the wait doubles from diskRetryMin while it keeps
 	// failing. lost holds the pieces some block of which was not written.
@@ -161,7 +164,7 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		known:     map[netip.AddrPort]time.Time{},
 		dialing:   map[netip.AddrPort]bool{},
 		dialFails: map[netip.AddrPort]int{},
-		banned:    map[netip.AddrPort]bool{},
+		banned:    map[netip.Addr]bool{},
 		bannedIDs: map[[20]byte]bool{},
 		writing:   map[int]int{},
 		lost:      map[int]bool{},
@@ -241,6 +244,10 @@ func (t *Torrent) readBlock(b piece.Block, buf []byte) error {
 // run is the torrent's loop: it owns every field marked loop state.
 func (t *Torrent) run(ctx context.Context) {
 	defer close(t.stopped)
+	// The torrent's own context: a storage error that stops it ends its
+	// announcer and dials while the session runs on.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	t.workers = newDiskWorkers(t, 2)
 	t.log.Info().Int("pieces", t.geo.NumPieces()).Int("have", t.picker.Have().Count()).Msg("torrent started")
 	if t.picker.Complete() {
@@ -266,7 +273,11 @@ loop:
 		case <-tick.C:
 			t.tick(ctx, time.Now())
 		}
+		if t.stopErr != nil {
+			break loop
+		}
 	}
+	cancel()
 	t.shutdown()
 	announcer.Wait()
 }
@@ -367,7 +378,7 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	case ev.hs.PeerID == t.sess.peerID:
 		reject = "connection to ourselves"
 		t.known[ev.addr] = time.Now().Add(24 * time.Hour)
-	case t.banned[ev.addr] || t.bannedIDs[ev.hs.PeerID]:
+	case t.banned[ev.addr.Addr().Unmap()] || t.bannedIDs[ev.hs.PeerID]:
 		reject = "banned peer"
 	case len(t.peers) >= t.sess.cfg.MaxPeers:
 		reject = "too many peers"
@@ -406,7 +417,7 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	p := &peerConn{
 		t: t, conn: conn, addr: ev.addr, id: ev.hs.PeerID, outgoing: ev.outgoing, ctx: pctx, cancel: cancel,
 		amChoking: true, peerChoking: true, pipeline: minPipeline, slowStart: true, lastBlock: time.Now(), connected: time.Now(),
-		log: t.log.With().Str("peer", ev.addr.String()).Str("client", clientName(ev.hs.PeerID)).Logger(),
+		log: t.log.With().Str("peer", ev.addr.String()).Str("client", peer.ClientName(ev.hs.PeerID)).Logger(),
 	}
 	p.q.wake = make(chan struct{}, 1)
 	if ev.outgoing {
@@ -620,6 +631,14 @@ func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 		putBlock(data)
 		return violation("piece message %v is not a block of the torrent", b)
 	}
+	if !t.picker.Requested(p, b) {
+		// Not asked of this peer, or no longer (cancelled in endgame,
+		// released when it choked us): dropped, even in a piece we want,
+		// so no peer can put data into our files unasked; it counts as
+		// wasted, never as downloaded (the tracker's figure) or towards
+		// the peer's rate (the choker's).
+		return t.unwantedBlock(p, data)
+	}
 	p.downloaded.Add(int64(len(data)))
 	t.downloaded += int64(len(data))
 	p.lastBlock = time.Now()
@@ -641,13 +660,7 @@ func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 		}
 	}
 	if !rc.Accepted {
-		t.wasted += int64(len(data))
-		putBlock(data)
-		if p.unwanted++; p.unwanted > p.usefulBlocks+maxUnwantedBlocks {
-			return violation("sent %d blocks we could not use (%d we could)", p.unwanted, p.usefulBlocks)
-		}
-		t.fillRequests(p)
-		return nil
+		return t.unwantedBlock(p, data)
 	}
 	p.usefulBlocks++
 	pc := int(b.Piece)
@@ -656,6 +669,18 @@ func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 		t.ready[pc] = true
 	}
 	t.workers.write(b, data, t.geo.Offset(b))
+	t.fillRequests(p)
+	return nil
+}
+
+// unwantedBlock drops a block we cannot use; a peer sending many more of
+// those than blocks we could use is dropped.
+func (t *Torrent) unwantedBlock(p *peerConn, data []byte) error {
+	t.wasted += int64(len(data))
+	putBlock(data)
+	if p.unwanted++; p.unwanted > p.usefulBlocks+maxUnwantedBlocks {
+		return violation("sent %d blocks we could not use (%d we could)", p.unwanted, p.usefulBlocks)
+	}
 	t.fillRequests(p)
 	return nil
 }
@@ -841,10 +866,10 @@ func (t *Torrent) connectMore(ctx context.Context) {
 	}
 	now := time.Now()
 	for addr, after := range t.known {
-		if len(t.peers)+len(t.dialing) >= t.sess.cfg.MaxPeers || len(t.dialing) >= maxHalfOpen {
+		if len(t.peers)+len(t.dialing) >= t.sess.cfg.MaxPeers || len(t.dialing) >= maxHalfOpen || !t.sess.conns.room() {
 			return
 		}
-		if t.dialing[addr] || t.banned[addr] || now.Before(after) || t.connectedTo(addr) {
+		if t.dialing[addr] || t.banned[addr.Addr().Unmap()] || now.Before(after) || t.connectedTo(addr) {
 			continue
 		}
 		t.dialing[addr] = true
@@ -863,8 +888,7 @@ func (t *Torrent) connectedTo(addr netip.AddrPort) bool {
 
 // dial connects to addr and does the handshake, off the loop.
 func (t *Torrent) dial(ctx context.Context, addr netip.AddrPort) {
-	d := net.Dialer{Timeout: t.sess.cfg.DialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	nc, err := t.sess.dialPeer(ctx, addr)
 	if err != nil {
 		t.post(ctx, dialFailed{addr: addr, err: err})
 		return
@@ -899,12 +923,4 @@ func (t *Torrent) saveResume(force bool) {
 		return
 	}
 	t.resumeDirty = false
-}
-
-// clientName gives a readable client from an Azureus-style peer id.
-func clientName(id [20]byte) string {
-	if id[0] == '-' && id[7] == '-' {
-		return string(id[1:7])
-	}
-	return fmt.Sprintf("%x", id[:4])
 }

@@ -2,9 +2,12 @@ package session
 
 import (
 	"crypto/sha1"
+	"errors"
+	"fmt"
 	"time"
 
 	"swarm/peer"
+	"swarm/storage"
 )
 
 // What follows a block's arrival: its write, the piece's hash check, the
@@ -162,12 +165,15 @@ func (t *Torrent) smartBan(ev pieceHashed) {
 }
 
 // ban disconnects a peer whose data failed the hash check of piece pc, if
-// it is still connected, and refuses its address and id from then on.
+// it is still connected, and refuses its IP address and peer id for this
+// torrent from then on, as libtorrent does: a new port or a new peer id
+// does not get a liar back in, and its other connections go too. That
+// holds on loopback as well: 127.0.0.1 and 127.0.0.2 are different
+// addresses, but every client on one machine that connects from 127.0.0.1
+// is banned with the liar among them.
 func (t *Torrent) ban(p *peerConn, pc int) {
-	t.banned[p.addr] = true
-	if p.listen.IsValid() {
-		t.banned[p.listen] = true
-	}
+	ip := p.addr.Addr().Unmap()
+	t.banned[ip] = true
 	t.bannedIDs[p.id] = true
 	t.wasted += t.picker.Discard(p)
 	err := violation("sent data that failed the hash check of piece %d", pc)
@@ -175,11 +181,29 @@ func (t *Torrent) ban(p *peerConn, pc int) {
 		p.log.Info().Err(err).Msg("peer banned after it left")
 	}
 	t.disconnect(p, err)
+	for q := range t.peers {
+		if q.addr.Addr().Unmap() == ip {
+			t.wasted += t.picker.Discard(q)
+			t.disconnect(q, fmt.Errorf("banned address: a peer at %s sent data that failed the hash check", ip))
+		}
+	}
 }
 
-// failDisk stops downloading after a storage error: verified data stays, the
-// torrent keeps seeding what it has, and retryDisk tries again later.
+// failDisk stops downloading after a storage error. A full disk (or quota)
+// may clear by itself: verified data stays, the torrent keeps seeding what
+// it has, and retryDisk tries again later. Any other error (permission
+// denied, a read-only file system, a file where a folder goes, a name too
+// long) will not clear by waiting, and retrying it would show a download
+// that never moves: the torrent stops at once, with the error in its stats.
 func (t *Torrent) failDisk(err error) {
+	if !errors.Is(err, storage.ErrDiskFull) {
+		if t.stopErr == nil {
+			t.stopErr, t.diskErr = err, err
+			t.log.Error().Err(err).Msg("storage failed: torrent stopped")
+			t.publishStats()
+		}
+		return
+	}
 	if t.diskErr == nil {
 		t.diskErr = err
 		t.diskRetryWait = min(max(2*t.diskRetryWait, diskRetryMin), diskRetryMax)

@@ -25,6 +25,9 @@ type File struct {
 	length  int64
 	files   []diskFile
 	maxOpen int
+	// readOnly: every file is opened O_RDONLY and writes fail with
+	// ErrReadOnly, so nothing below dir is created or changed.
+	readOnly bool
 
 	mu sync.Mutex // guards the fields below; never held across I/O
 	// handles caches open files by index into files, at most maxOpen.
@@ -70,6 +73,32 @@ func NewFile(dir string, info *metainfo.Info) (*File, error) {
 		length:   info.Length,
 		files:    files,
 		maxOpen:  MaxOpenFiles,
+		handles:  make(map[int]*handle),
+		unsynced: make(map[int]bool),
+		skip:     make(map[int]bool),
+	}, nil
+}
+
+// NewFileReadOnly returns storage for the torrent info in dir that only
+// reads: it creates nothing (dir must exist), opens every file read-only
+// and refuses writes with ErrReadOnly. Seeding uses it, so that data which
+// turns out not to be the torrent's (a wrong folder) is never touched.
+func NewFileReadOnly(dir string, info *metainfo.Info) (*File, error) {
+	files, err := layout(info)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, ioError("open folder", dir, err)
+	}
+	return &File{
+		dir:      dir,
+		root:     root,
+		length:   info.Length,
+		files:    files,
+		maxOpen:  MaxOpenFiles,
+		readOnly: true,
 		handles:  make(map[int]*handle),
 		unsynced: make(map[int]bool),
 		skip:     make(map[int]bool),
@@ -133,6 +162,9 @@ func (s *File) ReadAt(p []byte, off int64) (int, error) {
 func (s *File) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 || off > s.length || int64(len(p)) > s.length-off {
 		return 0, fmt.Errorf("storage: write of %d bytes at %d outside the %d-byte content", len(p), off, s.length)
+	}
+	if s.readOnly {
+		return 0, fmt.Errorf("storage: write of %d bytes at %d into %s: %w", len(p), off, s.dir, ErrReadOnly)
 	}
 	n := 0
 	err := s.span(off, int64(len(p)), func(i int, foff, pos, k int64) error {
@@ -424,6 +456,9 @@ func (s *File) evictLocked(h *handle) []*os.File {
 // a read opens read-write when it can, so that seeding read-only files
 // works and a later write needs no reopen.
 func (s *File) open(i int, write bool) (f *os.File, writable bool, err error) {
+	if write && s.readOnly {
+		return nil, false, fmt.Errorf("storage: open %s for writing: %w", s.path(i), ErrReadOnly)
+	}
 	d := &s.files[i]
 	before, err := lstatChain(s.root, s.dir, d.comps)
 	switch {
@@ -447,9 +482,12 @@ func (s *File) open(i int, write bool) (f *os.File, writable bool, err error) {
 	if write {
 		flag |= os.O_CREATE
 	}
+	if s.readOnly {
+		flag = os.O_RDONLY
+	}
 	f, err = s.root.OpenFile(d.rel, flag, 0o644)
-	writable = err == nil
-	if err != nil && !write && !errors.Is(err, fs.ErrNotExist) {
+	writable = err == nil && !s.readOnly
+	if err != nil && !write && !s.readOnly && !errors.Is(err, fs.ErrNotExist) {
 		f, err = s.root.OpenFile(d.rel, os.O_RDONLY, 0) // read-only file or file system
 	}
 	if err != nil {

@@ -331,3 +331,62 @@ func TestOperationsAfterCloseFail(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// TestReadOnlyFileNeverWrites: storage opened for seeding reads what is
+// there, refuses every write, creates nothing (not even its folder) and
+// leaves a file of the same name but other content byte-identical, with its
+// modification time (issue 13: `seed --data WRONGDIR` overwrote such a file).
+func TestReadOnlyFileNeverWrites(t *testing.T) {
+	info, content := nestedTorrent(t)
+	dir := t.TempDir()
+	s := openFile(t, dir, info)
+	writeAll(t, s, content)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else's file where the torrent's third file goes.
+	other := filepath.Join(dir, "top", "three")
+	mine := bytes.Repeat([]byte("not the torrent's data "), 300)
+	if err := os.WriteFile(other, mine, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	treeBefore := tree(t, dir)
+
+	ro, err := storage.NewFileReadOnly(dir, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 20000)
+	if _, err := ro.ReadAt(got, 0); err != nil || !bytes.Equal(got, content[:20000]) {
+		t.Errorf("ReadAt of the first file: %v (or wrong data)", err)
+	}
+	off := info.Length - 5000 // "three"
+	if _, err := ro.WriteAt(content[off:], off); !errors.Is(err, storage.ErrReadOnly) {
+		t.Errorf("WriteAt into read-only storage: %v, want ErrReadOnly", err)
+	}
+	if err := ro.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	after, err := os.Stat(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(other); !bytes.Equal(data, mine) || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("the other file changed: mtime %v → %v", before.ModTime(), after.ModTime())
+	}
+	if got := tree(t, dir); !slices.Equal(got, treeBefore) {
+		t.Errorf("tree after read-only use = %q, want %q", got, treeBefore)
+	}
+
+	missing := filepath.Join(dir, "nowhere")
+	if _, err := storage.NewFileReadOnly(missing, info); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("NewFileReadOnly(missing folder): %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("NewFileReadOnly created its missing folder")
+	}
+}

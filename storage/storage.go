@@ -44,6 +44,9 @@ var (
 	// ErrUnsafePath means the torrent names a path that could escape the
 	// download folder.
 	ErrUnsafePath = errors.New("unsafe path")
+	// ErrReadOnly means a write reached storage opened read-only (for
+	// seeding: NewFileReadOnly).
+	ErrReadOnly = errors.New("storage opened read-only")
 )
 
 // ioError wraps err from op on path, marking a full disk with ErrDiskFull.

@@ -209,7 +209,7 @@ func (a *Announcer) Announce(ctx context.Context, req AnnounceRequest) (Announce
 			if ctx.Err() != nil {
 				return AnnounceResponse{}, fmt.Errorf("announce: %w", context.Cause(ctx))
 			}
-			a.log.Debug().Err(err).Str("tracker_url", t.url).Stringer("event", req.Event).Msg("announce failed")
+			a.log.Debug().Err(err).Str("tracker_url", MaskURL(t.url)).Stringer("event", req.Event).Msg("announce failed")
 			errs = append(errs, err)
 		}
 	}

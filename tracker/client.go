@@ -55,17 +55,20 @@ type Client struct {
 // query go in BEP 41's URLData option) and parses the reply. A tracker's
 // refusal is returned as a *FailureError. The context bounds the whole
 // exchange.
+//
+// Errors name the tracker by MaskURL(announceURL), never with its passkey.
 func (c *Client) Announce(ctx context.Context, announceURL string, req AnnounceRequest) (AnnounceResponse, error) {
 	if isUDPURL(announceURL) {
 		return c.announceUDP(ctx, announceURL, req)
 	}
+	masked := MaskURL(announceURL)
 	u, err := announceQueryURL(announceURL, req)
 	if err != nil {
 		return AnnounceResponse{}, err
 	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", announceURL, err)
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", masked, StripURL(err))
 	}
 	if c.UserAgent != "" {
 		hreq.Header.Set("User-Agent", c.UserAgent)
@@ -76,7 +79,7 @@ func (c *Client) Announce(ctx context.Context, announceURL string, req AnnounceR
 	}
 	hresp, err := hc.Do(hreq)
 	if err != nil {
-		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", announceURL, err)
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", masked, StripURL(err))
 	}
 	defer hresp.Body.Close()
 	limit := c.MaxResponseBytes
@@ -85,22 +88,22 @@ func (c *Client) Announce(ctx context.Context, announceURL string, req AnnounceR
 	}
 	body, err := io.ReadAll(io.LimitReader(hresp.Body, limit+1))
 	if err != nil {
-		return AnnounceResponse{}, fmt.Errorf("announce to %s: read reply: %w", announceURL, err)
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: read reply: %w", masked, err)
 	}
 	if int64(len(body)) > limit {
-		return AnnounceResponse{}, fmt.Errorf("announce to %s: reply longer than %d bytes", announceURL, limit)
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: reply longer than %d bytes", masked, limit)
 	}
 	resp, err := ParseAnnounceResponse(body)
 	var fe *FailureError
 	if errors.As(err, &fe) {
-		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", announceURL, err)
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", masked, err)
 	}
 	if err != nil {
 		if hresp.StatusCode != http.StatusOK {
 			// Not bencode: the HTTP status says more than the parse error.
-			return AnnounceResponse{}, fmt.Errorf("announce to %s: http status %s", announceURL, hresp.Status)
+			return AnnounceResponse{}, fmt.Errorf("announce to %s: http status %s", masked, hresp.Status)
 		}
-		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", announceURL, err)
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", masked, err)
 	}
 	// Some trackers send a bencoded reply with a non-200 status: a reply that
 	// parses is trusted over the status line.
@@ -112,13 +115,13 @@ func (c *Client) Announce(ctx context.Context, announceURL string, req AnnounceR
 func announceQueryURL(announceURL string, req AnnounceRequest) (string, error) {
 	u, err := url.Parse(announceURL)
 	if err != nil {
-		return "", fmt.Errorf("announce url %q: %w", announceURL, err)
+		return "", fmt.Errorf("announce url %q: %w", MaskURL(announceURL), StripURL(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("announce url %q: scheme %q is not http or https", announceURL, u.Scheme)
+		return "", fmt.Errorf("announce url %q: scheme %q is not http or https", MaskURL(announceURL), u.Scheme)
 	}
 	if u.Host == "" {
-		return "", fmt.Errorf("announce url %q: no host", announceURL)
+		return "", fmt.Errorf("announce url %q: no host", MaskURL(announceURL))
 	}
 	base, _, _ := strings.Cut(announceURL, "#")
 	b := make([]byte, 0, len(base)+256)

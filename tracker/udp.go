@@ -186,24 +186,24 @@ type udpTracker struct {
 func parseUDPURL(announceURL string) (udpTracker, error) {
 	u, err := url.Parse(announceURL)
 	if err != nil {
-		return udpTracker{}, fmt.Errorf("announce url %q: %w", announceURL, err)
+		return udpTracker{}, fmt.Errorf("announce url %q: %w", MaskURL(announceURL), StripURL(err))
 	}
 	if u.Scheme != "udp" {
-		return udpTracker{}, fmt.Errorf("announce url %q: scheme %q is not udp", announceURL, u.Scheme)
+		return udpTracker{}, fmt.Errorf("announce url %q: scheme %q is not udp", MaskURL(announceURL), u.Scheme)
 	}
 	t := udpTracker{host: u.Hostname(), port: u.Port()}
 	if t.host == "" || t.port == "" {
-		return udpTracker{}, fmt.Errorf("announce url %q: want udp://host:port", announceURL)
+		return udpTracker{}, fmt.Errorf("announce url %q: want udp://host:port", MaskURL(announceURL))
 	}
 	if p, err := strconv.ParseUint(t.port, 10, 16); err != nil || p == 0 {
-		return udpTracker{}, fmt.Errorf("announce url %q: bad port %q", announceURL, t.port)
+		return udpTracker{}, fmt.Errorf("announce url %q: bad port %q", MaskURL(announceURL), t.port)
 	}
 	t.urlData = u.EscapedPath()
 	if u.RawQuery != "" || u.ForceQuery {
 		t.urlData += "?" + u.RawQuery
 	}
 	if len(t.urlData) > udpMaxURLDataLen {
-		return udpTracker{}, fmt.Errorf("announce url %q: path and query longer than %d bytes", announceURL, udpMaxURLDataLen)
+		return udpTracker{}, fmt.Errorf("announce url %q: path and query longer than %d bytes", MaskURL(announceURL), udpMaxURLDataLen)
 	}
 	return t, nil
 }
@@ -244,7 +244,7 @@ func (c *Client) resolveUDP(ctx context.Context, t udpTracker) (netip.AddrPort, 
 func (c *Client) announceUDP(ctx context.Context, announceURL string, req AnnounceRequest) (AnnounceResponse, error) {
 	resp, err := c.announceUDPOnce(ctx, announceURL, req)
 	if err != nil {
-		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", announceURL, err)
+		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", MaskURL(announceURL), err)
 	}
 	return resp, nil
 }

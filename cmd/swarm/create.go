@@ -99,6 +99,14 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 			cfg.Tiers = append(cfg.Tiers, tier)
 		}
 	}
+	if len(cfg.Tiers) == 0 {
+		// rtorrent ignores such a torrent without a word; say it here.
+		how := "the DHT, peer exchange (ut_pex) or --peer"
+		if o.private {
+			how = "--peer (a private torrent never uses the DHT or peer exchange)"
+		}
+		fmt.Fprintf(e.stderr, "warning: no tracker (-t): peers can find this torrent only through %s, and some clients (rtorrent) ignore a torrent without a tracker\n", how)
+	}
 	if o.pieceLength == "auto" {
 		total, err := contentSize(path)
 		if err != nil {

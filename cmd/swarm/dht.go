@@ -32,7 +32,7 @@ func (o *dhtOptions) register(fs *pflag.FlagSet) {
 }
 
 // open starts a DHT node on the host of listen (so a loopback session has a
-// loopback node), saving its state in dir/.swarm; nil when the DHT is off or
+// loopback node), saving its state in dir/.swarm unless dir is ""; nil when the DHT is off or
 // the torrent is private.
 func (o *dhtOptions) open(listen string, private bool, dir string, log *zerolog.Logger) (*dht.Node, error) {
 	if !o.enabled || private {
@@ -49,11 +49,14 @@ func (o *dhtOptions) open(listen string, private bool, dir string, log *zerolog.
 	if bootstrap == nil && !isLoopback(host) {
 		bootstrap = defaultBootstrap
 	}
-	if err := os.MkdirAll(filepath.Join(dir, ".swarm"), 0o755); err != nil {
-		return nil, err
-	}
 	l := log.With().Str("component", "dht").Logger()
-	cfg := dht.Config{Bootstrap: bootstrap, StatePath: filepath.Join(dir, ".swarm", "dht.state"), Logger: &l}
+	cfg := dht.Config{Bootstrap: bootstrap, Logger: &l}
+	if dir != "" { // "" keeps no state: seed writes nothing in its --data folder
+		if err := os.MkdirAll(filepath.Join(dir, ".swarm"), 0o755); err != nil {
+			return nil, err
+		}
+		cfg.StatePath = filepath.Join(dir, ".swarm", "dht.state")
+	}
 	ports := []int{o.port}
 	if o.port == 0 {
 		ports = []int{6881, 0}

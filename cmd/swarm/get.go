@@ -13,6 +13,7 @@ import (
 
 	"swarm/metainfo"
 	"swarm/session"
+	"swarm/tracker"
 )
 
 const getHelp = `
@@ -24,7 +25,8 @@ a file, an http(s) URL of one, or a magnet link, whose info dict is fetched
 from peers (BEP 9) and checked against its hash. Peers come from the
 torrent's trackers, the DHT (public torrents; --dht=false turns it off) and
 --peer. Interrupt with Ctrl-C at any time: verified pieces are kept, and
-running the same command again resumes.
+running the same command again resumes. Exit status 130 (SIGINT) or 143
+(SIGTERM) says the download was interrupted before it completed.
 
 Examples:
   swarm get album.torrent
@@ -56,21 +58,23 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	tr.download = true
 	// A seeding limit only makes sense when seeding.
 	seed = seed || fs.Changed("seed-ratio") || fs.Changed("seed-time")
 	var m *metainfo.MetaInfo
 	if isMagnet(fs.Arg(0)) {
-		var direct []netip.AddrPort
-		m, direct, err = fetchMagnet(ctx, tr, fs.Arg(0), out)
+		var found []netip.AddrPort
+		m, found, err = fetchMagnet(ctx, tr, fs.Arg(0), out)
 		if tr.dhtWait != nil {
 			defer tr.dhtWait() // stops the node on every path out
 		}
-		tr.peers = append(tr.peers, direct...)
+		defer tr.endRun() // stops the session fetchMagnet started, on every path out
+		tr.peers = append(tr.peers, found...)
 	} else {
 		m, err = readTorrent(ctx, fs.Arg(0))
 	}
 	if err != nil {
-		return err
+		return orInterrupted(ctx, err)
 	}
 	open := session.OpenOptions{Logger: tr.log}
 	if len(only) > 0 {
@@ -84,7 +88,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	tc := session.TorrentConfig{Seed: seed, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
 	sess, t, err := startTorrent(ctx, tr, m, out, tc, open)
 	if err != nil {
-		return err
+		return orInterrupted(ctx, err) // Ctrl-C while checking the data
 	}
 	st := t.Stats()
 	size := formatSize(m.Info.Length)
@@ -97,36 +101,48 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	return runTorrent(ctx, tr, sess, t, !seed)
 }
 
-// readTorrent reads a .torrent from a file or an http(s) URL.
+// orInterrupted returns get's *interruptedError in place of err when ctx has
+// ended: a step that Ctrl-C cut short (fetching the metadata, checking the
+// data) fails with the context's error, which is not a failure to report.
+func orInterrupted(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return interrupted(ctx, "interrupted before the download started")
+	}
+	return err
+}
+
+// readTorrent reads a .torrent from a file or an http(s) URL. Errors name
+// the URL masked: a private tracker's download links hold the passkey.
 func readTorrent(ctx context.Context, arg string) (*metainfo.MetaInfo, error) {
 	if !strings.HasPrefix(arg, "http://") && !strings.HasPrefix(arg, "https://") {
 		return loadTorrent(arg)
 	}
+	masked := tracker.MaskURL(arg)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, arg, nil)
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, usagef("%s: %v", masked, tracker.StripURL(err))
 	}
 	req.Header.Set("User-Agent", "swarm/"+version)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetch torrent: %w", err)
+		return nil, fmt.Errorf("fetch torrent %s: %w", masked, tracker.StripURL(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch torrent %s: %s", arg, resp.Status)
+		return nil, fmt.Errorf("fetch torrent %s: %s", masked, resp.Status)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, metainfo.MaxTorrentSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetch torrent %s: %w", arg, err)
+		return nil, fmt.Errorf("fetch torrent %s: %w", masked, err)
 	}
 	if len(data) > metainfo.MaxTorrentSize {
-		return nil, fmt.Errorf("%s: larger than %d MiB, not a torrent file", arg, metainfo.MaxTorrentSize>>20)
+		return nil, fmt.Errorf("%s: larger than %d MiB, not a torrent file", masked, metainfo.MaxTorrentSize>>20)
 	}
 	m, err := metainfo.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", arg, err)
+		return nil, fmt.Errorf("%s: %w", masked, err)
 	}
 	return m, nil
 }

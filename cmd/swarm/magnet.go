@@ -2,36 +2,22 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
+	"io"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
-	"swarm/dht"
-	"swarm/metadata"
 	"swarm/metainfo"
-	"swarm/tracker"
+	"swarm/session"
 )
 
-// magnetDHTInterval is how often the DHT is asked for peers while the
-// metadata is missing. magnetJoinWait is the first wait after a lookup
-// found nobody to ask because the node has not joined the DHT yet (it
-// starts with the lookup, and joining takes a round trip): it doubles up to
-// magnetDHTInterval, so the first lookup that can succeed does not wait for
-// a whole interval.
-const (
-	magnetDHTInterval = 5 * time.Second
-	magnetJoinWait    = 250 * time.Millisecond
-)
-
-// fetchMagnet turns a magnet link into a torrent: peers come from its x.pe
-// addresses, its tr trackers and the DHT, and the info dict from them over
-// ut_metadata (BEP 9), checked against the info hash. The DHT node it starts
-// (when --dht is on) stays in tr for the download. It also returns the x.pe
-// peers, for the torrent to dial.
+// fetchMagnet turns a magnet link into a torrent: it opens the session (so
+// trackers and peers hear the port and peer id it downloads with, and peers
+// that find us first can connect), starts it, and runs the session's
+// metadata phase (session.Magnet) with a status line. The DHT node it starts
+// (when --dht is on) stays in tr for the download. It also returns the peers
+// found, for the torrent to dial.
 func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo.MetaInfo, []netip.AddrPort, error) {
 	mg, err := metainfo.ParseMagnet(link)
 	if err != nil {
@@ -57,95 +43,93 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo
 		tr.cfg.DHT = node
 		tr.dhtWait = runDHT(ctx, node)
 	}
-	// The session listens from now on, so the port and peer id trackers and
-	// peers hear while the metadata is fetched are the ones it downloads
-	// with (libtorrent does the same).
-	cfg := tr.cfg
-	cfg.DHT = node
-	sess, err := newSession(cfg)
+	sess, err := newSession(tr.cfg)
 	if err != nil {
 		return nil, nil, err
-	}
-	keep := false
-	defer func() {
-		if !keep {
-			sess.Close()
-		}
-	}()
-	port := 0
-	if a, ok := sess.Addr().(*net.TCPAddr); ok {
-		port = a.Port
-	}
-	id := sess.PeerID()
-	tr.out.printf("fetching the metadata of %s from peers\n", mg.InfoHash)
-
-	fctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	peers := make(chan netip.AddrPort, 512)
-	send := func(as []netip.AddrPort) {
-		for _, a := range as {
-			select {
-			case peers <- a:
-			case <-fctx.Done():
-				return
-			}
-		}
-	}
-	wg.Go(func() { send(direct) })
-	for _, u := range mg.Trackers {
-		wg.Go(func() {
-			resp, err := (&tracker.Client{UserAgent: "swarm/" + version}).Announce(fctx, u, tracker.AnnounceRequest{
-				InfoHash: mg.InfoHash, PeerID: id, Port: uint16(port), Left: 1, NumWant: 50, Compact: true,
-			})
-			if err != nil {
-				tr.log.Debug().Err(err).Str("tracker", u).Msg("magnet: announce failed")
-				return
-			}
-			send(resp.Peers)
-		})
-	}
-	if node != nil {
-		wg.Go(func() {
-			joinWait := magnetJoinWait
-			for {
-				lctx, lcancel := context.WithTimeout(fctx, 30*time.Second)
-				found, err := node.GetPeers(lctx, dht.ID(mg.InfoHash))
-				lcancel()
-				if err != nil {
-					tr.log.Debug().Err(err).Msg("magnet: DHT lookup failed")
-				}
-				send(found)
-				wait := magnetDHTInterval
-				if errors.Is(err, dht.ErrNoNodes) {
-					wait, joinWait = joinWait, min(2*joinWait, magnetDHTInterval)
-				}
-				select {
-				case <-fctx.Done():
-					return
-				case <-time.After(wait):
-				}
-			}
-		})
-	}
-	info, err := metadata.Fetch(fctx, metadata.Config{InfoHash: mg.InfoHash, PeerID: id, ListenPort: uint16(port), Peers: peers, Logger: tr.log, Client: "swarm " + version})
-	if err != nil {
-		return nil, nil, fmt.Errorf("metadata of %s: %w", mg.InfoHash, err)
 	}
 	var tiers [][]string
 	for _, u := range mg.Trackers {
 		tiers = append(tiers, []string{u})
 	}
-	m, err := metainfo.FromInfo(info, tiers)
+	fetch, err := sess.NewMagnet(session.MagnetConfig{InfoHash: mg.InfoHash, Trackers: tiers, Peers: direct})
 	if err != nil {
-		return nil, nil, fmt.Errorf("metadata of %s: %w", mg.InfoHash, err)
+		sess.Close()
+		return nil, nil, err
 	}
-	if m.Info.Private && node != nil {
-		tr.log.Info().Msg("the torrent is private (BEP 27): its peers will come from its trackers only")
+	tr.startRun(ctx, sess)
+	tr.sess = sess
+	tr.out.printf("fetching the metadata of %s from peers, listening on %s\n", mg.InfoHash, sess.Addr())
+
+	type result struct {
+		m     *metainfo.MetaInfo
+		peers []netip.AddrPort
+		err   error
 	}
-	keep, tr.sess = true, sess
-	return m, direct, nil
+	done := make(chan result, 1)
+	go func() {
+		m, peers, err := fetch.Run(ctx)
+		done <- result{m, peers, err}
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-done:
+			tr.out.magnetStatus("")
+			if r.err != nil {
+				tr.endRun()
+				return nil, nil, r.err
+			}
+			if r.m.Info.Private && node != nil {
+				tr.log.Info().Msg("the torrent is private (BEP 27): its peers will come from its trackers only")
+			}
+			return r.m, r.peers, nil
+		case <-tick.C:
+			tr.out.magnetStatus(magnetLine(fetch.Stats()))
+		}
+	}
+}
+
+// magnetLine is the status line of the metadata phase, e.g.
+//
+//	metadata: 1/2 trackers answered  3 peers, 1 connected  DHT 40 nodes, 2 lookups
+//
+// short enough for 80 columns; "n connecting" joins the peers while dials are
+// under way.
+func magnetLine(st session.MagnetStats) string {
+	var parts []string
+	if st.Trackers > 0 {
+		parts = append(parts, fmt.Sprintf("%d/%d trackers answered", st.TrackersAnswered, st.Trackers))
+	}
+	peers := fmt.Sprintf("%d %s, %d connected", st.PeersFound, plural(st.PeersFound, "peer", "peers"), st.Connected)
+	if st.Connecting > 0 {
+		peers += fmt.Sprintf(", %d connecting", st.Connecting)
+	}
+	parts = append(parts, peers)
+	if st.DHT {
+		parts = append(parts, fmt.Sprintf("DHT %d %s, %d %s", st.DHTNodes, plural(st.DHTNodes, "node", "nodes"),
+			st.DHTLookups, plural(st.DHTLookups, "lookup", "lookups")))
+	}
+	return "metadata: " + strings.Join(parts, "  ")
+}
+
+// magnetStatus shows line as the status line (terminal), or every
+// plainInterval as a plain line; "" ends a terminal line. JSON mode has no
+// event for it.
+func (d *display) magnetStatus(line string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.mode == modeTerminal && line == "":
+		d.clearLocked()
+		d.line = ""
+	case d.mode == modeTerminal:
+		d.line = "\r\033[K" + line[:min(len(line), max(termWidth(d.w)-1, 0))]
+		io.WriteString(d.w, d.line)
+	case d.mode == modePlain && line != "" && time.Since(d.lastPlain) >= plainInterval:
+		d.lastPlain = time.Now()
+		fmt.Fprintln(d.w, line)
+	}
 }
 
 func isMagnet(arg string) bool { return strings.HasPrefix(arg, "magnet:") }

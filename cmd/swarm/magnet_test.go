@@ -9,10 +9,14 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"swarm/metainfo"
+	"swarm/session"
+	"swarm/tracker/server"
 )
 
 func infoHashOf(t *testing.T, torrent string) string {
@@ -115,4 +119,53 @@ func freeTCPPort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestGetMagnetFromASeedThatStartsLater: get starts with a magnet link
+// whose only source is a tracker that knows no seed yet, with a real
+// tracker's intervals (30 min, and no regular announce within 15). The
+// seed starts once get has announced: the tracker gives it get's address,
+// it connects, and get takes the metadata from it (issue 21: the session
+// turned away peers for a torrent it did not have yet, so get waited
+// forever). The status line says what the metadata phase is doing.
+func TestGetMagnetFromASeedThatStartsLater(t *testing.T) {
+	parent, torrent := makeContent(t, "late", map[string]int{"a.bin": 300000})
+	srv, err := server.New(server.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := httptest.NewServer(srv.Handler())
+	defer tr.Close()
+	announce := tr.URL + "/announce"
+
+	out := t.TempDir()
+	link := "magnet:?xt=urn:btih:" + infoHashOf(t, torrent) + "&tr=" + url.QueryEscape(announce)
+	g := startSwarm(t, "get", link, "-o", out, "--listen", "127.0.0.1:0", "--dht=false", "--log-level", "error")
+	// The status line comes once a second; the seed starts after it says the tracker answered.
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(g.out.String(), "metadata: 1/1 trackers answered  0 peers, 0 connected"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no status line of the metadata phase within 20 s:\n%s", g.out.String())
+		}
+	}
+	startSeed(t, torrent, parent, "--dht=false", "-t", announce)
+	if err := g.wait(t, transferTimeout); err != nil {
+		t.Fatalf("get magnet: %v", err)
+	}
+	sameFile(t, filepath.Join(parent, "late", "a.bin"), filepath.Join(out, "late", "a.bin"))
+}
+
+func TestMagnetLine(t *testing.T) {
+	for _, tt := range []struct {
+		st   session.MagnetStats
+		want string
+	}{
+		{session.MagnetStats{Trackers: 2, TrackersAnswered: 1, PeersFound: 3, Connected: 1, DHT: true, DHTNodes: 40, DHTLookups: 2},
+			"metadata: 1/2 trackers answered  3 peers, 1 connected  DHT 40 nodes, 2 lookups"},
+		{session.MagnetStats{PeersFound: 1, Connecting: 1}, "metadata: 1 peer, 0 connected, 1 connecting"},
+		{session.MagnetStats{Trackers: 1, DHT: true, DHTNodes: 1, DHTLookups: 1}, "metadata: 0/1 trackers answered  0 peers, 0 connected  DHT 1 node, 1 lookup"},
+	} {
+		if got := magnetLine(tt.st); got != tt.want {
+			t.Errorf("magnetLine(%+v) = %q, want %q", tt.st, got, tt.want)
+		}
+	}
 }

@@ -12,21 +12,51 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM starts a clean shutdown, with the signal
+	// as ctx's cause (it decides get's exit status); a second one exits at
+	// once (verified pieces are on disk; only the resume record may lag,
+	// and the next start checks the data instead).
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		// The first signal starts a clean shutdown; a second one exits at
-		// once (verified pieces are on disk; only the resume record may lag,
-		// and the next start checks the data instead).
-		<-ctx.Done()
-		stop()
-		again := make(chan os.Signal, 1)
-		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-		<-again
+		cancel(signalled{(<-sigs).(syscall.Signal)})
+		sig := (<-sigs).(syscall.Signal)
 		fmt.Fprintln(os.Stderr, "\nswarm: interrupted again: exiting now")
-		os.Exit(130)
+		os.Exit(128 + int(sig))
 	}()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	os.Exit(exitCode(err))
+}
+
+// signalled is the cause of main's context when a signal stopped swarm.
+type signalled struct{ sig syscall.Signal }
+
+func (s signalled) Error() string { return s.sig.String() }
+
+// interruptedError is what get returns when it was stopped (Ctrl-C,
+// SIGTERM, or its context ended otherwise) before the download completed.
+type interruptedError struct {
+	cause error // context.Cause of the stopped context
+	msg   string
+}
+
+func (e *interruptedError) Error() string { return e.msg }
+
+// code is the conventional status of a process ended by the signal:
+// 128 + its number (130 for SIGINT, 143 for SIGTERM); 130 without one.
+func (e *interruptedError) code() int {
+	var s signalled
+	if errors.As(e.cause, &s) {
+		return 128 + int(s.sig)
+	}
+	return 128 + int(syscall.SIGINT)
+}
+
+// interrupted returns get's error for ctx ending before the download
+// completed, whatever err the interrupted step returned (ctx must be done).
+func interrupted(ctx context.Context, format string, args ...any) error {
+	return &interruptedError{cause: context.Cause(ctx), msg: fmt.Sprintf(format, args...)}
 }
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -44,14 +74,18 @@ func usagef(format string, args ...any) error {
 // errHelp reports that help was printed on request (exit status 0).
 var errHelp = errors.New("help requested")
 
-// exitCode maps run's result to the process status: 0 ok, 1 failure, 2 usage.
+// exitCode maps run's result to the process status: 0 ok, 1 failure, 2
+// usage, 130/143 get interrupted by SIGINT/SIGTERM.
 func exitCode(err error) int {
 	var ue *usageError
+	var ie *interruptedError
 	switch {
 	case err == nil, errors.Is(err, errHelp):
 		return 0
 	case errors.As(err, &ue):
 		return 2
+	case errors.As(err, &ie):
+		return ie.code()
 	default:
 		return 1
 	}
@@ -93,7 +127,8 @@ Flags:
   -h, --help      show this help
       --version   print the version
 
-Exit status: 0 ok, 1 failure, 2 bad usage.
+Exit status: 0 ok, 1 failure, 2 bad usage, 130/143 get interrupted
+(SIGINT/SIGTERM) before the download completed.
 `
 
 func printMainUsage(w io.Writer) {

@@ -19,7 +19,9 @@ Seed a file or folder until Ctrl-C. Given content, swarm first makes its
 torrent (256 KiB pieces, trackers from -t) and writes NAME.torrent in the
 current folder, printing its path and magnet link; given a .torrent, it seeds
 the content found in --data (default: the current folder). Existing data is
-checked before it is offered, so only verified pieces are uploaded.
+checked before it is offered, so only verified pieces are uploaded; seed
+never writes to --data (it downloads nothing: that is get's job), and exits
+1 when no piece matches.
 
 Examples:
   swarm seed video.mkv -t http://tracker.example:6969/announce
@@ -68,19 +70,21 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		data = filepath.Dir(abs)
 	}
 	tc := session.TorrentConfig{Seed: true, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
-	sess, t, err := startTorrent(ctx, tr, m, data, tc, session.OpenOptions{Logger: tr.log})
+	// Seeding never writes: the data is opened read-only and only the
+	// pieces that check out are offered; downloading is get's job.
+	sess, t, err := startTorrent(ctx, tr, m, data, tc, session.OpenOptions{Logger: tr.log, ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	st := t.Stats()
 	tr.out.printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
 		m.Info.Name, formatSize(m.Info.Length), data, sess.Addr(), st.Have, st.Pieces)
-	tr.out.printf("magnet: %s\n", m.Magnet())
+	tr.out.printf("magnet: %s\n", maskedMagnet(m))
 	if st.Have < st.Pieces {
 		tr.out.printf("warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
 	}
 	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: sess.Addr().String(),
-		Folder: data, Magnet: m.Magnet().String()}, st)
+		Folder: data, Magnet: maskedMagnet(m)}, st)
 	return runTorrent(ctx, tr, sess, t, false)
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"swarm/metainfo"
 	"swarm/session"
+	"swarm/tracker"
 )
 
 // peerOptions are the flags seed and get share.
@@ -61,6 +62,13 @@ type transfer struct {
 	peers []netip.AddrPort
 	out   *display
 	stop  seedLimits
+	// download is set by get: stopping before the download completes is
+	// then an error (an *interruptedError), not the end of a seed.
+	download bool
+
+	// runErr and stopRun are set once the session runs (see startRun).
+	runErr  chan error
+	stopRun context.CancelFunc
 }
 
 // setup builds the display, the logger (errors only with --quiet; above the
@@ -164,7 +172,11 @@ func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir s
 	if sess == nil {
 		if node == nil {
 			var err error
-			if node, err = tr.opts.dht.open(tr.opts.listen, m.Info.Private, dir, tr.log); err != nil {
+			stateDir := dir
+			if open.ReadOnly {
+				stateDir = ""
+			}
+			if node, err = tr.opts.dht.open(tr.opts.listen, m.Info.Private, stateDir, tr.log); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -190,6 +202,13 @@ func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir s
 		closeAll()
 		return nil, nil, err
 	}
+	if open.ReadOnly && opened.Have.Count() == 0 {
+		// Seeding nothing helps nobody, and the folder is most likely
+		// the wrong one: say so rather than sit there.
+		opened.Store.Close()
+		closeAll()
+		return nil, nil, fmt.Errorf("0 of %d pieces match in %s: is --data the folder that holds %s?", m.Info.NumPieces(), dir, m.Info.Name)
+	}
 	tc.Store, tc.Have, tc.SaveResume, tc.Wanted = opened.Store, opened.Have, opened.SaveResume, opened.Wanted
 	t, err := sess.NewTorrent(m, tc)
 	if err == nil {
@@ -201,6 +220,39 @@ func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir s
 		return nil, nil, err
 	}
 	return sess, t, nil
+}
+
+// maskedMagnet is m's magnet link as seed prints it: its trackers go through
+// tracker.MaskURL, since a private tracker's URL holds the user's passkey
+// and the line is a log others may see, not a link to hand out.
+func maskedMagnet(m *metainfo.MetaInfo) string {
+	mg := m.Magnet()
+	for i, u := range mg.Trackers {
+		mg.Trackers[i] = tracker.MaskURL(u)
+	}
+	return mg.String()
+}
+
+// startRun runs sess until ctx ends or stopRun is called, unless it runs
+// already (a magnet link starts it before it has the torrent).
+func (tr *transfer) startRun(ctx context.Context, sess *session.Session) {
+	if tr.runErr != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- sess.Run(ctx) }()
+	tr.runErr, tr.stopRun = errc, cancel
+}
+
+// endRun stops a session startRun started and waits for it; runTorrent
+// does this itself.
+func (tr *transfer) endRun() {
+	if tr.runErr != nil {
+		tr.stopRun()
+		<-tr.runErr
+		tr.runErr = nil
+	}
 }
 
 // loadTorrent reads a .torrent file.
@@ -228,20 +280,23 @@ func (l seedLimits) reached(st session.Stats, seeded time.Duration) string {
 
 // runTorrent runs one torrent in a session until ctx ends, the download
 // completes (when stopOnDone) or a seed limit is reached. It shows progress
-// and ends with a summary.
-func runTorrent(ctx context.Context, tr *transfer, sess *session.Session, t *session.Torrent, stopOnDone bool) error {
+// and ends with a summary. A download (tr.download) that ctx stops before it
+// completes returns an *interruptedError, so that `swarm get x && play x`
+// never plays a partial file; a seed stopped by ctx returns nil.
+func runTorrent(parent context.Context, tr *transfer, sess *session.Session, t *session.Torrent, stopOnDone bool) error {
 	d := tr.out
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- sess.Run(ctx) }()
+	tr.startRun(ctx, sess)
+	defer context.AfterFunc(ctx, tr.stopRun)()
+	runErr := tr.runErr
 	if tr.dhtWait == nil {
 		tr.dhtWait = runDHT(ctx, tr.cfg.DHT)
 	}
 	defer func() { cancel(); tr.dhtWait() }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	done := t.Done()
+	done, stopped := t.Done(), t.Stopped()
 	var completedAt time.Time // zero until every wanted piece is verified
 	reason := "interrupted"
 	var err error
@@ -257,6 +312,12 @@ loop:
 		case err = <-runErr: // the session failed by itself
 			reason = "error"
 			break loop
+		case <-stopped: // by itself: a storage error (its Stats say which)
+			stopped = nil
+			if ctx.Err() == nil {
+				reason = "error"
+				cancel()
+			}
 		case <-done:
 			done = nil
 			completedAt = time.Now()
@@ -290,6 +351,7 @@ loop:
 			}
 		}
 	}
+	tr.runErr = nil // received above: the session has stopped
 	st := t.Stats()
 	if err == nil && st.Err != "" {
 		err = errors.New(st.Err)
@@ -301,13 +363,13 @@ loop:
 	d.printf("stopped: downloaded %s (%d bytes), uploaded %s (%d bytes), ratio %.2f, %d of %d pieces verified, %d failed the hash check, after %s\n",
 		formatSize(st.Downloaded), st.Downloaded, formatSize(st.Uploaded), st.Uploaded, ratio(st), st.Have, st.Pieces, st.HashFails,
 		formatElapsed(time.Since(d.start)))
-	if stopOnDone && completedAt.IsZero() && err == nil {
-		d.printf("interrupted before the download completed: run the same command again to resume\n")
-	}
 	ev := jsonEvent{Event: "stopped", Reason: reason}
 	if err != nil {
 		ev.Error = err.Error()
 	}
 	d.event(ev, st)
+	if tr.download && !st.Complete && err == nil {
+		return interrupted(parent, "interrupted before the download completed (%d of %d pieces verified): run the same command again to resume", st.Have, st.Pieces)
+	}
 	return err
 }

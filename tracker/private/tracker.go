@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"swarm/metainfo"
+	"swarm/tracker"
 	"swarm/tracker/server"
 )
 
@@ -197,7 +198,7 @@ func (t *Tracker) BeforeAnnounce(_ context.Context, req *server.AnnounceRequest)
 	a := announce{event: req.Event, up: req.Uploaded, down: req.Downloaded, left: req.Left}
 	d, ok := t.shards.of(&k).apply(k, a, now.UnixNano(), t.policy)
 	if e := t.log.Debug(); e.Enabled() {
-		e.Str("passkey", maskRaw(req.Passkey)).Object("request", req.AnnounceRequest).
+		e.Str("passkey", tracker.MaskSecret(req.Passkey)).Object("request", req.AnnounceRequest).
 			Int64("counted_up", d.up).Int64("counted_down", d.down).Bool("accepted", ok).
 			Msg("private tracker announce")
 	}
@@ -254,17 +255,9 @@ func (t *Tracker) authorize(raw string, now time.Time) (*user, error) {
 func (t *Tracker) refuse(r reason, passkey string) error {
 	t.metrics.refusals[r].Inc()
 	if e := t.log.Debug(); e.Enabled() {
-		e.Str("passkey", maskRaw(passkey)).Str("reason", string(reasonErrors[r])).Msg("private tracker refused a request")
+		e.Str("passkey", tracker.MaskSecret(passkey)).Str("reason", string(reasonErrors[r])).Msg("private tracker refused a request")
 	}
 	return reasonErrors[r]
-}
-
-// maskRaw masks a passkey as the client sent it, valid or not.
-func maskRaw(s string) string {
-	if len(s) <= 4 {
-		return "…"
-	}
-	return s[:4] + "…"
 }
 
 type reason uint8

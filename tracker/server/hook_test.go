@@ -24,10 +24,10 @@ func TestPanicLogHidesPasskey(t *testing.T) {
 	const passkey = "0123456789abcdef0123456789abcdef"
 	q := testPeer(ihA, 1, 0).Query()
 	for _, tt := range []struct{ target, want string }{
-		{"/" + passkey + "/announce?" + q, "/[passkey]/announce"},
-		{"/announce?" + q + "&passkey=" + passkey, "passkey=[passkey]"},
-		{"/announce?passkey=" + passkey + "&" + q, "passkey=[passkey]"},
-		{"/announce?pass%6bey=" + passkey + "&" + q, "pass%6bey=[passkey]"},
+		{"/" + passkey + "/announce?" + q, "/0123…/announce"},
+		{"/announce?" + q + "&passkey=" + passkey, "passkey=0123…"},
+		{"/announce?passkey=" + passkey + "&" + q, "passkey=0123…"},
+		{"/announce?pass%6bey=" + passkey + "&" + q, "pass%6bey=0123…"},
 	} {
 		var logs bytes.Buffer
 		l := zerolog.New(&logs)

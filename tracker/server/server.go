@@ -9,13 +9,14 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+
+	"swarm/tracker"
 )
 
 // genericReason is the failure reason sent for an internal error; the detail
@@ -293,40 +294,15 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).Str("path", redactPath(r.URL.Path)).
-				Str("query", redactQuery(r.URL.RawQuery)).Msg("tracker handler panicked")
+			// The query too: a client may send its passkey there
+			// (/announce?passkey=...); MaskURL masks every value.
+			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).Str("path", tracker.MaskURL(r.URL.RequestURI())).
+				Msg("tracker handler panicked")
 			s.metrics.failures.WithLabelValues("internal").Inc()
 			s.write(w, appendFailure(nil, genericReason))
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-// redactPath hides the passkey of /{passkey}/announce and /{passkey}/scrape
-// from logs: anyone who reads it could announce as its owner.
-func redactPath(p string) string {
-	rest := strings.TrimPrefix(p, "/")
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		return "/[passkey]" + rest[i:]
-	}
-	return p
-}
-
-// redactQuery hides the value of every passkey parameter of a raw query
-// (/announce?passkey=...), however its name is percent-encoded.
-func redactQuery(q string) string {
-	if q == "" {
-		return q
-	}
-	pairs := strings.Split(q, "&")
-	for i, pair := range pairs {
-		var buf [64]byte
-		k, _, _ := strings.Cut(pair, "=")
-		if key, ok := knownParam(k, &buf); ok && key == pPasskey {
-			pairs[i] = k + "=[passkey]"
-		}
-	}
-	return strings.Join(pairs, "&")
 }
 
 // remoteIP is the IP of the connection; invalid if RemoteAddr is not an

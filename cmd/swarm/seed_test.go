@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSeedNeverWritesToItsDataFolder: `swarm seed T.torrent --data DIR`
+// where DIR holds a file of the torrent's name but other content, while a
+// seeder offers the real data through --peer, leaves that file
+// byte-identical with its modification time, creates nothing in DIR, and
+// says what it found: with no piece matching it exits 1 with a hint; with
+// some matching it seeds those (issue 13: it used to download into DIR,
+// overwriting the file).
+func TestSeedNeverWritesToItsDataFolder(t *testing.T) {
+	parent, torrent := makeContent(t, "album", map[string]int{"a.bin": 160 << 10}) // 10 pieces of 16 KiB
+	_, addr := startSeed(t, torrent, parent)
+	real, err := os.ReadFile(filepath.Join(parent, "album", "a.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := bytes.Repeat([]byte("someone else's file "), len(real)/20+1)[:len(real)]
+	half := slices.Concat(real[:5<<14], other[5<<14:]) // pieces 0-4 match
+	for _, tc := range []struct {
+		name    string
+		content []byte
+		exit    int
+		want    string
+	}{
+		{"no piece matches", other, 1, "0 of 10 pieces match in "},
+		{"half the pieces match", half, 0, "warning: 5 pieces are missing or damaged"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "album", "a.bin")
+			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, tc.content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			old := time.Now().Add(-time.Hour).Truncate(time.Second)
+			if err := os.Chtimes(file, old, old); err != nil {
+				t.Fatal(err)
+			}
+			treeBefore := listTree(t, dir)
+			// A seed that did download would have the seeder's data within
+			// a second on loopback: give it 4.
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+			defer cancel()
+			var out, errOut bytes.Buffer
+			start := time.Now()
+			err := run(ctx, []string{"seed", torrent, "--data", dir, "--peer", addr, "--listen", "127.0.0.1:0", "--dht=false", "--log-level", "error"}, &out, &errOut)
+			took := time.Since(start)
+			if code := exitCode(err); code != tc.exit {
+				t.Errorf("exit status %d (%v), want %d", code, err, tc.exit)
+			}
+			if got := out.String() + errOut.String(); err == nil && !strings.Contains(got, tc.want) || err != nil && !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("seed said %v\n%s\nwant %q", err, got, tc.want)
+			}
+			if err != nil && !strings.Contains(err.Error(), "is --data the folder that holds album?") {
+				t.Errorf("error %q gives no hint about --data", err)
+			}
+			data, _ := os.ReadFile(file)
+			fi, serr := os.Stat(file)
+			if serr != nil || !bytes.Equal(data, tc.content) || !fi.ModTime().Equal(old) {
+				t.Errorf("seed changed %s: same bytes %v, mtime %v (was %v)", file, bytes.Equal(data, tc.content), fi.ModTime(), old)
+			}
+			if after := listTree(t, dir); !slices.Equal(after, treeBefore) {
+				t.Errorf("seed changed its data folder: %q, was %q", after, treeBefore)
+			}
+			t.Logf("%s: exit %d after %v: %v", tc.name, exitCode(err), took.Round(time.Millisecond), err)
+		})
+	}
+}

@@ -1,0 +1,123 @@
+package session_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"swarm/session"
+)
+
+// eventTracker is an HTTP tracker that records the event of each announce
+// and answers with no peers, holding back its answer to the events in
+// delay for that long (or until the client gives up), as a distant or
+// stuck tracker would.
+type eventTracker struct {
+	delay  map[string]time.Duration
+	mu     sync.Mutex // guards events
+	events []string
+}
+
+func startEventTracker(t *testing.T, delay map[string]time.Duration) (*eventTracker, string) {
+	t.Helper()
+	et := &eventTracker{delay: delay}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev := r.URL.Query().Get("event")
+		et.mu.Lock()
+		et.events = append(et.events, ev)
+		et.mu.Unlock()
+		select {
+		case <-time.After(et.delay[ev]):
+		case <-r.Context().Done():
+		}
+		w.Write([]byte("d8:intervali1800e5:peers0:e"))
+	}))
+	t.Cleanup(srv.Close)
+	return et, srv.URL + "/announce"
+}
+
+func (et *eventTracker) seen() []string {
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	return append([]string(nil), et.events...)
+}
+
+// TestStopAtCompletionStillAnnouncesCompleted: a download whose session is
+// stopped the moment it completes (as `swarm get` does) tells the tracker
+// "completed" exactly once, then "stopped", within 5 s in all, so that a
+// private tracker counts the snatch (issue 13). Before, a completion
+// that came while "started" was on the way sent "stopped" only, and a
+// "completed" on the way was cut short by the shutdown.
+func TestStopAtCompletionStillAnnouncesCompleted(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		delay map[string]time.Duration
+		// waitFor is an event the tracker must have received before the
+		// session is stopped ("" for none).
+		waitFor string
+		want    []string
+	}{
+		{"started still on the way", map[string]time.Duration{"started": 3 * time.Second}, "", []string{"started", "completed", "stopped"}},
+		{"completed still on the way", map[string]time.Duration{"completed": time.Second}, "completed", []string{"started", "completed", "stopped"}},
+		// The tracker never answers "completed": the shutdown gives up on
+		// it and has no time left for "stopped".
+		{"completed never answered", map[string]time.Duration{"completed": time.Minute}, "completed", []string{"started", "completed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkGoroutines(t)
+			m, content := makeTorrent(t, 256<<10, 16<<10)
+			seed := runSeed(t, m, content, session.Config{})
+			et, announce := startEventTracker(t, tc.delay)
+
+			s := newSession(t, session.Config{})
+			store := &memStore{data: make([]byte, len(content))}
+			leech, err := s.NewTorrent(m, session.TorrentConfig{
+				Store: store, Peers: []netip.AddrPort{addrOf(t, seed)}, Trackers: [][]string{{announce}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.AddTorrent(leech); err != nil {
+				t.Fatal(err)
+			}
+			cancel := runSession(t, s)
+			select {
+			case <-leech.Done():
+			case <-time.After(30 * time.Second):
+				t.Fatalf("download did not finish in 30 s: %+v", leech.Stats())
+			}
+			for deadline := time.Now().Add(10 * time.Second); tc.waitFor != "" && !slices.Contains(et.seen(), tc.waitFor); {
+				if time.Now().After(deadline) {
+					t.Fatalf("the tracker heard %q, no %q within 10 s", et.seen(), tc.waitFor)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			stopping := time.Now()
+			select {
+			case <-leech.Stopped():
+			case <-time.After(15 * time.Second):
+				t.Fatal("torrent did not stop within 15 s")
+			}
+			took := time.Since(stopping)
+			if !bytes.Equal(store.data, content) {
+				t.Fatal("downloaded content differs from the seed's")
+			}
+			got := et.seen()
+			t.Logf("tracker heard %q; stopped %v after the cancel", got, took.Round(time.Millisecond))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("tracker heard %q, want %q", got, tc.want)
+			}
+			// A generous bound on the 5 s limit (the race detector, a
+			// loaded machine), far below the minute the tracker stalls.
+			if took > 8*time.Second {
+				t.Errorf("stopping took %v, want the last announces bounded by 5 s", took)
+			}
+		})
+	}
+}

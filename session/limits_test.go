@@ -1,0 +1,186 @@
+package session_test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"swarm/metainfo"
+	"swarm/peer"
+	"swarm/session"
+)
+
+// openConns dials addr n times; with ih set, each connection sends a
+// handshake (a distinct peer id each) and then nothing. The connections
+// close when the test ends.
+func openConns(t *testing.T, addr netip.AddrPort, n int, ih *[20]byte) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, 0, n)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	for i := range n {
+		c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+		if err != nil {
+			t.Fatalf("connection %d of %d: %v", i+1, n, err)
+		}
+		conns = append(conns, c)
+		if ih != nil {
+			var id [20]byte
+			copy(id[:], fmt.Sprintf("-XX0000-idle%08d", i))
+			c.Write(peer.AppendHandshake(nil, peer.NewHandshake(*ih, id))) // a refused one may fail: counted below
+		}
+	}
+	return conns
+}
+
+// stillOpen reports how many of conns the session has not closed within d.
+func stillOpen(conns []net.Conn, d time.Duration) int {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	open := 0
+	for _, c := range conns {
+		wg.Go(func() {
+			if !closedWithin(c, d) {
+				mu.Lock()
+				open++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return open
+}
+
+// leechFrom downloads m from addr in a new session and fails the test if
+// it does not complete in 30 s with content.
+func leechFrom(t *testing.T, m *metainfo.MetaInfo, content []byte, addr netip.AddrPort) {
+	t.Helper()
+	s := newSession(t, session.Config{})
+	store := &memStore{data: make([]byte, len(content))}
+	leech, err := s.NewTorrent(m, session.TorrentConfig{Store: store, Peers: []netip.AddrPort{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddTorrent(leech)
+	cancel := runSession(t, s)
+	select {
+	case <-leech.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("download did not finish in 30 s: %+v", leech.Stats())
+	}
+	cancel()
+	<-leech.Stopped()
+	if !bytes.Equal(store.data, content) {
+		t.Fatal("downloaded content differs from the seed's")
+	}
+}
+
+// TestSilentConnectionsPastTheHandshakeCapAreClosed (issue 13): of 40
+// connections that never send a handshake, the session holds 32 (its cap
+// on incoming handshakes, each for at most the 20 s handshake limit) and
+// closes the other 8 as soon as they are accepted, rather than holding a
+// descriptor for each. Once they are gone, a download completes.
+func TestSilentConnectionsPastTheHandshakeCapAreClosed(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 256<<10, 32<<10)
+	var logs logBuffer
+	s := loggedSession(t, session.Config{}, &logs)
+	seed, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(m.Info.NumPieces()), Seed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddTorrent(seed)
+	runSession(t, s)
+	conns := openConns(t, addrOf(t, s), 40, nil)
+	if open := stillOpen(conns, time.Second); open != 32 {
+		t.Errorf("%d of 40 silent connections held, want 32 (the handshake cap)", open)
+	}
+	if n := strings.Count(logs.grep("refusing new peers"), "\n") + 1; n != 1 || logs.grep("refusing new peers") == "" {
+		t.Errorf("want one warning for the burst of refusals, got:\n%s", logs.grep("refusing new peers"))
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	leechFrom(t, m, content, addrOf(t, s))
+}
+
+// TestPeersPastMaxConnsAreRefusedWhileConnectedOnesAreServed (issue 13):
+// a seed limited to 40 peer connections in all serves a download while 60
+// peers connect, handshake and idle. It keeps 40 connections, the download
+// among them, refuses the rest at once, and does not dial an address it is
+// given while full; the download completes. When the idle peers leave, the
+// seed dials that address.
+func TestPeersPastMaxConnsAreRefusedWhileConnectedOnesAreServed(t *testing.T) {
+	checkGoroutines(t)
+	const maxConns = 40
+	m, content := makeTorrent(t, 1<<20, 32<<10)
+	var logs logBuffer
+	s := loggedSession(t, session.Config{MaxConns: maxConns, MaxPeers: 100, UploadRate: 128 << 10}, &logs)
+	seed, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(m.Info.NumPieces()), Seed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddTorrent(seed)
+	runSession(t, s)
+
+	ls := newSession(t, session.Config{})
+	store := &memStore{data: make([]byte, len(content))}
+	leech, err := ls.NewTorrent(m, session.TorrentConfig{Store: store, Peers: []netip.AddrPort{addrOf(t, s)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.AddTorrent(leech)
+	runSession(t, ls)
+	for deadline := time.Now().Add(10 * time.Second); leech.Stats().Have == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the download did not start within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	ih := [20]byte(m.InfoHash)
+	idle := openConns(t, addrOf(t, s), 60, &ih)
+	held := stillOpen(idle, time.Second)
+	// The seed holds maxConns sockets: the idle peers it kept, the
+	// download's connection, and maybe one it dialed back to the
+	// leecher's listen port (refused as a duplicate, or not yet closed).
+	if held > maxConns-1 || held < maxConns-2 {
+		t.Errorf("%d of 60 idle peers held, want %d or %d beside the download", held, maxConns-1, maxConns-2)
+	}
+	// A dial back to the leecher's listen port, refused as a duplicate, may
+	// have freed a slot since: a few more idle peers take it.
+	idle = append(idle, openConns(t, addrOf(t, s), 5, &ih)...)
+	t.Logf("%d of 60 idle peers held beside the download", held)
+	addr, accepted := listener(t)
+	seed.AddPeers(t.Context(), []netip.AddrPort{addr})
+	if connectedWithin(accepted, 2*time.Second) {
+		t.Errorf("the seed dialed a new peer while at its connection limit:\n%s\n%s", logs.grep("peer connections"), logs.grep("disconnected"))
+	}
+	select {
+	case <-leech.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the download did not finish in 30 s beside %d idle peers: %+v", held, leech.Stats())
+	}
+	if !bytes.Equal(store.data, content) {
+		t.Fatal("downloaded content differs from the seed's")
+	}
+	for _, c := range idle {
+		c.Close()
+	}
+	left := time.Now()
+	if !connectedWithin(accepted, 10*time.Second) {
+		t.Errorf("the seed did not dial the new peer within 10 s of the idle ones leaving")
+	}
+	t.Logf("the seed dialed the new peer %v after the idle ones left", time.Since(left).Round(time.Millisecond))
+	if logs.grep("peer connections below the limit again") == "" {
+		t.Errorf("no log line says the session accepts peers again")
+	}
+}
