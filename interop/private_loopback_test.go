@@ -3,6 +3,7 @@ package interop_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -70,6 +71,28 @@ func TestPrivateTrackerLoopbackLibtorrent(t *testing.T) {
 			return s.within(a.Uploaded) && s.within(b.Downloaded) && b.Snatches == 1
 		})
 		t.Logf("file %d bytes; alice uploaded %d, bob downloaded %d, bob's snatches %d", s.size, a.Uploaded, b.Downloaded, b.Snatches)
+	})
+	// qBittorrent builds on libtorrent and keeps its SSRF mitigation on by
+	// default: the query form works for it too.
+	t.Run("qBittorrent, query form", func(t *testing.T) {
+		need(t, "qbittorrent-nox")
+		got := t.TempDir()
+		startQb(t, "qbittorrent-nox (bob, query form)", s.torrents["bob-query"], got)
+		want := treeDigest(t, s.content)["."]
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			file := filepath.Join(got, "film.bin")
+			if _, err := os.Stat(file); err == nil && treeDigest(t, file)["."] == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("qBittorrent has not downloaded %s byte for byte after 90 s", file)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		// Its completed announce may wait for its next one.
+		_, b := s.waitTotals(t, 30*time.Second, func(a, b userTotals) bool { return b.Snatches == 2 })
+		t.Logf("qBittorrent complete; bob downloaded %d in all, %d snatches", b.Downloaded, b.Snatches)
 	})
 	for _, user := range []string{"alice", "bob"} {
 		pk := s.passkeyOf(t, s.announceURL(t, user))
