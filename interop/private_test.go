@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -40,6 +41,7 @@ func newPrivateSetup(t *testing.T, size int) *privateSetup {
 	s.base = fmt.Sprintf("http://127.0.0.1:%d", s.port)
 	s.content = filepath.Join(s.src, "film.bin")
 	writeRandomFile(t, s.content, size, 41)
+	createTrackerDB(t, s.db)
 	urlRe := regexp.MustCompile(`announce URL: (\S+)`)
 	for _, name := range []string{"alice", "bob"} {
 		out := run(t, swarmBin, "tracker", "user", "add", name, "--db", s.db, "--public-url", s.base)
@@ -58,6 +60,21 @@ func newPrivateSetup(t *testing.T, size int) *privateSetup {
 }
 
 var privateURLRe = regexp.MustCompile(`private tracker listening on (http://\S+):`)
+
+// createTrackerDB makes a private tracker's database as an operator does:
+// the admin commands never create one, so run the tracker once and stop it.
+func createTrackerDB(t *testing.T, db string) {
+	t.Helper()
+	p := start(t, filepath.Dir(db), "swarm tracker --private (creating the database)", swarmBin, "tracker", "--private",
+		"--db", db, "--listen", "127.0.0.1:0")
+	p.waitFor(t, privateURLRe, 10*time.Second)
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("tracker interrupted: %v", err)
+	}
+}
 
 // startTracker runs swarm tracker --private on the setup's port.
 func (s *privateSetup) startTracker(t *testing.T) *proc {

@@ -301,7 +301,12 @@ func scrapeCounts(announce, ih string) (complete, incomplete int, err error) {
 	}
 	// Every byte percent-encoded: url.QueryEscape would turn 0x20 into '+',
 	// which trackers (swarm's among them) rightly read as '+'.
-	u := announce[:i] + "/scrape" + announce[i+len("/announce"):] + "?info_hash=" + percentEncode(raw)
+	u := announce[:i] + "/scrape" + announce[i+len("/announce"):]
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&" // a private tracker's /announce?passkey=...
+	}
+	u += sep + "info_hash=" + percentEncode(raw)
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(u)
 	if err != nil {

@@ -14,6 +14,13 @@ import (
 // once qBittorrent accepts peers.
 func startQbSeed(t testing.TB, torrent, save string) *proc {
 	t.Helper()
+	return startQb(t, "qbittorrent-nox seed", torrent, save, "--skip-hash-check")
+}
+
+// startQb runs qbittorrent-nox as startQbSeed does, with its other settings
+// at their defaults, adding torrent to save into save, with extra flags.
+func startQb(t testing.TB, name, torrent, save string, extra ...string) *proc {
+	t.Helper()
 	bin := need(t, "qbittorrent-nox")
 	profile := t.TempDir()
 	port, webui := freePort(t), freePort(t)
@@ -43,8 +50,9 @@ WebUI\LocalHostAuth=false
 	if err := os.WriteFile(conf, []byte(settings), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, "", "qbittorrent-nox seed", bin, "--profile="+profile, fmt.Sprintf("--webui-port=%d", webui),
-		fmt.Sprintf("--torrenting-port=%d", port), "--save-path="+save, "--skip-hash-check", "--add-paused=false", torrent)
+	args := []string{"--profile=" + profile, fmt.Sprintf("--webui-port=%d", webui),
+		fmt.Sprintf("--torrenting-port=%d", port), "--save-path=" + save, "--add-paused=false"}
+	p := start(t, "", name, bin, append(append(args, extra...), torrent)...)
 	waitListening(t, port, 30*time.Second)
 	return p
 }

@@ -4,8 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"swarm/tracker/private"
 	"swarm/tracker/server"
@@ -24,9 +29,18 @@ listening.
 Clients announce again every --interval; a short interval makes peers that
 join later find each other sooner, at the cost of more requests.
 
-With --private only members may announce, to /PASSKEY/announce, and only for
-registered torrents; their uploaded and downloaded totals are kept in the
-SQLite database --db, written once a second. Manage members and torrents
+An open tracker keeps a swarm for any info hash a client names, so it
+bounds what strangers can make it hold: at most --max-swarms torrents
+(announces starting more are refused, the ones tracked carry on), and
+--ip-rate announces a second from one address. --allow and --deny take
+files of info hashes (40 hex characters a line, as opentracker's
+whitelist and blacklist); send SIGHUP to reread them.
+
+With --private only members may announce, to /PASSKEY/announce or
+/announce?passkey=PASSKEY (the form libtorrent and qBittorrent accept for a
+tracker on their own machine), and only for registered torrents; their
+uploaded and downloaded totals are kept in the SQLite database --db,
+written once a second. Manage members and torrents
 with 'swarm tracker user' and 'swarm tracker torrent' (see their --help),
 also while the tracker runs: changes take effect within a second.
 
@@ -35,6 +49,7 @@ Examples:
   swarm tracker --listen 127.0.0.1:8080 --interval 1m
   swarm tracker --listen :6969 --numwant-max 200 --log-format console
   swarm tracker --listen 10.0.0.1:6969 --trust-ip   # behind a proxy, or in a lab
+  swarm tracker --allow torrents.txt                 # only these; kill -HUP PID rereads the file
   swarm tracker --private --db tracker.db --public-url http://tracker.example:6969
   swarm tracker user add alice --db tracker.db
   swarm tracker torrent add album.torrent --db tracker.db
@@ -51,6 +66,10 @@ type trackerOptions struct {
 	publicURL   string
 	userRate    float64
 	userBurst   int
+	maxSwarms   int
+	allow, deny string
+	ipRate      float64
+	ipBurst     int
 	log         logOptions
 }
 
@@ -66,13 +85,21 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.numWantMax, "numwant-max", server.DefaultNumWant, "most peers in one reply, whatever numwant a client asks for")
 	fs.BoolVar(&o.trustIP, "trust-ip", false, `record the address in the "ip" parameter instead of the connection's (only behind a proxy or in a lab)`)
 	fs.BoolVar(&o.private, "private", false, "private mode: members with passkeys, registered torrents, accounting in --db")
-	fs.StringVar(&o.db, "db", defaultTrackerDB, "private mode's SQLite database file (created if missing)")
+	fs.StringVar(&o.db, "db", defaultTrackerDB, "private mode's SQLite database file (created if missing, mode 0600: it holds every passkey)")
 	fs.StringVar(&o.publicURL, "public-url", "", "the tracker's URL as clients reach it, e.g. http://tracker.example:6969 (default: from --listen); user add prints announce URLs under it")
 	fs.Float64Var(&o.userRate, "user-rate", private.DefaultRate, "private mode: requests a second one passkey may make in the long run")
 	fs.IntVar(&o.userBurst, "user-burst", private.DefaultBurst, "private mode: requests one passkey may make at once")
+	fs.IntVar(&o.maxSwarms, "max-swarms", server.DefaultMaxSwarms, "most torrents tracked at once (about 180 bytes each); announces starting more are refused; 0 means no limit")
+	fs.StringVar(&o.allow, "allow", "", "track only the info hashes in this file (40 hex characters a line; reread on SIGHUP)")
+	fs.StringVar(&o.deny, "deny", "", "never track the info hashes in this file (40 hex characters a line; reread on SIGHUP)")
+	fs.Float64Var(&o.ipRate, "ip-rate", defaultIPRate, "announces a second one client address may make in the long run (an IPv6 client is its /64); 0 means no limit; private mode: off unless given")
+	fs.IntVar(&o.ipBurst, "ip-burst", server.DefaultIPBurst, "announces one client address may make at once")
 	o.log.register(fs)
 	if err := parseFlags(fs, trackerHelp, args, e); err != nil {
 		return err
+	}
+	if o.private && !fs.Changed("ip-rate") {
+		o.ipRate = 0 // private mode limits each passkey (--user-rate) instead
 	}
 	if fs.NArg() != 0 {
 		return usagef("tracker takes no arguments, got %d (did you mean 'swarm tracker user' or 'swarm tracker torrent'?)", fs.NArg())
@@ -86,11 +113,15 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	cfg.Logger = &log
+	if cfg.Allow, cfg.Deny, err = o.loadLists(); err != nil {
+		return err
+	}
 	if !o.private {
 		srv, err := server.New(cfg)
 		if err != nil {
 			return usagef("%v", err) // every field New checks comes from a flag
 		}
+		defer o.reloadOnSIGHUP(ctx, srv, &log)()
 		ln, err := server.Listen(ctx, o.listen)
 		if err != nil {
 			return err
@@ -103,6 +134,75 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	return runPrivateTracker(ctx, e, &o, cfg, &log)
 }
 
+// defaultIPRate is --ip-rate's default: a client announces each torrent
+// every --interval (30 minutes), so even an address shared by a few dozen
+// users with a thousand torrents each (a carrier-grade NAT) stays under 20
+// a second; --ip-burst covers a client announcing all its torrents at start.
+const defaultIPRate = 20
+
+// loadLists reads the --allow and --deny files; nil for a flag not given.
+func (o *trackerOptions) loadLists() (allow, deny *server.HashList, err error) {
+	read := func(flag, path string) (*server.HashList, error) {
+		if path == "" {
+			return nil, nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %w", flag, err)
+		}
+		defer f.Close()
+		l, err := server.ParseHashList(f)
+		if err != nil {
+			return nil, fmt.Errorf("--%s %s: %w", flag, path, err)
+		}
+		return l, nil
+	}
+	if allow, err = read("allow", o.allow); err != nil {
+		return nil, nil, err
+	}
+	if deny, err = read("deny", o.deny); err != nil {
+		return nil, nil, err
+	}
+	return allow, deny, nil
+}
+
+// reloadOnSIGHUP rereads the --allow and --deny files into srv on every
+// SIGHUP until ctx is done, as opentracker does; a file that fails to read
+// leaves the lists as they were. The returned func stops it and waits. With
+// neither flag, SIGHUP keeps its default action.
+func (o *trackerOptions) reloadOnSIGHUP(ctx context.Context, srv *server.Server, log *zerolog.Logger) (stop func()) {
+	if o.allow == "" && o.deny == "" {
+		return func() {}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			allow, deny, err := o.loadLists()
+			if err != nil {
+				log.Error().Err(err).Msg("SIGHUP: info hash lists not reloaded, the old ones stay")
+				continue
+			}
+			dropped := srv.SetAccess(allow, deny)
+			log.Info().Int("allowed", allow.Len()).Int("denied", deny.Len()).Int("swarms_dropped", dropped).
+				Msg("SIGHUP: info hash lists reloaded")
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+	}
+}
+
 // serverConfig turns the flags into a tracker server config.
 func (o *trackerOptions) serverConfig() (server.Config, error) {
 	switch {
@@ -112,6 +212,14 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 		return server.Config{}, usagef("--min-interval %v: want between 0 and --interval (%v)", o.minInterval, o.interval)
 	case o.numWantMax < 1:
 		return server.Config{}, usagef("--numwant-max %d: want at least 1", o.numWantMax)
+	case o.maxSwarms < 0:
+		return server.Config{}, usagef("--max-swarms %d: want 0 (no limit) or more", o.maxSwarms)
+	case o.ipRate < 0 || o.ipBurst < 1:
+		return server.Config{}, usagef("--ip-rate %v, --ip-burst %d: want a rate of at least 0 (0: no limit) and a burst of at least 1", o.ipRate, o.ipBurst)
+	}
+	maxSwarms := o.maxSwarms
+	if maxSwarms == 0 {
+		maxSwarms = -1 // no limit
 	}
 	return server.Config{
 		Interval:       o.interval,
@@ -119,6 +227,9 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 		DefaultNumWant: min(server.DefaultNumWant, o.numWantMax),
 		MaxNumWant:     o.numWantMax,
 		TrustIP:        o.trustIP,
+		MaxSwarms:      maxSwarms,
+		IPRate:         o.ipRate,
+		IPBurst:        o.ipBurst,
 	}, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	iofs "io/fs"
 	"math"
 	"text/tabwriter"
 	"time"
@@ -18,17 +20,20 @@ Usage: swarm tracker user add|list|show|disable|enable|reset-passkey [NAME] [fla
 Manage the members of a private tracker (swarm tracker --private) in its
 database. Safe while the tracker runs: it picks up changes within a second.
 
-  add NAME            add a member; prints their passkey and announce URL
+  add NAME            add a member; prints their passkey and announce URLs
   list                every member with their totals
-  show NAME           one member: passkey, announce URL, totals and ratio,
+  show NAME           one member: passkey, announce URLs, totals and ratio,
                       and totals per torrent
   disable NAME        refuse the member's announces from now on
   enable NAME         accept them again
   reset-passkey NAME  give a new passkey (the old one stops working); prints
-                      the new announce URL
+                      the new announce URLs
 
 A passkey is 32 random hex characters; it is the member's password, so
-send each member their own URL privately. Totals come from what clients
+send each member their own URL privately. Each URL comes in two forms,
+/PASSKEY/announce and /announce?passkey=PASSKEY; both work everywhere, but
+libtorrent and qBittorrent accept only the second for a tracker on a
+loopback address, as when it runs on their own machine. Totals come from what clients
 report in their announces: uploaded and downloaded bytes, completed
 downloads (snatches) and time spent seeding.
 
@@ -72,7 +77,7 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 	}
 	var o adminOptions
 	fs := newFlagSet("tracker " + noun)
-	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file")
+	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file (must exist: 'swarm tracker --private' creates it)")
 	fs.BoolVar(&o.json, "json", false, "list, show: print JSON")
 	fs.StringVar(&o.publicURL, "public-url", "", "user add, show, reset-passkey: the tracker's URL for announce URLs (default: the one the tracker recorded)")
 	if err := parseFlags(fs, help, args, e); err != nil {
@@ -158,7 +163,12 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 	if _, err := checkPublicURL(o.publicURL); err != nil {
 		return err
 	}
-	db, err := private.Open(ctx, o.db)
+	// Never create the database here: a mistyped --db would otherwise get
+	// members added to an empty file that no tracker reads.
+	db, err := private.OpenExisting(ctx, o.db)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return fmt.Errorf("no tracker database at %s; 'swarm tracker --private --db %s' creates one", o.db, o.db)
+	}
 	if err != nil {
 		return err
 	}
@@ -181,8 +191,17 @@ func printPasskey(ctx context.Context, e *env, db *private.DB, o *adminOptions, 
 		return err
 	}
 	fmt.Fprintf(e.stdout, "passkey:      %s\n", p)
-	fmt.Fprintf(e.stdout, "announce URL: %s\n", private.AnnounceURL(base, p))
+	printAnnounceURLs(e.stdout, base, p)
 	return nil
+}
+
+// printAnnounceURLs prints both forms of a member's announce URL: the
+// passkey in the path, and in the query for clients on the tracker's own
+// machine (libtorrent and qBittorrent refuse a loopback tracker whose path
+// is not /announce).
+func printAnnounceURLs(w io.Writer, base string, p private.Passkey) {
+	fmt.Fprintf(w, "announce URL: %s\n", private.AnnounceURL(base, p))
+	fmt.Fprintf(w, "  or:         %s (use this form when client and tracker share a machine)\n", private.AnnounceQueryURL(base, p))
 }
 
 // announceBase is --public-url, else the URL the tracker recorded, else a
@@ -234,6 +253,7 @@ func userShow(ctx context.Context, e *env, db *private.DB, o *adminOptions, name
 	}
 	if o.json {
 		j := toUserJSON(u, private.AnnounceURL(base, u.Passkey))
+		j.AnnounceQueryURL = private.AnnounceQueryURL(base, u.Passkey)
 		j.Torrents = make([]torrentTotalsJSON, 0, len(per))
 		for _, t := range per {
 			j.Torrents = append(j.Torrents, torrentTotalsJSON{InfoHash: t.InfoHash.String(), Name: t.Name, totalsJSON: toTotalsJSON(t.Totals)})
@@ -243,7 +263,7 @@ func userShow(ctx context.Context, e *env, db *private.DB, o *adminOptions, name
 	w := e.stdout
 	fmt.Fprintf(w, "user:         %s (%s, since %s)\n", u.Name, status(u.Disabled), u.Created.UTC().Format(time.DateOnly))
 	fmt.Fprintf(w, "passkey:      %s\n", u.Passkey)
-	fmt.Fprintf(w, "announce URL: %s\n", private.AnnounceURL(base, u.Passkey))
+	printAnnounceURLs(w, base, u.Passkey)
 	fmt.Fprintf(w, "uploaded:     %s (%d bytes)\n", formatSize(u.Uploaded), u.Uploaded)
 	fmt.Fprintf(w, "downloaded:   %s (%d bytes)\n", formatSize(u.Downloaded), u.Downloaded)
 	fmt.Fprintf(w, "ratio:        %s\n", formatRatio(u.Totals))
@@ -345,11 +365,14 @@ type totalsJSON struct {
 }
 
 type userJSON struct {
-	Name        string              `json:"name"`
-	Disabled    bool                `json:"disabled"`
-	Created     time.Time           `json:"created"`
-	AnnounceURL string              `json:"announce_url,omitempty"`
-	Torrents    []torrentTotalsJSON `json:"torrents,omitempty"`
+	Name        string    `json:"name"`
+	Disabled    bool      `json:"disabled"`
+	Created     time.Time `json:"created"`
+	AnnounceURL string    `json:"announce_url,omitempty"`
+	// AnnounceQueryURL has the passkey in the query, for clients on the
+	// tracker's machine.
+	AnnounceQueryURL string              `json:"announce_query_url,omitempty"`
+	Torrents         []torrentTotalsJSON `json:"torrents,omitempty"`
 	totalsJSON
 }
 

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"swarm/tracker/private"
 )
 
 // TestTrackerAdminCommands walks through setting up a private tracker's
@@ -14,6 +19,21 @@ import (
 func TestTrackerAdminCommands(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "tracker.db")
+	// The admin commands never create the database (issue 13): a mistyped
+	// --db is an error, and no file appears.
+	_, errOut, code := runSwarm(t, "tracker", "user", "add", "alice", "--db", db)
+	if want := "no tracker database at " + db + "; 'swarm tracker --private --db " + db + "' creates one"; code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("user add on a missing database: exit %d, stderr %q; want exit 1 and %q", code, errOut, want)
+	}
+	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("user add on a missing database: stat %s = %v, want no file", db, err)
+	}
+	// 'swarm tracker --private' creates it; so does private.Open.
+	pdb, err := private.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdb.Close()
 	mustRun := func(args ...string) string {
 		t.Helper()
 		out, errOut, code := runSwarm(t, append(args, "--db", db)...)
@@ -22,11 +42,11 @@ func TestTrackerAdminCommands(t *testing.T) {
 		}
 		return out
 	}
-	keyRe := regexp.MustCompile(`passkey: +([0-9a-f]{32})\nannounce URL: (\S+)`)
+	keyRe := regexp.MustCompile(`passkey: +([0-9a-f]{32})\nannounce URL: (\S+)\n +or: +(\S+)`)
 	out := mustRun("tracker", "user", "add", "alice", "--public-url", "http://tracker.example:6969/")
 	m := keyRe.FindStringSubmatch(out)
-	if m == nil || m[2] != "http://tracker.example:6969/"+m[1]+"/announce" {
-		t.Fatalf("user add printed %q, want the passkey and its announce URL", out)
+	if m == nil || m[2] != "http://tracker.example:6969/"+m[1]+"/announce" || m[3] != "http://tracker.example:6969/announce?passkey="+m[1] {
+		t.Fatalf("user add printed %q, want the passkey and its announce URL in both forms", out)
 	}
 	mustRun("tracker", "user", "add", "bob")
 	if out := mustRun("tracker", "user", "list"); !strings.Contains(out, "alice") || !strings.Contains(out, "bob") {

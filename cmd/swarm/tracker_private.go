@@ -43,6 +43,7 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	if err != nil {
 		return usagef("%v", err)
 	}
+	defer o.reloadOnSIGHUP(ctx, srv, log)()
 	// The flush loop outlives the server: it stops only after the last
 	// request was answered, then writes what that request counted.
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
@@ -69,6 +70,7 @@ func servePrivate(ctx context.Context, e *env, srv *server.Server, db *private.D
 		return err
 	}
 	fmt.Fprintf(e.stdout, "private tracker listening on %s: members announce to %s/PASSKEY/announce\n", base, base)
+	fmt.Fprintf(e.stdout, "or to %s/announce?passkey=PASSKEY (the form libtorrent and qBittorrent accept for a tracker on their own machine)\n", base)
 	fmt.Fprintf(e.stdout, "'swarm tracker user add NAME' prints a member's URL; metrics at %s/metrics; press Ctrl-C to stop\n", base)
 	return srv.Run(ctx, ln)
 }

@@ -1,15 +1,20 @@
 #!/usr/bin/python3
 """Run a libtorrent peer on 127.0.0.1 for interop tests.
 
-lt_peer.py seed TORRENT SAVE_DIR PORT [PEER_HOST:PORT]
-lt_peer.py get  TORRENT SAVE_DIR PORT [PEER_HOST:PORT] [TIMEOUT_S]
+lt_peer.py seed TORRENT SAVE_DIR PORT [PEER_HOST:PORT] [--ssrf-mitigation]
+lt_peer.py get  TORRENT SAVE_DIR PORT [PEER_HOST:PORT] [TIMEOUT_S] [--ssrf-mitigation]
 
 Prints "listening PORT" once ready. 'seed' runs until killed; 'get' exits 0
 when the download is complete and verified, 1 on timeout. Settings follow
 INTEROP.md: loopback only, no DHT/LSD/UPnP/uTP, several connections per IP.
+--ssrf-mitigation keeps libtorrent's default SSRF mitigation on, as
+libtorrent and qBittorrent users have it.
 """
 import sys, time
 import libtorrent as lt
+
+ssrf = "--ssrf-mitigation" in sys.argv
+sys.argv = [a for a in sys.argv if a != "--ssrf-mitigation"]
 
 mode, torrent, save, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 peer = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] != "-" else None
@@ -24,7 +29,7 @@ settings.update({
     "allow_multiple_connections_per_ip": True,
     # Trackers on 127.0.0.1 with a path other than /announce (a private
     # tracker's /PASSKEY/announce) are otherwise refused as an SSRF risk.
-    "ssrf_mitigation": False,
+    "ssrf_mitigation": ssrf,
     # Follow the tracker's interval (2 s in tests) instead of libtorrent's
     # floor of 5 minutes between announces.
     "min_announce_interval": 1,

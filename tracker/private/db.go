@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"strings"
 	"time"
 
@@ -75,11 +77,38 @@ type DB struct {
 	sql *sql.DB
 }
 
-// Open opens (creating if needed) the database at path and brings its schema
-// up to date. The caller closes it.
-func Open(ctx context.Context, path string) (*DB, error) {
+// Open opens the database at path, creating it if it does not exist, and
+// brings its schema up to date. The caller closes it.
+//
+// The file holds every passkey, so it is readable and writable by its owner
+// only (0600), and so are the -wal and -shm files beside it, which SQLite
+// creates with the database file's mode. A database found with wider
+// permissions (made by an older swarm) is narrowed to its owner's; when the
+// caller does not own it, its mode is left as the owner set it.
+func Open(ctx context.Context, path string) (*DB, error) { return open(ctx, path, true) }
+
+// OpenExisting is Open for a database that must exist already: when path
+// does not exist it returns an error wrapping fs.ErrNotExist instead of
+// creating an empty database (an admin command given a mistyped path).
+func OpenExisting(ctx context.Context, path string) (*DB, error) { return open(ctx, path, false) }
+
+func open(ctx context.Context, path string, create bool) (*DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open database %q: want a file path without ? or #", path)
+	}
+	if create {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+		f.Close()
+	} else if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := ownerOnly(p); err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
 	}
 	// WAL lets admin commands read and write while the tracker serves;
 	// synchronous=NORMAL keeps every commit across a process crash (only a
@@ -98,6 +127,24 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	return d, nil
+}
+
+// ownerOnly takes group and other permissions off the file at p, if it
+// exists and the caller owns it.
+func ownerOnly(p string) error {
+	fi, err := os.Stat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case fi.Mode().Perm()&0o077 == 0:
+		return nil
+	}
+	if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil && !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	return nil
 }
 
 // Close closes the database.
@@ -407,7 +454,16 @@ func (d *DB) AnnounceBase(ctx context.Context) (string, error) {
 	return base, nil
 }
 
-// AnnounceURL is the announce URL of passkey under base.
+// AnnounceURL is the announce URL of passkey under base, with the passkey
+// in the path: base/PASSKEY/announce.
 func AnnounceURL(base string, p Passkey) string {
 	return strings.TrimRight(base, "/") + "/" + p.String() + "/announce"
+}
+
+// AnnounceQueryURL is the announce URL of passkey under base with the
+// passkey in the query: base/announce?passkey=PASSKEY. libtorrent (and so
+// qBittorrent) refuses a tracker on a loopback address whose path is not
+// /announce, so clients on the tracker's own machine need this form.
+func AnnounceQueryURL(base string, p Passkey) string {
+	return strings.TrimRight(base, "/") + "/announce?passkey=" + p.String()
 }

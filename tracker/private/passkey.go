@@ -7,7 +7,7 @@ import (
 )
 
 // Passkey is a user's secret: 16 random bytes, written as 32 lower-case hex
-// characters in announce URLs (/PASSKEY/announce).
+// characters in announce URLs (/PASSKEY/announce or /announce?passkey=PASSKEY).
 type Passkey [16]byte
 
 // NewPasskey returns a passkey from crypto/rand.
@@ -26,7 +26,7 @@ func (p Passkey) Mask() string { return hex.EncodeToString(p[:2]) + "…" }
 
 var errPasskey = errors.New("passkey must be 32 hex characters")
 
-// ParsePasskey reads 32 hex characters (either case) from a request path. It
+// ParsePasskey reads 32 hex characters (either case) from a request. It
 // does not allocate, since it runs on every announce (the conversion of a
 // 32-byte string for hex.Decode stays on the stack).
 func ParsePasskey(s string) (Passkey, error) {

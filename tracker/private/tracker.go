@@ -175,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Tracker, error) {
 
 // Failure reasons sent to clients. None says anything about another user.
 var (
-	errNoPasskey    = server.ClientError("this is a private tracker: announce to /PASSKEY/announce, with your passkey")
+	errNoPasskey    = server.ClientError("this is a private tracker: announce to /PASSKEY/announce or /announce?passkey=PASSKEY, with your passkey")
 	errBadPasskey   = server.ClientError("unknown passkey")
 	errDisabled     = server.ClientError("account disabled")
 	errUnregistered = server.ClientError("torrent not registered with this tracker")

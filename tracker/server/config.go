@@ -22,6 +22,13 @@ const (
 	DefaultIdleTimeout     = 2 * time.Minute
 	DefaultMaxHeaderBytes  = 16 << 10
 	DefaultShutdownTimeout = 5 * time.Second
+	// DefaultMaxSwarms bounds the torrents an open tracker holds: a swarm
+	// with one peer takes about 180 bytes of heap (measured at a million),
+	// so a flood of announces for made-up info hashes stops near 180 MiB,
+	// while the largest public trackers track a few million real torrents.
+	DefaultMaxSwarms    = 1_000_000
+	DefaultIPBurst      = 1000
+	DefaultIPLimitAddrs = 1 << 16
 )
 
 // Config configures a Server. The zero Config is a working public tracker.
@@ -62,7 +69,9 @@ type Config struct {
 	Now func() time.Time
 	// Hook, when not nil, sees every parsed request before it is applied and
 	// may refuse it. With a Hook the server also serves /{passkey}/announce
-	// and /{passkey}/scrape.
+	// and /{passkey}/scrape, and reads a passkey query parameter
+	// (/announce?passkey=...: libtorrent refuses any other path for a
+	// tracker on a loopback address).
 	Hook Hook
 	// Metrics are more collectors to serve at /metrics, such as a Hook's.
 	Metrics []prometheus.Collector
@@ -82,6 +91,28 @@ type Config struct {
 	// context is done, before closing their connections; 0 means
 	// DefaultShutdownTimeout (5 s).
 	ShutdownTimeout time.Duration
+	// MaxSwarms bounds the torrents the registry holds: an announce that
+	// would start one more is refused with a failure reason, while swarms
+	// already held carry on. 0 means DefaultMaxSwarms (a million); a
+	// negative value means no bound.
+	MaxSwarms int
+	// Allow and Deny are the allow and deny lists at start (see SetAccess);
+	// nil means none.
+	Allow, Deny *HashList
+	// IPRate limits the announces of one client address to IPRate a second
+	// in the long run and IPBurst at once; past it an announce is refused
+	// with a failure reason. An IPv6 client counts as its /64. 0 means no
+	// limit (private mode limits each passkey instead).
+	IPRate float64
+	// IPBurst is the announces one address may make at once; 0 means
+	// DefaultIPBurst (1000: a client starting with a thousand torrents
+	// announces them all together).
+	IPBurst int
+	// IPLimitAddrs is about how many addresses the rate limit tracks at
+	// once, twice that at worst (each takes about 66 bytes); an address
+	// unseen while that many others announced starts again with a full
+	// burst. 0 means DefaultIPLimitAddrs (65,536).
+	IPLimitAddrs int
 }
 
 // withDefaults fills in the zero fields and checks the combinations.
@@ -115,6 +146,9 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.IdleTimeout, DefaultIdleTimeout)
 	defInt(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	defInt(&c.MaxSwarms, DefaultMaxSwarms)
+	defInt(&c.IPBurst, DefaultIPBurst)
+	defInt(&c.IPLimitAddrs, DefaultIPLimitAddrs)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -133,6 +167,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("shards %d is not a power of two", c.Shards)
 	case c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.ShutdownTimeout < 0:
 		return c, errors.New("negative timeout in config")
+	case c.IPRate < 0 || c.IPBurst < 1 || c.IPLimitAddrs < 1:
+		return c, fmt.Errorf("ip rate %v, burst %d, addresses %d: want a rate of at least 0, the others at least 1", c.IPRate, c.IPBurst, c.IPLimitAddrs)
 	}
 	return c, nil
 }

@@ -2,7 +2,9 @@
 // replies per BEP 23 and BEP 7), GET /scrape (BEP 48) and Prometheus metrics at
 // /metrics, over an in-memory swarm registry sharded by info hash.
 //
-// It does not speak UDP or persist state. A Hook sees each parsed request
+// It does not speak UDP or persist state. It bounds what strangers can make
+// it hold: Config.MaxSwarms, allow and deny lists of info hashes
+// (SetAccess), and a per-address announce rate (Config.IPRate). A Hook sees each parsed request
 // first and may refuse it: private mode (package tracker/private) plugs in
 // there, and serves its metrics through Config.Metrics. A Server's
 // handler may serve any number of requests at once: each shard of the registry

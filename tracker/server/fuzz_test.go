@@ -19,6 +19,8 @@ func FuzzParseAnnounce(f *testing.F) {
 		"port=-1&left=-1&uploaded=99999999999999999999",
 		"%69nfo_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb&port=65535&uploaded=0&downloaded=0&left=0",
 		"&&&=&==&%&",
+		okBase + "&passkey=0123456789abcdef0123456789abcdef",
+		okBase + "&pass%6bey=x&passkey=y",
 	} {
 		f.Add(q, true)
 	}
@@ -26,12 +28,16 @@ func FuzzParseAnnounce(f *testing.F) {
 	f.Fuzz(func(t *testing.T, q string, trust bool) {
 		o := testParseOptions
 		o.trustIP = trust
+		o.passkeys = trust // both parameters' branches, without another argument
 		r, err := parseAnnounce(q, remote, o)
 		if err != nil {
 			if err.reason == "" || err.field == "" {
 				t.Fatalf("parseAnnounce(%q): empty failure %+v", q, err)
 			}
 			return
+		}
+		if r.Passkey != "" && !o.passkeys {
+			t.Fatalf("parseAnnounce(%q): passkey %q read with passkeys off", q, r.Passkey)
 		}
 		if r.Port == 0 || r.Addr.Port() != r.Port || !r.Addr.Addr().IsValid() || r.Addr.Addr().Is4In6() {
 			t.Fatalf("parseAnnounce(%q): bad address %v port %d", q, r.Addr, r.Port)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,22 +134,29 @@ func TestAnnounceNeverReturnsTheAsker(t *testing.T) {
 	}
 }
 
+// seedPeer is a known seed: left=0 after downloading (downloaded>0).
+func seedPeer(ih metainfo.Hash, n int) tracker.AnnounceRequest {
+	r := testPeer(ih, n, 0)
+	r.Downloaded = 1 << 20
+	return r
+}
+
 func TestSeederIsSentLeechersOnly(t *testing.T) {
 	s, _ := newTestServer(t, server.Config{})
 	h := s.Handler()
 	for n := range 20 {
-		left := int64(0)
+		r := seedPeer(ihA, n)
 		if n%2 == 1 {
-			left = 5 // odd peers leech
+			r = testPeer(ihA, n, 5) // odd peers leech
 		}
 		ip := "10.0.0.1"
 		if n%4 == 3 {
 			ip = "2001:db8::1"
 		}
-		announce(t, h, ip, testPeer(ihA, n, left), "")
+		announce(t, h, ip, r, "")
 	}
 	for range 20 {
-		resp := announce(t, h, "10.0.0.1", testPeer(ihA, 0, 0), "")
+		resp := announce(t, h, "10.0.0.1", seedPeer(ihA, 0), "")
 		if len(resp.Peers) != 10 {
 			t.Fatalf("seeder got %d peers, want the 10 leechers", len(resp.Peers))
 		}
@@ -444,11 +452,23 @@ func TestHook(t *testing.T) {
 		{"internal error hidden", "/broken/announce", ihA, "internal tracker error"},
 		{"scrape good", "/good/scrape", ihA, ""},
 		{"scrape bad", "/bad/scrape", ihA, "unknown passkey"},
+		// The query form, for clients that refuse other paths on loopback.
+		{"good passkey in the query", "/announce?passkey=good", ihA, ""},
+		{"bad passkey in the query", "/announce?passkey=bad", ihA, "unknown passkey"},
+		{"passkey in the query twice", "/announce?passkey=good&passkey=good", ihA, "passkey given more than once"},
+		{"scrape, good passkey in the query", "/scrape?passkey=good", ihA, ""},
+		{"scrape, bad passkey in the query", "/scrape?passkey=bad", ihA, "unknown passkey"},
+		{"scrape, passkey in the query twice", "/scrape?passkey=good&passkey=good", ihA, "passkey given more than once"},
+		{"the path wins over the query", "/good/announce?passkey=bad", ihA, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			sep := "?"
+			if strings.Contains(tt.path, "?") {
+				sep = "&"
+			}
 			q := testPeer(tt.ih, 1, 0).Query()
-			body := string(get(t, h, "10.0.0.1:1", tt.path+"?"+q))
+			body := string(get(t, h, "10.0.0.1:1", tt.path+sep+q))
 			isFailure := strings.HasPrefix(body, "d14:failure reason")
 			if tt.reason == "" {
 				if isFailure {
@@ -500,5 +520,66 @@ func TestMinIntervalRoundsUpToWholeSeconds(t *testing.T) {
 		if resp.MinInterval != tt.want {
 			t.Errorf("MinInterval %v: reply says %v, want %v", tt.min, resp.MinInterval, tt.want)
 		}
+	}
+}
+
+// TestUnknownSeedIsSentSeeds: a left=0 peer is sent only leechers once it is
+// known to be a seed (it reported a download, or completed); until then it
+// is sent seeds too. aria2c fetching a magnet link announces left=0 with
+// nothing downloaded, before it knows the torrent's size (issue 21).
+func TestUnknownSeedIsSentSeeds(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{})
+	h := s.Handler()
+	const seed, other = 1, 2
+	announce(t, h, "10.0.0.1", testPeer(ihA, seed, 0), "") // a seed started from complete data
+	announce(t, h, "10.0.0.1", seedPeer(ihA, other), "")   // a known seed
+	ports := func(resp tracker.AnnounceResponse) []int {
+		var ps []int
+		for _, p := range resp.Peers {
+			ps = append(ps, int(p.Port())-10000)
+		}
+		slices.Sort(ps)
+		return ps
+	}
+	magnet := testPeer(ihA, 3, 0)
+	magnet.Event = tracker.EventStarted
+	completed := testPeer(ihA, 3, 0)
+	completed.Event = tracker.EventCompleted
+	steps := []struct {
+		name string
+		req  tracker.AnnounceRequest
+		want []int
+	}{
+		{"magnet client, left=0, nothing downloaded", magnet, []int{seed, other}},
+		{"again, no event", testPeer(ihA, 3, 0), []int{seed, other}},
+		{"with the metadata, a leecher", testPeer(ihA, 3, 1000), []int{seed, other}},
+		{"done: left=0 after left>0", testPeer(ihA, 3, 0), nil},
+		{"started again from the same address", magnet, []int{seed, other}},
+		{"completed event", completed, nil},
+	}
+	for _, st := range steps {
+		resp := announce(t, h, "10.0.0.1", st.req, "")
+		if got := ports(resp); !slices.Equal(got, st.want) {
+			t.Errorf("%s: sent peers %v, want %v", st.name, got, st.want)
+		}
+	}
+	// The seed started from complete data sees the magnet client, which now
+	// seeds too (completed); the known seed sees neither.
+	if got := ports(announce(t, h, "10.0.0.1", testPeer(ihA, seed, 0), "")); !slices.Equal(got, []int{other, 3}) {
+		t.Errorf("unknown seed was sent %v, want [%d 3]", got, other)
+	}
+	if got := ports(announce(t, h, "10.0.0.1", seedPeer(ihA, other), "")); len(got) != 0 {
+		t.Errorf("known seed was sent %v, want no seeds", got)
+	}
+}
+
+// TestOpenTrackerIgnoresPasskeyParameter: without a Hook the passkey
+// parameter is an unknown parameter like any other, however long.
+func TestOpenTrackerIgnoresPasskeyParameter(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{})
+	q := testPeer(ihA, 1, 0).Query() + "&passkey=" + strings.Repeat("x", 100) + "&passkey=again"
+	body := string(get(t, s.Handler(), "10.0.0.1:1", "/announce?"+q))
+	if _, err := tracker.ParseAnnounceResponse([]byte(body)); err != nil {
+		t.Errorf("announce with passkey parameters to an open tracker: %v (%q)", err, body)
 	}
 }

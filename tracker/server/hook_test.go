@@ -18,19 +18,27 @@ type panicHook struct{}
 func (panicHook) BeforeAnnounce(context.Context, *server.AnnounceRequest) error { panic("hook bug") }
 func (panicHook) BeforeScrape(context.Context, *server.ScrapeRequest) error     { return nil }
 
-// TestPanicLogHidesPasskey: the passkey in a request path never reaches the
-// log, even when the handler panics and logs the path.
+// TestPanicLogHidesPasskey: the passkey in a request path or query never
+// reaches the log, even when the handler panics and logs the request.
 func TestPanicLogHidesPasskey(t *testing.T) {
-	var logs bytes.Buffer
-	l := zerolog.New(&logs)
-	s, _ := newTestServer(t, server.Config{Hook: panicHook{}, Logger: &l})
 	const passkey = "0123456789abcdef0123456789abcdef"
-	body := string(get(t, s.Handler(), "10.0.0.1:1", "/"+passkey+"/announce?"+testPeer(ihA, 1, 0).Query()))
-	if !strings.Contains(body, "internal tracker error") {
-		t.Errorf("reply to a panicking hook = %q, want the generic failure reason", body)
-	}
-	if !strings.Contains(logs.String(), "/0123…/announce") || strings.Contains(logs.String(), passkey) {
-		t.Errorf("log = %s, want the path with the passkey masked", logs.String())
+	q := testPeer(ihA, 1, 0).Query()
+	for _, tt := range []struct{ target, want string }{
+		{"/" + passkey + "/announce?" + q, "/0123…/announce"},
+		{"/announce?" + q + "&passkey=" + passkey, "passkey=0123…"},
+		{"/announce?passkey=" + passkey + "&" + q, "passkey=0123…"},
+		{"/announce?pass%6bey=" + passkey + "&" + q, "pass%6bey=0123…"},
+	} {
+		var logs bytes.Buffer
+		l := zerolog.New(&logs)
+		s, _ := newTestServer(t, server.Config{Hook: panicHook{}, Logger: &l})
+		body := string(get(t, s.Handler(), "10.0.0.1:1", tt.target))
+		if !strings.Contains(body, "internal tracker error") {
+			t.Errorf("reply to a panicking hook = %q, want the generic failure reason", body)
+		}
+		if !strings.Contains(logs.String(), tt.want) || strings.Contains(logs.String(), passkey) {
+			t.Errorf("GET %s: log = %s, want the passkey masked (%s)", tt.target, logs.String(), tt.want)
+		}
 	}
 }
 

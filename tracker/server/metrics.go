@@ -13,7 +13,7 @@ type metrics struct {
 	announces *prometheus.CounterVec // by event
 	byEvent   [4]prometheus.Counter  // announces, indexed by tracker.Event
 	scrapes   prometheus.Counter
-	failures  *prometheus.CounterVec // by reason: a parameter name, "hook" or "internal"
+	failures  *prometheus.CounterVec // by reason: a parameter name, a refusal's label, "hook" or "internal"
 }
 
 func newMetrics(reg *registry) *metrics {
@@ -29,7 +29,7 @@ func newMetrics(reg *registry) *metrics {
 		}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "swarm_tracker", Name: "failures_total",
-			Help: "Requests answered with a failure reason, by the parameter at fault (or hook, internal).",
+			Help: "Requests answered with a failure reason, by the parameter at fault, the limit reached (max_swarms, not_allowed, denied, ip_rate), or hook, internal.",
 		}, []string{"reason"}),
 	}
 	for e := tracker.EventNone; e <= tracker.EventStopped; e++ {

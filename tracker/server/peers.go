@@ -30,11 +30,16 @@ func (a addr6) addrPort() netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16([16]byte(a[:16])), binary.BigEndian.Uint16(a[16:]))
 }
 
-// peer is the record of one tracked peer: 32 bytes for IPv4, 44 for IPv6.
+// peer is the record of one tracked peer: 32 bytes for IPv4, 44 for IPv6
+// (fetched sits in what would be padding before seen).
 type peer[K addrKey] struct {
 	addr K
 	id   [20]byte // kept for dictionary-model replies
-	seen uint32   // registry clock (seconds) of its last announce
+	// fetched is set once the peer has shown, since its last started event,
+	// that it downloads: it reported left>0, downloaded>0 or completed. Only
+	// such a peer with left=0 is a known seed (see registry.announce).
+	fetched bool
+	seen    uint32 // registry clock (seconds) of its last announce
 }
 
 // peerList holds the peers of one address family of a swarm. Seeders come

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"swarm/metainfo"
@@ -20,6 +21,10 @@ type registry struct {
 	epoch  time.Time // registry clock 0
 	now    func() time.Time
 	expiry uint32 // seconds without an announce after which a peer is dropped
+	// maxSwarms bounds the swarms held (0: no bound); nswarms counts them
+	// over all shards, so that the bound is exact without a global lock.
+	maxSwarms int64
+	nswarms   atomic.Int64
 }
 
 // shard is one slice of the registry. mu guards every field and every swarm
@@ -103,10 +108,22 @@ func (rp *reply) reset(wantIDs bool) {
 	*rp = reply{v4: rp.v4[:0], v6: rp.v6[:0], ids4: rp.ids4[:0], ids6: rp.ids6[:0], wantIDs: wantIDs}
 }
 
+// errFull refuses an announce that would start a swarm past
+// Config.MaxSwarms.
+var errFull = &refusal{label: "max_swarms", reason: "this tracker is full: it tracks no new torrents for now"}
+
 // announce applies req to its swarm and fills rp with the swarm's counts and
-// a uniform random sample of at most req.NumWant other peers (only leechers
-// for a seeder). It returns whether a completed event was counted.
-func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
+// a uniform random sample of at most req.NumWant other peers. It returns
+// errFull, and changes nothing, if req would start a swarm past maxSwarms;
+// swarms already held carry on.
+//
+// A known seed (left=0 after it showed a download: see peer.fetched) is sent
+// leechers only, since other seeds are no use to it. Any other left=0 peer
+// is sent seeds too: a magnet client without the metadata (aria2) announces
+// left=0 because it does not know the size yet, and a seed started from
+// complete data looks the same; sending them leechers only hid each from the
+// other (issue 21). opentracker never filters seeds out of a reply.
+func (r *registry) announce(req *AnnounceRequest, rp *reply) error {
 	now := r.clock()
 	sh := r.shard(req.InfoHash)
 	sh.mu.Lock()
@@ -114,17 +131,20 @@ func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
 	sw := sh.swarms[req.InfoHash]
 	if sw == nil {
 		if req.Event == tracker.EventStopped {
-			return false
+			return nil
+		}
+		if n := r.nswarms.Add(1); r.maxSwarms > 0 && n > r.maxSwarms {
+			r.nswarms.Add(-1)
+			return errFull
 		}
 		sw = &swarm{}
 		sh.swarms[req.InfoHash] = sw
 	}
 	sh.maybeSweep(sw, now, r.expiry)
 
-	seeder := req.Left == 0
 	var (
-		pos      int // the asker's slot, -1 once it has left
-		snatch   bool
+		pos      int  // the asker's slot, -1 once it has left
+		known    bool // the asker is a known seed
 		ip       = req.Addr.Addr().Unmap()
 		isIPv6   = !ip.Is4()
 		wasEmpty = sw.empty()
@@ -136,7 +156,7 @@ func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
 		if sw.v6 == nil {
 			sw.v6 = &peerList[addr6]{}
 		}
-		pos, snatch = apply(sh, sw, sw.v6, k, req, now)
+		pos, known = apply(sh, sw, sw.v6, k, req, now)
 		if sw.v6.len() == 0 {
 			sw.v6 = nil
 		}
@@ -144,14 +164,15 @@ func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
 		var k addr4
 		*(*[4]byte)(k[:]) = ip.As4()
 		binary.BigEndian.PutUint16(k[4:], req.Addr.Port())
-		pos, snatch = apply(sh, sw, &sw.v4, k, req, now)
+		pos, known = apply(sh, sw, &sw.v4, k, req, now)
 	}
 	switch {
 	case sw.empty() && sw.downloaded == 0:
 		// Nothing worth keeping: the last peer left a swarm without
 		// snatches.
 		delete(sh.swarms, req.InfoHash)
-		return snatch
+		r.nswarms.Add(-1)
+		return nil
 	case sw.empty():
 		// Keep the snatch count for a while; sweep drops it later.
 		sw.sweepAt = now + r.expiry
@@ -160,13 +181,14 @@ func (r *registry) announce(req *AnnounceRequest, rp *reply) bool {
 	}
 	rp.complete, rp.incomplete = sw.seeders(), sw.leechers()
 	if pos >= 0 && req.NumWant > 0 {
-		sh.sample(sw, isIPv6, pos, seeder, req.NumWant, rp)
+		sh.sample(sw, isIPv6, pos, known, req.NumWant, rp)
 	}
-	return snatch
+	return nil
 }
 
 // apply records req in l (the list of the asker's family) and returns the
-// asker's slot (-1 after a stopped event) and whether it counted a snatch.
+// asker's slot (-1 after a stopped event) and whether the asker is a known
+// seed.
 func apply[K addrKey](sh *shard, sw *swarm, l *peerList[K], k K, req *AnnounceRequest, now uint32) (int, bool) {
 	i, found := l.find(k)
 	if req.Event == tracker.EventStopped {
@@ -177,6 +199,7 @@ func apply[K addrKey](sh *shard, sw *swarm, l *peerList[K], k K, req *AnnounceRe
 		return -1, false
 	}
 	seeder := req.Left == 0
+	fetched := req.Left > 0 || req.Downloaded > 0 || req.Event == tracker.EventCompleted
 	// A completed event counts once per peer: not again from a peer that
 	// was already known as a seeder.
 	snatch := req.Event == tracker.EventCompleted && (!found || i >= l.seeders)
@@ -188,17 +211,25 @@ func apply[K addrKey](sh *shard, sw *swarm, l *peerList[K], k K, req *AnnounceRe
 	}
 	if !found {
 		sh.count(seeder, 1)
-		return l.add(peer[K]{addr: k, id: req.PeerID, seen: now}, seeder), snatch
+		return l.add(peer[K]{addr: k, id: req.PeerID, fetched: fetched, seen: now}, seeder), seeder && fetched
 	}
 	p := &l.peers[i]
 	p.id = req.PeerID
 	p.seen = now
+	// A started event begins a new session: a client that deleted its data
+	// and is fetching a magnet again from the same address is not a seed.
+	if req.Event == tracker.EventStarted {
+		p.fetched = fetched
+	} else {
+		p.fetched = p.fetched || fetched
+	}
+	fetched = p.fetched
 	if was := i < l.seeders; was != seeder {
 		sh.count(was, -1)
 		sh.count(seeder, 1)
 		i = l.setSeeder(i, seeder)
 	}
-	return i, snatch
+	return i, seeder && fetched
 }
 
 func (sh *shard) count(seeder bool, d int) {
@@ -210,15 +241,15 @@ func (sh *shard) count(seeder bool, d int) {
 }
 
 // sample appends to rp a uniformly random subset of at most numWant peers of
-// sw, drawn from all peers for a leecher and from the leechers for a seeder,
+// sw, drawn from the leechers if leechersOnly and from all peers otherwise,
 // never the asker itself (in slot pos of its family's list).
 //
 // The candidates are numbered as one virtual array: the IPv4 group, then the
 // IPv6 group, with the asker's own number skipped. Floyd's algorithm picks k
 // distinct numbers out of m with k random draws, each subset equally likely.
-func (sh *shard) sample(sw *swarm, isIPv6 bool, pos int, seeder bool, numWant int, rp *reply) {
+func (sh *shard) sample(sw *swarm, isIPv6 bool, pos int, leechersOnly bool, numWant int, rp *reply) {
 	lo4, lo6 := 0, 0
-	if seeder {
+	if leechersOnly {
 		lo4, lo6 = sw.v4.seeders, sw.v6.nseeders()
 	}
 	m4 := len(sw.v4.peers) - lo4
@@ -326,10 +357,35 @@ func (r *registry) sweep() {
 			sh.maybeSweep(sw, now, r.expiry)
 			if sw.empty() && now >= sw.sweepAt {
 				delete(sh.swarms, h)
+				r.nswarms.Add(-1)
 			}
 		}
 		sh.mu.Unlock()
 	}
+}
+
+// dropIf drops every swarm whose info hash drop reports true, with its
+// peers: the torrents an allow or deny list newly refuses give their memory
+// back at once. It locks one shard at a time and returns how many it
+// dropped.
+func (r *registry) dropIf(drop func(metainfo.Hash) bool) int {
+	n := 0
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for h, sw := range sh.swarms {
+			if !drop(h) {
+				continue
+			}
+			sh.seeders -= sw.seeders()
+			sh.leechers -= sw.leechers()
+			delete(sh.swarms, h)
+			r.nswarms.Add(-1)
+			n++
+		}
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // scrapeCounts is one torrent's entry of a scrape reply.

@@ -21,8 +21,8 @@ type AnnounceRequest struct {
 	Addr netip.AddrPort
 	// NoPeerID asks to leave peer ids out of a dictionary-model reply.
 	NoPeerID bool
-	// Passkey is the {passkey} path segment of /{passkey}/announce; empty
-	// on /announce.
+	// Passkey is the {passkey} path segment of /{passkey}/announce, else
+	// the passkey query parameter (/announce?passkey=...), else empty.
 	Passkey string
 }
 
@@ -33,8 +33,8 @@ type ScrapeRequest struct {
 	InfoHashes []metainfo.Hash
 	// Addr is the IP of the connection.
 	Addr netip.Addr
-	// Passkey is the {passkey} path segment of /{passkey}/scrape; empty on
-	// /scrape.
+	// Passkey is the {passkey} path segment of /{passkey}/scrape, else the
+	// passkey query parameter, else empty.
 	Passkey string
 }
 
@@ -57,6 +57,7 @@ type parseOptions struct {
 	trustIP                    bool
 	maxQueryBytes              int
 	maxScrapeHashes            int
+	passkeys                   bool // read the passkey parameter (with a Hook)
 }
 
 // parseAnnounce reads an announce query string. It decodes the binary
@@ -84,7 +85,7 @@ func parseAnnounce(rawQuery string, remote netip.Addr, o parseOptions) (Announce
 		}
 		rawKey, rawVal, _ := strings.Cut(pair, "=")
 		key, ok := knownParam(rawKey, &buf)
-		if !ok || key == pIP && !o.trustIP {
+		if !ok || key == pIP && !o.trustIP || key == pPasskey && !o.passkeys {
 			continue // unknown parameters are ignored (BEP 3 allows extensions)
 		}
 		name := paramNames[key]
@@ -154,6 +155,8 @@ func parseAnnounce(rawQuery string, remote netip.Addr, o parseOptions) (Announce
 			if err != nil || ip.Zone() != "" {
 				return req, bad(name, "ip is not an IP address: %s", quote(val))
 			}
+		case pPasskey:
+			req.Passkey = string(val)
 		}
 	}
 	for _, p := range []param{pInfoHash, pPeerID, pPort, pUploaded, pDownloaded, pLeft} {
@@ -189,12 +192,21 @@ func parseScrape(rawQuery string, remote netip.Addr, o parseOptions) (ScrapeRequ
 		var pair string
 		pair, q, _ = strings.Cut(q, "&")
 		rawKey, rawVal, _ := strings.Cut(pair, "=")
-		if key, ok := knownParam(rawKey, &buf); !ok || key != pInfoHash {
+		key, ok := knownParam(rawKey, &buf)
+		if !ok || key != pInfoHash && (key != pPasskey || !o.passkeys) {
 			continue
 		}
+		name := paramNames[key]
 		val, err := unescape(buf[:0], rawVal, len(buf))
 		if err != nil {
-			return req, bad("info_hash", "info_hash: %v", err)
+			return req, bad(name, "%s: %v", name, err)
+		}
+		if key == pPasskey {
+			if req.Passkey != "" {
+				return req, bad(name, "passkey given more than once")
+			}
+			req.Passkey = string(val)
+			continue
 		}
 		if len(val) != 20 {
 			return req, bad("info_hash", "info_hash must be 20 bytes, got %d", len(val))
@@ -260,6 +272,7 @@ const (
 	pKey
 	pTrackerID
 	pIP
+	pPasskey
 	nParams
 )
 
@@ -277,6 +290,7 @@ var paramNames = [nParams]string{
 	pKey:        "key",
 	pTrackerID:  "trackerid",
 	pIP:         "ip",
+	pPasskey:    "passkey",
 }
 
 // knownParam maps a raw (possibly percent-encoded) key to a parameter.
@@ -316,6 +330,8 @@ func knownParam(rawKey string, buf *[64]byte) (param, bool) {
 		return pTrackerID, true
 	case "ip":
 		return pIP, true
+	case "passkey":
+		return pPasskey, true
 	}
 	return 0, false
 }

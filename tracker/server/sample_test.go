@@ -64,6 +64,7 @@ func TestSamplesAreUniform(t *testing.T) {
 				n++
 			}
 			asker := testPeer(ih, 0, tt.asker)
+			asker.Downloaded = 1 // a known seed when left=0
 			announce(t, h, "10.0.0.1", asker, "&numwant=0")
 			population := tt.leechers + tt.seeders
 			if tt.asker == 0 {

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -32,6 +33,8 @@ type Server struct {
 	parse   parseOptions
 	handler http.Handler
 	bufs    sync.Pool // *scratch
+	access  atomic.Pointer[access]
+	ipLimit *ipLimiter // nil: no per-address limit
 
 	// Header values shared by every reply (net/http only reads them), so
 	// that a reply allocates none.
@@ -61,10 +64,18 @@ func New(cfg Config) (*Server, error) {
 			trustIP:         cfg.TrustIP,
 			maxQueryBytes:   cfg.MaxQueryBytes,
 			maxScrapeHashes: cfg.MaxScrapeHashes,
+			passkeys:        cfg.Hook != nil,
 		},
 	}
 	if cfg.Logger != nil {
 		s.log = *cfg.Logger
+	}
+	if cfg.MaxSwarms > 0 {
+		s.reg.maxSwarms = int64(cfg.MaxSwarms)
+	}
+	s.access.Store(&access{allow: cfg.Allow, deny: cfg.Deny})
+	if cfg.IPRate > 0 {
+		s.ipLimit = newIPLimiter(cfg.IPRate, cfg.IPBurst, cfg.IPLimitAddrs)
 	}
 	s.contentType, s.cacheControl = []string{"text/plain"}, []string{"no-store"}
 	s.bufs.New = func() any { return &scratch{out: make([]byte, 0, 1024)} }
@@ -172,7 +183,17 @@ func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, out, bad)
 		return
 	}
-	req.Passkey = r.PathValue("passkey")
+	if pk := r.PathValue("passkey"); pk != "" {
+		req.Passkey = pk
+	}
+	if s.ipLimit != nil && !s.ipLimit.allow(req.Addr.Addr(), s.cfg.Now()) {
+		s.fail(w, out, errIPRate)
+		return
+	}
+	if rf := s.access.Load().check(req.InfoHash); rf != nil {
+		s.fail(w, out, rf)
+		return
+	}
 	if s.cfg.Hook != nil {
 		// A copy for the Hook: passing &req itself would move req to the
 		// heap on every announce, Hook or not.
@@ -188,7 +209,10 @@ func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sc.rp.reset(!req.Compact)
-	s.reg.announce(&req, &sc.rp)
+	if err := s.reg.announce(&req, &sc.rp); err != nil {
+		s.fail(w, out, err)
+		return
+	}
 	s.metrics.byEvent[req.Event].Inc()
 	out = appendAnnounce(out, &sc.rp, int64(s.cfg.Interval/time.Second), int64(s.cfg.MinInterval/time.Second), req.Compact, req.NoPeerID)
 	s.write(w, out)
@@ -204,7 +228,9 @@ func (s *Server) serveScrape(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, out, bad)
 		return
 	}
-	req.Passkey = r.PathValue("passkey")
+	if pk := r.PathValue("passkey"); pk != "" {
+		req.Passkey = pk
+	}
 	if s.cfg.Hook != nil {
 		if err := s.cfg.Hook.BeforeScrape(r.Context(), &req); err != nil {
 			s.fail(w, out, err)
@@ -226,6 +252,7 @@ func (s *Server) serveScrape(w http.ResponseWriter, r *http.Request) {
 func (s *Server) fail(w http.ResponseWriter, out []byte, err error) {
 	var (
 		br     *badRequest
+		rf     *refusal
 		ce     ClientError
 		label  string
 		reason string
@@ -234,6 +261,9 @@ func (s *Server) fail(w http.ResponseWriter, out []byte, err error) {
 	case errors.As(err, &br):
 		label, reason = br.field, br.reason
 		s.log.Debug().Str("reason", reason).Msg("bad tracker request")
+	case errors.As(err, &rf):
+		label, reason = rf.label, rf.reason
+		s.log.Debug().Str("reason", reason).Msg("tracker refused a request")
 	case errors.As(err, &ce):
 		label, reason = "hook", string(ce)
 	default:
@@ -264,7 +294,10 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).Str("path", tracker.MaskURL(r.URL.Path)).Msg("tracker handler panicked")
+			// The query too: a client may send its passkey there
+			// (/announce?passkey=...); MaskURL masks every value.
+			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).Str("path", tracker.MaskURL(r.URL.RequestURI())).
+				Msg("tracker handler panicked")
 			s.metrics.failures.WithLabelValues("internal").Inc()
 			s.write(w, appendFailure(nil, genericReason))
 		}()
