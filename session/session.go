@@ -16,6 +16,7 @@ import (
 	"swarm/choke"
 	"swarm/dht"
 	"swarm/peer"
+	"swarm/utp"
 )
 
 // Version is swarm's version, sent to peers in the extension handshake.
@@ -74,6 +75,9 @@ type Config struct {
 	// NoPex turns peer exchange off for every torrent; by default public
 	// torrents use it (private ones never do).
 	NoPex bool
+	// NoUTP turns uTP (BEP 29) off: no UDP socket on the listen port, and
+	// outgoing connections TCP only.
+	NoUTP bool
 }
 
 // Session runs torrents: it accepts peers on one listener and routes them to
@@ -84,6 +88,7 @@ type Session struct {
 	peerID   [20]byte
 	key      string // announce key (BEP 7): lets a tracker tell us apart across IP changes
 	listener net.Listener
+	utp      *utp.Socket   // nil with NoUTP
 	up, down *rate.Limiter // nil when unlimited
 	conns    connLimits
 	fds      int // descriptor limit when the session was made; 0 if unknown
@@ -140,11 +145,11 @@ func New(cfg Config) (*Session, error) {
 	s.key = fmt.Sprintf("%x", key)
 	s.up = newLimiter(cfg.UploadRate)
 	s.down = newLimiter(cfg.DownloadRate)
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	ln, us, err := listenPeers(cfg.ListenAddr, cfg.NoUTP)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
-	s.listener = ln
+	s.listener, s.utp = ln, us
 	s.fds = fdLimit()
 	s.conns.max = connBudget(s.fds, 0, cfg.MaxConns)
 	if s.fds > 0 && s.fds-fdReserve < minConns {
@@ -155,7 +160,12 @@ func New(cfg Config) (*Session, error) {
 
 // Close releases a session that will not Run (its listener); Run closes
 // everything itself.
-func (s *Session) Close() error { return s.listener.Close() }
+func (s *Session) Close() error {
+	if s.utp != nil {
+		s.utp.Close()
+	}
+	return s.listener.Close()
+}
 
 // Addr is the address the session listens on.
 func (s *Session) Addr() net.Addr { return s.listener.Addr() }
@@ -186,7 +196,7 @@ func (s *Session) Run(ctx context.Context) error {
 	maxConns := s.conns.max
 	s.conns.mu.Unlock()
 	s.log.Info().Str("addr", s.listener.Addr().String()).Int("fd_limit", s.fds).Int("max_conns", maxConns).Msg("listening for peers")
-	acceptLoop(ctx, s.listener, s.log, func(conn net.Conn) {
+	handle := func(conn net.Conn) {
 		ok, first := s.conns.acquire(true)
 		if !ok {
 			s.refused(first, conn.RemoteAddr().String())
@@ -195,9 +205,23 @@ func (s *Session) Run(ctx context.Context) error {
 		}
 		conn = s.counted(conn)
 		s.wg.Go(func() { s.handleIncoming(ctx, conn) })
-	})
+	}
+	utpDone := make(chan struct{})
+	if s.utp != nil {
+		go func() {
+			defer close(utpDone)
+			acceptLoop(ctx, utpListener{ctx, s.utp}, s.log, handle)
+		}()
+	} else {
+		close(utpDone)
+	}
+	acceptLoop(ctx, s.listener, s.log, handle)
 	s.listener.Close()
+	<-utpDone
 	s.wg.Wait()
+	if s.utp != nil {
+		s.utp.Close() // after the peers: their FINs are sent
+	}
 	return nil
 }
 
@@ -280,8 +304,11 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn) {
 	t.incoming(ctx, conn, theirs)
 }
 
-// dialPeer opens a TCP connection to addr counted in the session's limits,
-// or fails with errTooManyConns when they are reached.
+// dialPeer opens a connection to addr counted in the session's limits, or
+// fails with errTooManyConns when they are reached. TCP comes first: most
+// peers take it, and a refusal is known at once, while a uTP SYN to a
+// TCP-only peer goes unanswered until it times out. uTP is tried when TCP
+// fails (a peer with TCP off or firewalled).
 func (s *Session) dialPeer(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
 	if ok, first := s.conns.acquire(false); !ok {
 		s.refused(first, addr.String())
@@ -289,6 +316,14 @@ func (s *Session) dialPeer(ctx context.Context, addr netip.AddrPort) (net.Conn, 
 	}
 	d := net.Dialer{Timeout: s.cfg.DialTimeout}
 	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	if err != nil && s.utp != nil && ctx.Err() == nil {
+		uc, uerr := s.dialUTP(ctx, addr)
+		if uerr == nil {
+			nc, err = uc, nil
+		} else {
+			err = fmt.Errorf("%w; then uTP: %v", err, uerr)
+		}
+	}
 	if err != nil {
 		s.releaseConn()
 		return nil, err

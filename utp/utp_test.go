@@ -1,0 +1,142 @@
+package utp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+)
+
+func listen(t *testing.T) *Socket {
+	t.Helper()
+	s, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func addrOf(s *Socket) netip.AddrPort { return s.Addr().(*net.UDPAddr).AddrPort() }
+
+// pair dials from a to b and returns both ends.
+func pair(t *testing.T, a, b *Socket) (dialed, accepted net.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, err := b.Accept()
+		if err != nil {
+			t.Error(err)
+		}
+		got <- c
+	}()
+	c, err := a.Dial(ctx, addrOf(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, <-got
+}
+
+// TestTransfer sends 8 MiB each way at once over one connection, then
+// closes one end: the other reads everything, then EOF.
+func TestTransfer(t *testing.T) {
+	a, b := listen(t), listen(t)
+	ca, cb := pair(t, a, b)
+	const size = 8 << 20
+	data := make([]byte, size)
+	rand.Read(data)
+	errs := make(chan error, 2)
+	for _, c := range []net.Conn{ca, cb} {
+		go func() {
+			_, err := c.Write(data)
+			errs <- err
+		}()
+	}
+	for _, c := range []net.Conn{ca, cb} {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		got := make([]byte, size)
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatal("data differs")
+		}
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ca.Write([]byte("tail"))
+	ca.Close()
+	cb.SetReadDeadline(time.Now().Add(10 * time.Second))
+	rest, err := io.ReadAll(cb)
+	if err != nil || string(rest) != "tail" {
+		t.Fatalf("after the peer closed: %q, %v; want tail, EOF", rest, err)
+	}
+}
+
+// TestDialNobody: a SYN to a port where nobody speaks uTP fails after its
+// tries, or when the context ends.
+func TestDialNobody(t *testing.T) {
+	a := listen(t)
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := a.Dial(ctx, pc.LocalAddr().(*net.UDPAddr).AddrPort()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial to a silent port: %v, want the context's deadline", err)
+	}
+}
+
+// TestReadDeadline: Read honours its deadline as a net.Conn must.
+func TestReadDeadline(t *testing.T) {
+	a, b := listen(t), listen(t)
+	ca, _ := pair(t, a, b)
+	ca.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := ca.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past the deadline: %v", err)
+	}
+}
+
+// TestReset: closing the socket under a connection ends the peer's reads
+// once its packets are refused.
+func TestSocketClose(t *testing.T) {
+	a, b := listen(t), listen(t)
+	ca, _ := pair(t, a, b)
+	b.Close()
+	if _, err := ca.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	ca.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := ca.Read(make([]byte, 1)); err == nil {
+		t.Fatal("read from a connection whose peer is gone succeeded")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(appendPacket(nil, header{typ: stData, connID: 7, seq: 3, ack: 2}, []byte("hi")))
+	f.Add(appendPacket(nil, header{typ: stState, sack: []byte{1, 0, 0, 0}}, nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, payload, err := parse(b)
+		if err != nil {
+			return
+		}
+		// What parses writes back to something that parses the same.
+		h2, payload2, err := parse(appendPacket(nil, h, payload))
+		if err != nil || h2.typ != h.typ || h2.seq != h.seq || h2.ack != h.ack || !bytes.Equal(payload, payload2) || !bytes.Equal(h.sack, h2.sack) {
+			t.Fatalf("round trip: %+v %q -> %+v %q %v", h, payload, h2, payload2, err)
+		}
+	})
+}
