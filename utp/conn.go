@@ -19,6 +19,11 @@ const (
 	// recvWindow is how many bytes we buffer for the reader, in order or
 	// not; it is the window we advertise.
 	recvWindow = 1 << 20
+	// sendBufSize is how many bytes Write takes beyond what is in flight
+	// before it blocks, as a TCP send buffer does: a writer that counts
+	// what it wrote as sent (a peer's request queue) must not wait on
+	// the network for every byte.
+	sendBufSize = 1 << 20
 	// LEDBAT (RFC 6817, BEP 29): aim for 100 ms of queueing delay, grow
 	// the window by at most 3000 bytes a round trip.
 	target        = 100_000 // µs
@@ -47,6 +52,7 @@ type outPacket struct {
 	sent       time.Time
 	tries      int
 	inFlight   bool // counted in Conn.inflight
+	sacked     bool // the peer holds it (selective ack): not to be sent again
 	fastResent bool
 }
 
@@ -72,6 +78,7 @@ type Conn struct {
 	replyTS  uint32 // tsDiff for our next packet
 
 	// sending
+	sendBuf   []byte       // written, not yet in a packet
 	unacked   []*outPacket // in seq order
 	inflight  int          // payload bytes sent and not acknowledged
 	cwnd      float64      // LEDBAT's window, bytes
@@ -213,7 +220,7 @@ func (c *Conn) packet(h header, payload []byte) {
 	if h.typ == stData || h.typ == stFin {
 		c.received(h, payload)
 	}
-	c.flush()
+	c.pump()
 	c.broadcast()
 }
 
@@ -249,9 +256,12 @@ func (c *Conn) acked(h header) {
 		}
 		seq := h.ack + 2 + uint16(i)
 		for _, p := range c.unacked {
-			if p.seq == seq && p.inFlight {
-				p.inFlight = false
-				c.inflight -= len(p.payload)
+			if p.seq == seq && !p.sacked {
+				p.sacked = true
+				if p.inFlight {
+					p.inFlight = false
+					c.inflight -= len(p.payload)
+				}
 				bytes += len(p.payload)
 			}
 		}
@@ -358,16 +368,36 @@ func (c *Conn) deliver(typ uint8, payload []byte) {
 	}
 }
 
-// flush retransmits what a timeout left unsent, as the window allows.
-func (c *Conn) flush() {
+// pump sends, as the window allows, what a timeout left unsent, then
+// what was written; then the FIN once Close was called and all is sent.
+func (c *Conn) pump() {
 	for _, p := range c.unacked {
-		if p.inFlight || p.tries == 0 {
+		if p.inFlight || p.sacked {
 			continue
 		}
 		if c.inflight > 0 && c.inflight+len(p.payload) > c.window() {
+			c.lastMaxed = time.Now()
 			return
 		}
 		c.transmit(p)
+	}
+	for len(c.sendBuf) > 0 {
+		size := min(maxPayload, len(c.sendBuf))
+		if c.inflight > 0 && c.inflight+size > c.window() {
+			c.lastMaxed = time.Now()
+			return
+		}
+		c.queue(stData, append([]byte(nil), c.sendBuf[:size]...))
+		c.sendBuf = c.sendBuf[size:]
+	}
+	c.sendBuf = nil
+	if c.closed && !c.finSent && c.err == nil {
+		c.finSent = true
+		c.queue(stFin, nil)
+		// A FIN takes no sequence number of its own for what follows: our
+		// STATEs after it carry its number, as libtorrent and libutp
+		// expect (libtorrent drops packets numbered past a FIN).
+		c.seq--
 	}
 }
 
@@ -491,16 +521,13 @@ func (c *Conn) Write(b []byte) (int, error) {
 		case c.err != nil:
 			return n, c.err
 		}
-		size := min(maxPayload, len(b)-n)
-		if c.inflight == 0 || c.inflight+size <= c.window() {
-			c.queue(stData, append([]byte(nil), b[n:n+size]...))
-			n += size
-			if c.inflight+maxPayload > c.window() {
-				c.lastMaxed = time.Now()
-			}
+		if room := sendBufSize - len(c.sendBuf); room > 0 {
+			k := min(room, len(b)-n)
+			c.sendBuf = append(c.sendBuf, b[n:n+k]...)
+			n += k
+			c.pump()
 			continue
 		}
-		c.lastMaxed = time.Now()
 		if err := c.waitLocked(c.writeDeadline, nil); err != nil {
 			return n, err
 		}
@@ -508,7 +535,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// Close sends a FIN after what was written; it does not wait for it to
+// Close sends a FIN after what was written; it does not wait for that to
 // be acknowledged.
 func (c *Conn) Close() error {
 	c.mu.Lock()
@@ -527,8 +554,7 @@ func (c *Conn) Close() error {
 		c.failLocked(net.ErrClosed)
 		return nil
 	}
-	c.finSent = true
-	c.queue(stFin, nil)
+	c.pump() // the FIN goes after what is still buffered
 	c.broadcast()
 	return nil
 }

@@ -27,7 +27,7 @@ type dhtOptions struct {
 
 func (o *dhtOptions) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.enabled, "dht", true, "find peers through the DHT (BEP 5); never for private torrents")
-	fs.IntVar(&o.port, "dht-port", 0, "UDP port of the DHT node (default 6881, or any free port if taken)")
+	fs.IntVar(&o.port, "dht-port", 0, "UDP port of the DHT node (default: the --listen port + 1, so 6882, or any free port if taken)")
 	fs.StringArrayVar(&o.bootstrap, "dht-bootstrap", nil, "join the DHT through this node, HOST:PORT; repeatable (default: the public routers, none when listening on loopback)")
 }
 
@@ -41,9 +41,9 @@ func (o *dhtOptions) open(listen string, private bool, dir string, log *zerolog.
 	if o.port < 0 || o.port > 65535 {
 		return nil, usagef("--dht-port %d: want 0 to 65535", o.port)
 	}
-	host, _, err := net.SplitHostPort(listen)
+	host, lport, err := net.SplitHostPort(listen)
 	if err != nil {
-		host = "" // the default listen address, all interfaces
+		host, lport = "", "6881" // the default listen address, all interfaces
 	}
 	bootstrap := o.bootstrap
 	if bootstrap == nil && !isLoopback(host) {
@@ -59,7 +59,12 @@ func (o *dhtOptions) open(listen string, private bool, dir string, log *zerolog.
 	}
 	ports := []int{o.port}
 	if o.port == 0 {
-		ports = []int{6881, 0}
+		// UDP on the listen port is uTP's (libtorrent shares one socket
+		// for both; we keep two): the DHT takes the next port.
+		ports = []int{0}
+		if p, err := strconv.Atoi(lport); err == nil && p > 0 && p < 65535 {
+			ports = []int{p + 1, 0}
+		}
 	}
 	for i, p := range ports {
 		cfg.Addr = net.JoinHostPort(host, strconv.Itoa(p))

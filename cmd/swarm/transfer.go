@@ -30,6 +30,7 @@ type peerOptions struct {
 	quiet     bool
 	json      bool
 	pex       bool
+	utp       bool
 	dht       dhtOptions
 	log       logOptions
 }
@@ -46,6 +47,7 @@ func (o *peerOptions) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
 	fs.BoolVar(&o.json, "json", false, "print progress as JSON events, one per line (started, progress, piece_failed, completed, stopped)")
 	fs.BoolVar(&o.pex, "pex", true, "exchange peer addresses with peers (BEP 11, ut_pex); never for private torrents")
+	fs.BoolVar(&o.utp, "utp", true, "accept uTP (BEP 29) on UDP at the --listen port, and dial it when TCP fails")
 	o.dht.register(fs)
 	o.log.register(fs)
 }
@@ -95,7 +97,7 @@ func (o *peerOptions) setup(fs *pflag.FlagSet, e *env) (*transfer, error) {
 
 // sessionConfig turns the flags into a session config.
 func (o *peerOptions) sessionConfig(log *zerolog.Logger) (session.Config, []netip.AddrPort, error) {
-	cfg := session.Config{ListenAddr: o.listen, Logger: log, MaxPeers: o.maxPeers, NoPex: !o.pex}
+	cfg := session.Config{ListenAddr: o.listen, Logger: log, MaxPeers: o.maxPeers, NoPex: !o.pex, NoUTP: !o.utp}
 	var err error
 	if cfg.UploadRate, err = parseRate(o.upRate); err != nil {
 		return cfg, nil, usagef("--up-rate: %v", err)

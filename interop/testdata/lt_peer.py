@@ -8,13 +8,19 @@ Prints "listening PORT" once ready. 'seed' runs until killed; 'get' exits 0
 when the download is complete and verified, 1 on timeout. Settings follow
 INTEROP.md: loopback only, no DHT/LSD/UPnP/uTP, several connections per IP.
 --ssrf-mitigation keeps libtorrent's default SSRF mitigation on, as
-libtorrent and qBittorrent users have it.
+libtorrent and qBittorrent users have it. --utp keeps libtorrent's default
+uTP on (it then tries uTP first, then TCP); --no-tcp turns TCP off, so that
+every connection is uTP. With a peer, 'get' prints "connected SECONDS utp=0|1"
+once the first peer finished its handshake and "first_piece SECONDS", both
+counted from connect_peer.
 """
 import sys, time
 import libtorrent as lt
 
 ssrf = "--ssrf-mitigation" in sys.argv
-sys.argv = [a for a in sys.argv if a != "--ssrf-mitigation"]
+utp = "--utp" in sys.argv
+notcp = "--no-tcp" in sys.argv
+sys.argv = [a for a in sys.argv if a not in ("--ssrf-mitigation", "--utp", "--no-tcp")]
 
 mode, torrent, save, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 peer = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] != "-" else None
@@ -25,7 +31,8 @@ settings.update({
     "listen_interfaces": f"127.0.0.1:{port}",
     "outgoing_interfaces": "127.0.0.1",
     "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
-    "enable_incoming_utp": False, "enable_outgoing_utp": False,
+    "enable_incoming_utp": utp, "enable_outgoing_utp": utp,
+    "enable_incoming_tcp": not notcp, "enable_outgoing_tcp": not notcp,
     "allow_multiple_connections_per_ip": True,
     # Trackers on 127.0.0.1 with a path other than /announce (a private
     # tracker's /PASSKEY/announce) are otherwise refused as an SSRF risk.
@@ -49,8 +56,20 @@ if peer:
     h.connect_peer((host, int(p)))
 
 start = time.time()
+connected = first_piece = False
+# peer_info::utp_socket (1 << 17, between i2p_socket and ssl_socket) has no
+# Python binding in libtorrent 2.0.
+UTP_SOCKET = getattr(lt.peer_info, "utp_socket", 1 << 17)
 while True:
+    if mode == "get" and peer and not connected:
+        for p in h.get_peer_info():
+            if not p.flags & (lt.peer_info.connecting | lt.peer_info.handshake):
+                connected = True
+                print("connected %.3f utp=%d" % (time.time() - start, 1 if p.flags & UTP_SOCKET else 0), flush=True)
     s = h.status()
+    if mode == "get" and peer and not first_piece and s.num_pieces > 0:
+        first_piece = True
+        print("first_piece %.3f" % (time.time() - start), flush=True)
     if mode == "get" and s.is_seeding:
         print("complete", s.total_wanted, flush=True)
         sys.exit(0)
@@ -60,4 +79,4 @@ while True:
     for a in ses.pop_alerts():
         if a.category() & lt.alert.category_t.error_notification:
             print("alert", a.message(), file=sys.stderr, flush=True)
-    time.sleep(0.1)
+    time.sleep(0.1 if first_piece else 0.02)
