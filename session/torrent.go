@@ -880,19 +880,9 @@ func (t *Torrent) connectedTo(addr netip.AddrPort) bool {
 
 // dial connects to addr and does the handshake, off the loop.
 func (t *Torrent) dial(ctx context.Context, addr netip.AddrPort) {
-	nc, err := t.sess.dialPeer(ctx, addr)
+	nc, hs, err := t.sess.connect(ctx, addr, t.infoHash)
 	if err != nil {
 		t.post(ctx, dialFailed{addr: addr, err: err})
-		return
-	}
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	hs, err := peer.Initiate(nc, t.sess.handshake(t.infoHash))
-	if !stop() {
-		return
-	}
-	if err != nil {
-		nc.Close()
-		t.post(ctx, dialFailed{addr: addr, err: fmt.Errorf("handshake: %w", err)})
 		return
 	}
 	if !t.post(ctx, peerConnected{nc: nc, hs: hs, addr: addr, outgoing: true}) {

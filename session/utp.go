@@ -2,12 +2,15 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
 	"time"
 
+	"swarm/peer"
 	"swarm/utp"
 )
 
@@ -54,7 +57,7 @@ type utpListener struct {
 func (l utpListener) Accept() (net.Conn, error) { return l.AcceptContext(l.ctx) }
 
 // dialUTP connects to addr over uTP, for a peer that refused or did not
-// answer TCP.
+// answer TCP; the caller counts the connection.
 func (s *Session) dialUTP(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, utpDialTimeout)
 	defer cancel()
@@ -63,4 +66,51 @@ func (s *Session) dialUTP(ctx context.Context, addr netip.AddrPort) (net.Conn, e
 		return nil, err
 	}
 	return c, nil
+}
+
+// connect dials addr and does our side of the handshake for the torrent
+// ih. A peer that takes the TCP connection and hangs up before it answers
+// is tried again over uTP: libtorrent with incoming TCP off (qBittorrent's
+// "uTP only") accepts TCP and closes it at once. Such a retry costs a
+// round trip to a peer that closed for another reason (it does not have
+// the torrent), and up to utpDialTimeout to one without uTP.
+func (s *Session) connect(ctx context.Context, addr netip.AddrPort, ih [20]byte) (net.Conn, peer.Handshake, error) {
+	nc, err := s.dialPeer(ctx, addr)
+	if err != nil {
+		return nil, peer.Handshake{}, err
+	}
+	_, overTCP := nc.(*countedTCPConn)
+	hs, err := s.initiate(ctx, nc, ih)
+	if err != nil && overTCP && s.utp != nil && ctx.Err() == nil && errors.Is(err, io.EOF) {
+		if ok, first := s.conns.acquire(false); !ok {
+			s.refused(first, addr.String())
+			return nil, hs, err
+		}
+		uc, uerr := s.dialUTP(ctx, addr)
+		if uerr != nil {
+			s.releaseConn()
+			return nil, hs, fmt.Errorf("%w; then uTP: %v", err, uerr)
+		}
+		nc = s.counted(uc)
+		hs, err = s.initiate(ctx, nc, ih)
+	}
+	if err != nil {
+		return nil, hs, err
+	}
+	return nc, hs, nil
+}
+
+// initiate sends our handshake on nc and reads the peer's; on failure it
+// closes nc.
+func (s *Session) initiate(ctx context.Context, nc net.Conn, ih [20]byte) (peer.Handshake, error) {
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	hs, err := peer.Initiate(nc, s.handshake(ih))
+	if !stop() { // ctx ended: nc is closed
+		return hs, ctx.Err()
+	}
+	if err != nil {
+		nc.Close()
+		return hs, fmt.Errorf("handshake: %w", err)
+	}
+	return hs, nil
 }
