@@ -317,7 +317,7 @@ func (s *Session) dialPeer(ctx context.Context, addr netip.AddrPort) (net.Conn, 
 	d := net.Dialer{Timeout: s.cfg.DialTimeout}
 	nc, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil && s.utp != nil && ctx.Err() == nil {
-		uc, uerr := s.dialUTP(ctx, addr)
+		uc, uerr := s.dialUTP(ctx, addr, utpDialTimeout)
 		if uerr == nil {
 			nc, err = uc, nil
 		} else {

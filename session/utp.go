@@ -15,7 +15,14 @@ import (
 )
 
 // utpDialTimeout bounds a uTP connect after TCP failed: three SYNs.
-const utpDialTimeout = 4 * time.Second
+// utpRetryTimeout bounds one after a TCP peer hung up before its handshake:
+// one SYN, since most such peers have no uTP and each wait holds one of
+// the torrent's half-open dial slots (a SYN lost then is tried again at the
+// next dial).
+const (
+	utpDialTimeout  = 4 * time.Second
+	utpRetryTimeout = time.Second
+)
 
 // listenPeers opens the TCP listener on addr and, unless noUTP, a uTP socket
 // (BEP 29) on UDP at the same host and port, as libtorrent and qBittorrent
@@ -58,8 +65,8 @@ func (l utpListener) Accept() (net.Conn, error) { return l.AcceptContext(l.ctx) 
 
 // dialUTP connects to addr over uTP, for a peer that refused or did not
 // answer TCP; the caller counts the connection.
-func (s *Session) dialUTP(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, utpDialTimeout)
+func (s *Session) dialUTP(ctx context.Context, addr netip.AddrPort, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := s.utp.Dial(ctx, addr)
 	if err != nil {
@@ -73,7 +80,7 @@ func (s *Session) dialUTP(ctx context.Context, addr netip.AddrPort) (net.Conn, e
 // is tried again over uTP: libtorrent with incoming TCP off (qBittorrent's
 // "uTP only") accepts TCP and closes it at once. Such a retry costs a
 // round trip to a peer that closed for another reason (it does not have
-// the torrent), and up to utpDialTimeout to one without uTP.
+// the torrent), and utpRetryTimeout to one without uTP.
 func (s *Session) connect(ctx context.Context, addr netip.AddrPort, ih [20]byte) (net.Conn, peer.Handshake, error) {
 	nc, err := s.dialPeer(ctx, addr)
 	if err != nil {
@@ -86,7 +93,7 @@ func (s *Session) connect(ctx context.Context, addr netip.AddrPort, ih [20]byte)
 			s.refused(first, addr.String())
 			return nil, hs, err
 		}
-		uc, uerr := s.dialUTP(ctx, addr)
+		uc, uerr := s.dialUTP(ctx, addr, utpRetryTimeout)
 		if uerr != nil {
 			s.releaseConn()
 			return nil, hs, fmt.Errorf("%w; then uTP: %v", err, uerr)
