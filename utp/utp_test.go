@@ -140,3 +140,52 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestFinTakesNoNumber: after our FIN, our STATEs carry the FIN's sequence
+// number, not the next one. libtorrent ignores packets numbered past a FIN,
+// so with FIN+1 it never saw its own FIN acknowledged and timed the
+// connection out 2.5 s later instead of reading EOF.
+func TestFinTakesNoNumber(t *testing.T) {
+	s := listen(t)
+	raw, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	to := addrOf(s)
+	send := func(h header) {
+		if _, err := raw.WriteToUDPAddrPort(appendPacket(nil, h, nil), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv := func(typ uint8) header {
+		buf := make([]byte, 2048)
+		for {
+			n, _, err := raw.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatalf("waiting for a packet of type %d: %v", typ, err)
+			}
+			h, _, err := parse(buf[:n])
+			if err == nil && h.typ == typ {
+				return h
+			}
+		}
+	}
+	const id, seq = 1000, 500 // we receive on 1000, send on 1001
+	send(header{typ: stSyn, connID: id, seq: seq, wnd: recvWindow})
+	state := recv(stState)
+	c, err := s.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	fin := recv(stFin)
+	if fin.seq != state.seq {
+		t.Fatalf("FIN seq %d, want %d (the STATE's: the next number)", fin.seq, state.seq)
+	}
+	send(header{typ: stFin, connID: id + 1, seq: seq + 1, ack: fin.seq, wnd: recvWindow})
+	if ack := recv(stState); ack.seq != fin.seq || ack.ack != seq+1 {
+		t.Fatalf("STATE after our FIN: seq %d ack %d, want seq %d (the FIN's) ack %d", ack.seq, ack.ack, fin.seq, seq+1)
+	}
+}
