@@ -17,11 +17,13 @@ func MaskSecret(s string) string {
 }
 
 // MaskURL returns a tracker URL (or a bare path such as /PASSKEY/announce)
-// fit for logs, status lines and error messages: every path segment but the
-// well-known last ones ("announce", "scrape"), every query value and any
-// user info go through MaskSecret, so that a passkey in any of the places
-// trackers put it (/PASSKEY/announce, /announce?passkey=PASSKEY, the path
-// of a udp:// URL that BEP 41 carries) never shows. The host and port stay.
+// fit for logs, status lines and error messages: every path segment that
+// looks like a token (a run of 16 or more letters, digits, '-' or '_', as
+// passkeys, auth keys and UUIDs are), every query value and any user info
+// go through MaskSecret, so that a passkey in any of the places trackers put
+// it (/PASSKEY/announce, /announce?passkey=PASSKEY, the path of a udp:// URL
+// that BEP 41 carries) never shows, while names such as /tracker/announce.php
+// or /files/album.torrent stay readable. The host and port stay.
 // http://t.example/97770000…/announce becomes http://t.example/9777…/announce.
 func MaskURL(raw string) string {
 	raw, _, _ = strings.Cut(raw, "#")
@@ -43,11 +45,10 @@ func MaskURL(raw string) string {
 		if i > 0 {
 			b.WriteByte('/')
 		}
-		switch strings.ToLower(seg) {
-		case "", "announce", "announce.php", "scrape", "scrape.php":
-			b.WriteString(seg)
-		default:
+		if looksLikeToken(seg) {
 			b.WriteString(MaskSecret(seg))
+		} else {
+			b.WriteString(seg)
 		}
 	}
 	if hasQuery {
@@ -65,6 +66,25 @@ func MaskURL(raw string) string {
 		}
 	}
 	return b.String()
+}
+
+// looksLikeToken reports whether a path segment holds a run of 16 or more
+// characters of the kind secrets are made of. Shorter passkeys are rare
+// (Gazelle, UNIT3D and swarm use 32); a long plain name is masked too, which
+// costs readability only.
+func looksLikeToken(seg string) bool {
+	run := 0
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' {
+			if run++; run >= 16 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
 
 // StripURL returns err without the *url.Error around it, whose message

@@ -79,12 +79,17 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	st := t.Stats()
 	tr.out.printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
 		m.Info.Name, formatSize(m.Info.Length), data, sess.Addr(), st.Have, st.Pieces)
-	tr.out.printf("magnet: %s\n", maskedMagnet(m))
+	magnet := shareableMagnet(m)
+	if magnet != "" {
+		tr.out.printf("magnet: %s\n", magnet)
+	} else {
+		tr.out.printf("private torrent: send its .torrent file to whoever downloads (a magnet link cannot fetch a private torrent's metadata)\n")
+	}
 	if st.Have < st.Pieces {
 		tr.out.printf("warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
 	}
 	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: sess.Addr().String(),
-		Folder: data, Magnet: maskedMagnet(m)}, st)
+		Folder: data, Magnet: magnet}, st)
 	return runTorrent(ctx, tr, sess, t, false)
 }
 

@@ -14,7 +14,6 @@ import (
 
 	"swarm/metainfo"
 	"swarm/session"
-	"swarm/tracker"
 )
 
 // peerOptions are the flags seed and get share.
@@ -222,15 +221,16 @@ func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir s
 	return sess, t, nil
 }
 
-// maskedMagnet is m's magnet link as seed prints it: its trackers go through
-// tracker.MaskURL, since a private tracker's URL holds the user's passkey
-// and the line is a log others may see, not a link to hand out.
-func maskedMagnet(m *metainfo.MetaInfo) string {
-	mg := m.Magnet()
-	for i, u := range mg.Trackers {
-		mg.Trackers[i] = tracker.MaskURL(u)
+// shareableMagnet is the magnet link seed prints for others to download
+// with, or "" for a private torrent: its peers never serve the info dict
+// (BEP 27; swarm and libtorrent offer no ut_metadata for private torrents),
+// so a magnet of it cannot work, and its tracker URLs hold the user's
+// passkey.
+func shareableMagnet(m *metainfo.MetaInfo) string {
+	if m.Info.Private {
+		return ""
 	}
-	return mg.String()
+	return m.Magnet().String()
 }
 
 // startRun runs sess until ctx ends or stopRun is called, unless it runs

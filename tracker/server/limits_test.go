@@ -101,7 +101,7 @@ func TestMaxSwarmsBoundsHeap(t *testing.T) {
 
 func TestParseHashList(t *testing.T) {
 	a, b := strings.Repeat("ab", 20), strings.Repeat("CD", 20)
-	l, err := server.ParseHashList(strings.NewReader("# torrents\n" + a + "\n\n  " + b + "  \n"))
+	l, err := server.ParseHashList(strings.NewReader("# torrents\n" + a + "\n\n  " + b + "  # a comment\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
