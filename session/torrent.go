@@ -89,13 +89,14 @@ type Torrent struct {
 	log      zerolog.Logger
 	geo      piece.Geometry
 
-	events   chan event
-	done     chan struct{} // closed when every wanted piece is verified
-	doneOnce sync.Once
-	stopped  chan struct{} // closed when the loop has ended
-	stats    atomic.Pointer[Stats]
-	uploaded atomic.Int64 // payload bytes sent, all peers
-	up, down budget       // rate limits: this torrent's and the session's
+	events     chan event
+	done       chan struct{} // closed when every wanted piece is verified
+	doneOnce   sync.Once
+	stopped    chan struct{} // closed when the loop has ended
+	stats      atomic.Pointer[Stats]
+	uploaded   atomic.Int64           // payload bytes sent, all peers
+	trackerErr atomic.Pointer[string] // why the last announce round failed; nil after a success
+	up, down   budget                 // rate limits: this torrent's and the session's
 
 	// loop state
 	picker      *piece.Picker[*peerConn]
