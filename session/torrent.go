@@ -102,10 +102,7 @@ type Torrent struct {
 	choker      *choke.Choker[*peerConn]
 	lastRechoke time.Time
 	peers       map[*peerConn]struct{}
-	known       map[netip.AddrPort]time.Time // address → when it may be dialed again
-	dialing     map[netip.AddrPort]bool
-	dialFails   map[netip.AddrPort]int // failures in a row, for the redial backoff
-	banned      map[netip.Addr]bool    // IPs (unmapped) of peers proven to lie
+	addrs       *addrBook // addresses to dial, and banned IPs
 	bannedIDs   map[[20]byte]bool
 	writing     map[int]int  // blocks of each piece still being written
 	ready       map[int]bool // complete pieces waiting for their writes
@@ -161,10 +158,7 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		picker:    pk,
 		choker:    ck,
 		peers:     map[*peerConn]struct{}{},
-		known:     map[netip.AddrPort]time.Time{},
-		dialing:   map[netip.AddrPort]bool{},
-		dialFails: map[netip.AddrPort]int{},
-		banned:    map[netip.Addr]bool{},
+		addrs:     newAddrBook(maxAddrs),
 		bannedIDs: map[[20]byte]bool{},
 		writing:   map[int]int{},
 		lost:      map[int]bool{},
@@ -193,9 +187,7 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 			}
 		}
 	}
-	for _, a := range cfg.Peers {
-		t.known[a] = time.Time{}
-	}
+	t.addrs.add(srcUser, cfg.Peers)
 	t.publishStats()
 	return t, nil
 }
@@ -212,7 +204,7 @@ func (t *Torrent) Stopped() <-chan struct{} { return t.stopped }
 
 // AddPeers gives the torrent more addresses to connect to.
 func (t *Torrent) AddPeers(ctx context.Context, addrs []netip.AddrPort) {
-	t.post(ctx, peersFound{addrs: addrs})
+	t.post(ctx, peersFound{addrs: addrs, src: srcUser})
 }
 
 // post sends an event to the loop; false if ctx ended first.
@@ -333,8 +325,7 @@ func (t *Torrent) handle(ctx context.Context, ev event) {
 	case peerConnected:
 		t.adopt(ctx, ev)
 	case dialFailed:
-		delete(t.dialing, ev.addr)
-		t.restAddr(ev.addr)
+		t.addrs.failed(ev.addr, time.Now())
 		t.log.Debug().Err(ev.err).Str("peer", ev.addr.String()).Msg("connect failed")
 	case peerMessage:
 		if _, ok := t.peers[ev.p]; ok {
@@ -359,26 +350,22 @@ func (t *Torrent) handle(ctx context.Context, ev event) {
 	case pieceHashed:
 		t.onHashed(ev)
 	case peersFound:
-		for _, a := range ev.addrs {
-			if _, ok := t.known[a]; !ok && a.IsValid() && a.Port() != 0 {
-				t.known[a] = time.Time{}
-			}
-		}
+		t.addrs.add(ev.src, ev.addrs)
 		t.connectMore(ctx)
 	}
 }
 
 // adopt starts a connection's goroutines once its handshake is done.
 func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
-	if ev.outgoing {
-		delete(t.dialing, ev.addr)
-	}
 	reject := ""
+	// An outgoing address refused below may be dialed again at once
+	// unless a case says otherwise.
+	hold := time.Now()
 	switch {
 	case ev.hs.PeerID == t.sess.peerID:
 		reject = "connection to ourselves"
-		t.known[ev.addr] = time.Now().Add(24 * time.Hour)
-	case t.banned[ev.addr.Addr().Unmap()] || t.bannedIDs[ev.hs.PeerID]:
+		hold = hold.Add(24 * time.Hour)
+	case t.addrs.isBanned(ev.addr.Addr()) || t.bannedIDs[ev.hs.PeerID]:
 		reject = "banned peer"
 	case len(t.peers) >= t.sess.cfg.MaxPeers:
 		reject = "too many peers"
@@ -396,7 +383,7 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 					// The peer connected to us first from another port;
 					// its listen address rests until that connection ends.
 					p.listen = ev.addr
-					t.known[ev.addr] = time.Now().Add(redialMax)
+					hold = hold.Add(redialMax)
 				}
 				break
 			}
@@ -405,11 +392,17 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	if reject != "" {
 		t.log.Debug().Str("peer", ev.addr.String()).Str("reason", reject).Msg("connection refused")
 		ev.nc.Close()
+		if ev.outgoing {
+			t.addrs.hold(ev.addr, hold)
+		}
 		return
 	}
 	conn, err := peer.NewConn(ev.nc, peer.Config{NewBlock: getBlock, IdleTimeout: t.sess.cfg.PeerIdleTimeout})
 	if err != nil {
 		ev.nc.Close()
+		if ev.outgoing {
+			t.addrs.failed(ev.addr, time.Now())
+		}
 		return
 	}
 	conn.SetNumPieces(t.geo.NumPieces())
@@ -422,9 +415,9 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	p.q.wake = make(chan struct{}, 1)
 	if ev.outgoing {
 		p.listen = ev.addr
+		t.addrs.connected(ev.addr)
 	}
 	t.peers[p] = struct{}{}
-	t.known[ev.addr] = time.Time{}
 	p.log.Debug().Bool("outgoing", ev.outgoing).Msg("peer connected")
 	context.AfterFunc(pctx, func() { conn.Close() })
 	t.wg.Go(func() { p.readLoop(pctx, ctx) })
@@ -477,13 +470,10 @@ func (t *Torrent) disconnect(p *peerConn, err error) {
 		t.rechoke(time.Now()) // its slot goes to someone else now
 	}
 	t.picker.PeerLeft(p)
-	if p.outgoing {
-		t.restAddr(p.addr)
-	} else {
-		delete(t.known, p.addr) // an incoming peer's port is not its listen port
-		if p.listen.IsValid() {
-			t.restAddr(p.listen)
-		}
+	// An incoming peer's port is not its listen port: only p.listen is
+	// worth dialing, and it is p.addr when we dialed.
+	if p.listen.IsValid() {
+		t.addrs.closed(p.listen, time.Now())
 	}
 	if isNormalClose(err) || errors.Is(err, errBothSeeds) {
 		p.log.Debug().Err(err).Msg("peer disconnected")
@@ -843,28 +833,23 @@ func (t *Torrent) tick(ctx context.Context, now time.Time) {
 	t.publishStats()
 }
 
-// restAddr schedules the next attempt at addr after a failure or a
-// disconnect, backing off exponentially.
-func (t *Torrent) restAddr(addr netip.AddrPort) {
-	n := t.dialFails[addr]
-	t.dialFails[addr] = n + 1
-	t.known[addr] = time.Now().Add(min(redialMax, redialMin<<min(n, 10)))
-}
-
-// connectMore dials known addresses while we are short of peers.
+// connectMore dials addresses from the book while we are short of peers;
+// each costs a heap pop, so a full book costs nothing per tick.
 func (t *Torrent) connectMore(ctx context.Context) {
 	if t.complete && !t.cfg.Seed {
 		return
 	}
 	now := time.Now()
-	for addr, after := range t.known {
-		if len(t.peers)+len(t.dialing) >= t.sess.cfg.MaxPeers || len(t.dialing) >= maxHalfOpen || !t.sess.conns.room() {
+	for len(t.peers)+t.addrs.dialing < t.sess.cfg.MaxPeers && t.addrs.dialing < maxHalfOpen && t.sess.conns.room() {
+		addr, ok := t.addrs.next(now)
+		if !ok {
 			return
 		}
-		if t.dialing[addr] || t.banned[addr.Addr().Unmap()] || now.Before(after) || t.connectedTo(addr) {
+		if t.connectedTo(addr) {
+			// A peer that connected to us listens there: not while it stays.
+			t.addrs.hold(addr, now.Add(redialMin))
 			continue
 		}
-		t.dialing[addr] = true
 		t.wg.Go(func() { t.dial(ctx, addr) })
 	}
 }

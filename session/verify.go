@@ -173,7 +173,7 @@ func (t *Torrent) smartBan(ev pieceHashed) {
 // is banned with the liar among them.
 func (t *Torrent) ban(p *peerConn, pc int) {
 	ip := p.addr.Addr().Unmap()
-	t.banned[ip] = true
+	t.addrs.ban(ip)
 	t.bannedIDs[p.id] = true
 	t.wasted += t.picker.Discard(p)
 	err := violation("sent data that failed the hash check of piece %d", pc)
