@@ -104,11 +104,10 @@ type Torrent struct {
 	peers       map[*peerConn]struct{}
 	addrs       *addrBook // addresses to dial, and banned IPs
 	bannedIDs   map[[20]byte]bool
-	writing     map[int]int  // blocks of each piece still being written
-	ready       map[int]bool // complete pieces waiting for their writes
-	downloaded  int64        // payload bytes received, all peers
-	wasted      int64        // bytes received but not used
-	hashFails   int          // pieces that failed their hash check
+	writes      pieceWrites // blocks being written, pieces waiting for their hash check
+	downloaded  int64       // payload bytes received, all peers
+	wasted      int64       // bytes received but not used
+	hashFails   int         // pieces that failed their hash check
 	resumeDirty bool
 	lastResume  time.Time
 	complete    bool
@@ -118,10 +117,9 @@ type Torrent struct {
 	stopErr error
 	// After a storage error (a full disk), downloading resumes on its own
 	// at diskRetry; the wait doubles from diskRetryMin while it keeps
-	// failing. lost holds the pieces some block of which was not written.
+	// failing.
 	diskRetry     time.Time
 	diskRetryWait time.Duration
-	lost          map[int]bool
 	suspects      map[int][]suspectBlock // blocks of failed pieces, for smartBan
 	workers       *diskWorkers
 	wg            sync.WaitGroup // connection goroutines and dials
@@ -160,10 +158,8 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		peers:     map[*peerConn]struct{}{},
 		addrs:     newAddrBook(maxAddrs),
 		bannedIDs: map[[20]byte]bool{},
-		writing:   map[int]int{},
-		lost:      map[int]bool{},
+		writes:    newPieceWrites(),
 		suspects:  map[int][]suspectBlock{},
-		ready:     map[int]bool{},
 		announce:  make(chan announceEvent, 4),
 		up:        makeBudget(newLimiter(cfg.UploadRate), s.up),
 		down:      makeBudget(newLimiter(cfg.DownloadRate), s.down),
@@ -311,7 +307,7 @@ func (t *Torrent) drop(ev event) {
 		ev.nc.Close()
 	case blockWritten:
 		// No new hash jobs now; an unhashed piece is fetched again later.
-		t.writing[int(ev.block.Piece)]--
+		t.writes.ended(int(ev.block.Piece))
 	case pieceHashed:
 		// Keep a piece verified during shutdown for the resume record.
 		if ev.ok && ev.err == nil && t.picker.Verified(ev.piece) == nil {
@@ -645,11 +641,7 @@ func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 		return t.unwantedBlock(p, data)
 	}
 	p.usefulBlocks++
-	pc := int(b.Piece)
-	t.writing[pc]++
-	if rc.Complete {
-		t.ready[pc] = true
-	}
+	t.writes.queued(int(b.Piece), rc.Complete)
 	t.workers.write(b, data, t.geo.Offset(b))
 	t.fillRequests(p)
 	return nil
