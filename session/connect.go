@@ -129,9 +129,10 @@ func (t *Torrent) disconnect(p *peerConn, err error) {
 		t.rechoke(time.Now()) // its slot goes to someone else now
 	}
 	t.picker.PeerLeft(p)
-	// An incoming peer's port is not its listen port: only p.listen is
-	// worth dialing, and it is p.addr when we dialed.
-	if p.listen.IsValid() {
+	if p.outgoing {
+		t.addrs.closed(p.addr, time.Now())
+	} else if p.listen.IsValid() {
+		// An incoming peer's port is not its listen port.
 		t.addrs.closed(p.listen, time.Now())
 	}
 	if isNormalClose(err) || errors.Is(err, errBothSeeds) {
