@@ -305,7 +305,12 @@ loop:
 		select {
 		case <-ctx.Done():
 			if reason == "interrupted" {
-				d.printf("stopping: telling trackers, saving the resume record (Ctrl-C again quits at once)\n")
+				// seed opens its data read-only and keeps no resume record.
+				what := "telling trackers"
+				if tr.download {
+					what += ", saving the resume record"
+				}
+				d.printf("stopping: %s (Ctrl-C again quits at once)\n", what)
 			}
 			err = <-runErr
 			break loop
