@@ -277,19 +277,30 @@ func failAt(b *addrBook, a netip.AddrPort) {
 // its cap, its memory bounded, and picking from it stays a heap pop.
 func TestAddrBookTrackerFloodStaysAtCap(t *testing.T) {
 	reply := addrsN(0, 170_000)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	b := newAddrBook(maxAddrs)
-	b.add(srcUser, addrsN(1_000_000, 10))
-	b.add(srcTracker, reply)
-	b.add(srcTracker, reply) // the next announce says it again
-	runtime.GC()
-	runtime.ReadMemStats(&after)
+	flood := func() *addrBook {
+		b := newAddrBook(maxAddrs)
+		b.add(srcUser, addrsN(1_000_000, 10))
+		b.add(srcTracker, reply)
+		b.add(srcTracker, reply) // the next announce says it again
+		return b
+	}
+	// The heap is the process's: goroutines other tests left winding down
+	// may allocate meanwhile, so the least of three measures counts.
+	var b *addrBook
+	grown := int64(1 << 62)
+	for range 3 {
+		var before, after runtime.MemStats
+		b = nil
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b = flood()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		grown = min(grown, int64(after.HeapAlloc)-int64(before.HeapAlloc))
+	}
 	if b.len() != maxAddrs {
 		t.Errorf("book holds %d addresses, want the cap %d", b.len(), maxAddrs)
 	}
-	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	t.Logf("book of %d entries: heap grew %d bytes (%d per entry)", b.len(), grown, grown/int64(b.len()))
 	if grown > 2<<20 {
 		t.Errorf("heap grew %d bytes for a book of %d entries, want under 2 MiB", grown, b.len())
@@ -301,7 +312,6 @@ func TestAddrBookTrackerFloodStaysAtCap(t *testing.T) {
 			t.Fatalf("pick %d: %v, not a user address", i, a)
 		}
 	}
-	runtime.KeepAlive(b)
 	runtime.KeepAlive(reply)
 }
 
