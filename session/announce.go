@@ -86,7 +86,7 @@ func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 			if resp.WarningMessage != "" {
 				t.log.Warn().Str("warning", resp.WarningMessage).Msg("tracker warning")
 			}
-			t.AddPeers(ctx, resp.Peers)
+			t.post(ctx, peersFound{addrs: resp.Peers, src: srcTracker})
 			event = tracker.EventNone
 			if ev == tracker.EventCompleted {
 				completedOwed = false
