@@ -100,12 +100,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if len(cfg.Tiers) == 0 {
-		// rtorrent ignores such a torrent without a word; say it here.
-		how := "the DHT, peer exchange (ut_pex) or --peer"
-		if o.private {
-			how = "--peer (a private torrent never uses the DHT or peer exchange)"
-		}
-		fmt.Fprintf(e.stderr, "warning: no tracker (-t): peers can find this torrent only through %s, and some clients (rtorrent) ignore a torrent without a tracker\n", how)
+		warnNoTracker(e, o.private)
 	}
 	if o.pieceLength == "auto" {
 		total, err := contentSize(path)
@@ -253,4 +248,14 @@ func (p *hashProgress) finish() {
 	if p.drawn {
 		fmt.Fprint(p.w, "\n")
 	}
+}
+
+// warnNoTracker says, when a torrent is made without -t, how its peers can
+// find each other: rtorrent ignores such a torrent without a word.
+func warnNoTracker(e *env, private bool) {
+	how := "the DHT, peer exchange (ut_pex) or --peer"
+	if private {
+		how = "--peer (a private torrent never uses the DHT or peer exchange)"
+	}
+	fmt.Fprintf(e.stderr, "warning: no tracker (-t): peers can find this torrent only through %s, and some clients (rtorrent) ignore a torrent without a tracker\n", how)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,7 +123,13 @@ func makeTorrentFor(ctx context.Context, e *env, path, out, pieceLength string, 
 	}
 	if old, err := metainfo.Load(out); err == nil && old.InfoHash == m.InfoHash {
 		m = old // same content: keep the file (and its trackers) as it is
+		if len(tiers) > 0 && !slices.EqualFunc(old.Tiers(), tiers, slices.Equal) {
+			fmt.Fprintf(e.stderr, "note: %s already describes this content and is kept as it is, with its own trackers (%d); -t is announced to, but is not in the file or its magnet link: remove the file to make a new one\n", out, len(old.Trackers()))
+		}
 	} else {
+		if len(tiers) == 0 {
+			warnNoTracker(e, false)
+		}
 		if _, err := os.Stat(out); err == nil {
 			return nil, fmt.Errorf("%s exists and describes other content; remove it or give -o", out)
 		}
