@@ -260,8 +260,9 @@ type redial struct {
 // cfg.MaxConns peers are dialled at once, each asked for the whole info dict. A peer that
 // was not ready (refused the connection or hung up before the handshake) is dialled again
 // after cfg.RetryDelay, doubling, up to cfg.MaxAttempts dials; a peer that fails after the
-// handshake is dropped and never dialled again, so a peer whose bytes did not match the
-// hash cannot waste a second try. It returns ctx's error when ctx ends first, and
+// handshake is dropped and never dialled again (unless it timed out waiting for room in
+// cfg.MemoryBudget), so a peer whose bytes did not match the hash cannot waste a second
+// try; its IP is banned, for dials and incoming connections alike. It returns ctx's error when ctx ends first, and
 // ErrPeersExhausted (wrapped) when cfg.Peers (and cfg.Incoming, if set) are closed and
 // every peer has failed for good. All the goroutines and connections it starts or is
 // handed are gone when it returns.
