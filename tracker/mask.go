@@ -3,6 +3,7 @@ package tracker
 import (
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -66,6 +67,66 @@ func MaskURL(raw string) string {
 		}
 	}
 	return b.String()
+}
+
+// minEchoedSecret is the shortest query value MaskEchoed looks for in a
+// message: a shorter one would match ordinary words, and is no secret worth
+// the name. Path segments and user info are secrets at any length MaskURL
+// masks them.
+const minEchoedSecret = 8
+
+// MaskEchoed returns text that came back from the tracker at announceURL (a
+// failure reason, a warning message, an HTTP status line) with the secrets
+// of that URL replaced by their MaskSecret form wherever they appear, as
+// written in the URL or unescaped: the token-like path segments and the
+// user info MaskURL masks, and the query values of 8 or more characters.
+// A tracker that echoes the request ("invalid passkey in /PASSKEY/announce")
+// would otherwise have the client print the passkey in its logs and status
+// line.
+func MaskEchoed(announceURL, text string) string {
+	var secrets []string
+	add := func(s string) {
+		secrets = append(secrets, s)
+		if u, err := url.QueryUnescape(s); err == nil && u != s {
+			secrets = append(secrets, u)
+		}
+	}
+	raw, _, _ := strings.Cut(announceURL, "#")
+	path, query, _ := strings.Cut(raw, "?")
+	if _, after, ok := strings.Cut(path, "://"); ok {
+		host, p, _ := strings.Cut(after, "/")
+		if at := strings.LastIndexByte(host, '@'); at >= 0 {
+			user, pass, _ := strings.Cut(host[:at], ":")
+			for _, s := range []string{host[:at], user, pass} {
+				if s != "" {
+					add(s)
+				}
+			}
+		}
+		path = p
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if looksLikeToken(seg) {
+			add(seg)
+		}
+	}
+	for _, kv := range strings.Split(query, "&") {
+		_, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			v = kv // ?PASSKEY
+		}
+		if len(v) >= minEchoedSecret {
+			add(v)
+		}
+	}
+	// Longest first: a secret that holds another is masked whole.
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	for _, s := range secrets {
+		if len(s) > 4 { // MaskSecret of 4 bytes or fewer is "…": masking is no use
+			text = strings.ReplaceAll(text, s, MaskSecret(s))
+		}
+	}
+	return text
 }
 
 // looksLikeToken reports whether a path segment holds a run of 16 or more

@@ -84,7 +84,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	if magnet != "" {
 		tr.out.printf("magnet: %s\n", magnet)
 	} else {
-		tr.out.printf("private torrent: send its .torrent file to whoever downloads (a magnet link cannot fetch a private torrent's metadata)\n")
+		tr.out.printf("%s\n", noMagnet)
 	}
 	if st.Have < st.Pieces {
 		tr.out.printf("warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)

@@ -221,11 +221,15 @@ func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir s
 	return sess, t, nil
 }
 
-// shareableMagnet is the magnet link seed prints for others to download
-// with, or "" for a private torrent: its peers never serve the info dict
-// (BEP 27; swarm and libtorrent offer no ut_metadata for private torrents),
-// so a magnet of it cannot work, and its tracker URLs hold the user's
-// passkey.
+// noMagnet is what create, info and seed print for a private torrent in
+// place of its magnet link (see shareableMagnet).
+const noMagnet = "private torrent: send its .torrent file to whoever downloads (a magnet link cannot fetch a private torrent's metadata)"
+
+// shareableMagnet is the magnet link create, info and seed print for others
+// to download with, or "" for a private torrent: its peers never serve the
+// info dict (BEP 27; swarm and libtorrent offer no ut_metadata for private
+// torrents), so a magnet of it cannot work, and its tracker URLs hold the
+// user's passkey.
 func shareableMagnet(m *metainfo.MetaInfo) string {
 	if m.Info.Private {
 		return ""
