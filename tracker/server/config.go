@@ -23,17 +23,21 @@ const (
 	DefaultMaxHeaderBytes  = 16 << 10
 	DefaultShutdownTimeout = 5 * time.Second
 	// DefaultMaxSwarms bounds the torrents an open tracker holds: a swarm
-	// with one peer takes about 180 bytes of heap (measured at a million),
-	// so a flood of announces for made-up info hashes stops near 180 MiB,
-	// while the largest public trackers track a few million real torrents.
-	DefaultMaxSwarms = 1_000_000
+	// with one peer takes about 175 bytes of live heap, and the process
+	// about 340 bytes of memory (the garbage collector lets the heap grow
+	// to twice what is live), measured with the binary at 100,000, 500,000
+	// and a million. Half a million stops a flood of made-up info hashes
+	// near 180 MiB, which a small VPS can spare; a tracker of millions of
+	// real torrents sets its own.
+	DefaultMaxSwarms = 500_000
 	DefaultIPBurst   = 1000
 	// DefaultPrefixFactor is how many addresses' worth of announces a /24
 	// (IPv6: /48) may make together by default. With swarm tracker's 20 a
 	// second that is 100: 180,000 torrents announced every 30 minutes, a
 	// thousand users with 180 torrents each behind one carrier-grade NAT
-	// block; and a block flooding made-up info hashes holds at most
-	// 100 s⁻¹ × 2 intervals = 360,000 swarms, never the default maximum.
+	// block; and a block flooding made-up info hashes needs over 80
+	// minutes to reach DefaultMaxSwarms (5,000 at once, then 100 a
+	// second), while its first swarms expire after an hour.
 	DefaultPrefixFactor = 5
 	DefaultIPLimitAddrs = 1 << 16
 )
@@ -100,7 +104,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// MaxSwarms bounds the torrents the registry holds: an announce that
 	// would start one more is refused with a failure reason, while swarms
-	// already held carry on. 0 means DefaultMaxSwarms (a million); a
+	// already held carry on. 0 means DefaultMaxSwarms (500,000); a
 	// negative value means no bound.
 	MaxSwarms int
 	// Allow and Deny are the allow and deny lists at start (see SetAccess);
