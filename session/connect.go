@@ -19,15 +19,14 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	reject := ""
 	// An outgoing address refused below may be dialed again at once
 	// unless a case says otherwise.
-	hold := time.Now()
+	now := time.Now()
+	hold := now
 	switch {
 	case ev.hs.PeerID == t.sess.peerID:
 		reject = "connection to ourselves"
 		hold = hold.Add(24 * time.Hour)
 	case t.addrs.isBanned(ev.addr.Addr()) || t.bannedIDs[ev.hs.PeerID]:
 		reject = "banned peer"
-	case len(t.peers) >= t.sess.cfg.MaxPeers:
-		reject = "too many peers"
 	case t.complete && !t.cfg.Seed:
 		reject = "download complete"
 	default:
@@ -46,6 +45,18 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 				}
 				break
 			}
+		}
+	}
+	if ip := t.sess.cappedIP(ev.addr); reject == "" && ip.IsValid() && t.peersFrom(ip) >= maxPeersPerIP {
+		reject = "too many connections from this IP"
+		hold = hold.Add(redialMax)
+	}
+	if reject == "" && len(t.peers) >= t.sess.cfg.MaxPeers {
+		// Full: the newcomer takes the place of an idle peer, if any.
+		if v := turnoverVictim(t.peers, now, t.sess.cfg.TurnoverAfter); v != nil {
+			t.disconnect(v, errReplaced)
+		} else {
+			reject = "too many peers"
 		}
 	}
 	if reject != "" {
@@ -68,7 +79,7 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	pctx, cancel := context.WithCancel(ctx)
 	p := &peerConn{
 		t: t, conn: conn, addr: ev.addr, id: ev.hs.PeerID, outgoing: ev.outgoing, ctx: pctx, cancel: cancel,
-		amChoking: true, peerChoking: true, pipeline: minPipeline, slowStart: true, lastBlock: time.Now(), connected: time.Now(),
+		amChoking: true, peerChoking: true, pipeline: minPipeline, slowStart: true, lastBlock: now, connected: now, lastPayload: now,
 		log: t.log.With().Str("peer", ev.addr.String()).Str("client", peer.ClientName(ev.hs.PeerID)).Logger(),
 	}
 	p.q.wake = make(chan struct{}, 1)
@@ -135,7 +146,7 @@ func (t *Torrent) disconnect(p *peerConn, err error) {
 		// An incoming peer's port is not its listen port.
 		t.addrs.closed(p.listen, time.Now())
 	}
-	if isNormalClose(err) || errors.Is(err, errBothSeeds) {
+	if isNormalClose(err) || errors.Is(err, errBothSeeds) || errors.Is(err, errReplaced) {
 		p.log.Debug().Err(err).Msg("peer disconnected")
 	} else {
 		p.log.Info().Err(err).Msg("peer disconnected")
@@ -162,6 +173,10 @@ func (t *Torrent) connectMore(ctx context.Context) {
 		if t.connectedTo(addr) {
 			// A peer that connected to us listens there: not while it stays.
 			t.addrs.hold(addr, now.Add(redialMin))
+			continue
+		}
+		if ip := t.sess.cappedIP(addr); ip.IsValid() && t.peersFrom(ip) >= maxPeersPerIP {
+			t.addrs.hold(addr, now.Add(redialMax)) // adopt would refuse it
 			continue
 		}
 		t.wg.Go(func() { t.dial(ctx, addr) })

@@ -16,6 +16,9 @@ func (t *Torrent) tick(ctx context.Context, now time.Time) {
 		p.rate.add(d)
 		u := p.uploaded.Load()
 		p.upRate.add(u - p.lastUp)
+		if d > 0 || u > p.lastUp {
+			p.lastPayload = now
+		}
 		p.lastUp = u
 		if p.slowStart {
 			// Slow start ends when a second brings less than 10% more
