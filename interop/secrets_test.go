@@ -3,6 +3,8 @@ package interop_test
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,7 +28,8 @@ func leaksPasskey(out, passkey string) bool {
 // against `swarm tracker --private` with debug logs, also with a tracker
 // that refuses the passkey, trackers that cannot be reached (HTTP with the
 // passkey in the path and in the query, UDP with it in the BEP 41 path)
-// and a torrent URL that cannot be fetched, and checks that nothing either
+// a tracker whose failure reason echoes the request path, and a torrent URL
+// that cannot be fetched, and checks that nothing either
 // prints (stdout, stderr, logs) holds a passkey (issue 13).
 func TestGetAndSeedNeverPrintThePasskey(t *testing.T) {
 	s := newPrivateSetup(t, 1<<20)
@@ -40,6 +43,12 @@ func TestGetAndSeedNeverPrintThePasskey(t *testing.T) {
 	waitListening(t, seedPort, 30*time.Second)
 	peer := fmt.Sprintf("127.0.0.1:%d", seedPort)
 	down := fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nothing listens: refused
+	// A tracker whose failure reason echoes the request path, passkey and all.
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reason := "invalid passkey in " + r.URL.Path
+		fmt.Fprintf(w, "d14:failure reason%d:%se", len(reason), reason)
+	}))
+	t.Cleanup(echo.Close)
 
 	type getRun struct {
 		name     string
@@ -57,6 +66,8 @@ func TestGetAndSeedNeverPrintThePasskey(t *testing.T) {
 			"-t", "http://" + down + "/announce?passkey=" + bobPK,
 			"-t", "udp://" + down + "/" + bobPK + "/announce"}, 0,
 			"/announce?passkey=" + bobPK[:4] + "…"},
+		{"tracker echoes the passkey", []string{"--peer", peer, "--json", "-t", echo.URL + "/" + bobPK + "/announce"}, 0,
+			"invalid passkey in /" + bobPK[:4] + "…/announce"},
 	}
 	var all strings.Builder
 	for _, r := range runs {
@@ -85,7 +96,7 @@ func TestGetAndSeedNeverPrintThePasskey(t *testing.T) {
 	}
 	check(t, "seed", seed.output(), "", alicePK, bobPK)
 	if !t.Failed() {
-		t.Logf("%d bytes printed by 4 downloads, 1 failed fetch and the seed; no passkey in any", all.Len()+len(outB)+len(seed.output()))
+		t.Logf("%d bytes printed by 5 downloads, 1 failed fetch and the seed; no passkey in any", all.Len()+len(outB)+len(seed.output()))
 	}
 }
 

@@ -25,6 +25,10 @@ const (
 	DefaultPeerTimeout = 30 * time.Second
 	DefaultRetryDelay  = 2 * time.Second
 	DefaultMaxAttempts = 6
+	// DefaultMemoryBudget lets one fetch of the largest info dict we accept
+	// (peer.MaxMetadataSize) run beside one of up to 8 MiB, several times any real one (a
+	// 1 TiB torrent of 16 MiB pieces has 1.3 MiB of piece hashes).
+	DefaultMemoryBudget = peer.MaxMetadataSize + 8<<20
 )
 
 // maxRetryDelay caps the doubling wait before a peer that was not ready is dialled again.
@@ -51,6 +55,11 @@ var (
 	ErrRejected = errors.New("metadata: peer rejected a request")
 	// ErrPeersExhausted: Config.Peers was closed and every peer it gave has failed.
 	ErrPeersExhausted = errors.New("metadata: no peer left to ask")
+	// errBanned: the peer's IP sent an info dict that failed the hash during this Fetch.
+	errBanned = errors.New("metadata: peer's IP is banned: it sent an info dict that failed the hash")
+	// errBusy: the peer's claimed size found no room in the memory budget before the peer
+	// timed out; the peer may be fine.
+	errBusy = errors.New("metadata: no room in the memory budget")
 )
 
 // Config says what to fetch and from whom.
@@ -100,6 +109,14 @@ type Config struct {
 	Found func(netip.AddrPort)
 	// Stats, if set, counts what Fetch is doing, for a status line.
 	Stats *Stats
+	// MemoryBudget bounds, in bytes, the info dict all the fetches in flight may hold at
+	// once, counted by the metadata_size each peer claims before it is asked for a piece:
+	// a fetch waits (within PeerTimeout) until its claim fits, and while another fetch of
+	// the same size runs, since that one's result settles the size for every peer that
+	// claims it. 0 means DefaultMemoryBudget; less than peer.MaxMetadataSize is an error.
+	MemoryBudget int
+
+	guard *guard // set by Fetch, shared by its fetches
 }
 
 // Accepted is a connection a peer opened to us, after the BitTorrent handshake.
@@ -113,6 +130,7 @@ type Stats struct {
 	Dialling  atomic.Int32 // outgoing connections not yet through the handshake
 	Connected atomic.Int32 // peers through the handshake, being asked for the metadata
 	Tried     atomic.Int32 // peers connected to or dialled, including again
+	Banned    atomic.Int32 // IPs banned for an info dict that failed the hash
 }
 
 func (cfg *Config) fill() error {
@@ -121,6 +139,12 @@ func (cfg *Config) fill() error {
 	}
 	if cfg.MaxConns < 0 || cfg.DialTimeout < 0 || cfg.PeerTimeout < 0 || cfg.RetryDelay < 0 || cfg.MaxAttempts < 0 {
 		return errors.New("metadata: negative MaxConns, MaxAttempts, timeout or delay in Config")
+	}
+	if cfg.MemoryBudget != 0 && cfg.MemoryBudget < peer.MaxMetadataSize {
+		return fmt.Errorf("metadata: MemoryBudget %d is below the largest info dict we accept (%d)", cfg.MemoryBudget, peer.MaxMetadataSize)
+	}
+	if cfg.MemoryBudget == 0 {
+		cfg.MemoryBudget = DefaultMemoryBudget
 	}
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = DefaultMaxConns
@@ -144,7 +168,76 @@ func (cfg *Config) fill() error {
 	if cfg.Stats == nil {
 		cfg.Stats = new(Stats)
 	}
+	cfg.guard = &guard{free: cfg.MemoryBudget, sizes: map[int]bool{}, banned: map[netip.Addr]bool{}, changed: make(chan struct{})}
 	return nil
+}
+
+// guard is what the fetches of one Fetch share: the memory budget, the sizes being
+// fetched and the banned IPs. Any goroutine may call its methods.
+type guard struct {
+	mu      sync.Mutex          // guards the fields below
+	free    int                 // bytes of the budget not reserved by a fetch
+	sizes   map[int]bool        // claimed sizes being fetched
+	banned  map[netip.Addr]bool // IPs that sent an info dict that failed the hash
+	changed chan struct{}       // closed and replaced when a reservation ends or an IP is banned
+}
+
+// acquire reserves size bytes for a fetch from ip, waiting until they fit in the budget
+// and no other fetch of that size runs, or until ctx ends (errBusy). It fails with
+// errBanned once ip is banned. A nil error must be followed by release(size).
+func (g *guard) acquire(ctx context.Context, ip netip.Addr, size int) error {
+	for {
+		g.mu.Lock()
+		if g.banned[ip] {
+			g.mu.Unlock()
+			return errBanned
+		}
+		if !g.sizes[size] && size <= g.free {
+			g.sizes[size] = true
+			g.free -= size
+			g.mu.Unlock()
+			return nil
+		}
+		changed := g.changed
+		g.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w for %d bytes of metadata", errBusy, size)
+		case <-changed:
+		}
+	}
+}
+
+func (g *guard) release(size int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.sizes, size)
+	g.free += size
+	g.wake()
+}
+
+// ban bans ip for the rest of the Fetch; it reports whether ip was not banned already.
+func (g *guard) ban(ip netip.Addr) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.banned[ip] {
+		return false
+	}
+	g.banned[ip] = true
+	g.wake()
+	return true
+}
+
+func (g *guard) isBanned(ip netip.Addr) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.banned[ip]
+}
+
+// wake tells the fetches waiting in acquire to look again. g.mu must be held.
+func (g *guard) wake() {
+	close(g.changed)
+	g.changed = make(chan struct{})
 }
 
 // result is what one peer's fetch reports to Fetch's loop.
@@ -167,8 +260,9 @@ type redial struct {
 // cfg.MaxConns peers are dialled at once, each asked for the whole info dict. A peer that
 // was not ready (refused the connection or hung up before the handshake) is dialled again
 // after cfg.RetryDelay, doubling, up to cfg.MaxAttempts dials; a peer that fails after the
-// handshake is dropped and never dialled again, so a peer whose bytes did not match the
-// hash cannot waste a second try. It returns ctx's error when ctx ends first, and
+// handshake is dropped and never dialled again (unless it timed out waiting for room in
+// cfg.MemoryBudget), so a peer whose bytes did not match the hash cannot waste a second
+// try; its IP is banned, for dials and incoming connections alike. It returns ctx's error when ctx ends first, and
 // ErrPeersExhausted (wrapped) when cfg.Peers (and cfg.Incoming, if set) are closed and
 // every peer has failed for good. All the goroutines and connections it starts or is
 // handed are gone when it returns.
@@ -222,7 +316,7 @@ func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 				continue
 			}
 			addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
-			if !addr.IsValid() || addr.Port() == 0 || addr.Addr().IsUnspecified() || dials[addr] > 0 {
+			if !addr.IsValid() || addr.Port() == 0 || addr.Addr().IsUnspecified() || dials[addr] > 0 || cfg.guard.isBanned(addr.Addr()) {
 				continue
 			}
 			dial(addr)
@@ -236,6 +330,11 @@ func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 				cfg.Logger.Debug().Stringer("peer", a.Conn.RemoteAddr()).Msg("metadata: incoming peer closed, enough are being asked")
 				continue
 			}
+			if cfg.guard.isBanned(addrOf(a.Conn.RemoteAddr()).Addr()) {
+				a.Conn.Close()
+				cfg.Logger.Debug().Stringer("peer", a.Conn.RemoteAddr()).Msg("metadata: incoming peer closed, its IP is banned")
+				continue
+			}
 			accepted++
 			wg.Go(func() {
 				info, addr, err := fetchAccepted(ctx, &cfg, a)
@@ -245,6 +344,9 @@ func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 			i := nextRetry(retries)
 			addr := retries[i].addr
 			retries = slices.Delete(retries, i, i+1)
+			if cfg.guard.isBanned(addr.Addr()) {
+				continue
+			}
 			dial(addr)
 		case r := <-results:
 			if r.incoming {
@@ -258,6 +360,9 @@ func Fetch(ctx context.Context, cfg Config) ([]byte, error) {
 			}
 			if ctx.Err() != nil {
 				continue
+			}
+			if errors.Is(r.err, ErrHashMismatch) {
+				cfg.Logger.Info().Str("peer", r.addr.String()).Err(r.err).Msg("metadata: peer sent a bad info dict; its IP is banned for this magnet")
 			}
 			if r.incoming {
 				cfg.Logger.Debug().Str("peer", r.addr.String()).Err(r.err).Msg("metadata peer dropped (incoming)")
@@ -332,8 +437,9 @@ func fetchFrom(ctx context.Context, cfg *Config, addr netip.AddrPort) (info []by
 		wrong := errors.Is(err, peer.ErrBadProtocol) || errors.Is(err, peer.ErrInfoHashMismatch)
 		return nil, !wrong, ctxErr(ctx, fmt.Errorf("handshake: %w", err))
 	}
-	info, err = exchange(cfg, nc, theirs, nil)
-	return info, false, ctxErr(ctx, err)
+	info, err = exchange(ctx, cfg, nc, theirs, nil)
+	// A peer we had no room for may be fine: ask it again later.
+	return info, errors.Is(err, errBusy), ctxErr(ctx, err)
 }
 
 // fetchAccepted takes the whole info dict from a peer that connected to us, and checks
@@ -356,13 +462,14 @@ func fetchAccepted(ctx context.Context, cfg *Config, a Accepted) (info []byte, a
 			cfg.Found(addr)
 		}
 	}
-	info, err = exchange(cfg, a.Conn, a.Handshake, found)
+	info, err = exchange(ctx, cfg, a.Conn, a.Handshake, found)
 	return info, addr, ctxErr(ctx, err)
 }
 
-// exchange asks a peer through the handshake for the info dict over ut_metadata. found,
-// if set, gets the listen port the peer names in its extension handshake.
-func exchange(cfg *Config, nc net.Conn, theirs peer.Handshake, found func(port uint16)) ([]byte, error) {
+// exchange asks a peer through the handshake for the info dict over ut_metadata, once the
+// size it claims fits in the memory budget. found, if set, gets the listen port the peer
+// names in its extension handshake.
+func exchange(ctx context.Context, cfg *Config, nc net.Conn, theirs peer.Handshake, found func(port uint16)) ([]byte, error) {
 	cfg.Stats.Connected.Add(1)
 	defer cfg.Stats.Connected.Add(-1)
 	if !theirs.Reserved.Extended() {
@@ -376,8 +483,8 @@ func exchange(cfg *Config, nc net.Conn, theirs peer.Handshake, found func(port u
 	if err != nil {
 		return nil, err
 	}
-	f := &fetch{conn: conn, found: found}
-	return f.run(cfg)
+	f := &fetch{conn: conn, found: found, ip: addrOf(nc.RemoteAddr()).Addr()}
+	return f.run(ctx, cfg)
 }
 
 // ctxErr prefers ctx's error to err once ctx has ended: a read failing on a closed conn
@@ -395,9 +502,10 @@ type fetch struct {
 	theirID uint8 // the extended id the peer receives ut_metadata under
 	chatter int   // messages other than ut_metadata ones read so far
 	found   func(port uint16)
+	ip      netip.Addr // the peer's, banned if its info dict fails the hash
 }
 
-func (f *fetch) run(cfg *Config) ([]byte, error) {
+func (f *fetch) run(ctx context.Context, cfg *Config) ([]byte, error) {
 	ours := peer.ExtensionHandshake{M: map[string]uint8{peer.MetadataExtension: peer.MetadataID}, V: cfg.Client, Port: cfg.ListenPort}
 	payload, err := ours.Marshal()
 	if err != nil {
@@ -410,6 +518,10 @@ func (f *fetch) run(cfg *Config) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.guard.acquire(ctx, f.ip, size); err != nil {
+		return nil, err
+	}
+	defer cfg.guard.release(size)
 
 	// Pieces are kept apart until all have come, so memory follows what the peer really
 	// sent, never the size it announced.
@@ -454,11 +566,20 @@ func (f *fetch) run(cfg *Config) ([]byte, error) {
 			next++
 		}
 	}
-	info := bytes.Join(pieces, nil)
-	if sha1.Sum(info) != cfg.InfoHash {
-		return nil, fmt.Errorf("%w: %d bytes with SHA-1 %x", ErrHashMismatch, len(info), sha1.Sum(info))
+	// Hash the pieces where they are: a second copy of junk would double what a liar costs.
+	h := sha1.New()
+	for _, p := range pieces {
+		h.Write(p)
 	}
-	return info, nil
+	if sum := h.Sum(nil); [20]byte(sum) != cfg.InfoHash {
+		// Banned before the deferred release, so that peers of the same IP waiting for
+		// this size are turned away, not asked.
+		if f.ip.IsValid() && cfg.guard.ban(f.ip) {
+			cfg.Stats.Banned.Add(1)
+		}
+		return nil, fmt.Errorf("%w: %d bytes with SHA-1 %x", ErrHashMismatch, size, sum)
+	}
+	return bytes.Join(pieces, nil), nil
 }
 
 // readExtensionHandshake reads messages until the peer's extension handshake and returns

@@ -2,12 +2,14 @@ package metadata_test
 
 import (
 	"context"
+	crand "crypto/rand"
 	"crypto/sha1"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,10 +70,11 @@ const (
 	silent                     // never answers a request
 	noExtensionBit             // clears the extension protocol bit in its handshake
 	held                       // after the first request, hangs up once told to on release
+	junk                       // serves its info, junk of a size near the limit, for another info hash
 )
 
 var modeNames = [...]string{"good", "corrupt", "reject", "short piece", "wrong total_size", "no ut_metadata",
-	"zero metadata_size", "huge metadata_size", "silent", "no extension bit", "held"}
+	"zero metadata_size", "huge metadata_size", "silent", "no extension bit", "held", "junk"}
 
 func (m mode) String() string { return modeNames[m] }
 
@@ -93,6 +96,7 @@ type fakePeer struct {
 	release  chan struct{} // a held fake hangs up on a receive from it
 	waiting  *atomic.Int32 // held fakes waiting on release; the releaser decrements it
 	stop     chan struct{} // closed when the test ends
+	claimed  int           // added to len(info) in the metadata_size it claims; set before use
 
 	mu   sync.Mutex
 	open []net.Conn
@@ -221,7 +225,7 @@ func (f *fakePeer) exchange(c net.Conn) error {
 	}
 	// Real peers send a bitfield and haves around the extension handshake.
 	hs := peer.ExtensionHandshake{M: map[string]uint8{peer.MetadataExtension: fakeID, "ut_pex": 1}, V: "fake",
-		MetadataSize: len(f.info), Port: f.addr().Port()}
+		MetadataSize: len(f.info) + f.claimed, Port: f.addr().Port()}
 	switch f.mode {
 	case noExtension:
 		delete(hs.M, peer.MetadataExtension)
@@ -363,7 +367,9 @@ func TestFetchMultiPieceInfo(t *testing.T) {
 func TestFetchDropsBadPeerAndUsesNext(t *testing.T) {
 	checkGoroutines(t)
 	info := makeInfo(t, 2000)
-	for _, m := range []mode{corrupt, reject, shortPiece, wrongTotalSize, noExtension, zeroSize, hugeSize, silent, noExtensionBit} {
+	// corrupt is not among them: its IP is banned, and both fakes are on 127.0.0.1
+	// (TestFetchBoundsMemoryAndBansBadIPs covers it).
+	for _, m := range []mode{reject, shortPiece, wrongTotalSize, noExtension, zeroSize, hugeSize, silent, noExtensionBit} {
 		t.Run(m.String(), func(t *testing.T) {
 			bad := startFake(t, info, m, nil, nil)
 			good := startFake(t, info, good, nil, nil)
@@ -491,7 +497,9 @@ func TestFetchBoundsParallelConnections(t *testing.T) {
 	var live, maxLive atomic.Int32
 	var fakes []*fakePeer
 	for range numFakes {
-		fakes = append(fakes, startFake(t, info, held, &live, &maxLive))
+		f := startFake(t, info, held, &live, &maxLive)
+		f.claimed = len(fakes) // sizes differ: one size is asked of one peer at a time
+		fakes = append(fakes, f)
 	}
 	cfg := testConfig(t, info, addrs(fakes...))
 	cfg.MaxConns = maxConns
@@ -582,20 +590,24 @@ func TestFetchCancelReturnsPromptly(t *testing.T) {
 	}
 	cfg := testConfig(t, info, peers)
 	cfg.PeerTimeout = time.Minute // only the cancel may end these fetches
+	cfg.Stats = new(metadata.Stats)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
 		_, err := metadata.Fetch(ctx, cfg)
 		done <- err
 	}()
-	// Wait until every fake holds a connection that waits for an answer.
-	deadline := time.Now().Add(5 * time.Second)
-	for _, f := range fakes {
-		for f.requests.Load() == 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
+	// Wait until one fake holds a connection that waits for an answer and the other two,
+	// through the handshake, wait for their turn (they claim the same size).
+	asked := func() (n int32) {
+		for _, f := range fakes {
+			n += min(f.requests.Load(), 1)
 		}
-		if f.requests.Load() == 0 {
-			t.Fatal("the fetcher did not reach every fake peer in 5 s")
+		return n
+	}
+	for deadline := time.Now().Add(5 * time.Second); asked() != 1 || cfg.Stats.Connected.Load() != 3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5 s: %d fakes asked, %d connected; want 1 and 3", asked(), cfg.Stats.Connected.Load())
 		}
 	}
 	start := time.Now()
@@ -624,6 +636,7 @@ func TestFetchConfigErrors(t *testing.T) {
 		{"negative timeout", metadata.Config{Peers: peers, PeerTimeout: -time.Second}},
 		{"negative retry delay", metadata.Config{Peers: peers, RetryDelay: -time.Second}},
 		{"negative MaxAttempts", metadata.Config{Peers: peers, MaxAttempts: -1}},
+		{"memory budget below the largest info dict", metadata.Config{Peers: peers, MemoryBudget: peer.MaxMetadataSize - 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -642,7 +655,8 @@ func TestFetchConfigErrors(t *testing.T) {
 func TestFetchAsksPeersThatConnectToUs(t *testing.T) {
 	checkGoroutines(t)
 	info := makeInfo(t, 2000)
-	bad, good := startFake(t, info, corrupt, nil, nil), startFake(t, info, good, nil, nil)
+	// reject, not corrupt: a corrupt peer's IP, 127.0.0.1, would be banned, the good one's too.
+	bad, good := startFake(t, info, reject, nil, nil), startFake(t, info, good, nil, nil)
 	incoming := make(chan metadata.Accepted)
 	cfg := testConfig(t, info, make(chan netip.AddrPort)) // open and empty: nobody to dial
 	cfg.Incoming = incoming
@@ -693,5 +707,102 @@ func TestFetchAsksPeersThatConnectToUs(t *testing.T) {
 	}
 	if n, c := cfg.Stats.Tried.Load(), cfg.Stats.Connected.Load(); n != 2 || c != 0 {
 		t.Errorf("Stats: tried %d, connected %d after Fetch, want 2 and 0", n, c)
+	}
+}
+
+// fromConn is a connection that says it comes from another address, so that peers on
+// 127.0.0.1 can stand for peers of several IPs.
+type fromConn struct {
+	net.Conn
+	from *net.TCPAddr
+}
+
+func (c fromConn) RemoteAddr() net.Addr { return c.from }
+
+// TestFetchBoundsMemoryAndBansBadIPs: peers that claim an info dict of nearly 16 MiB and
+// send junk (as /tmp/attack/metabomb.py did: 8 fetches at once held up to 16 MiB each, RSS
+// 17 -> 319 MiB, 461 hash failures from one IP in 40 s) are asked within the memory
+// budget, one at a time per claimed size; the IP of each is banned after its first bad info
+// dict, so its other connections are closed unasked; and an honest peer then delivers.
+func TestFetchBoundsMemoryAndBansBadIPs(t *testing.T) {
+	checkGoroutines(t)
+	info := makeInfo(t, 2000)
+	junkInfo := make([]byte, peer.MaxMetadataSize)
+	crand.Read(junkInfo)
+	const ips, connsPerIP = 4, 2 // 8 connections: as many as MaxConns lets in at once
+	incoming := make(chan metadata.Accepted, ips*connsPerIP+1)
+	peers := make(chan netip.AddrPort, 1) // the honest peer, once the liars are banned
+	cfg := testConfig(t, info, peers)
+	cfg.Incoming = incoming
+	cfg.Stats = new(metadata.Stats)
+	cfg.PeerTimeout = 30 * time.Second // the liars are asked one after another
+	from := func(i int) *net.TCPAddr { return &net.TCPAddr{IP: net.IPv4(10, 0, 0, byte(1+i)), Port: 6881} }
+	var liars []*fakePeer
+	for i := range ips {
+		// Sizes differ between IPs, so that only the budget keeps their fetches apart.
+		f := startFake(t, junkInfo[:peer.MaxMetadataSize-i*1000], junk, nil, nil)
+		liars = append(liars, f)
+		for range connsPerIP {
+			a := f.connect(t)
+			a.Conn = fromConn{a.Conn, from(i)}
+			incoming <- a
+		}
+	}
+
+	defer debug.SetGCPercent(debug.SetGCPercent(10)) // heap in use, not garbage waiting
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapAlloc, ms.HeapAlloc
+	type res struct {
+		info []byte
+		err  error
+	}
+	done := make(chan res, 1)
+	go func() {
+		b, err := metadata.Fetch(t.Context(), cfg)
+		done <- res{b, err}
+	}()
+	for deadline := time.Now().Add(60 * time.Second); cfg.Stats.Banned.Load() < ips || cfg.Stats.Connected.Load() > 0; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s: %d IPs banned, %d peers connected; want %d and 0", cfg.Stats.Banned.Load(), cfg.Stats.Connected.Load(), ips)
+		}
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc)
+	}
+	grew := int(peak - base)
+	t.Logf("heap grew by at most %.1f MiB while %d liars claimed 16 MiB each", float64(grew)/(1<<20), ips*connsPerIP)
+	if limit := metadata.DefaultMemoryBudget + 8<<20; grew > limit {
+		t.Errorf("heap grew by %d bytes, want at most %d (the memory budget and 8 MiB of buffers)", grew, limit)
+	}
+	for i, f := range liars {
+		if got, want := f.requests.Load(), int32(peer.MetadataPieces(len(f.info))); got != want {
+			t.Errorf("liar %d (2 connections from one IP) got %d requests, want %d: one connection asked, the other banned", i, got, want)
+		}
+	}
+
+	// A banned IP that connects again is closed unasked; an honest peer delivers.
+	late := startFake(t, junkInfo[:peer.MaxMetadataSize-1000], junk, nil, nil)
+	a := late.connect(t)
+	a.Conn = fromConn{a.Conn, from(0)}
+	incoming <- a
+	for deadline := time.Now().Add(5 * time.Second); len(incoming) > 0; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Fetch did not take the late connection in 5 s")
+		}
+	}
+	honest := startFake(t, info, good, nil, nil)
+	peers <- honest.addr()
+	var r res
+	select {
+	case r = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Fetch did not return in 20 s")
+	}
+	if r.err != nil || string(r.info) != string(info) {
+		t.Fatalf("Fetch() = %d bytes, %v, want the info dict from the honest peer", len(r.info), r.err)
+	}
+	if n := late.requests.Load(); n != 0 {
+		t.Errorf("a banned IP connecting again got %d requests, want 0", n)
 	}
 }

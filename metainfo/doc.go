@@ -1,5 +1,5 @@
-// Package metainfo reads, writes and builds .torrent files (BEP 3, 12, 19, 27)
-// and magnet links (BEP 9 URI form).
+// Package metainfo reads, writes and builds .torrent files (BEP 3, 12, 19, 27,
+// and 47 pad files) and magnet links (BEP 9 URI form).
 //
 // Parsing is strict: every .torrent is checked byte by byte before it is
 // decoded, and errors name the field or the byte offset. The v1 info hash is

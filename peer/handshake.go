@@ -15,8 +15,10 @@ const Protocol = "BitTorrent protocol"
 // hash, 20 peer id.
 const HandshakeLen = 1 + len(Protocol) + 8 + 20 + 20
 
-// HandshakeTimeout bounds a whole handshake exchange in Initiate and Accept.
-const HandshakeTimeout = 20 * time.Second
+// HandshakeTimeout bounds a whole handshake exchange in Initiate and Accept:
+// 10 s, as libtorrent's handshake_timeout and rain's, since an honest peer
+// answers within a round trip and a silent one holds a slot until then.
+const HandshakeTimeout = 10 * time.Second
 
 // Errors a handshake can fail with. Test for them with errors.Is.
 var (

@@ -479,7 +479,8 @@ func (pk *Picker[K]) take(k K, ps *peerState, p int, st *pieceState[K], out []Bl
 // Received records that block b arrived from peer k and says what to do with
 // it. An error means b is not a block of this torrent (the peer broke the
 // protocol). A block that was not requested is still accepted if it is
-// missing: a late answer to a released request is good data.
+// missing; the session never passes one (it drops blocks not requested of
+// that peer, so no peer writes into our files unasked), but a caller may.
 func (pk *Picker[K]) Received(k K, b Block) (Receipt[K], error) {
 	i, ok := pk.geo.BlockIndex(b)
 	if !ok {

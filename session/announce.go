@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"time"
 
 	"swarm/tracker"
@@ -80,11 +81,12 @@ func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 		}
 		switch {
 		case err == nil:
+			t.trackerErr.Store(nil)
 			t.log.Debug().Stringer("event", ev).Int("peers", len(resp.Peers)).Dur("interval", resp.Interval).Msg("announced")
 			if resp.WarningMessage != "" {
 				t.log.Warn().Str("warning", resp.WarningMessage).Msg("tracker warning")
 			}
-			t.AddPeers(ctx, resp.Peers)
+			t.post(ctx, peersFound{addrs: resp.Peers, src: srcTracker})
 			event = tracker.EventNone
 			if ev == tracker.EventCompleted {
 				completedOwed = false
@@ -94,7 +96,15 @@ func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 		case ctx.Err() != nil:
 		case errors.Is(err, tracker.ErrTooSoon):
 		default:
-			t.log.Warn().Err(err).Msg("tracker unreachable; trading with the peers we have")
+			// The status line gets one short line; the log the whole error.
+			msg := "not answering"
+			if fe := (*tracker.FailureError)(nil); errors.As(err, &fe) {
+				msg = "refused: " + strings.Join(strings.Fields(fe.Reason), " ")
+				t.log.Warn().Err(err).Msg("tracker refused the announce; trading with the peers we have")
+			} else {
+				t.log.Warn().Err(err).Msg("tracker unreachable; trading with the peers we have")
+			}
+			t.trackerErr.Store(&msg)
 		}
 		wait := time.Until(a.NextAnnounce())
 		if st := t.Stats(); !st.Complete && st.Peers < fewPeers {

@@ -164,7 +164,7 @@ func TestSeederUnderAttackServesAGoodDownload(t *testing.T) {
 	runSession(t, leechSess)
 
 	// One byte a second during the handshake: the handshake's time limit
-	// (peer.HandshakeTimeout, 20 s) ends it before its 68 bytes are in.
+	// (peer.HandshakeTimeout, 10 s) ends it before its 68 bytes are in.
 	// It runs beside the other attacks.
 	slowHS := make(chan string, 1)
 	go func() {

@@ -50,7 +50,7 @@ func (t *Torrent) dhtLoop(ctx context.Context, node *dht.Node) {
 			t.log.Debug().Err(err).Msg("DHT announce failed")
 		} else {
 			t.log.Debug().Int("peers", len(peers)).Msg("announced to the DHT")
-			t.AddPeers(ctx, peers)
+			t.post(ctx, peersFound{addrs: peers, src: srcDHT})
 			st := t.Stats()
 			short = st.Peers+len(peers) < fewPeers && !st.Complete
 		}

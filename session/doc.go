@@ -7,5 +7,5 @@
 // metadata) so the torrent can be added.
 //
 // Every goroutine started here is waited for: Run returns only after all of
-// them have stopped. Only cmd/ imports this package.
+// them have stopped. Only cmd/ and lab import this package.
 package session

@@ -66,6 +66,7 @@ type pieceHashed struct {
 // peersFound: a tracker (or the user) gave us peers to try.
 type peersFound struct {
 	addrs []netip.AddrPort
+	src   addrSource
 }
 
 func (peerConnected) isEvent() {}

@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 
 	"swarm/metainfo"
@@ -17,9 +18,21 @@ const (
 	// rain refuses past its MaxPeerAccept. An honest handshake takes a
 	// round trip, so even a hundred new peers a second keep only a few in
 	// flight; 32 leaves room for the burst that follows an announce while
-	// silent connections, each held up to peer.HandshakeTimeout (20 s),
+	// silent connections, each held up to peer.HandshakeTimeout (10 s),
 	// can hold at most 32 descriptors.
 	maxHandshakes = 32
+	// maxHandshakesPerIP is the most of those from one IP: an honest peer
+	// handshakes once at a time, a few more leave room for several behind
+	// one NAT, and silent connections from one IP hold 4 of the 32 slots
+	// rather than all of them (issue 13's slowloris).
+	maxHandshakesPerIP = 4
+	// maxPeersPerIP is the most connections one IP has with one torrent,
+	// incoming and outgoing. libtorrent allows 1; 2 lets two users behind
+	// one NAT (a household, a carrier-grade NAT) both trade with us, while
+	// peers squatting from one IP hold 2 of MaxPeers slots, not all
+	// (issue 13). A peer's second connection to itself (a simultaneous
+	// open) is settled by peer id before this cap is counted.
+	maxPeersPerIP = 2
 	// fdReserve is the descriptors kept back from peers for everything
 	// else the process holds: standard streams, the runtime's poller, the
 	// listener, the DHT socket, tracker announces (HTTP and UDP), log
@@ -47,11 +60,43 @@ func torrentReserve(info *metainfo.Info) int {
 // until they close, outgoing ones from the dial until they close. Close
 // of a counted conn gives its slot back, whoever closes it.
 type connLimits struct {
-	mu          sync.Mutex // guards the fields below
-	open        int        // counted sockets open: handshaking, dialing or connected
-	handshaking int        // incoming sockets still in their handshake
-	max         int        // most open at once
-	refusing    bool       // a refusal happened since open was last below max
+	mu          sync.Mutex         // guards the fields below
+	open        int                // counted sockets open: handshaking, dialing or connected
+	handshaking int                // incoming sockets still in their handshake
+	byIP        map[netip.Addr]int // of those, how many from each capped IP
+	max         int                // most open at once
+	refusing    bool               // a refusal happened since open was last below max
+}
+
+// acquireIP takes one of ip's handshake slots (maxHandshakesPerIP); false
+// if it has none left. An invalid ip (one exempt from per-IP caps) always
+// gets one. A taken slot is given back by handshakeDone.
+func (l *connLimits) acquireIP(ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byIP[ip] >= maxHandshakesPerIP {
+		return false
+	}
+	if l.byIP == nil {
+		l.byIP = map[netip.Addr]int{}
+	}
+	l.byIP[ip]++
+	return true
+}
+
+// releaseIP gives back a handshake slot of ip taken by acquireIP.
+func (l *connLimits) releaseIP(ip netip.Addr) {
+	if !ip.IsValid() {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byIP[ip]--; l.byIP[ip] <= 0 {
+		delete(l.byIP, ip)
+	}
 }
 
 // acquire takes a slot for a new socket, and for an incoming one a
@@ -147,6 +192,17 @@ func (c *countedConn) Close() error {
 }
 
 func (s *Session) releaseConn() { s.logRecovered(s.conns.release()) }
+
+// cappedIP returns the IP of addr (unmapped) if the per-IP caps apply to
+// it, or the zero Addr if they do not: loopback addresses are exempt unless
+// Config.CapLoopback is set.
+func (s *Session) cappedIP(addr netip.AddrPort) netip.Addr {
+	ip := addr.Addr().Unmap()
+	if ip.IsLoopback() && !s.cfg.CapLoopback {
+		return netip.Addr{}
+	}
+	return ip
+}
 
 func (s *Session) logRecovered(recovered bool) {
 	if recovered {

@@ -20,6 +20,19 @@ import (
 // close when the test ends.
 func openConns(t *testing.T, addr netip.AddrPort, n int, ih *[20]byte) []net.Conn {
 	t.Helper()
+	return openConnsFrom(t, netip.Addr{}, addr, n, ih)
+}
+
+// openConnsFrom is openConns from the local address from (another
+// loopback address than the session's other peers, e.g. 127.0.0.2), or
+// from the default one if from is the zero Addr. It skips the test where
+// from cannot be bound (only Linux routes all of 127.0.0.0/8 to lo).
+func openConnsFrom(t *testing.T, from netip.Addr, addr netip.AddrPort, n int, ih *[20]byte) []net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if from.IsValid() {
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(from, 0))
+	}
 	conns := make([]net.Conn, 0, n)
 	t.Cleanup(func() {
 		for _, c := range conns {
@@ -27,14 +40,17 @@ func openConns(t *testing.T, addr netip.AddrPort, n int, ih *[20]byte) []net.Con
 		}
 	})
 	for i := range n {
-		c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+		c, err := d.Dial("tcp", addr.String())
+		if err != nil && i == 0 && from.IsValid() {
+			t.Skipf("cannot connect from %s: %v", from, err)
+		}
 		if err != nil {
 			t.Fatalf("connection %d of %d: %v", i+1, n, err)
 		}
 		conns = append(conns, c)
 		if ih != nil {
 			var id [20]byte
-			copy(id[:], fmt.Sprintf("-XX0000-idle%08d", i))
+			copy(id[:], fmt.Sprintf("-XX0000-idle%03d%05d", from.As16()[15], i))
 			c.Write(peer.AppendHandshake(nil, peer.NewHandshake(*ih, id))) // a refused one may fail: counted below
 		}
 	}
@@ -183,4 +199,69 @@ func TestPeersPastMaxConnsAreRefusedWhileConnectedOnesAreServed(t *testing.T) {
 	if logs.grep("peer connections below the limit again") == "" {
 		t.Errorf("no log line says the session accepts peers again")
 	}
+}
+
+// TestSquattersCannotKeepAPeerOut (issue 13): peers that handshake and
+// then idle, as /tmp/attack/squat.py does, cannot lock a downloader out of
+// a full torrent. The seed applies the per-IP caps to loopback here. 30 squatters
+// from 127.0.0.2 get 2 of its 10 peer slots (MaxPeers); 8 more from four
+// other IPs fill the rest. A downloader then arrives, takes the place of a
+// squatter idle for TurnoverAfter (2 s here, 60 s by default), and
+// completes.
+func TestSquattersCannotKeepAPeerOut(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 256<<10, 32<<10)
+	var logs logBuffer
+	s := loggedSession(t, session.Config{MaxPeers: 10, CapLoopback: true, TurnoverAfter: 2 * time.Second}, &logs)
+	seed, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(m.Info.NumPieces()), Seed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddTorrent(seed)
+	runSession(t, s)
+	ih := [20]byte(m.InfoHash)
+	squat := func(from string, n int) []net.Conn {
+		return openConnsFrom(t, netip.MustParseAddr(from), addrOf(t, s), n, &ih)
+	}
+	if held := stillOpen(squat("127.0.0.2", 30), time.Second); held != 2 {
+		t.Errorf("%d of 30 squatters from one IP held, want 2 (the per-IP cap)", held)
+	}
+	var others []net.Conn
+	for i := 3; i <= 6; i++ {
+		others = append(others, squat(fmt.Sprintf("127.0.0.%d", i), 2)...)
+	}
+	if held := stillOpen(others, time.Second); held != 8 {
+		t.Fatalf("%d of 8 squatters from four IPs held, want all 8 (filling MaxPeers)", held)
+	}
+	if p := seed.Stats().Peers; p != 10 {
+		t.Fatalf("the seed has %d peers, want 10 (full)", p)
+	}
+	start := time.Now()
+	leechFrom(t, m, content, addrOf(t, s))
+	replaced := logs.grep("replaced by a new peer")
+	if replaced == "" {
+		t.Error("no squatter was replaced, yet the download completed")
+	}
+	t.Logf("the download completed %v after it started beside 10 squatters; %d squatters replaced",
+		time.Since(start).Round(time.Millisecond), strings.Count(replaced, "\n")+1)
+}
+
+// TestSilentHandshakesFromOneIPLeaveSlotsForOthers (issue 13): 32
+// connections from one IP (127.0.0.2; the seed applies the per-IP caps to
+// loopback here) that never send a handshake hold 4 of the 32 handshake
+// slots, not all of them: the other 28 are closed as soon as they are
+// accepted, and a peer from another IP downloads while the 4 wait out the
+// handshake time limit.
+func TestSilentHandshakesFromOneIPLeaveSlotsForOthers(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 256<<10, 32<<10)
+	s := runSeed(t, m, content, session.Config{CapLoopback: true})
+	silent := openConnsFrom(t, netip.MustParseAddr("127.0.0.2"), addrOf(t, s), 32, nil)
+	start := time.Now()
+	if held := stillOpen(silent, time.Second); held != 4 {
+		t.Errorf("%d of 32 silent connections from one IP held, want 4 (the per-IP handshake cap)", held)
+	}
+	leechFrom(t, m, content, addrOf(t, s))
+	t.Logf("the download completed %v after 32 silent connections from one IP (handshake limit %v)",
+		time.Since(start).Round(time.Millisecond), peer.HandshakeTimeout)
 }

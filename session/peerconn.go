@@ -97,6 +97,7 @@ type peerConn struct {
 	lastBlock      time.Time // when a block last arrived
 	snubbed        bool      // no block for snubTimeout while we had requests out
 	connected      time.Time
+	lastPayload    time.Time // when a tick last saw payload either way; connected before
 	lastRequest    time.Time // when we last sent requests while none were answered
 	rate           rateMeter // download rate from this peer
 	upRate         rateMeter // upload rate to this peer

@@ -184,12 +184,11 @@ func (t *Torrent) onPex(p *peerConn, payload []byte) error {
 	fresh := 0
 	for _, a := range added {
 		a = unmap(a)
-		if len(t.known) >= maxPexKnown {
+		if t.addrs.len() >= maxPexKnown {
 			break
 		}
 		if t.pexCandidate(p, a) {
-			t.known[a] = time.Time{}
-			fresh++
+			fresh += t.addrs.add(srcPEX, []netip.AddrPort{a})
 		}
 	}
 	p.log.Debug().Int("added", len(msg.Added)+len(msg.Added6)).Int("dropped", len(msg.Dropped)+len(msg.Dropped6)).
@@ -206,11 +205,10 @@ func (t *Torrent) pexCandidate(from *peerConn, a netip.AddrPort) bool {
 	if isLocal(ip) && !isLocal(from.addr.Addr().Unmap()) {
 		return false // a peer elsewhere cannot mean our neighbourhood
 	}
-	if t.ownAddr(a) || t.banned[ip.Unmap()] || t.connectedTo(a) {
+	if t.ownAddr(a) || t.addrs.isBanned(ip) || t.connectedTo(a) {
 		return false
 	}
-	_, known := t.known[a]
-	return !known
+	return !t.addrs.has(a)
 }
 
 // ownAddr reports whether a is our listen address: the listener's, or any

@@ -78,6 +78,16 @@ type Config struct {
 	// NoUTP turns uTP (BEP 29) off: no UDP socket on the listen port, and
 	// outgoing connections TCP only.
 	NoUTP bool
+	// CapLoopback applies the per-IP caps (2 connections per torrent, 4
+	// incoming handshakes at once) to loopback addresses too. By default
+	// 127.0.0.0/8 and ::1 are exempt: every peer on one machine shares
+	// them (tests, the lab, a local swarm), and a local user can do worse
+	// than fill our slots anyway. Tests set it to see the caps work.
+	CapLoopback bool
+	// TurnoverAfter is how long a connected peer must go without payload
+	// either way (or without interest either way) before a new peer may
+	// take its place in a full torrent; 0 means 60 s. Tests lower it.
+	TurnoverAfter time.Duration
 }
 
 // Session runs torrents: it accepts peers on one listener and routes them to
@@ -105,7 +115,7 @@ type Session struct {
 // New checks cfg, fills in defaults and opens the listener.
 func New(cfg Config) (*Session, error) {
 	if cfg.MaxPeers < 0 || cfg.MaxConns < 0 || cfg.UploadRate < 0 || cfg.DownloadRate < 0 || cfg.DialTimeout < 0 || cfg.PeerIdleTimeout < 0 ||
-		cfg.UnchokeSlots < 0 || cfg.RechokeInterval < 0 || cfg.OptimisticInterval < 0 || cfg.PexInterval < 0 {
+		cfg.UnchokeSlots < 0 || cfg.RechokeInterval < 0 || cfg.OptimisticInterval < 0 || cfg.PexInterval < 0 || cfg.TurnoverAfter < 0 {
 		return nil, errors.New("session: negative limit in Config")
 	}
 	if cfg.MaxPeers == 0 {
@@ -122,6 +132,9 @@ func New(cfg Config) (*Session, error) {
 	}
 	if cfg.PexInterval == 0 {
 		cfg.PexInterval = defaultPexInterval
+	}
+	if cfg.TurnoverAfter == 0 {
+		cfg.TurnoverAfter = defaultTurnoverAfter
 	}
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = ":0"
@@ -197,14 +210,22 @@ func (s *Session) Run(ctx context.Context) error {
 	s.conns.mu.Unlock()
 	s.log.Info().Str("addr", s.listener.Addr().String()).Int("fd_limit", s.fds).Int("max_conns", maxConns).Msg("listening for peers")
 	handle := func(conn net.Conn) {
+		addr, _ := netip.ParseAddrPort(conn.RemoteAddr().String())
+		ip := s.cappedIP(addr)
+		if !s.conns.acquireIP(ip) {
+			s.log.Debug().Str("peer", addr.String()).Msg("refused: too many handshakes from this IP")
+			conn.Close()
+			return
+		}
 		ok, first := s.conns.acquire(true)
 		if !ok {
-			s.refused(first, conn.RemoteAddr().String())
+			s.conns.releaseIP(ip)
+			s.refused(first, addr.String())
 			conn.Close()
 			return
 		}
 		conn = s.counted(conn)
-		s.wg.Go(func() { s.handleIncoming(ctx, conn) })
+		s.wg.Go(func() { s.handleIncoming(ctx, conn, ip) })
 	}
 	utpDone := make(chan struct{})
 	if s.utp != nil {
@@ -272,8 +293,9 @@ func (s *Session) startLocked(t *Torrent) {
 }
 
 // handleIncoming does the accepting side of a handshake and hands the
-// connection to its torrent, or to the magnet fetching its metadata.
-func (s *Session) handleIncoming(ctx context.Context, conn net.Conn) {
+// connection to its torrent, or to the magnet fetching its metadata; it
+// gives back the handshake slots taken for it (ip's among them).
+func (s *Session) handleIncoming(ctx context.Context, conn net.Conn, ip netip.Addr) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	var t *Torrent
@@ -284,11 +306,10 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn) {
 		t, mg = s.torrents[ih], s.magnets[ih]
 		return s.handshake(ih), t != nil || mg != nil
 	})
+	s.conns.releaseIP(ip)
 	s.logRecovered(s.conns.handshakeDone())
-	if err == nil && t != nil && t.Stats().Peers >= s.cfg.MaxPeers {
-		// Its loop would refuse it too; don't queue it there.
-		err = errors.New("torrent has its most peers")
-	}
+	// A full torrent still gets the peer: its loop may make room by
+	// dropping an idle one (adopt), or refuses it.
 	if err != nil {
 		s.log.Debug().Err(err).Str("peer", conn.RemoteAddr().String()).Msg("incoming handshake failed")
 		conn.Close()

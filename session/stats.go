@@ -28,7 +28,10 @@ type Stats struct {
 	// download resumes by itself; after any other storage error the
 	// torrent has stopped (Stopped is closed).
 	Err string
-	At  time.Time
+	// TrackerErr says why the last announce to the trackers failed (a
+	// refusal's reason, or that none answered); "" once one answers.
+	TrackerErr string
+	At         time.Time
 }
 
 // recentWindow is the seconds of history behind displayed rates.
@@ -70,6 +73,9 @@ func (t *Torrent) publishStats() {
 	}
 	if t.diskErr != nil {
 		st.Err = t.diskErr.Error()
+	}
+	if e := t.trackerErr.Load(); e != nil {
+		st.TrackerErr = *e
 	}
 	t.stats.Store(st)
 }

@@ -16,28 +16,17 @@ import (
 // onWritten hashes a piece once all its blocks are written.
 func (t *Torrent) onWritten(ev blockWritten) {
 	pc := int(ev.block.Piece)
-	t.writing[pc]--
-	if t.writing[pc] == 0 {
-		delete(t.writing, pc)
+	if t.writes.written(pc, ev.err != nil) {
+		t.workers.hash(pc, t.geo.PieceOffset(pc), t.geo.PieceLen(pc), t.m.Info.Pieces[pc], t.suspects[pc] != nil)
 	}
 	if ev.err != nil {
-		t.lost[pc] = true
 		t.failDisk(ev.err)
-		return
-	}
-	if t.lost[pc] {
-		delete(t.ready, pc) // fetched again once storage works
-		return
-	}
-	if t.ready[pc] && t.writing[pc] == 0 {
-		delete(t.ready, pc)
-		t.workers.hash(pc, t.geo.PieceOffset(pc), t.geo.PieceLen(pc), t.m.Info.Pieces[pc], t.suspects[pc] != nil)
 	}
 }
 
 func (t *Torrent) onHashed(ev pieceHashed) {
 	if ev.err != nil {
-		t.lost[ev.piece] = true
+		t.writes.lose(ev.piece)
 		t.failDisk(ev.err)
 		return
 	}
@@ -173,7 +162,7 @@ func (t *Torrent) smartBan(ev pieceHashed) {
 // is banned with the liar among them.
 func (t *Torrent) ban(p *peerConn, pc int) {
 	ip := p.addr.Addr().Unmap()
-	t.banned[ip] = true
+	t.addrs.ban(ip)
 	t.bannedIDs[p.id] = true
 	t.wasted += t.picker.Discard(p)
 	err := violation("sent data that failed the hash check of piece %d", pc)
@@ -228,13 +217,11 @@ func (t *Torrent) retryDisk(now time.Time) {
 	if t.diskErr == nil || now.Before(t.diskRetry) {
 		return
 	}
-	for pc := range t.lost {
+	for _, pc := range t.writes.retry() {
 		for _, r := range t.picker.Abandon(pc) {
 			r.Peer.send(peer.Message{ID: peer.Cancel, Index: r.Block.Piece, Begin: r.Block.Begin, Length: r.Block.Length})
 		}
-		delete(t.ready, pc)
 	}
-	clear(t.lost)
 	t.log.Info().AnErr("after", t.diskErr).Msg("storage retried: downloading resumed")
 	t.diskErr = nil
 	for p := range t.peers {

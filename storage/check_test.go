@@ -3,6 +3,8 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -56,6 +58,39 @@ func TestCheckResumesPartialDownload(t *testing.T) {
 	}
 	if len(s.reads) != 2 {
 		t.Errorf("Check read %d pieces, want 2", len(s.reads))
+	}
+}
+
+// TestCheckFindsThePiecesOfAShortFile: a file cut short (a copy
+// interrupted) still has the pieces it holds whole verified, not none.
+func TestCheckFindsThePiecesOfAShortFile(t *testing.T) {
+	info, content := storagetest.NewTorrent(t, "short", 32*kib, []storagetest.FileSpec{
+		{Path: "a", Length: 64 * kib},
+		{Path: "b", Length: 128*kib + 100},
+	}, 5)
+	dir := t.TempDir()
+	f, err := storage.NewFile(dir, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(content, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// b keeps its first 70 KiB: pieces 2 and 3 (b's first 64 KiB) whole,
+	// piece 4 cut, pieces 5 and 6 gone.
+	if err := os.Truncate(filepath.Join(dir, "short", "b"), 70*kib); err != nil {
+		t.Fatal(err)
+	}
+	have, err := storage.Check(context.Background(), f, info, 2, nil)
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if got := have.String(); got != "1111000" {
+		t.Errorf("Check = %s, want 1111000", got)
 	}
 }
 

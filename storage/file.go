@@ -210,20 +210,22 @@ func (s *File) span(off, n int64, fn func(i int, foff, pos, k int64) error) erro
 }
 
 // Missing reports whether a file the range [off, off+n) touches does not
-// exist as a regular file of at least its length, reached without links.
+// exist as a regular file reached without links, or ends before the part of
+// the range it holds: a file cut short (a copy interrupted, another client
+// that does not preallocate) still has its first pieces checked.
 // It implements Prober.
 func (s *File) Missing(off, n int64) bool {
 	missing := false
 	if off < 0 || n <= 0 || off >= s.length {
 		return false
 	}
-	s.span(off, min(n, s.length-off), func(i int, _, _, _ int64) error {
+	s.span(off, min(n, s.length-off), func(i int, foff, _, k int64) error {
 		d := &s.files[i]
 		if d.pad {
 			return nil
 		}
 		fi, err := lstatChain(s.root, s.dir, d.comps)
-		if err != nil || fi.Size() < d.length {
+		if err != nil || fi.Size() < foff+k {
 			missing = true
 			return io.EOF // stop
 		}

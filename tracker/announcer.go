@@ -214,6 +214,9 @@ func (a *Announcer) Announce(ctx context.Context, req AnnounceRequest) (Announce
 		}
 	}
 	backoff := a.failed()
+	if len(errs) == 1 {
+		return AnnounceResponse{}, fmt.Errorf("announce: the tracker failed, retry in %v: %w", backoff, errs[0])
+	}
 	return AnnounceResponse{}, fmt.Errorf("announce: all %d trackers failed, retry in %v: %w", len(errs), backoff, errors.Join(errs...))
 }
 

@@ -96,17 +96,19 @@ func (c *Client) Announce(ctx context.Context, announceURL string, req AnnounceR
 	resp, err := ParseAnnounceResponse(body)
 	var fe *FailureError
 	if errors.As(err, &fe) {
+		fe.Reason = MaskEchoed(announceURL, fe.Reason)
 		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", masked, err)
 	}
 	if err != nil {
 		if hresp.StatusCode != http.StatusOK {
 			// Not bencode: the HTTP status says more than the parse error.
-			return AnnounceResponse{}, fmt.Errorf("announce to %s: http status %s", masked, hresp.Status)
+			return AnnounceResponse{}, fmt.Errorf("announce to %s: http status %s", masked, MaskEchoed(announceURL, hresp.Status))
 		}
 		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", masked, err)
 	}
 	// Some trackers send a bencoded reply with a non-200 status: a reply that
 	// parses is trusted over the status line.
+	resp.WarningMessage = MaskEchoed(announceURL, resp.WarningMessage)
 	return resp, nil
 }
 

@@ -2,6 +2,7 @@ package tracker_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -22,7 +23,12 @@ func TestMaskURL(t *testing.T) {
 		{"passkey query php", "http://t.example/announce.php?uid=12345&passkey=" + testPasskey, "http://t.example/announce.php?uid=1234…&passkey=9777…"},
 		{"bare query", "http://t.example/announce?" + testPasskey, "http://t.example/announce?9777…"},
 		{"passkey after announce", "http://t.example/announce/" + testPasskey, "http://t.example/announce/9777…"},
-		{"two segments", "https://t.example/a/" + testPasskey + "/announce", "https://t.example/…/9777…/announce"},
+		{"two segments", "https://t.example/a/" + testPasskey + "/announce", "https://t.example/a/9777…/announce"},
+		{"names stay", "http://127.0.0.1:1/tracker/announce.php", "http://127.0.0.1:1/tracker/announce.php"},
+		{"file name stays", "http://h.example/files/missing-file.torrent", "http://h.example/files/missing-file.torrent"},
+		{"passkey file name", "http://h.example/dl/" + testPasskey + ".torrent", "http://h.example/dl/9777…"},
+		{"short passkey", "http://t.example/0123456789abcdef/announce", "http://t.example/0123…/announce"},
+		{"uuid", "http://t.example/123e4567-e89b-12d3-a456-426614174000/announce", "http://t.example/123e…/announce"},
 		{"udp BEP 41 path", "udp://t.example:1337/" + testPasskey + "/announce", "udp://t.example:1337/9777…/announce"},
 		{"udp public", "udp://t.example:1337/announce", "udp://t.example:1337/announce"},
 		{"user info", "http://alice:" + testPasskey + "@t.example/announce", "http://…@t.example/announce"},
@@ -57,6 +63,10 @@ func TestClientErrorsHidePasskey(t *testing.T) {
 			http.Error(w, "no", http.StatusForbidden)
 		case strings.Contains(r.URL.Path, "slow"):
 			<-r.Context().Done()
+		case strings.Contains(r.URL.Path, "echo"):
+			// As /tmp/attack/echotracker.py: the reason repeats the request.
+			reason := "invalid passkey in " + r.URL.Path + " " + r.URL.RawQuery
+			fmt.Fprintf(w, "d14:failure reason%d:%se", len(reason), reason)
 		default:
 			w.Write([]byte("d14:failure reason7:refusede"))
 		}
@@ -68,6 +78,8 @@ func TestClientErrorsHidePasskey(t *testing.T) {
 		srv.URL + "/announce?passkey=" + testPasskey,
 		srv.URL + "/status/" + testPasskey + "/announce",
 		srv.URL + "/slow/" + testPasskey + "/announce",
+		srv.URL + "/echo/" + testPasskey + "/announce",
+		srv.URL + "/echo/announce?passkey=" + testPasskey,
 		"ftp://t.example/" + testPasskey + "/announce",
 		"http://t.example/" + testPasskey + "/announce\x7f",
 		"udp://" + closed + "/" + testPasskey + "/announce",
@@ -83,5 +95,51 @@ func TestClientErrorsHidePasskey(t *testing.T) {
 		if strings.Contains(err.Error(), testPasskey[4:]) {
 			t.Errorf("Announce(%q) error = %q, shows the passkey", u, err)
 		}
+	}
+}
+
+// TestMaskEchoed: text a tracker sends back is cleared of the secrets its URL
+// carries, wherever they appear, while the rest of the message stays
+// (found by an attacker review: a failure reason echoing the request path
+// reached the warn log, the status line and --json).
+func TestMaskEchoed(t *testing.T) {
+	for _, tc := range []struct{ name, url, text, want string }{
+		{"path passkey echoed", "http://t.example/" + testPasskey + "/announce",
+			"invalid passkey in /" + testPasskey + "/announce", "invalid passkey in /9777…/announce"},
+		{"twice", "http://t.example/" + testPasskey + "/announce",
+			testPasskey + " is not " + testPasskey, "9777… is not 9777…"},
+		{"query passkey", "http://t.example/announce?uid=7&passkey=" + testPasskey,
+			"unknown passkey=" + testPasskey + " for uid=7", "unknown passkey=9777… for uid=7"},
+		{"escaped in the URL, plain in the text", "http://t.example/announce?key=abc%2Fdef%2Fghi",
+			"bad key abc/def/ghi", "bad key abc/…"},
+		{"bare query", "http://t.example/announce?" + testPasskey, "no " + testPasskey, "no 9777…"},
+		{"user info", "http://alice:s3cretpassword@t.example/announce", "alice:s3cretpassword refused", "alic… refused"},
+		{"udp BEP 41 path", "udp://t.example:1337/" + testPasskey + "/announce", "bad " + testPasskey, "bad 9777…"},
+		{"short query values stay", "http://t.example/announce?uid=12345&x=1", "uid 12345 banned, 1 warning", "uid 12345 banned, 1 warning"},
+		{"names stay", "http://t.example/tracker/announce.php", "announce.php: tracker overloaded", "announce.php: tracker overloaded"},
+		{"public", "http://t.example/announce", "unregistered torrent", "unregistered torrent"},
+		{"empty", "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tracker.MaskEchoed(tc.url, tc.text); got != tc.want {
+				t.Errorf("MaskEchoed(%q, %q) = %q, want %q", tc.url, tc.text, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestClientMasksEchoedWarning: a warning message that echoes the passkey
+// reaches the caller masked.
+func TestClientMasksEchoedWarning(t *testing.T) {
+	srv := fakeTracker(t, func(w http.ResponseWriter, r *http.Request) {
+		warning := "passkey " + strings.Split(r.URL.Path, "/")[1] + " expires soon"
+		fmt.Fprintf(w, "d8:intervali1800e5:peers0:15:warning message%d:%se", len(warning), warning)
+	})
+	resp, err := (&tracker.Client{}).Announce(t.Context(), srv.URL+"/"+testPasskey+"/announce", testRequest())
+	if err != nil {
+		t.Fatalf("Announce: %v", err)
+	}
+	if want := "passkey 9777… expires soon"; resp.WarningMessage != want {
+		t.Errorf("WarningMessage = %q, want %q", resp.WarningMessage, want)
 	}
 }

@@ -244,6 +244,9 @@ func (c *Client) resolveUDP(ctx context.Context, t udpTracker) (netip.AddrPort, 
 func (c *Client) announceUDP(ctx context.Context, announceURL string, req AnnounceRequest) (AnnounceResponse, error) {
 	resp, err := c.announceUDPOnce(ctx, announceURL, req)
 	if err != nil {
+		if fe := (*FailureError)(nil); errors.As(err, &fe) {
+			fe.Reason = MaskEchoed(announceURL, fe.Reason)
+		}
 		return AnnounceResponse{}, fmt.Errorf("announce to %s: %w", MaskURL(announceURL), err)
 	}
 	return resp, nil

@@ -100,12 +100,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if len(cfg.Tiers) == 0 {
-		// rtorrent ignores such a torrent without a word; say it here.
-		how := "the DHT, peer exchange (ut_pex) or --peer"
-		if o.private {
-			how = "--peer (a private torrent never uses the DHT or peer exchange)"
-		}
-		fmt.Fprintf(e.stderr, "warning: no tracker (-t): peers can find this torrent only through %s, and some clients (rtorrent) ignore a torrent without a tracker\n", how)
+		warnNoTracker(e, o.private)
 	}
 	if o.pieceLength == "auto" {
 		total, err := contentSize(path)
@@ -160,10 +155,14 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "wrote %s\n", out)
 	fmt.Fprintf(e.stdout, "name:       %s\n", m.Info.Name)
-	fmt.Fprintf(e.stdout, "size:       %s in %d files\n", formatSize(m.Info.Length), len(m.Info.Files))
+	fmt.Fprintf(e.stdout, "size:       %s in %d %s\n", formatSize(m.Info.Length), len(m.Info.Files), plural(len(m.Info.Files), "file", "files"))
 	fmt.Fprintf(e.stdout, "pieces:     %d x %s\n", m.Info.NumPieces(), formatSize(m.Info.PieceLength))
 	fmt.Fprintf(e.stdout, "info hash:  %s\n", m.InfoHash)
-	fmt.Fprintf(e.stdout, "magnet:     %s\n", m.Magnet())
+	if magnet := shareableMagnet(m); magnet != "" {
+		fmt.Fprintf(e.stdout, "magnet:     %s\n", magnet)
+	} else {
+		fmt.Fprintln(e.stdout, noMagnet)
+	}
 	return nil
 }
 
@@ -253,4 +252,14 @@ func (p *hashProgress) finish() {
 	if p.drawn {
 		fmt.Fprint(p.w, "\n")
 	}
+}
+
+// warnNoTracker says, when a torrent is made without -t, how its peers can
+// find each other: rtorrent ignores such a torrent without a word.
+func warnNoTracker(e *env, private bool) {
+	how := "the DHT, peer exchange (ut_pex) or --peer"
+	if private {
+		how = "--peer (a private torrent never uses the DHT or peer exchange)"
+	}
+	fmt.Fprintf(e.stderr, "warning: no tracker (-t): peers can find this torrent only through %s, and some clients (rtorrent) ignore a torrent without a tracker\n", how)
 }

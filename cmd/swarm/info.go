@@ -110,7 +110,7 @@ func torrentJSON(m *metainfo.MetaInfo) infoJSON {
 		Trackers:    m.Tiers(),
 		WebSeeds:    m.URLList,
 		Files:       []fileJSON{},
-		Magnet:      m.Magnet().String(),
+		Magnet:      shareableMagnet(m), // "" for a private torrent
 	}
 	if !m.CreationDate.IsZero() {
 		j.CreationDate = m.CreationDate.Format(time.RFC3339)
@@ -191,7 +191,11 @@ func writeTorrentText(w io.Writer, m *metainfo.MetaInfo) {
 			fmt.Fprintf(w, "  %s\n", u)
 		}
 	}
-	row("magnet", m.Magnet().String())
+	if magnet := shareableMagnet(m); magnet != "" {
+		row("magnet", magnet)
+	} else {
+		fmt.Fprintln(w, noMagnet)
+	}
 	n := 0
 	for _, f := range in.Files {
 		if !f.Padding {

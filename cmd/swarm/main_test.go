@@ -134,8 +134,8 @@ func TestCreateThenInfo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("create: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "magnet:?xt=urn:btih:") {
-		t.Errorf("create output has no magnet link: %s", stdout)
+	if !strings.Contains(stdout, noMagnet) || strings.Contains(stdout, "magnet:?") { // private
+		t.Errorf("create output of a private torrent: %s, want %q and no magnet link", stdout, noMagnet)
 	}
 	js, stderr, code := runSwarm(t, "info", "--json", out)
 	if code != 0 {

@@ -264,6 +264,9 @@ func statusLine(st session.Stats) string {
 	if st.Err != "" {
 		b.WriteString("  ERROR: " + st.Err)
 	}
+	if st.TrackerErr != "" {
+		b.WriteString("  tracker: " + st.TrackerErr)
+	}
 	return b.String()
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,12 +80,17 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	st := t.Stats()
 	tr.out.printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
 		m.Info.Name, formatSize(m.Info.Length), data, sess.Addr(), st.Have, st.Pieces)
-	tr.out.printf("magnet: %s\n", maskedMagnet(m))
+	magnet := shareableMagnet(m)
+	if magnet != "" {
+		tr.out.printf("magnet: %s\n", magnet)
+	} else {
+		tr.out.printf("%s\n", noMagnet)
+	}
 	if st.Have < st.Pieces {
 		tr.out.printf("warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
 	}
 	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: sess.Addr().String(),
-		Folder: data, Magnet: maskedMagnet(m)}, st)
+		Folder: data, Magnet: magnet}, st)
 	return runTorrent(ctx, tr, sess, t, false)
 }
 
@@ -117,7 +123,13 @@ func makeTorrentFor(ctx context.Context, e *env, path, out, pieceLength string, 
 	}
 	if old, err := metainfo.Load(out); err == nil && old.InfoHash == m.InfoHash {
 		m = old // same content: keep the file (and its trackers) as it is
+		if len(tiers) > 0 && !slices.EqualFunc(old.Tiers(), tiers, slices.Equal) {
+			fmt.Fprintf(e.stderr, "note: %s already describes this content and is kept as it is, with its own trackers (%d); -t is announced to, but is not in the file or its magnet link: remove the file to make a new one\n", out, len(old.Trackers()))
+		}
 	} else {
+		if len(tiers) == 0 {
+			warnNoTracker(e, false)
+		}
 		if _, err := os.Stat(out); err == nil {
 			return nil, fmt.Errorf("%s exists and describes other content; remove it or give -o", out)
 		}

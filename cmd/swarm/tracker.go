@@ -31,8 +31,9 @@ join later find each other sooner, at the cost of more requests.
 
 An open tracker keeps a swarm for any info hash a client names, so it
 bounds what strangers can make it hold: at most --max-swarms torrents
-(announces starting more are refused, the ones tracked carry on), and
---ip-rate announces a second from one address. --allow and --deny take
+(announces starting more are refused, the ones tracked carry on),
+--ip-rate announces a second from one address and --prefix-rate from one
+/24 (IPv6: /48) together. --allow and --deny take
 files of info hashes (40 hex characters a line, as opentracker's
 whitelist and blacklist); send SIGHUP to reread them.
 
@@ -70,6 +71,8 @@ type trackerOptions struct {
 	allow, deny string
 	ipRate      float64
 	ipBurst     int
+	prefixRate  float64
+	prefixBurst int
 	log         logOptions
 }
 
@@ -83,17 +86,19 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&o.interval, "interval", server.DefaultInterval, "how often clients should announce, at least 1s (whole seconds)")
 	fs.DurationVar(&o.minInterval, "min-interval", 0, "the shortest announce interval clients may use (0 means half of --interval)")
 	fs.IntVar(&o.numWantMax, "numwant-max", server.DefaultNumWant, "most peers in one reply, whatever numwant a client asks for")
-	fs.BoolVar(&o.trustIP, "trust-ip", false, `record the address in the "ip" parameter instead of the connection's (only behind a proxy or in a lab)`)
+	fs.BoolVar(&o.trustIP, "trust-ip", false, `record the address in the "ip" parameter instead of the connection's (only behind a proxy or in a lab); --ip-rate then limits both addresses, so behind a proxy give --ip-rate 0 and limit at the proxy`)
 	fs.BoolVar(&o.private, "private", false, "private mode: members with passkeys, registered torrents, accounting in --db")
 	fs.StringVar(&o.db, "db", defaultTrackerDB, "private mode's SQLite database file (created if missing, mode 0600: it holds every passkey)")
 	fs.StringVar(&o.publicURL, "public-url", "", "the tracker's URL as clients reach it, e.g. http://tracker.example:6969 (default: from --listen); user add prints announce URLs under it")
 	fs.Float64Var(&o.userRate, "user-rate", private.DefaultRate, "private mode: requests a second one passkey may make in the long run")
 	fs.IntVar(&o.userBurst, "user-burst", private.DefaultBurst, "private mode: requests one passkey may make at once")
-	fs.IntVar(&o.maxSwarms, "max-swarms", server.DefaultMaxSwarms, "most torrents tracked at once (about 180 bytes each); announces starting more are refused; 0 means no limit")
+	fs.IntVar(&o.maxSwarms, "max-swarms", server.DefaultMaxSwarms, "most torrents tracked at once (each about 340 bytes of memory, half of it live heap); announces starting more are refused; 0 means no limit")
 	fs.StringVar(&o.allow, "allow", "", "track only the info hashes in this file (40 hex characters a line; reread on SIGHUP)")
 	fs.StringVar(&o.deny, "deny", "", "never track the info hashes in this file (40 hex characters a line; reread on SIGHUP)")
 	fs.Float64Var(&o.ipRate, "ip-rate", defaultIPRate, "announces a second one client address may make in the long run (an IPv6 client is its /64); 0 means no limit; private mode: off unless given")
 	fs.IntVar(&o.ipBurst, "ip-burst", server.DefaultIPBurst, "announces one client address may make at once")
+	fs.Float64Var(&o.prefixRate, "prefix-rate", 0, "announces a second the addresses of one /24 (IPv6: /48) may make together in the long run; 0 means 5 times --ip-rate")
+	fs.IntVar(&o.prefixBurst, "prefix-burst", 0, "announces one /24 (IPv6: /48) may make at once; 0 means 5 times --ip-burst")
 	o.log.register(fs)
 	if err := parseFlags(fs, trackerHelp, args, e); err != nil {
 		return err
@@ -216,6 +221,8 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 		return server.Config{}, usagef("--max-swarms %d: want 0 (no limit) or more", o.maxSwarms)
 	case o.ipRate < 0 || o.ipBurst < 1:
 		return server.Config{}, usagef("--ip-rate %v, --ip-burst %d: want a rate of at least 0 (0: no limit) and a burst of at least 1", o.ipRate, o.ipBurst)
+	case o.prefixRate < 0 || o.prefixBurst < 0:
+		return server.Config{}, usagef("--prefix-rate %v, --prefix-burst %d: want 0 (5 times --ip-rate, --ip-burst) or more", o.prefixRate, o.prefixBurst)
 	}
 	maxSwarms := o.maxSwarms
 	if maxSwarms == 0 {
@@ -230,6 +237,8 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 		MaxSwarms:      maxSwarms,
 		IPRate:         o.ipRate,
 		IPBurst:        o.ipBurst,
+		PrefixRate:     o.prefixRate,
+		PrefixBurst:    o.prefixBurst,
 	}, nil
 }
 

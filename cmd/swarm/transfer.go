@@ -14,7 +14,6 @@ import (
 
 	"swarm/metainfo"
 	"swarm/session"
-	"swarm/tracker"
 )
 
 // peerOptions are the flags seed and get share.
@@ -224,15 +223,20 @@ func startTorrent(ctx context.Context, tr *transfer, m *metainfo.MetaInfo, dir s
 	return sess, t, nil
 }
 
-// maskedMagnet is m's magnet link as seed prints it: its trackers go through
-// tracker.MaskURL, since a private tracker's URL holds the user's passkey
-// and the line is a log others may see, not a link to hand out.
-func maskedMagnet(m *metainfo.MetaInfo) string {
-	mg := m.Magnet()
-	for i, u := range mg.Trackers {
-		mg.Trackers[i] = tracker.MaskURL(u)
+// noMagnet is what create, info and seed print for a private torrent in
+// place of its magnet link (see shareableMagnet).
+const noMagnet = "private torrent: send its .torrent file to whoever downloads (a magnet link cannot fetch a private torrent's metadata)"
+
+// shareableMagnet is the magnet link create, info and seed print for others
+// to download with, or "" for a private torrent: its peers never serve the
+// info dict (BEP 27; swarm and libtorrent offer no ut_metadata for private
+// torrents), so a magnet of it cannot work, and its tracker URLs hold the
+// user's passkey.
+func shareableMagnet(m *metainfo.MetaInfo) string {
+	if m.Info.Private {
+		return ""
 	}
-	return mg.String()
+	return m.Magnet().String()
 }
 
 // startRun runs sess until ctx ends or stopRun is called, unless it runs
@@ -307,7 +311,12 @@ loop:
 		select {
 		case <-ctx.Done():
 			if reason == "interrupted" {
-				d.printf("stopping: telling trackers, saving the resume record (Ctrl-C again quits at once)\n")
+				// seed opens its data read-only and keeps no resume record.
+				what := "telling trackers"
+				if tr.download {
+					what += ", saving the resume record"
+				}
+				d.printf("stopping: %s (Ctrl-C again quits at once)\n", what)
 			}
 			err = <-runErr
 			break loop

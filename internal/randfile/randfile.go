@@ -1,5 +1,3 @@
-// Package randfile writes pseudo-random content of a given size, quickly and
-// reproducibly from a seed: sample files for the demo and the benchmarks.
 package randfile
 
 import (

@@ -16,15 +16,16 @@ type HashList struct {
 }
 
 // ParseHashList reads info hashes, 40 hex characters a line, as
-// opentracker's list files hold them. Blank lines and lines starting with
-// '#' are skipped; any other line that is not a hex info hash is an error
-// naming the line.
+// opentracker's list files hold them. '#' starts a comment, on a line of
+// its own or after a hash; blank lines are skipped; any other line that is
+// not a hex info hash is an error naming the line.
 func ParseHashList(r io.Reader) (*HashList, error) {
 	l := &HashList{set: map[metainfo.Hash]struct{}{}}
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
+		line, _, _ := strings.Cut(sc.Text(), "#") // a comment, alone or after the hash
+		line = strings.TrimSpace(line)
+		if line == "" {
 			continue
 		}
 		h, err := metainfo.ParseHash(line)

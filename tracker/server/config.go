@@ -23,11 +23,22 @@ const (
 	DefaultMaxHeaderBytes  = 16 << 10
 	DefaultShutdownTimeout = 5 * time.Second
 	// DefaultMaxSwarms bounds the torrents an open tracker holds: a swarm
-	// with one peer takes about 180 bytes of heap (measured at a million),
-	// so a flood of announces for made-up info hashes stops near 180 MiB,
-	// while the largest public trackers track a few million real torrents.
-	DefaultMaxSwarms    = 1_000_000
-	DefaultIPBurst      = 1000
+	// with one peer takes about 175 bytes of live heap, and the process
+	// about 340 bytes of memory (the garbage collector lets the heap grow
+	// to twice what is live), measured with the binary at 100,000, 500,000
+	// and a million. Half a million stops a flood of made-up info hashes
+	// near 180 MiB, which a small VPS can spare; a tracker of millions of
+	// real torrents sets its own.
+	DefaultMaxSwarms = 500_000
+	DefaultIPBurst   = 1000
+	// DefaultPrefixFactor is how many addresses' worth of announces a /24
+	// (IPv6: /48) may make together by default. With swarm tracker's 20 a
+	// second that is 100: 180,000 torrents announced every 30 minutes, a
+	// thousand users with 180 torrents each behind one carrier-grade NAT
+	// block; and a block flooding made-up info hashes needs over 80
+	// minutes to reach DefaultMaxSwarms (5,000 at once, then 100 a
+	// second), while its first swarms expire after an hour.
+	DefaultPrefixFactor = 5
 	DefaultIPLimitAddrs = 1 << 16
 )
 
@@ -93,7 +104,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// MaxSwarms bounds the torrents the registry holds: an announce that
 	// would start one more is refused with a failure reason, while swarms
-	// already held carry on. 0 means DefaultMaxSwarms (a million); a
+	// already held carry on. 0 means DefaultMaxSwarms (500,000); a
 	// negative value means no bound.
 	MaxSwarms int
 	// Allow and Deny are the allow and deny lists at start (see SetAccess);
@@ -102,12 +113,20 @@ type Config struct {
 	// IPRate limits the announces of one client address to IPRate a second
 	// in the long run and IPBurst at once; past it an announce is refused
 	// with a failure reason. An IPv6 client counts as its /64. 0 means no
-	// limit (private mode limits each passkey instead).
+	// limit, PrefixRate's included (private mode limits each passkey
+	// instead). With TrustIP, an announce counts against both the address
+	// it names and the connection's.
 	IPRate float64
 	// IPBurst is the announces one address may make at once; 0 means
 	// DefaultIPBurst (1000: a client starting with a thousand torrents
 	// announces them all together).
 	IPBurst int
+	// PrefixRate and PrefixBurst limit the announces of one IPv4 /24 or
+	// IPv6 /48 together, the same way: one host with many addresses has
+	// them in one such block. 0 means DefaultPrefixFactor times IPRate (100
+	// a second with swarm tracker's 20) and IPBurst (5,000).
+	PrefixRate  float64
+	PrefixBurst int
 	// IPLimitAddrs is about how many addresses the rate limit tracks at
 	// once, twice that at worst (each takes about 66 bytes); an address
 	// unseen while that many others announced starts again with a full
@@ -149,6 +168,10 @@ func (c Config) withDefaults() (Config, error) {
 	defInt(&c.MaxSwarms, DefaultMaxSwarms)
 	defInt(&c.IPBurst, DefaultIPBurst)
 	defInt(&c.IPLimitAddrs, DefaultIPLimitAddrs)
+	if c.PrefixRate == 0 {
+		c.PrefixRate = DefaultPrefixFactor * c.IPRate
+	}
+	defInt(&c.PrefixBurst, DefaultPrefixFactor*c.IPBurst)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -169,6 +192,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("negative timeout in config")
 	case c.IPRate < 0 || c.IPBurst < 1 || c.IPLimitAddrs < 1:
 		return c, fmt.Errorf("ip rate %v, burst %d, addresses %d: want a rate of at least 0, the others at least 1", c.IPRate, c.IPBurst, c.IPLimitAddrs)
+	case c.PrefixRate < 0 || c.PrefixBurst < 1:
+		return c, fmt.Errorf("prefix rate %v, burst %d: want a rate of at least 0 and a burst of at least 1", c.PrefixRate, c.PrefixBurst)
 	}
 	return c, nil
 }

@@ -4,7 +4,8 @@
 //
 // It does not speak UDP or persist state. It bounds what strangers can make
 // it hold: Config.MaxSwarms, allow and deny lists of info hashes
-// (SetAccess), and a per-address announce rate (Config.IPRate). A Hook sees each parsed request
+// (SetAccess), and announce rates per address and per /24 or /48
+// (Config.IPRate, Config.PrefixRate). A Hook sees each parsed request
 // first and may refuse it: private mode (package tracker/private) plugs in
 // there, and serves its metrics through Config.Metrics. A Server's
 // handler may serve any number of requests at once: each shard of the registry

@@ -7,11 +7,16 @@ import (
 	"time"
 )
 
-// errIPRate refuses an announce from a client address over Config.IPRate.
-var errIPRate = &refusal{label: "ip_rate", reason: "too many announces from your address, slow down"}
+// errIPRate refuses an announce from a client address over Config.IPRate;
+// errPrefixRate one from a client whose /24 (IPv6: /48) is over
+// Config.PrefixRate.
+var (
+	errIPRate     = &refusal{label: "ip_rate", reason: "too many announces from your address, slow down"}
+	errPrefixRate = &refusal{label: "prefix_rate", reason: "too many announces from your network, slow down"}
+)
 
-// ipLimiter is a token bucket per client address, for announces: rate
-// tokens a second, at most burst saved up.
+// ipLimiter is a token bucket per client address (or per network prefix),
+// for announces: rate tokens a second, at most burst saved up.
 //
 // Its memory is bounded without a list to keep in order: each shard holds
 // two generations of buckets, cur and old. An address is looked up in cur,
@@ -24,6 +29,7 @@ var errIPRate = &refusal{label: "ip_rate", reason: "too many announces from your
 type ipLimiter struct {
 	rate   float64 // tokens a nanosecond
 	burst  float64
+	v4, v6 int // prefix lengths an address is cut to
 	shards []ipShard
 }
 
@@ -34,9 +40,8 @@ type ipShard struct {
 	_        [64]byte // keep neighbouring shards' mutexes off one cache line
 }
 
-// ipKey is an address as 16 bytes: IPv4 mapped into IPv6, an IPv6 address
-// cut to its /64, the block one subscriber usually gets, so that stepping
-// through the addresses of one's own /64 buys nothing.
+// ipKey is an address cut to the limiter's prefix, as 16 bytes (IPv4 mapped
+// into IPv6).
 type ipKey [16]byte
 
 // bucket is one address's tokens as of at (Unix nanoseconds).
@@ -47,10 +52,23 @@ type bucket struct {
 
 const ipShards = 16
 
-// newIPLimiter limits each address to rate announces a second and burst at
-// once, tracking at most about maxAddrs addresses (twice that at worst).
-func newIPLimiter(rate float64, burst, maxAddrs int) *ipLimiter {
-	l := &ipLimiter{rate: rate / float64(time.Second), burst: float64(burst), shards: make([]ipShard, ipShards)}
+// Prefix lengths of the two limiters. Per address, an IPv6 client counts as
+// its /64, the block one subscriber usually gets, so that stepping through
+// the addresses of one's own /64 buys nothing. Per network, an IPv4 /24 and
+// an IPv6 /48 (a site's usual block): one host given many addresses gets
+// them from one such block, and the coarser limit bounds what they add up
+// to, while per-address limits keep one client from using up its
+// neighbours' share.
+const (
+	addrBits4, addrBits6     = 32, 64
+	prefixBits4, prefixBits6 = 24, 48
+)
+
+// newIPLimiter limits each address, cut to v4 or v6 bits, to rate
+// announces a second and burst at once, tracking at most about maxAddrs
+// keys (twice that at worst).
+func newIPLimiter(rate float64, burst, maxAddrs, v4, v6 int) *ipLimiter {
+	l := &ipLimiter{rate: rate / float64(time.Second), burst: float64(burst), v4: v4, v6: v6, shards: make([]ipShard, ipShards)}
 	for i := range l.shards {
 		l.shards[i].max = max(maxAddrs/ipShards, 1)
 		l.shards[i].cur = map[ipKey]bucket{}
@@ -58,18 +76,23 @@ func newIPLimiter(rate float64, burst, maxAddrs int) *ipLimiter {
 	return l
 }
 
-func keyOf(ip netip.Addr) ipKey {
-	k := ipKey(ip.As16())
-	if !ip.Unmap().Is4() {
-		clear(k[8:])
+func (l *ipLimiter) keyOf(ip netip.Addr) ipKey {
+	ip = ip.Unmap()
+	bits := l.v6
+	if ip.Is4() {
+		bits = l.v4
 	}
-	return k
+	p, err := ip.Prefix(bits)
+	if err != nil { // an invalid address: parseAnnounce lets none through
+		return ipKey{}
+	}
+	return ipKey(p.Addr().As16())
 }
 
 // allow takes one token from ip's bucket at now and reports whether there
 // was one.
 func (l *ipLimiter) allow(ip netip.Addr, now time.Time) bool {
-	k := keyOf(ip)
+	k := l.keyOf(ip)
 	x := (binary.LittleEndian.Uint64(k[:8]) ^ binary.LittleEndian.Uint64(k[8:])) * 0x9e3779b97f4a7c15
 	sh := &l.shards[x>>(64-4)] // ipShards = 1<<4
 	t := now.UnixNano()

@@ -19,7 +19,7 @@ func TestIPLimiterIsBounded(t *testing.T) {
 		return m.HeapAlloc
 	}
 	before := heap()
-	l := newIPLimiter(1, 3, addrs)
+	l := newIPLimiter(1, 3, addrs, addrBits4, addrBits6)
 	now := time.Unix(1000, 0)
 	regular := netip.MustParseAddr("192.0.2.1")
 	for range 3 {

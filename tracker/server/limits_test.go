@@ -101,7 +101,7 @@ func TestMaxSwarmsBoundsHeap(t *testing.T) {
 
 func TestParseHashList(t *testing.T) {
 	a, b := strings.Repeat("ab", 20), strings.Repeat("CD", 20)
-	l, err := server.ParseHashList(strings.NewReader("# torrents\n" + a + "\n\n  " + b + "  \n"))
+	l, err := server.ParseHashList(strings.NewReader("# torrents\n" + a + "\n\n  " + b + "  # a comment\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,5 +190,126 @@ func TestIPRateLimit(t *testing.T) {
 	}
 	if got := failure(t, s, "10.0.0.1", testPeer(hashN(9), 1, 5)); !strings.Contains(got, slow) {
 		t.Errorf("again at once: failure %q, want %q", got, slow)
+	}
+}
+
+// TestPrefixRateLimit: the addresses of one IPv4 /24 (IPv6 /48) share a
+// second, coarser bucket, so that one host with many addresses gets no more
+// than its network's share; an address over its own limit does not use up
+// its neighbours' share; an honest network well under the default is never
+// refused.
+func TestPrefixRateLimit(t *testing.T) {
+	const slowNet = "too many announces from your network"
+	t.Run("many addresses of one host", func(t *testing.T) {
+		// The defaults of swarm tracker: 20 a second and 1000 at once per
+		// address, 5 times that per network. The clock stands still, so
+		// only the bursts count: 1,024 addresses of 4 /24s, 30 announces
+		// each (all within an address's burst) get 4 × 5,000.
+		nop := zerolog.Nop()
+		s, _ := newTestServer(t, server.Config{IPRate: 20, Logger: &nop})
+		ok, refused := 0, 0
+		for a := range 1024 {
+			ip := netip.AddrFrom4([4]byte{10, 9, byte(a >> 8), byte(a)}).String()
+			for n := range 30 {
+				switch got := failure(t, s, ip, testPeer(hashN(a*30+n), 1, 5)); {
+				case got == "":
+					ok++
+				case strings.Contains(got, slowNet):
+					refused++
+				default:
+					t.Fatalf("%s: failure %q, want %q or none", ip, got, slowNet)
+				}
+			}
+		}
+		t.Logf("1,024 addresses in 4 /24s: %d swarms, %d announces refused", ok, refused)
+		if want := 4 * 5 * server.DefaultIPBurst; ok != want {
+			t.Errorf("%d announces answered, want %d (4 networks' bursts)", ok, want)
+		}
+	})
+	t.Run("neighbours and IPv6", func(t *testing.T) {
+		s, _ := newTestServer(t, server.Config{IPRate: 2, IPBurst: 5, PrefixRate: 4, PrefixBurst: 10})
+		// 10.0.0.1 takes its 5 and is refused 20 more times: those do not
+		// count against 10.0.0.0/24, so 10.0.0.2 still gets its 5.
+		for i := range 25 {
+			got := failure(t, s, "10.0.0.1", testPeer(hashN(i), 1, 5))
+			if (i < 5) != (got == "") {
+				t.Fatalf("10.0.0.1: announce %d: failure %q", i+1, got)
+			}
+		}
+		for i := range 5 {
+			if got := failure(t, s, "10.0.0.2", testPeer(hashN(i), 2, 5)); got != "" {
+				t.Fatalf("10.0.0.2 after its neighbour was refused: announce %d: %q", i+1, got)
+			}
+		}
+		if got := failure(t, s, "10.0.0.3", testPeer(hashN(0), 3, 5)); !strings.Contains(got, slowNet) {
+			t.Errorf("a third address of a /24 that used its 10: failure %q, want %q", got, slowNet)
+		}
+		if got := failure(t, s, "10.0.1.3", testPeer(hashN(0), 3, 5)); got != "" {
+			t.Errorf("an address of the next /24: %q, want an answer", got)
+		}
+		// Ten /64s of one /48 share it; another /48 does not.
+		for i := range 10 {
+			ip := fmt.Sprintf("2001:db8:7:%x::1", i)
+			if got := failure(t, s, ip, testPeer(hashN(i), 1, 5)); got != "" {
+				t.Fatalf("%s: %q", ip, got)
+			}
+		}
+		if got := failure(t, s, "2001:db8:7:ff::1", testPeer(hashN(0), 1, 5)); !strings.Contains(got, slowNet) {
+			t.Errorf("an eleventh /64 of one /48: failure %q, want %q", got, slowNet)
+		}
+		if got := failure(t, s, "2001:db8:8::1", testPeer(hashN(0), 1, 5)); got != "" {
+			t.Errorf("another /48: %q, want an answer", got)
+		}
+	})
+	t.Run("an honest carrier-grade NAT block", func(t *testing.T) {
+		// 256 addresses sharing 150,000 torrents announced every 30
+		// minutes: 83 a second, evenly spread. 10,000 of them (two
+		// minutes) under the defaults: none refused.
+		s, clock := newTestServer(t, server.Config{IPRate: 20})
+		for i := range 10000 {
+			ip := netip.AddrFrom4([4]byte{100, 64, 0, byte(i)}).String()
+			if got := failure(t, s, ip, testPeer(hashN(i), i, 5)); got != "" {
+				t.Fatalf("announce %d of the block: %q", i, got)
+			}
+			clock.Advance(1800 * time.Second / 150000)
+		}
+	})
+}
+
+// TestTrustIPLimitsTheConnection: with TrustIP an announce counts against
+// the connection's address as well as the one its ip= names, so one socket
+// naming a new address each time is refused after its burst.
+func TestTrustIPLimitsTheConnection(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{TrustIP: true, IPRate: 2, IPBurst: 5})
+	const slow = "too many announces from your address"
+	ok := 0
+	for i := range 100 {
+		extra := fmt.Sprintf("&ip=10.%d.%d.1", i/256, i%256)
+		body := get(t, s.Handler(), "192.0.2.1:4000", "/announce?"+testPeer(hashN(i), 1, 5).Query()+extra)
+		_, err := tracker.ParseAnnounceResponse(body)
+		var fe *tracker.FailureError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &fe) && strings.Contains(fe.Reason, slow):
+		default:
+			t.Fatalf("announce %d: %v", i, err)
+		}
+	}
+	if ok != 5 {
+		t.Errorf("one connection address naming 100 ip= addresses: %d answered, want its burst of 5", ok)
+	}
+	// The address named is still limited on its own: other connections
+	// naming 10.0.0.1 (which had one) get 4 more between them.
+	ok = 0
+	for i := range 10 {
+		remote := fmt.Sprintf("192.0.2.%d:4000", 10+i)
+		body := get(t, s.Handler(), remote, "/announce?"+testPeer(hashN(i), 1, 5).Query()+"&ip=10.0.0.1")
+		if _, err := tracker.ParseAnnounceResponse(body); err == nil {
+			ok++
+		}
+	}
+	if ok != 4 {
+		t.Errorf("10 connection addresses naming one ip=: %d answered, want 4 (its burst of 5 less the first)", ok)
 	}
 }

@@ -35,6 +35,7 @@ type Server struct {
 	bufs    sync.Pool // *scratch
 	access  atomic.Pointer[access]
 	ipLimit *ipLimiter // nil: no per-address limit
+	nets    *ipLimiter // per /24 or /48; nil when ipLimit is
 
 	// Header values shared by every reply (net/http only reads them), so
 	// that a reply allocates none.
@@ -75,7 +76,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.access.Store(&access{allow: cfg.Allow, deny: cfg.Deny})
 	if cfg.IPRate > 0 {
-		s.ipLimit = newIPLimiter(cfg.IPRate, cfg.IPBurst, cfg.IPLimitAddrs)
+		s.ipLimit = newIPLimiter(cfg.IPRate, cfg.IPBurst, cfg.IPLimitAddrs, addrBits4, addrBits6)
+		s.nets = newIPLimiter(cfg.PrefixRate, cfg.PrefixBurst, cfg.IPLimitAddrs, prefixBits4, prefixBits6)
 	}
 	s.contentType, s.cacheControl = []string{"text/plain"}, []string{"no-store"}
 	s.bufs.New = func() any { return &scratch{out: make([]byte, 0, 1024)} }
@@ -186,8 +188,8 @@ func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 	if pk := r.PathValue("passkey"); pk != "" {
 		req.Passkey = pk
 	}
-	if s.ipLimit != nil && !s.ipLimit.allow(req.Addr.Addr(), s.cfg.Now()) {
-		s.fail(w, out, errIPRate)
+	if rf := s.rateLimit(req.Addr.Addr(), remoteIP(r)); rf != nil {
+		s.fail(w, out, rf)
 		return
 	}
 	if rf := s.access.Load().check(req.InfoHash); rf != nil {
@@ -217,6 +219,38 @@ func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 	out = appendAnnounce(out, &sc.rp, int64(s.cfg.Interval/time.Second), int64(s.cfg.MinInterval/time.Second), req.Compact, req.NoPeerID)
 	s.write(w, out)
 	sc.out = out
+}
+
+// rateLimit charges an announce recording ip, from a connection from
+// remote, to the address and network limiters, and returns the refusal if
+// one is out of tokens. With TrustIP the connection's address is charged
+// too, first: one socket naming a new ip= each time would otherwise find a
+// full bucket every time.
+func (s *Server) rateLimit(ip, remote netip.Addr) *refusal {
+	if s.ipLimit == nil {
+		return nil
+	}
+	now := s.cfg.Now()
+	remote = remote.Unmap()
+	if s.cfg.TrustIP && remote.IsValid() && remote != ip {
+		if rf := s.charge(remote, now); rf != nil {
+			return rf
+		}
+	}
+	return s.charge(ip, now)
+}
+
+// charge takes a token from ip's bucket, then from its network's. An
+// address over its own limit does not charge its network, so that it
+// cannot use up its neighbours' share.
+func (s *Server) charge(ip netip.Addr, now time.Time) *refusal {
+	if !s.ipLimit.allow(ip, now) {
+		return errIPRate
+	}
+	if !s.nets.allow(ip, now) {
+		return errPrefixRate
+	}
+	return nil
 }
 
 func (s *Server) serveScrape(w http.ResponseWriter, r *http.Request) {

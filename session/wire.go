@@ -1,0 +1,224 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"swarm/peer"
+	"swarm/piece"
+)
+
+// Messages from a peer and the requests we send it: what each message
+// does to the torrent, and what we ask of the peer in return.
+
+// protocolError is a peer breaking the wire protocol; it is disconnected.
+type protocolError struct{ msg string }
+
+func violation(format string, args ...any) error {
+	return &protocolError{fmt.Sprintf(format, args...)}
+}
+
+// onMessage handles every message but piece.
+func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
+	n := t.geo.NumPieces()
+	switch m.ID {
+	case peer.Choke:
+		p.peerChoking = true
+		// Without the fast extension a choke discards our requests.
+		t.picker.ReleasePeer(p)
+		for q := range t.peers {
+			if q != p {
+				t.fillRequests(q)
+			}
+		}
+	case peer.Unchoke:
+		p.peerChoking = false
+		p.lastBlock = time.Now()
+		t.fillRequests(p)
+	case peer.Interested:
+		p.peerInterested = true
+		t.fillSlot(p)
+	case peer.NotInterested:
+		// A slot held by a peer that wants nothing is upload capacity
+		// lying idle until the next rechoke (a leecher that completes
+		// holds slots all over the swarm): give it away now, as
+		// libtorrent does.
+		p.peerInterested = false
+		if !p.amChoking {
+			t.rechoke(time.Now())
+		}
+	case peer.Have:
+		if int(m.Index) >= n {
+			return violation("have %d of a torrent with %d pieces", m.Index, n)
+		}
+		if p.has == nil {
+			p.has = piece.NewBitfield(n)
+		}
+		if !p.has.Has(int(m.Index)) {
+			p.has.Set(int(m.Index))
+			if err := t.picker.PeerHave(p, int(m.Index)); err != nil {
+				return err
+			}
+		}
+		t.updateInterest(p)
+		t.fillRequests(p)
+	case peer.Bitfield:
+		// BEP 3 puts the bitfield first, but BEP 10 lets the extension
+		// handshake precede it and aria2c has been seen sending one
+		// later: a bitfield replaces what we knew, as in libtorrent.
+		bf, err := piece.FromBytes(m.Bitfield, n)
+		if err != nil {
+			return violation("bitfield: %v", err)
+		}
+		p.has = bf
+		if err := t.picker.PeerBitfield(p, bf); err != nil {
+			return err
+		}
+		if bf.Full() && t.complete {
+			return errBothSeeds
+		}
+		t.updateInterest(p)
+	case peer.Request:
+		return t.onRequest(p, m)
+	case peer.Cancel:
+		p.q.cancelUpload(piece.Block{Piece: m.Index, Begin: m.Begin, Length: m.Length})
+	case peer.Extended:
+		if m.ExtendedID == peer.ExtensionHandshakeID {
+			hs, err := peer.ParseExtensionHandshake(m.Payload)
+			if err != nil {
+				return violation("%v", err)
+			}
+			p.reqq = hs.Reqq
+			if id, ok := hs.M[peer.MetadataExtension]; ok {
+				p.utMetadata = id // 0 turns it off
+			}
+			p.pex.setID(hs.M)
+			if !p.outgoing && hs.Port != 0 {
+				p.listen = netip.AddrPortFrom(p.addr.Addr(), hs.Port)
+			}
+			p.setAgent(hs.V)
+		}
+		if m.ExtendedID == peer.MetadataID {
+			return t.onMetadata(p, m.Payload)
+		}
+		if m.ExtendedID == peer.PexID {
+			return t.onPex(p, m.Payload)
+		}
+		// Other extensions are ignored, as BEP 10 allows.
+	case peer.Port:
+		return t.onPort(p, m.Port)
+	}
+	return nil
+}
+
+var errBothSeeds = errors.New("both sides are seeds")
+
+// onRequest queues a block the peer asks for, after checking it.
+func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
+	b := piece.Block{Piece: m.Index, Begin: m.Begin, Length: m.Length}
+	if err := peer.ValidateRequest(m, t.geo.PieceLength, t.geo.Length); err != nil {
+		return violation("%v", err)
+	}
+	if !t.picker.HasPiece(int(m.Index)) {
+		return violation("request for piece %d, which we do not have", m.Index)
+	}
+	if p.amChoking {
+		return nil // a request racing our choke; BEP 3 lets us ignore it
+	}
+	p.queueUpload(b)
+	return nil
+}
+
+// onBlock takes a piece message: bookkeeping here, the write on a worker.
+func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
+	if _, ok := t.geo.BlockIndex(b); !ok {
+		putBlock(data)
+		return violation("piece message %v is not a block of the torrent", b)
+	}
+	if !t.picker.Requested(p, b) {
+		// Not asked of this peer, or no longer (cancelled in endgame,
+		// released when it choked us): dropped, even in a piece we want,
+		// so no peer can put data into our files unasked; it counts as
+		// wasted, never as downloaded (the tracker's figure) or towards
+		// the peer's rate (the choker's).
+		return t.unwantedBlock(p, data)
+	}
+	p.downloaded.Add(int64(len(data)))
+	t.downloaded += int64(len(data))
+	p.lastBlock = time.Now()
+	p.snubbed = false
+	if p.slowStart {
+		// Like TCP's slow start: one more request per block received
+		// doubles the pipeline each round trip, so a fast peer is filled
+		// within milliseconds while a slow one never gets a deep queue.
+		p.pipeline = min(maxPipeline, p.pipeline+1)
+	}
+	rc, err := t.picker.Received(p, b)
+	if err != nil {
+		putBlock(data)
+		return err
+	}
+	for _, q := range rc.Cancel {
+		if _, ok := t.peers[q]; ok {
+			q.send(peer.Message{ID: peer.Cancel, Index: b.Piece, Begin: b.Begin, Length: b.Length})
+		}
+	}
+	if !rc.Accepted {
+		return t.unwantedBlock(p, data)
+	}
+	p.usefulBlocks++
+	t.writes.queued(int(b.Piece), rc.Complete)
+	t.workers.write(b, data, t.geo.Offset(b))
+	t.fillRequests(p)
+	return nil
+}
+
+// unwantedBlock drops a block we cannot use; a peer sending many more of
+// those than blocks we could use is dropped.
+func (t *Torrent) unwantedBlock(p *peerConn, data []byte) error {
+	t.wasted += int64(len(data))
+	putBlock(data)
+	if p.unwanted++; p.unwanted > p.usefulBlocks+maxUnwantedBlocks {
+		return violation("sent %d blocks we could not use (%d we could)", p.unwanted, p.usefulBlocks)
+	}
+	t.fillRequests(p)
+	return nil
+}
+
+// updateInterest tells the peer whether we want something it has.
+func (t *Torrent) updateInterest(p *peerConn) {
+	want := t.diskErr == nil && t.picker.Interesting(p)
+	if want != p.amInterested {
+		p.amInterested = want
+		id := peer.NotInterested
+		if want {
+			id = peer.Interested
+		}
+		p.send(peer.Message{ID: id})
+	}
+}
+
+// fillRequests tops up the requests outstanding to p to its pipeline depth.
+func (t *Torrent) fillRequests(p *peerConn) {
+	if p.peerChoking || !p.amInterested || t.diskErr != nil {
+		return
+	}
+	n := p.pipeline - t.picker.Outstanding(p)
+	if n <= 0 {
+		return
+	}
+	blocks := t.picker.Pick(p, n)
+	if len(blocks) == 0 {
+		return
+	}
+	if t.picker.Outstanding(p) == len(blocks) {
+		p.lastRequest = time.Now()
+	}
+	msgs := make([]peer.Message, len(blocks))
+	for i, b := range blocks {
+		msgs[i] = peer.Message{ID: peer.Request, Index: b.Piece, Begin: b.Begin, Length: b.Length}
+	}
+	p.send(msgs...)
+}
