@@ -71,6 +71,7 @@ type Conn struct {
 	mu       sync.Mutex
 	wake     chan struct{} // closed and replaced on every change a waiter may care about
 	syn      bool          // our SYN is unanswered
+	halfOpen bool          // we answered the peer's SYN; it has not yet shown it got our answer
 	err      error         // the connection is dead
 	closed   bool          // Close was called
 	finSent  bool
@@ -137,6 +138,7 @@ func (c *Conn) accepted(h header) {
 	c.replyTS = nowMicros() - h.ts
 	c.peerWnd = int(h.wnd)
 	c.sendState()
+	c.timer.Reset(halfOpenTimeout)
 }
 
 // header fills in what every packet we send carries.
@@ -207,6 +209,20 @@ func (c *Conn) packet(h header, payload []byte) {
 		c.sendState()
 		return
 	}
+	if c.halfOpen {
+		// Its first packet acknowledges the sequence number of our STATE
+		// (libutp: one less): only who got that STATE knows it.
+		if h.ack != c.seq-1 && h.ack != c.seq {
+			return
+		}
+		c.halfOpen = false
+		c.timer.Stop()
+		if !c.s.established(c) {
+			c.s.send(c.raddr, c.header(stReset, c.seq), nil)
+			c.failLocked(net.ErrClosed)
+			return
+		}
+	}
 	c.replyTS = nowMicros() - h.ts
 	c.peerWnd = int(h.wnd)
 	if c.syn {
@@ -215,6 +231,10 @@ func (c *Conn) packet(h header, payload []byte) {
 		}
 		c.syn = false
 		c.ack = h.seq - 1
+		// Acknowledge the STATE, as TCP's third packet does: the acceptor
+		// hands us to its Accept only on a packet that proves we got it,
+		// and the application may not have anything to write yet.
+		c.sendState()
 	}
 	c.acked(h)
 	if h.typ == stData || h.typ == stFin {
@@ -404,6 +424,10 @@ func (c *Conn) pump() {
 func (c *Conn) onTimeout() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.halfOpen {
+		c.failLocked(errHalfOpen)
+		return
+	}
 	if c.err != nil || len(c.unacked) == 0 {
 		return
 	}

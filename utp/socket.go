@@ -9,11 +9,27 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // acceptBacklog is how many connections that finished their SYN may wait
 // for Accept; past it new ones are reset.
 const acceptBacklog = 64
+
+// A SYN's source address can be forged, so a connection is handed to
+// Accept only once the peer shows it got our STATE: it acknowledges the
+// random sequence number that STATE carried. Until then it is half-open:
+// a few hundred bytes, no buffers, forgotten after halfOpenTimeout, and
+// there are at most maxHalfOpen of them (maxHalfOpenPerIP from one
+// address); a new SYN past either cap evicts the oldest.
+const (
+	maxHalfOpen      = 64
+	maxHalfOpenPerIP = 4
+	halfOpenTimeout  = 5 * time.Second
+)
+
+var errHalfOpen = errors.New("utp: peer never completed the handshake")
 
 type connKey struct {
 	addr netip.AddrPort
@@ -29,6 +45,9 @@ type Socket struct {
 
 	mu    sync.Mutex
 	conns map[connKey]*Conn
+	half  []*Conn // half-open connections, oldest first
+
+	early atomic.Int64 // bytes all connections hold out of order
 }
 
 // Listen opens a UDP socket on addr ("127.0.0.1:6881", ":0") and serves uTP
@@ -142,22 +161,21 @@ func (s *Socket) dispatch(from netip.AddrPort, h header, payload []byte) {
 			dup.packet(h, payload)
 			return
 		}
-		c = newConn(s, from, h.connID+1, h.connID)
 		select {
 		case <-s.done:
 			s.mu.Unlock()
 			return
 		default:
 		}
-		if len(s.accept) == cap(s.accept) {
-			s.mu.Unlock()
-			s.reset(from, h)
-			return
-		}
+		c = newConn(s, from, h.connID+1, h.connID)
+		c.halfOpen = true
+		evicted := s.addHalfLocked(c)
 		s.conns[connKey{from, c.recvID}] = c
 		s.mu.Unlock()
+		if evicted != nil {
+			evicted.fail(errHalfOpen)
+		}
 		c.accepted(h)
-		s.accept <- c // room was checked under s.mu, and only dispatch sends
 		return
 	}
 	s.mu.Unlock()
@@ -189,7 +207,65 @@ func (s *Socket) remove(c *Conn) {
 	if s.conns[connKey{c.raddr, c.recvID}] == c {
 		delete(s.conns, connKey{c.raddr, c.recvID})
 	}
+	s.dropHalfLocked(c)
 	s.mu.Unlock()
+}
+
+// addHalfLocked records a new half-open connection and takes out of the
+// table (and s.conns) the one it evicts, if any, for the caller to fail
+// once s.mu is released.
+func (s *Socket) addHalfLocked(c *Conn) (evicted *Conn) {
+	same := 0
+	for _, h := range s.half {
+		if h.raddr.Addr() == c.raddr.Addr() {
+			if same == 0 {
+				evicted = h
+			}
+			same++
+		}
+	}
+	if same < maxHalfOpenPerIP {
+		evicted = nil
+		if len(s.half) >= maxHalfOpen {
+			evicted = s.half[0]
+		}
+	}
+	if evicted != nil {
+		s.dropHalfLocked(evicted)
+		if s.conns[connKey{evicted.raddr, evicted.recvID}] == evicted {
+			delete(s.conns, connKey{evicted.raddr, evicted.recvID})
+		}
+	}
+	s.half = append(s.half, c)
+	return evicted
+}
+
+func (s *Socket) dropHalfLocked(c *Conn) {
+	for i, h := range s.half {
+		if h == c {
+			s.half = append(s.half[:i], s.half[i+1:]...)
+			return
+		}
+	}
+}
+
+// established moves c out of the half-open table to Accept; false if the
+// backlog is full or the socket closed.
+func (s *Socket) established(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropHalfLocked(c)
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	select {
+	case s.accept <- c:
+		return true
+	default:
+		return false
+	}
 }
 
 func randUint16() uint16 {

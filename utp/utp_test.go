@@ -175,6 +175,7 @@ func TestFinTakesNoNumber(t *testing.T) {
 	const id, seq = 1000, 500 // we receive on 1000, send on 1001
 	send(header{typ: stSyn, connID: id, seq: seq, wnd: recvWindow})
 	state := recv(stState)
+	send(header{typ: stState, connID: id + 1, seq: seq + 1, ack: state.seq - 1, wnd: recvWindow})
 	c, err := s.Accept()
 	if err != nil {
 		t.Fatal(err)
@@ -187,5 +188,60 @@ func TestFinTakesNoNumber(t *testing.T) {
 	send(header{typ: stFin, connID: id + 1, seq: seq + 1, ack: fin.seq, wnd: recvWindow})
 	if ack := recv(stState); ack.seq != fin.seq || ack.ack != seq+1 {
 		t.Fatalf("STATE after our FIN: seq %d ack %d, want seq %d (the FIN's) ack %d", ack.seq, ack.ack, fin.seq, seq+1)
+	}
+}
+
+// TestSynAloneIsNotAccepted: a SYN's source can be forged, so Accept gets
+// a connection only once the peer acknowledges our STATE's random number;
+// unproven ones sit in a bounded table.
+func TestSynAloneIsNotAccepted(t *testing.T) {
+	s := listen(t)
+	raw, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	to := addrOf(s)
+	send := func(h header) {
+		if _, err := raw.WriteToUDPAddrPort(appendPacket(nil, h, []byte("x")), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acceptSoon := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := s.AcceptContext(ctx)
+		return err == nil
+	}
+	for i := range 100 {
+		send(header{typ: stSyn, connID: uint16(2000 + 2*i), seq: 1, wnd: recvWindow})
+	}
+	send(header{typ: stSyn, connID: 1000, seq: 500, wnd: recvWindow})
+	var state header
+	buf := make([]byte, 2048)
+	for state.connID != 1000 {
+		n, _, err := raw.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("waiting for the STATE to our last SYN: %v", err)
+		}
+		state, _, _ = parse(buf[:n])
+	}
+	if acceptSoon() {
+		t.Fatal("a bare SYN was handed to Accept")
+	}
+	s.mu.Lock()
+	half, conns := len(s.half), len(s.conns)
+	s.mu.Unlock()
+	if half > maxHalfOpenPerIP || conns > maxHalfOpenPerIP {
+		t.Fatalf("101 SYNs from one address hold %d half-open, %d connections; want at most %d", half, conns, maxHalfOpenPerIP)
+	}
+	send(header{typ: stData, connID: 1001, seq: 501, ack: state.seq + 100, wnd: recvWindow})
+	if acceptSoon() {
+		t.Fatal("DATA with a wrong ack was accepted")
+	}
+	send(header{typ: stData, connID: 1001, seq: 501, ack: state.seq - 1, wnd: recvWindow})
+	if !acceptSoon() {
+		t.Fatal("DATA acknowledging our STATE did not complete the handshake")
 	}
 }
