@@ -38,6 +38,12 @@ const (
 	// reorderLimit is how far past the next expected packet we keep
 	// packets that came early.
 	reorderLimit = recvWindow / maxPayload
+	// maxEarlyTotal caps what all connections of a socket hold out of
+	// order together, so many connections can't each fill recvWindow.
+	maxEarlyTotal = 16 << 20
+	// closeLinger bounds how long a closed connection keeps trying to
+	// deliver what was written and its FIN.
+	closeLinger = 20 * time.Second
 )
 
 var (
@@ -105,7 +111,7 @@ type Conn struct {
 
 func newConn(s *Socket, raddr netip.AddrPort, recvID, sendID uint16) *Conn {
 	c := &Conn{s: s, raddr: raddr, recvID: recvID, sendID: sendID, wake: make(chan struct{}),
-		cwnd: initWindow, peerWnd: recvWindow, rto: initRTO, early: map[uint16]early{}}
+		cwnd: initWindow, peerWnd: recvWindow, rto: initRTO}
 	c.timer = time.AfterFunc(time.Hour, c.onTimeout)
 	c.timer.Stop()
 	return c
@@ -363,12 +369,19 @@ func (c *Conn) received(h header, payload []byte) {
 			}
 			delete(c.early, c.ack+1)
 			c.earlyBytes -= len(e.payload)
+			c.s.early.Add(-int64(len(e.payload)))
 			c.deliver(e.typ, e.payload)
 		}
-	case seqLess(next, h.seq) && h.seq-next < reorderLimit && !c.eof:
-		if _, dup := c.early[h.seq]; !dup && c.earlyBytes+len(payload) <= recvWindow {
+	case seqLess(next, h.seq) && h.seq-next < reorderLimit && !c.eof && !c.closed:
+		_, dup := c.early[h.seq]
+		if !dup && c.earlyBytes+len(payload) <= recvWindow && c.s.early.Add(int64(len(payload))) <= maxEarlyTotal {
+			if c.early == nil {
+				c.early = map[uint16]early{}
+			}
 			c.early[h.seq] = early{h.typ, append([]byte(nil), payload...)}
 			c.earlyBytes += len(payload)
+		} else if !dup {
+			c.s.early.Add(-int64(len(payload)))
 		}
 	}
 	c.sendState()
@@ -488,12 +501,19 @@ func (c *Conn) fail(err error) {
 	c.failLocked(err)
 }
 
+// dropEarly frees what came out of order: nobody will read it.
+func (c *Conn) dropEarly() {
+	c.s.early.Add(-int64(c.earlyBytes))
+	c.early, c.earlyBytes = nil, 0
+}
+
 func (c *Conn) failLocked(err error) {
 	if c.err != nil {
 		return
 	}
 	c.err = err
 	c.timer.Stop()
+	c.dropEarly()
 	c.s.remove(c)
 	c.broadcast()
 }
@@ -569,9 +589,12 @@ func (c *Conn) Close() error {
 	}
 	c.closed = true
 	c.readBuf = nil
+	c.dropEarly()
 	if c.err != nil {
 		return nil
 	}
+	// Give up on the peer's acknowledgements after closeLinger.
+	time.AfterFunc(closeLinger, func() { c.fail(errTimeout) })
 	if c.syn {
 		// The peer never answered: nothing to finish.
 		c.s.send(c.raddr, c.header(stReset, c.seq), nil)

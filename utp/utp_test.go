@@ -245,3 +245,65 @@ func TestSynAloneIsNotAccepted(t *testing.T) {
 		t.Fatal("DATA acknowledging our STATE did not complete the handshake")
 	}
 }
+
+// TestEarlyDataFreedOnClose: out-of-order data counts against the socket
+// and is dropped, and no longer stored, once the connection is closed.
+func TestEarlyDataFreedOnClose(t *testing.T) {
+	s := listen(t)
+	raw, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	to := addrOf(s)
+	payload := make([]byte, 1000)
+	send := func(h header) {
+		if _, err := raw.WriteToUDPAddrPort(appendPacket(nil, h, payload), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(header{typ: stSyn, connID: 1000, seq: 500, wnd: recvWindow})
+	buf := make([]byte, 2048)
+	n, _, err := raw.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, _, _ := parse(buf[:n])
+	send(header{typ: stState, connID: 1001, seq: 501, ack: state.seq - 1, wnd: recvWindow})
+	c, err := s.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendEarly := func() {
+		for i := range 20 {
+			send(header{typ: stData, connID: 1001, seq: uint16(503 + i), ack: state.seq - 1, wnd: recvWindow})
+		}
+		// one more in-order-looking STATE round trip so the packets above are handled
+		send(header{typ: stState, connID: 1001, seq: 501, ack: state.seq - 1, wnd: recvWindow})
+		for {
+			n, _, err := raw.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h, _, _ := parse(buf[:n]); h.typ == stState && len(h.sack) == 0 || s.early.Load() >= 20*1000 {
+				return
+			}
+		}
+	}
+	sendEarly()
+	if got := s.early.Load(); got != 20*1000 {
+		t.Fatalf("socket holds %d early bytes, want %d", got, 20*1000)
+	}
+	c.Close()
+	if got := s.early.Load(); got != 0 {
+		t.Fatalf("after Close the socket still holds %d early bytes", got)
+	}
+	for i := range 20 {
+		send(header{typ: stData, connID: 1001, seq: uint16(503 + i), ack: state.seq - 1, wnd: recvWindow})
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := s.early.Load(); got != 0 {
+		t.Fatalf("a closed connection stored %d early bytes", got)
+	}
+}
