@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/bits"
 	"net"
 	"net/netip"
 	"os"
@@ -44,6 +45,9 @@ const (
 	// closeLinger bounds how long a closed connection keeps trying to
 	// deliver what was written and its FIN.
 	closeLinger = 20 * time.Second
+	// maxSackLen is the longest SACK mask we read: 1024 packets, more
+	// than maxWindow holds.
+	maxSackLen = 128
 )
 
 var (
@@ -274,24 +278,25 @@ func (c *Conn) acked(h header) {
 	} else if n > 0 {
 		c.dupAcks = 0
 	}
-	// Packets the peer holds out of order.
+	// Packets the peer holds out of order: one pass over what is unacked.
+	// A mask longer than any window we use is ignored, not walked.
 	sacked := 0
-	for i := range len(h.sack) * 8 {
-		if h.sack[i/8]&(1<<(i%8)) == 0 {
-			continue
+	if len(h.sack) <= maxSackLen {
+		for _, b := range h.sack {
+			sacked += bits.OnesCount8(b)
 		}
-		seq := h.ack + 2 + uint16(i)
 		for _, p := range c.unacked {
-			if p.seq == seq && !p.sacked {
-				p.sacked = true
-				if p.inFlight {
-					p.inFlight = false
-					c.inflight -= len(p.payload)
-				}
-				bytes += len(p.payload)
+			i := int(p.seq - (h.ack + 2))
+			if i >= len(h.sack)*8 || h.sack[i/8]&(1<<(i%8)) == 0 || p.sacked {
+				continue
 			}
+			p.sacked = true
+			if p.inFlight {
+				p.inFlight = false
+				c.inflight -= len(p.payload)
+			}
+			bytes += len(p.payload)
 		}
-		sacked++
 	}
 	if len(c.unacked) > 0 && (c.dupAcks >= 3 || sacked >= 3) && !c.unacked[0].fastResent {
 		// Fast retransmit: the first packet is lost, later ones got through.

@@ -307,3 +307,31 @@ func TestEarlyDataFreedOnClose(t *testing.T) {
 		t.Fatalf("a closed connection stored %d early bytes", got)
 	}
 }
+
+// TestLongSackIgnored: a SACK mask longer than any window is ignored
+// rather than walked bit by bit over every unacked packet.
+func TestLongSackIgnored(t *testing.T) {
+	a, b := listen(t), listen(t)
+	ca, _ := pair(t, a, b)
+	c := ca.(*Conn)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	base := c.seq
+	for range 10 {
+		c.unacked = append(c.unacked, &outPacket{typ: stData, seq: c.seq, payload: []byte("x")})
+		c.seq++
+	}
+	long := bytes.Repeat([]byte{0xff}, 255)
+	c.acked(header{typ: stState, ack: base - 2, sack: long})
+	for _, p := range c.unacked {
+		if p.sacked {
+			t.Fatalf("seq %d marked held by a %d-byte SACK", p.seq, len(long))
+		}
+	}
+	c.acked(header{typ: stState, ack: base - 2, sack: []byte{0x05, 0, 0, 0}})
+	for i, p := range c.unacked {
+		if want := i == 0 || i == 2; p.sacked != want {
+			t.Fatalf("seq %d sacked %v, want %v", p.seq, p.sacked, want)
+		}
+	}
+}
