@@ -212,6 +212,16 @@ func (c *Conn) packet(h header, payload []byte) {
 		return
 	}
 	if h.typ == stReset {
+		// A RESET names (ack) the packet of ours it answers, as libutp and
+		// libtorrent send it: one whose ack is not among our recent
+		// numbers is blind and ignored (RFC 5961 does so for TCP).
+		lo := c.seq
+		if len(c.unacked) > 0 {
+			lo = c.unacked[0].seq
+		}
+		if seqLess(h.ack, lo-16) || seqLess(c.seq, h.ack) {
+			return
+		}
 		c.failLocked(errReset)
 		return
 	}

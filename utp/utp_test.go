@@ -335,3 +335,18 @@ func TestLongSackIgnored(t *testing.T) {
 		}
 	}
 }
+
+// TestBlindResetIgnored: a RESET must ack a number we sent recently.
+func TestBlindResetIgnored(t *testing.T) {
+	a, b := listen(t), listen(t)
+	ca, _ := pair(t, a, b)
+	c := ca.(*Conn)
+	c.packet(header{typ: stReset, ack: c.seq + 1000}, nil)
+	if c.err != nil {
+		t.Fatalf("a RESET acking seq+1000 killed the connection: %v", c.err)
+	}
+	c.packet(header{typ: stReset, ack: c.seq - 1}, nil)
+	if c.err != errReset {
+		t.Fatalf("a RESET acking our last packet left err %v", c.err)
+	}
+}
