@@ -62,7 +62,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 			return usagef("--data is for seeding a .torrent; given content, its folder is the data")
 		}
 		if m, err = makeTorrentFor(ctx, e, arg, torrentOut, pieceLength, trackerTiers(o.trackers), !tr.out.text()); err != nil {
-			return err
+			return seedInterrupted(ctx, err)
 		}
 		abs, err := filepath.Abs(arg)
 		if err != nil {
@@ -75,7 +75,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	// pieces that check out are offered; downloading is get's job.
 	sess, t, err := startTorrent(ctx, tr, m, data, tc, session.OpenOptions{Logger: tr.log, ReadOnly: true})
 	if err != nil {
-		return err
+		return seedInterrupted(ctx, err)
 	}
 	st := t.Stats()
 	tr.out.printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
@@ -145,4 +145,14 @@ func makeTorrentFor(ctx context.Context, e *env, path, out, pieceLength string, 
 		fmt.Fprintf(e.stdout, "torrent: %s (info hash %s)\n", out, m.InfoHash)
 	}
 	return m, nil
+}
+
+// seedInterrupted returns nil in place of err when ctx has ended: Ctrl-C
+// while seed hashes or checks the data stops it as it would stop seeding
+// (exit 0), not as a failure.
+func seedInterrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
