@@ -63,20 +63,7 @@ func NewFile(dir string, info *metainfo.Info) (*File, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, ioError("create folder", dir, err)
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, ioError("open folder", dir, err)
-	}
-	return &File{
-		dir:      dir,
-		root:     root,
-		length:   info.Length,
-		files:    files,
-		maxOpen:  MaxOpenFiles,
-		handles:  make(map[int]*handle),
-		unsynced: make(map[int]bool),
-		skip:     make(map[int]bool),
-	}, nil
+	return openFile(dir, info, files, false)
 }
 
 // NewFileReadOnly returns storage for the torrent info in dir that only
@@ -88,6 +75,12 @@ func NewFileReadOnly(dir string, info *metainfo.Info) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openFile(dir, info, files, true)
+}
+
+// openFile opens the folder dir, which must exist, as the root of a File
+// holding files.
+func openFile(dir string, info *metainfo.Info, files []diskFile, readOnly bool) (*File, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, ioError("open folder", dir, err)
@@ -98,7 +91,7 @@ func NewFileReadOnly(dir string, info *metainfo.Info) (*File, error) {
 		length:   info.Length,
 		files:    files,
 		maxOpen:  MaxOpenFiles,
-		readOnly: true,
+		readOnly: readOnly,
 		handles:  make(map[int]*handle),
 		unsynced: make(map[int]bool),
 		skip:     make(map[int]bool),
