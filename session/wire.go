@@ -22,6 +22,9 @@ func violation(format string, args ...any) error {
 
 // onMessage handles every message but piece.
 func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
+	if t.picker == nil && m.ID != peer.Extended && m.ID != peer.Port {
+		return t.beforeContent(p, m)
+	}
 	n := t.geo.NumPieces()
 	switch m.ID {
 	case peer.Choke:
@@ -99,6 +102,9 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 				p.listen = netip.AddrPortFrom(p.addr.Addr(), hs.Port)
 			}
 			p.setAgent(hs.V)
+			if t.meta != nil {
+				t.offerFrom(p, hs.MetadataSize)
+			}
 		}
 		if m.ExtendedID == peer.MetadataID {
 			return t.onMetadata(p, m.Payload)
@@ -189,6 +195,9 @@ func (t *Torrent) unwantedBlock(p *peerConn, data []byte) error {
 
 // updateInterest tells the peer whether we want something it has.
 func (t *Torrent) updateInterest(p *peerConn) {
+	if t.picker == nil {
+		return
+	}
 	want := t.diskErr == nil && t.picker.Interesting(p)
 	if want != p.amInterested {
 		p.amInterested = want
@@ -202,7 +211,7 @@ func (t *Torrent) updateInterest(p *peerConn) {
 
 // fillRequests tops up the requests outstanding to p to its pipeline depth.
 func (t *Torrent) fillRequests(p *peerConn) {
-	if p.peerChoking || !p.amInterested || t.diskErr != nil {
+	if t.picker == nil || p.peerChoking || !p.amInterested || t.diskErr != nil {
 		return
 	}
 	n := p.pipeline - t.picker.Outstanding(p)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"os"
 	"path"
 	"strings"
@@ -61,34 +60,51 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	tr.download = true
 	// A seeding limit only makes sense when seeding.
 	seed = seed || fs.Changed("seed-ratio") || fs.Changed("seed-time")
+	// openOptions says which files of m to download (--only) and makes the
+	// folder.
+	openOptions := func(m *metainfo.MetaInfo) (session.OpenOptions, error) {
+		open := session.OpenOptions{Logger: tr.log}
+		if len(only) > 0 {
+			var err error
+			if open.Skip, err = skipFiles(&m.Info, only); err != nil {
+				return open, err
+			}
+		}
+		return open, os.MkdirAll(out, 0o755)
+	}
+	tc := session.TorrentConfig{Seed: seed, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
 	var m *metainfo.MetaInfo
+	var sess *session.Session
+	var t *session.Torrent
 	if isMagnet(fs.Arg(0)) {
-		var found []netip.AddrPort
-		m, found, err = fetchMagnet(ctx, tr, fs.Arg(0), out)
+		// The metadata comes over the torrent's own connections, which
+		// then carry the download.
+		sess, t, err = fetchMagnet(ctx, tr, fs.Arg(0), out, tc, func(ctx context.Context, m *metainfo.MetaInfo) (session.TorrentConfig, error) {
+			open, err := openOptions(m)
+			if err != nil {
+				return session.TorrentConfig{}, err
+			}
+			return session.OpenContent(ctx, m, out, open)
+		})
 		if tr.dhtWait != nil {
 			defer tr.dhtWait() // stops the node on every path out
 		}
 		defer tr.endRun() // stops the session fetchMagnet started, on every path out
-		tr.peers = append(tr.peers, found...)
+		if err != nil {
+			return orInterrupted(ctx, err)
+		}
+		m = t.Info()
 	} else {
-		m, err = readTorrent(ctx, fs.Arg(0))
-	}
-	if err != nil {
-		return orInterrupted(ctx, err)
-	}
-	open := session.OpenOptions{Logger: tr.log}
-	if len(only) > 0 {
-		if open.Skip, err = skipFiles(&m.Info, only); err != nil {
+		if m, err = readTorrent(ctx, fs.Arg(0)); err != nil {
+			return orInterrupted(ctx, err)
+		}
+		open, err := openOptions(m)
+		if err != nil {
 			return err
 		}
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
-	tc := session.TorrentConfig{Seed: seed, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
-	sess, t, err := startTorrent(ctx, tr, m, out, tc, open)
-	if err != nil {
-		return orInterrupted(ctx, err) // Ctrl-C while checking the data
+		if sess, t, err = startTorrent(ctx, tr, m, out, tc, open); err != nil {
+			return orInterrupted(ctx, err) // Ctrl-C while checking the data
+		}
 	}
 	st := t.Stats()
 	size := formatSize(m.Info.Length)
