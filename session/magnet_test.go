@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"swarm/metainfo"
+	"swarm/peer"
 	"swarm/session"
 )
 
@@ -315,4 +316,60 @@ func TestMagnetUsesOneConnectionPerSeed(t *testing.T) {
 			t.Error(`no "metadata received" from the incoming peer in the log`)
 		}
 	})
+}
+
+// TestMagnetResumesFromTheOpenedStorage: when Open finds pieces verified
+// already (a magnet download run again), the torrent tells a peer connected
+// since the metadata state what it has with a bitfield sent once the
+// storage is open (as libtorrent does), applies the bitfield the seed sent
+// before the metadata, and fetches only the missing pieces.
+func TestMagnetResumesFromTheOpenedStorage(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 1<<20, 16<<10) // 64 pieces
+	seed := runSeed(t, m, content, session.Config{})
+	leech := newSession(t, session.Config{})
+	runSession(t, leech)
+	n := m.Info.NumPieces()
+	store := &memStore{data: make([]byte, len(content))}
+	half := len(content) / 2
+	copy(store.data, content[:half])
+	have := fullBitfield(n)
+	for p := n / 2; p < n; p++ {
+		have.Clear(p)
+	}
+	tor, err := leech.AddMagnet(magnetLink(m, ""), session.TorrentConfig{
+		Open: func(context.Context, *metainfo.MetaInfo) (session.TorrentConfig, error) {
+			return session.TorrentConfig{Store: store, Have: have}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A peer with nothing to give connects first and gets no bitfield: we
+	// know no piece count yet.
+	r := dialRaw(t, addrOf(t, leech), m.InfoHash, "-XX0000-nothing-0000")
+	r.handshake(peer.ExtensionHandshake{M: map[string]uint8{}})
+	waitFor(t, "the raw peer connected", func() bool { return tor.Stats().Peers == 1 })
+	tor.AddPeers(t.Context(), []netip.AddrPort{addrOf(t, seed)})
+	waitMagnetDone(t, tor, func() *memStore { return store }, m, content)
+	r.conn.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got []byte
+	for range 1000 {
+		var msg peer.Message
+		if err := r.conn.ReadMessage(&msg); err != nil {
+			t.Fatalf("no bitfield for the peer connected before the metadata: %v", err)
+		}
+		if msg.ID == peer.Have {
+			t.Fatalf("have %d before any bitfield", msg.Index)
+		}
+		if msg.ID == peer.Bitfield {
+			got = msg.Bitfield
+			break
+		}
+	}
+	if !bytes.Equal(got, have.Bytes()) {
+		t.Errorf("late bitfield = %x, want the pieces Open found, %x", got, have.Bytes())
+	}
+	if st := tor.Stats(); st.Downloaded != int64(len(content)-half) || st.Have != n {
+		t.Errorf("downloaded %d bytes, have %d of %d pieces; want %d bytes (the missing half) and all", st.Downloaded, st.Have, n, len(content)-half)
+	}
 }
