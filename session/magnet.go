@@ -145,10 +145,7 @@ func (t *Torrent) requestMetadata(now time.Time) {
 func (t *Torrent) onMetadataPiece(p *peerConn, msg peer.MetadataMessage) error {
 	now := time.Now()
 	if msg.Type == peer.MetadataReject {
-		if err := t.meta.Reject(p, msg.Piece); err != nil {
-			return err
-		}
-		return nil
+		return t.meta.Reject(p, msg.Piece)
 	}
 	info, err := t.meta.Data(p, msg, now)
 	switch {
