@@ -251,12 +251,8 @@ func (t *Torrent) learnInfo(p *peerConn) error {
 		return err
 	}
 	if bf != nil {
-		p.has = bf
-		if err := t.picker.PeerBitfield(p, bf); err != nil {
+		if err := t.peerHas(p, bf); err != nil {
 			return err
-		}
-		if bf.Full() && t.complete {
-			return errBothSeeds
 		}
 	}
 	t.updateInterest(p)

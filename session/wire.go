@@ -75,14 +75,7 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		if err != nil {
 			return violation("bitfield: %v", err)
 		}
-		p.has = bf
-		if err := t.picker.PeerBitfield(p, bf); err != nil {
-			return err
-		}
-		if bf.Full() && t.complete {
-			return errBothSeeds
-		}
-		t.updateInterest(p)
+		return t.peerHas(p, bf)
 	case peer.Request:
 		return t.onRequest(p, m)
 	case peer.Cancel:
@@ -120,6 +113,20 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 }
 
 var errBothSeeds = errors.New("both sides are seeds")
+
+// peerHas takes the pieces p says it has (a bitfield), replacing what we
+// knew, and tells it whether we are interested.
+func (t *Torrent) peerHas(p *peerConn, bf *piece.Bitfield) error {
+	p.has = bf
+	if err := t.picker.PeerBitfield(p, bf); err != nil {
+		return err
+	}
+	if bf.Full() && t.complete {
+		return errBothSeeds
+	}
+	t.updateInterest(p)
+	return nil
+}
 
 // onRequest queues a block the peer asks for, after checking it.
 func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
