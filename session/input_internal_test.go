@@ -10,7 +10,6 @@ import (
 	"swarm/metainfo"
 )
 
-
 func TestSelects(t *testing.T) {
 	tests := []struct {
 		pattern, path string
