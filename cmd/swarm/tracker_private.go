@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -62,14 +61,11 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	return tr.Serve(ctx, srv, ln)
 }
 
-// checkPublicURL accepts "" or an http(s) URL without a query, and returns
-// it without a trailing slash.
+// checkPublicURL checks --public-url (private.CheckBaseURL).
 func checkPublicURL(u string) (string, error) {
-	if u == "" {
-		return "", nil
+	b, err := private.CheckBaseURL(u)
+	if err != nil {
+		return "", usagef("--public-url %v", err)
 	}
-	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") || strings.ContainsAny(u, "?#") {
-		return "", usagef("--public-url %q: want http://HOST:PORT or https://HOST", u)
-	}
-	return strings.TrimRight(u, "/"), nil
+	return b, nil
 }
