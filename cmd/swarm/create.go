@@ -147,7 +147,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "size:       %s in %d %s\n", formatSize(m.Info.Length), len(m.Info.Files), plural(len(m.Info.Files), "file", "files"))
 	fmt.Fprintf(e.stdout, "pieces:     %d x %s\n", m.Info.NumPieces(), formatSize(m.Info.PieceLength))
 	fmt.Fprintf(e.stdout, "info hash:  %s\n", m.InfoHash)
-	if magnet := shareableMagnet(m); magnet != "" {
+	if magnet := m.ShareableMagnet(); magnet != "" {
 		fmt.Fprintf(e.stdout, "magnet:     %s\n", magnet)
 	} else {
 		fmt.Fprintln(e.stdout, noMagnet)

@@ -89,7 +89,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	st := t.Stats()
 	tr.out.printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
 		m.Info.Name, formatSize(m.Info.Length), data, node.Addr(), st.Have, st.Pieces)
-	magnet := shareableMagnet(m)
+	magnet := m.ShareableMagnet()
 	if magnet != "" {
 		tr.out.printf("magnet: %s\n", magnet)
 	} else {

@@ -10,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
-	"swarm/metainfo"
 	"swarm/session"
 )
 
@@ -139,20 +138,8 @@ func (tr *transfer) start(ctx context.Context, dht bool, stateDir string) (*sess
 }
 
 // noMagnet is what create, info and seed print for a private torrent in
-// place of its magnet link (see shareableMagnet).
+// place of its magnet link (see metainfo.MetaInfo.ShareableMagnet).
 const noMagnet = "private torrent: send its .torrent file to whoever downloads (a magnet link cannot fetch a private torrent's metadata)"
-
-// shareableMagnet is the magnet link create, info and seed print for others
-// to download with, or "" for a private torrent: its peers never serve the
-// info dict (BEP 27; swarm and libtorrent offer no ut_metadata for private
-// torrents), so a magnet of it cannot work, and its tracker URLs hold the
-// user's passkey.
-func shareableMagnet(m *metainfo.MetaInfo) string {
-	if m.Info.Private {
-		return ""
-	}
-	return m.Magnet().String()
-}
 
 // runTorrent follows torrent t of node until ctx ends, the download
 // completes (when stopOnDone) or a seed limit is reached, showing progress,
