@@ -15,7 +15,6 @@ import (
 func TestUserViewJSON(t *testing.T) {
 	db, _ := openDB(t)
 	alice := addUser(t, db, "alice")
-	addTorrent(t, db, ihA)
 	alice.Totals = private.Totals{Uploaded: 300, SeedSeconds: 60}
 	per := []private.TorrentTotals{{InfoHash: ihA, Name: "a", Totals: private.Totals{Uploaded: 300, Downloaded: 100, Snatches: 1}}}
 	b, err := json.Marshal(private.ViewUserDetail(alice, "http://t.example:6969", per))
