@@ -49,8 +49,8 @@ var errMetadataTimeout = errors.New("metadata: no piece of the info dict in time
 // AddMagnet adds the torrent of a magnet link to the session, in the
 // metadata state, and starts it if the session runs. The link's trackers
 // (one tier each, as libtorrent makes them) are its announce list unless
-// cfg.Trackers is set; its x.pe peers that are IP:port join cfg.Peers
-// (resolve host names into cfg.Peers). cfg.Open is required and opens the
+// cfg.Trackers is set; its x.pe peers that resolve (ResolvePeer: a host
+// name is looked up) join cfg.Peers. cfg.Open is required and opens the
 // storage once the info dict is known; cfg.Store, Have, SaveResume and
 // Wanted must be unset (Open gives them). The torrent's Name is the link's
 // dn (or the info hash) until the info dict arrives; Opened is closed once
@@ -68,7 +68,7 @@ func (s *Session) AddMagnet(link string, cfg TorrentConfig) (*Torrent, error) {
 	}
 	cfg.Peers = append([]netip.AddrPort(nil), cfg.Peers...)
 	for _, p := range mg.Peers {
-		if a, err := netip.ParseAddrPort(p); err == nil {
+		if a, err := ResolvePeer(p); err == nil {
 			cfg.Peers = append(cfg.Peers, a)
 		}
 	}

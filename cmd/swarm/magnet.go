@@ -11,37 +11,25 @@ import (
 	"swarm/session"
 )
 
-// fetchMagnet adds a magnet link's torrent to a new session and runs it
-// until the torrent has its metadata and its storage (open opens it, in
-// dir) or stops; it shows what the metadata phase does on the status line.
-// The session (with its DHT node, when --dht is on, in tr) goes on running
-// for the download over the same connections; tr.endRun stops it.
+// fetchMagnet starts the node (with a DHT node when --dht is on) and adds
+// a magnet link's torrent to it, then shows what the metadata phase does on
+// the status line until the torrent has its info dict and its storage (open
+// opens it) or stops. The info dict comes over the torrent's own
+// connections, which then carry the download. The node runs on; on an
+// error it is stopped.
 func fetchMagnet(ctx context.Context, tr *transfer, link, dir string, tc session.TorrentConfig,
-	open func(context.Context, *metainfo.MetaInfo) (session.TorrentConfig, error)) (*session.Session, *session.Torrent, error) {
+	open func(context.Context, *metainfo.MetaInfo) (session.TorrentConfig, error)) (*session.Node, *session.Torrent, error) {
 	mg, err := metainfo.ParseMagnet(link)
 	if err != nil {
 		return nil, nil, usagef("%v", err)
 	}
-	for _, p := range mg.Peers {
-		if a, err := resolvePeer(p); err == nil {
-			tc.Peers = append(tc.Peers, a)
-		}
+	if !tr.opts.dht.enabled && len(mg.Trackers) == 0 && len(mg.Peers) == 0 && len(tc.Trackers) == 0 && len(tc.Peers) == 0 {
+		return nil, nil, usagef("the magnet link names no tracker (tr) and no peer (x.pe), and --dht is off: nowhere to find peers")
 	}
 	// A magnet link does not say whether the torrent is private; until the
 	// info dict does, the DHT is a source like any other (libtorrent does
-	// the same).
-	node, err := tr.opts.dht.open(tr.opts.listen, false, dir, tr.log)
-	if err != nil {
-		return nil, nil, err
-	}
-	if node == nil && len(mg.Trackers) == 0 && len(tc.Trackers) == 0 && len(tc.Peers) == 0 {
-		return nil, nil, usagef("the magnet link names no tracker (tr) and no peer (x.pe), and --dht is off: nowhere to find peers")
-	}
-	if node != nil {
-		tr.cfg.DHT = node
-		tr.dhtWait = runDHT(ctx, node)
-	}
-	sess, err := newSession(tr.cfg)
+	// the same). The torrent stops announcing into it once it knows.
+	node, err := tr.start(ctx, true, dir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -51,34 +39,34 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string, tc session
 		openErr = err
 		return c, err
 	}
-	t, err := sess.AddMagnet(link, tc)
+	t, err := node.AddMagnet(link, tc)
 	if err != nil {
-		sess.Close()
+		node.Stop()
 		return nil, nil, err
 	}
-	tr.startRun(ctx, sess)
-	tr.sess = sess
-	tr.out.printf("fetching the metadata of %s from peers, listening on %s\n", mg.InfoHash, sess.Addr())
+	tr.out.printf("fetching the metadata of %s from peers, listening on %s\n", mg.InfoHash, node.Addr())
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-t.Opened():
 			tr.out.magnetStatus("")
-			return sess, t, nil
+			return node, t, nil
 		case <-t.Stopped():
 			tr.out.magnetStatus("")
+			node.Stop()
 			if openErr != nil {
 				return nil, nil, openErr
 			}
 			return nil, nil, fmt.Errorf("magnet %s: %s", mg.InfoHash, t.Stats().Err)
 		case <-ctx.Done():
 			tr.out.magnetStatus("")
+			node.Stop()
 			return nil, nil, ctx.Err()
 		case <-tick.C:
 			nodes := -1
-			if node != nil {
-				nodes = node.Stats().Nodes
+			if node.DHT != nil {
+				nodes = node.DHT.Stats().Nodes
 			}
 			tr.out.magnetStatus(magnetLine(t.Stats(), nodes))
 		}
