@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -372,4 +373,29 @@ func TestMagnetResumesFromTheOpenedStorage(t *testing.T) {
 	if st := tor.Stats(); st.Downloaded != int64(len(content)-half) || st.Have != n {
 		t.Errorf("downloaded %d bytes, have %d of %d pieces; want %d bytes (the missing half) and all", st.Downloaded, st.Have, n, len(content)-half)
 	}
+}
+
+// A magnet link in a front end: the torrent is listed at once under the
+// link's dn in the metadata state, fetches its info dict from peers, and
+// Open, called once the dict is verified, picks the folder and the files;
+// the download then goes on over the same connections.
+func ExampleSession_AddMagnet() {
+	ctx := context.Background()
+	node, err := session.StartNode(ctx, session.NodeConfig{DHT: &session.DHTConfig{StateDir: "downloads"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer node.Stop()
+	t, err := node.AddMagnet("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=album", session.TorrentConfig{
+		Open: func(ctx context.Context, m *metainfo.MetaInfo) (session.TorrentConfig, error) {
+			return session.OpenContent(ctx, m, "downloads", session.OpenOptions{})
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	st := t.Stats()
+	fmt.Println(st.State, st.Name, st.Peers) // metadata album 0
+	<-t.Opened()
+	fmt.Println(t.Info().Info.Name, t.Stats().State) // downloading, with the peers it has
 }
