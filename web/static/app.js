@@ -57,12 +57,18 @@ function fmtDuration(s) {
   if (s < 86400) return Math.floor(s / 3600) + 'h ' + Math.floor((s % 3600) / 60) + 'm';
   return Math.floor(s / 86400) + 'd ' + Math.floor((s % 86400) / 3600) + 'h';
 }
+// Intl formatters are slow to make: make them once.
+const timeFmt = new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat([], { month: 'short', day: 'numeric' });
+const dateFmt = new Intl.DateTimeFormat([], { year: 'numeric', month: 'short', day: 'numeric' });
+// fmtDate shows the time for today, the day for this year, else the date.
 function fmtDate(t) {
   if (!t) return '';
   const d = new Date(t * 1000);
-  const now = new Date();
-  if (d.toDateString() === now.toDateString()) return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  return d.toLocaleDateString([], { year: 'numeric', month: 'short', day: 'numeric' });
+  const today = new Date();
+  today.setHours(0, 0, 0, 0);
+  if (d >= today) return timeFmt.format(d);
+  return d.getFullYear() === today.getFullYear() ? dayFmt.format(d) : dateFmt.format(d);
 }
 function fmtAgo(t) {
   if (!t) return 'never';
@@ -203,10 +209,11 @@ function makeRow() {
     const cell = el('span', `c-${c.id}${c.num ? ' num' : ''}`);
     cell.setAttribute('role', 'gridcell');
     if (c.id === 'prog') {
-      cell.className += ' bar';
+      cells.bar = el('span', 'bar');
       cells.fill = el('span', 'fill');
       cells.pct = el('span', 'pct');
-      cell.append(cells.fill, cells.pct);
+      cells.bar.append(cells.fill);
+      cell.append(cells.bar, cells.pct);
     }
     cells[c.id] = cell;
     r.append(cell);
@@ -233,22 +240,23 @@ function fillRow(r, t, index) {
   }
   const top = index * rowH + 'px';
   if (r.style.top !== top) r.style.top = top;
-  r.setAttribute('aria-rowindex', index + 1);
+  if (r.shown.index !== index) { r.shown.index = index; r.setAttribute('aria-rowindex', index + 1); }
   const sel = state.selected.has(t.id);
   if (r.shown.sel !== sel) {
     r.shown.sel = sel;
     r.setAttribute('aria-selected', sel);
     r.cells.chk.checked = sel;
   }
-  r.classList.toggle('cursor', state.cursor === t.id);
+  const cursor = state.cursor === t.id;
+  if (r.shown.cursor !== cursor) { r.shown.cursor = cursor; r.classList.toggle('cursor', cursor); }
   set(r, 'name', t.name);
   if (r.shown.nameTip !== t.name) { r.shown.nameTip = t.name; r.cells.name.title = t.name; }
   const pct = Math.floor(t.percentDone * 1000) / 10;
   const width = pct + '%';
   if (r.shown.width !== width) { r.shown.width = width; r.cells.fill.style.width = width; }
   set(r, 'pct', pct.toFixed(pct < 100 ? 1 : 0) + '%');
-  const barCls = 'c-prog bar' + (t.error ? ' err' : t.status === 0 ? ' paused' : t.percentDone >= 1 ? ' done' : '');
-  if (r.shown.barCls !== barCls) { r.shown.barCls = barCls; r.cells.prog.className = barCls; }
+  const barCls = 'bar' + (t.error ? ' err' : t.status === 0 ? ' paused' : t.percentDone >= 1 ? ' done' : '');
+  if (r.shown.barCls !== barCls) { r.shown.barCls = barCls; r.cells.bar.className = barCls; }
   set(r, 'size', fmtBytes(t.sizeWhenDone));
   set(r, 'down', fmtRate(t.rateDownload));
   set(r, 'up', fmtRate(t.rateUpload));
@@ -261,6 +269,12 @@ function fillRow(r, t, index) {
   const stCls = 'c-status ' + statusClass(t);
   if (r.shown.stCls !== stCls) { r.shown.stCls = stCls; r.cells.status.className = stCls; }
   set(r, 'added', fmtDate(t.addedDate));
+}
+
+// setAttr changes an attribute only when it differs: every change makes the
+// browser recompute styles.
+function setAttr(e, name, value) {
+  if (e.getAttribute(name) !== value) e.setAttribute(name, value);
 }
 
 let renderQueued = false;
@@ -277,7 +291,7 @@ function renderNow() {
   const n = state.order.length;
   const h = n * rowH + 'px';
   if (spacer.style.height !== h) spacer.style.height = h;
-  viewport.setAttribute('aria-rowcount', n);
+  setAttr(viewport, 'aria-rowcount', String(n));
   const first = Math.max(0, Math.floor(viewport.scrollTop / rowH) - 4);
   const last = Math.min(n, Math.ceil((viewport.scrollTop + viewport.clientHeight) / rowH) + 4);
   const need = last - first;
@@ -297,9 +311,11 @@ function renderNow() {
     }
   }
   const empty = $('empty');
-  empty.hidden = n > 0 || !state.loaded;
-  empty.textContent = state.torrents.size === 0 ? 'No torrents yet: add one with the Add button or drop a .torrent file here.' : 'No torrent matches the filter.';
-  viewport.setAttribute('aria-activedescendant', state.cursor !== null && state.order.includes(state.cursor) ? `t-${state.cursor}` : '');
+  const noRows = n === 0 && state.loaded;
+  if (empty.hidden === noRows) empty.hidden = !noRows;
+  const msg = state.torrents.size === 0 ? 'No torrents yet: add one with the Add button or drop a .torrent file here.' : 'No torrent matches the filter.';
+  if (noRows && empty.textContent !== msg) empty.textContent = msg;
+  setAttr(viewport, 'aria-activedescendant', state.cursor !== null && state.order.includes(state.cursor) ? `t-${state.cursor}` : '');
   if (!state.firstRender && state.loaded) {
     state.firstRender = true;
     performance.mark('swarm-first-render'); // time to first render, read by the tests
