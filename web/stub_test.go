@@ -1,11 +1,11 @@
 package web_test
 
 import (
-	"os"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
