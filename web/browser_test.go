@@ -155,6 +155,39 @@ func front(t *testing.T, rpcURL, user, password string) string {
 	return srv.URL + "/"
 }
 
+// call sends one RPC request to srv, as a script would (not through the
+// page), to check what the page changed; it does the 409 handshake.
+func call(t *testing.T, srv rpcServer, method string, args any) map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"method": method, "arguments": args})
+	id := ""
+	for range 2 {
+		req, _ := http.NewRequest("POST", srv.pageURL+"transmission/rpc", strings.NewReader(string(body)))
+		req.SetBasicAuth(srv.user, srv.password)
+		req.Header.Set("X-Transmission-Session-Id", id)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		var out struct {
+			Result    string
+			Arguments map[string]any
+		}
+		err = json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		if res.StatusCode == http.StatusConflict {
+			id = res.Header.Get("X-Transmission-Session-Id")
+			continue
+		}
+		if err != nil || out.Result != "success" {
+			t.Fatalf("%s: HTTP %d, result %q, %v", method, res.StatusCode, out.Result, err)
+		}
+		return out.Arguments
+	}
+	t.Fatalf("%s: 409 twice", method)
+	return nil
+}
+
 // seeder is a running libtorrent seeder (testdata/lt_seeder.py).
 type seeder struct {
 	Port     int
@@ -466,6 +499,31 @@ func testPage(t *testing.T, srv rpcServer) {
 	b.run("show files", chromedp.Click(chromedp.CSS("#tab-files")))
 	b.waitFor("both files", `(t => t.includes('a.bin') && t.includes('b.txt'))(document.getElementById('files-body').textContent)`, 10*time.Second)
 	b.shot("detail-files")
+	// Skip b.txt and raise a.bin: the toggles reach the server.
+	b.run("skip b.txt, raise a.bin",
+		chromedp.Click(chromedp.CSS(`#files-body input[aria-label$="b.txt"]`)),
+		chromedp.SetValue(chromedp.CSS(`#files-body select[aria-label$="a.bin"]`), "1"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#files-body select[aria-label$="a.bin"]').dispatchEvent(new Event('change'))`))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := call(t, srv, "torrent-get", map[string]any{"ids": []int{a.ID}, "fields": []string{"files", "wanted", "priorities"}})
+		ts, _ := got["torrents"].([]any)
+		if len(ts) == 1 {
+			tor := ts[0].(map[string]any)
+			files, _ := tor["files"].([]any)
+			want := map[string][2]float64{}
+			for i, f := range files {
+				want[f.(map[string]any)["name"].(string)] = [2]float64{tor["wanted"].([]any)[i].(float64), tor["priorities"].([]any)[i].(float64)}
+			}
+			if want[folder.Name+"/a.bin"] == [2]float64{1, 1} && want[folder.Name+"/sub/b.txt"] == [2]float64{0, 0} {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after the toggles the server has (wanted, priority) %v, want a.bin (1, 1) and sub/b.txt (0, 0)", want)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	b.run("show peers", chromedp.Click(chromedp.CSS("#tab-peers")))
 	b.waitFor("the libtorrent seeder among the peers", `/127\.0\.0\.1:\d+/.test(document.getElementById('peers-body').textContent) && /libtorrent/i.test(document.getElementById('peers-body').textContent)`, 60*time.Second)
 	b.shot("detail-peers")
@@ -498,7 +556,7 @@ func testPage(t *testing.T, srv rpcServer) {
 	b.shot("remove")
 	b.run("confirm the removal", chromedp.Click(chromedp.CSS("#remove-ok")), chromedp.WaitNotVisible(chromedp.CSS("#remove-dlg")))
 	b.waitFor("one row left", `document.querySelectorAll('#spacer .row:not([hidden])').length === 1`, 10*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		_, err := os.Stat(data)
 		if errors.Is(err, os.ErrNotExist) {
@@ -510,6 +568,21 @@ func testPage(t *testing.T, srv rpcServer) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	b.shot("removed")
+
+	// The session panel: free space, port, and a limit that reaches the server.
+	b.run("open the session panel", chromedp.Click(chromedp.CSS("#session-open")), chromedp.WaitVisible(chromedp.CSS("#session-dlg")))
+	b.waitFor("the free space", `[...document.querySelectorAll('#session-info dt')].some(dt => dt.textContent === 'Free space' && /^[\d.]+ [KMGTP]?i?B$/.test(dt.nextSibling.textContent))`, 10*time.Second)
+	b.waitFor("the listening port", fmt.Sprintf(`document.getElementById('session-info').innerText.includes('%d')`, srv.peerPort), 5*time.Second)
+	b.run("limit the download rate",
+		chromedp.Click(chromedp.CSS(`#limits input[name="speed-limit-down-enabled"]`)),
+		chromedp.SetValue(chromedp.CSS(`#limits input[name="speed-limit-down"]`), "321"),
+		chromedp.Click(chromedp.CSS(`#limits-form button[type=submit]`)))
+	b.waitFor("saved", `document.getElementById('limits-result').textContent === 'Saved.'`, 5*time.Second)
+	b.shot("session")
+	got := call(t, srv, "session-get", map[string]any{})
+	if got["speed-limit-down"] != 321.0 || got["speed-limit-down-enabled"] != true {
+		t.Errorf("after saving the limit the server has speed-limit-down %v enabled %v, want 321 true", got["speed-limit-down"], got["speed-limit-down-enabled"])
+	}
 	b.checkConsole()
 }
 
