@@ -114,6 +114,7 @@ const state = {
   history: new Map(), // id → {down: Float64Array, up: Float64Array}
   total: { down: new Float64Array(HISTORY), up: new Float64Array(HISTORY) },
   loaded: false,
+  lastOK: 0, // Date.now() of the last refresh that worked
 };
 
 const FILTERS = {
@@ -510,10 +511,15 @@ async function refresh() {
   if (refreshing) return;
   refreshing = true;
   try {
+    // "recently-active" names the torrents removed in the last minute or so;
+    // after a longer gap (a sleeping laptop) only a full list is sure.
+    const full = !state.loaded || Date.now() - state.lastOK > 30000;
     const [got, stats] = await Promise.all([
-      rpc('torrent-get', state.loaded ? { ids: 'recently-active', fields: LIST_FIELDS } : { fields: LIST_FIELDS }),
+      rpc('torrent-get', full ? { fields: LIST_FIELDS } : { ids: 'recently-active', fields: LIST_FIELDS }),
       rpc('session-stats'),
     ]);
+    state.lastOK = Date.now();
+    if (full) state.torrents.clear();
     for (const t of got.torrents || []) state.torrents.set(t.id, t);
     for (const id of got.removed || []) { state.torrents.delete(id); state.history.delete(id); }
     state.loaded = true;
@@ -942,7 +948,10 @@ async function openSession() {
     const rows = [['Version', `${s.version || '?'} (RPC ${s['rpc-version'] ?? '?'})`],
       ['Download folder', s['download-dir'] || '–'], ['Free space', '…'],
       ['Listening port', s['peer-port'] !== undefined ? String(s['peer-port']) : '–'],
-      ['DHT', s['dht-enabled'] === undefined ? '–' : s['dht-enabled'] ? 'on' : 'off'],
+      // The protocol has no DHT node count; "dht-nodes" is shown when a
+      // server adds it.
+      ['DHT', s['dht-enabled'] === undefined ? '–' : !s['dht-enabled'] ? 'off'
+        : s['dht-nodes'] !== undefined ? `on, ${s['dht-nodes']} nodes` : 'on'],
       ['Rates', '…']];
     facts($('session-info'), rows);
     if (!d.open) d.showModal();
