@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"swarm/web"
@@ -376,6 +377,17 @@ func (b *browser) waitFor(what, expr string, timeout time.Duration) {
 	}
 }
 
+// drop drops files on the page at x, y, as a file manager would.
+func (b *browser) drop(x, y float64, files ...string) {
+	b.t.Helper()
+	data := &input.DragData{Items: []*input.DragDataItem{}, Files: files, DragOperationsMask: 1}
+	for _, typ := range []input.DispatchDragEventType{input.DispatchDragEventTypeDragEnter, input.DispatchDragEventTypeDragOver, input.DispatchDragEventTypeDrop} {
+		if _, err := chromedp.Call(b.ctx, input.DispatchDragEvent, input.DispatchDragEventParams{Type: typ, X: x, Y: y, Data: data}); err != nil {
+			b.t.Fatalf("drop %v (%s): %v", files, typ, err)
+		}
+	}
+}
+
 // shotN numbers the screenshots in the order they were taken.
 var shotN int
 
@@ -460,6 +472,13 @@ func testPage(t *testing.T, srv rpcServer) {
 	b.run("load the page", chromedp.Navigate(srv.pageURL), chromedp.WaitVisible(chromedp.CSS("#viewport")))
 	b.waitFor("the empty list's message", `!document.getElementById('empty').hidden`, 10*time.Second)
 	b.shot("empty")
+
+	// A .torrent dropped on the page opens the add dialog with it listed;
+	// closed here without adding (the picker below adds it).
+	b.drop(640, 400, folder.Torrent)
+	b.waitFor("the dropped file in the add dialog", `document.getElementById('add-dlg').open && document.getElementById('add-file-list').textContent.includes('web test folder.torrent')`, 5*time.Second)
+	b.shot("dropped")
+	b.run("close the add dialog", chromedp.Click(chromedp.CSS("#add-cancel")), chromedp.WaitNotVisible(chromedp.CSS("#add-dlg")))
 
 	// A .torrent through the file picker, into a folder of its own.
 	dirA := filepath.Join(srv.downloadDir, "picked")
