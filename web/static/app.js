@@ -353,8 +353,10 @@ function relist() {
 
 function showSelection() {
   const n = state.selected.size;
-  $('sel-count').textContent = n ? `${n} selected` : '';
-  for (const b of document.querySelectorAll('.actions button')) b.disabled = n === 0 && state.cursor === null;
+  const text = n ? `${n} selected` : '';
+  if ($('sel-count').textContent !== text) $('sel-count').textContent = text;
+  const off = n === 0 && state.cursor === null;
+  for (const b of document.querySelectorAll('.actions button')) if (b.disabled !== off) b.disabled = off;
 }
 
 // targets are the torrents an action applies to: the selection, or the one
