@@ -31,8 +31,10 @@ func newUDPTest(tb testing.TB, cfg Config) *udpTest {
 	u := &udpTest{tb: tb, now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
 	cfg.Now = func() time.Time { return u.now }
 	cfg.Seed = 7
-	l := zerolog.New(zerolog.NewTestWriter(tb))
-	cfg.Logger = &l
+	if cfg.Logger == nil {
+		l := zerolog.New(zerolog.NewTestWriter(tb))
+		cfg.Logger = &l
+	}
 	s, err := New(cfg)
 	if err != nil {
 		tb.Fatal(err)
