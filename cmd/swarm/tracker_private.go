@@ -49,7 +49,7 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	flushed := make(chan error, 1)
 	go func() { flushed <- tr.Run(flushCtx) }()
-	serveErr := servePrivate(ctx, e, srv, db, o.listen, base)
+	serveErr := servePrivate(ctx, e, srv, db, o, base)
 	stopFlush()
 	if err := <-flushed; err != nil {
 		return fmt.Errorf("write the last totals: %w", err)
@@ -57,8 +57,8 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	return serveErr
 }
 
-func servePrivate(ctx context.Context, e *env, srv *server.Server, db *private.DB, listen, base string) error {
-	ln, err := server.Listen(ctx, listen)
+func servePrivate(ctx context.Context, e *env, srv *server.Server, db *private.DB, o *trackerOptions, base string) error {
+	ln, udp, err := o.listenAll(ctx)
 	if err != nil {
 		return err
 	}
@@ -67,12 +67,18 @@ func servePrivate(ctx context.Context, e *env, srv *server.Server, db *private.D
 	}
 	if err := db.SetAnnounceBase(ctx, base); err != nil {
 		ln.Close()
+		for _, c := range udp {
+			c.Close()
+		}
 		return err
 	}
 	fmt.Fprintf(e.stdout, "private tracker listening on %s: members announce to %s/PASSKEY/announce\n", base, base)
 	fmt.Fprintf(e.stdout, "or to %s/announce?passkey=PASSKEY (the form libtorrent and qBittorrent accept for a tracker on their own machine)\n", base)
+	if udp != nil {
+		fmt.Fprintf(e.stdout, "and over UDP to udp://%s/PASSKEY/announce\n", displayAddr(udp[0].LocalAddr()))
+	}
 	fmt.Fprintf(e.stdout, "'swarm tracker user add NAME' prints a member's URL; metrics at %s/metrics; press Ctrl-C to stop\n", base)
-	return srv.Run(ctx, ln)
+	return serveAll(ctx, srv, ln, udp)
 }
 
 // checkPublicURL accepts "" or an http(s) URL without a query, and returns
