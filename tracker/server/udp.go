@@ -99,21 +99,11 @@ func (s *Server) RunUDP(ctx context.Context, conns ...*net.UDPConn) error {
 
 // serveUDP answers the datagrams of one socket until it is closed.
 func (s *Server) serveUDP(ctx context.Context, c *net.UDPConn) error {
-	w := s.newUDPWorker(ctx)
-	buf := make([]byte, udpMaxDatagram)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("udp tracker read on %v: %w", c.LocalAddr(), err)
-		}
-		if out := w.handle(buf[:n], from); out != nil {
-			// A failed send is a lost datagram; the client asks again.
-			_, _ = c.WriteToUDPAddrPort(out, from)
-		}
+	err := serveUDPConn(c, s.newUDPWorker(ctx))
+	if ctx.Err() != nil {
+		return nil // closed by RunUDP
 	}
+	return fmt.Errorf("on %v: %w", c.LocalAddr(), err)
 }
 
 // udpWorker is the state of one goroutine serving UDP: its MAC and its

@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
 
 	"swarm/tracker/private"
 	"swarm/tracker/server"
@@ -37,6 +39,7 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := pflag.NewFlagSet("trackerd", pflag.ContinueOnError)
 	addr := fs.String("listen-addr", "127.0.0.1:6969", "TCP address to serve HTTP on")
+	udpAddr := fs.String("udp-addr", "", "also serve UDP (BEP 15) on this address, one socket per core")
 	interval := fs.Duration("interval", 30*time.Minute, "announce interval sent to clients")
 	minInterval := fs.Duration("min-interval", 0, "min interval sent to clients (and enforced in private mode); 0 means half the interval")
 	privateDB := fs.String("private-db", "", "run private mode over this database (users and torrents made by preload --setup-db)")
@@ -100,5 +103,15 @@ func run(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	return s.Run(ctx, ln)
+	if *udpAddr == "" {
+		return s.Run(ctx, ln)
+	}
+	udp, err := server.ListenUDP(ctx, *udpAddr, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Run(ctx, ln) })
+	g.Go(func() error { return s.RunUDP(ctx, udp...) })
+	return g.Wait()
 }
