@@ -9,7 +9,8 @@
 // when p%5 == 0, numwant 50) and sends the next announce as each reply
 // comes back. A reply unanswered after a second counts as lost and its slot
 // sends again. A warm-up of --warmup fills the swarms, then it measures for
-// --duration or until --requests replies, whichever comes first.
+// --duration or until --requests replies, whichever comes first. It runs
+// each tracker --runs times, alternating, each time in a fresh process.
 //
 // For each tracker it prints one JSON line: replies a second, latency
 // percentiles (send to reply, in this process), lost requests, and the
@@ -47,7 +48,7 @@ import (
 
 type options struct {
 	swarm, opentracker, trackerCmd, only string
-	sockets, window, swarms, peers       int
+	sockets, window, swarms, peers, runs int
 	requests                             int64
 	duration, warmup                     time.Duration
 }
@@ -58,6 +59,7 @@ func main() {
 	flag.StringVar(&o.opentracker, "opentracker", "opentracker", "opentracker binary")
 	flag.StringVar(&o.trackerCmd, "tracker-cmd", "", `command to run in swarm's place, with {udp} for the address (e.g. "trackerd --udp-addr {udp} --cpuprofile udp.prof")`)
 	flag.StringVar(&o.only, "only", "", `measure one tracker only: "swarm" or "opentracker"`)
+	flag.IntVar(&o.runs, "runs", 3, "runs per tracker, alternating; the ratio line compares the median runs")
 	flag.IntVar(&o.sockets, "sockets", 16, "client sockets")
 	flag.IntVar(&o.window, "window", 16, "announces in flight per socket")
 	flag.IntVar(&o.swarms, "swarms", 1000, "info hashes")
@@ -66,7 +68,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "stop measuring after this long")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before measuring (fills the swarms)")
 	flag.Parse()
-	if o.window < 1 || o.window > 256 || o.sockets < 1 || o.swarms < 1 || o.peers < 1 || o.peers > 55000 {
+	if o.runs < 1 || o.window < 1 || o.window > 256 || o.sockets < 1 || o.swarms < 1 || o.peers < 1 || o.peers > 55000 {
 		fmt.Fprintln(os.Stderr, "bench/udptracker: want --window 1 to 256, --peers 1 to 55000, --sockets and --swarms at least 1")
 		os.Exit(2)
 	}
@@ -103,8 +105,11 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	var results []result
-	for _, name := range []string{"swarm", "opentracker"} {
+	results := map[string][]result{}
+	for run := 0; run < o.runs*2; run++ {
+		// Alternate, so that load from elsewhere on the machine falls on
+		// both alike.
+		name := []string{"swarm", "opentracker"}[run%2]
 		if o.only != "" && o.only != name {
 			continue
 		}
@@ -123,12 +128,12 @@ func run(ctx context.Context, o options) error {
 		}
 		line, _ := json.Marshal(r)
 		fmt.Println(string(line))
-		results = append(results, r)
+		results[name] = append(results[name], r)
 	}
 	if len(results) == 2 {
-		s, ot := results[0], results[1]
+		s, ot := median(results["swarm"]), median(results["opentracker"])
 		line, _ := json.Marshal(map[string]any{
-			"ratio":                "swarm/opentracker",
+			"ratio":                fmt.Sprintf("swarm/opentracker, median runs of %d", o.runs),
 			"replies_per_s":        round2(s.RepliesPerS / ot.RepliesPerS),
 			"p50":                  round2(s.P50Ms / ot.P50Ms),
 			"p99":                  round2(s.P99Ms / ot.P99Ms),
@@ -140,6 +145,14 @@ func run(ctx context.Context, o options) error {
 		fmt.Println(string(line))
 	}
 	return nil
+}
+
+// median is the run of median replies/s (of an even count, the lower),
+// whose other figures come with it.
+func median(rs []result) result {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b result) int { return int(a.RepliesPerS - b.RepliesPerS) })
+	return rs[(len(rs)-1)/2]
 }
 
 func round2(x float64) float64 { return float64(int64(x*100+0.5)) / 100 }
