@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
 	"swarm/tracker/private"
 	"swarm/tracker/server"
@@ -148,7 +147,7 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "udp tracker listening on udp://%s/announce\n", displayAddr(udp[0].LocalAddr()))
 		}
 		fmt.Fprintf(e.stdout, "scrape at %s/scrape, metrics at %s/metrics; press Ctrl-C to stop\n", base, base)
-		return serveAll(ctx, srv, ln, udp)
+		return srv.Serve(ctx, ln, udp...)
 	}
 	return runPrivateTracker(ctx, e, &o, cfg, &log)
 }
@@ -169,18 +168,6 @@ func (o *trackerOptions) listenAll(ctx context.Context) (net.Listener, []*net.UD
 		return nil, nil, fmt.Errorf("--udp: %w", err)
 	}
 	return ln, udp, nil
-}
-
-// serveAll runs srv on ln and, when udp is not nil, on udp, until ctx is
-// done or one of them fails, which stops the other.
-func serveAll(ctx context.Context, srv *server.Server, ln net.Listener, udp []*net.UDPConn) error {
-	if udp == nil {
-		return srv.Run(ctx, ln)
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(ctx, ln) })
-	g.Go(func() error { return srv.RunUDP(ctx, udp...) })
-	return g.Wait()
 }
 
 // defaultIPRate is --ip-rate's default: a client announces each torrent

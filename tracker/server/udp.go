@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"swarm/metainfo"
 )
 
@@ -95,6 +97,18 @@ func (s *Server) RunUDP(ctx context.Context, conns ...*net.UDPConn) error {
 	}
 	s.log.Info().Msg("udp tracker stopped")
 	return nil
+}
+
+// Serve runs Run on ln and, if udp is not empty, RunUDP on udp, until ctx
+// is done or one of them fails, which stops the other.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, udp ...*net.UDPConn) error {
+	if len(udp) == 0 {
+		return s.Run(ctx, ln)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Run(ctx, ln) })
+	g.Go(func() error { return s.RunUDP(ctx, udp...) })
+	return g.Wait()
 }
 
 // serveUDP answers the datagrams of one socket until it is closed.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
-	"golang.org/x/sync/errgroup"
 
 	"swarm/tracker/private"
 	"swarm/tracker/server"
@@ -103,15 +103,11 @@ func run(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *udpAddr == "" {
-		return s.Run(ctx, ln)
+	var udp []*net.UDPConn
+	if *udpAddr != "" {
+		if udp, err = server.ListenUDP(ctx, *udpAddr, runtime.GOMAXPROCS(0)); err != nil {
+			return err
+		}
 	}
-	udp, err := server.ListenUDP(ctx, *udpAddr, runtime.GOMAXPROCS(0))
-	if err != nil {
-		return err
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.Run(ctx, ln) })
-	g.Go(func() error { return s.RunUDP(ctx, udp...) })
-	return g.Wait()
+	return s.Serve(ctx, ln, udp...)
 }
