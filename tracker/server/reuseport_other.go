@@ -12,6 +12,3 @@ import (
 func reusePort(network, address string, c syscall.RawConn) error {
 	return errors.New("several udp sockets on one port need linux (SO_REUSEPORT)")
 }
-
-// deferAccept does nothing where TCP_DEFER_ACCEPT is not known.
-func deferAccept(network, address string, c syscall.RawConn) error { return nil }

@@ -115,7 +115,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // accepted connection (a third of the throughput when clients do not reuse
 // connections).
 func Listen(ctx context.Context, addr string) (net.Listener, error) {
-	lc := net.ListenConfig{KeepAlive: -1, Control: deferAccept}
+	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("tracker listen: %w", err)

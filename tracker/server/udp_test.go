@@ -278,6 +278,19 @@ func TestUDPRefusals(t *testing.T) {
 	}
 }
 
+// TestUDPNumWantCapped: a UDP reply holds at most udpMaxPeers peers,
+// whatever MaxNumWant allows, so that it stays one small datagram.
+func TestUDPNumWantCapped(t *testing.T) {
+	u := newUDPTest(t, Config{MaxNumWant: 1000})
+	for i := range 250 {
+		u.announce(udpAnn{hash: udpHash, peer: byte(i), left: 1, port: uint16(1000 + i)}, "[2001:db8::1]:1")
+	}
+	got := u.announce(udpAnn{hash: udpHash, peer: 1, left: 1, numWant: 1000, port: 9}, "[2001:db8::2]:1")
+	if len(got.peers) != udpMaxPeers {
+		t.Errorf("numwant 1000 with MaxNumWant 1000: %d peers, want %d", len(got.peers), udpMaxPeers)
+	}
+}
+
 func TestUDPRateLimit(t *testing.T) {
 	u := newUDPTest(t, Config{IPRate: 1, IPBurst: 2})
 	a := udpAnn{hash: udpHash, peer: 1, left: 1, numWant: -1, port: 6881}

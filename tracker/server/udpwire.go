@@ -20,6 +20,10 @@ const (
 
 	udpHeaderLen   = 16 // connection id, action, transaction id
 	udpAnnounceLen = 98 // an announce without BEP 41 options
+	// udpMaxPeers caps the peers of a UDP reply whatever Config.MaxNumWant
+	// allows, so that a reply (20 bytes, then 6 or 18 a peer) stays a few
+	// KiB, well under a datagram's limit; opentracker caps at 200 too.
+	udpMaxPeers = 200
 	// udpMaxDatagram is the read buffer: an announce with 1,900 bytes of
 	// URL data, or a scrape of 74 info hashes (BEP 15's limit), fits.
 	udpMaxDatagram = 2048
@@ -90,6 +94,7 @@ func parseUDPAnnounce(b []byte, from netip.Addr, o parseOptions) (AnnounceReques
 	if n := int32(binary.BigEndian.Uint32(b[92:96])); n >= 0 {
 		req.NumWant = int(min(n, int32(min(o.maxNumWant, 1<<31-1))))
 	}
+	req.NumWant = min(req.NumWant, udpMaxPeers)
 	req.Port = binary.BigEndian.Uint16(b[96:98])
 	if req.Port == 0 {
 		return req, bad("port", "port must be a number from 1 to 65535, got 0")
