@@ -80,8 +80,8 @@ func (s *Server) RunUDP(ctx context.Context, conns ...*net.UDPConn) error {
 			}
 		}
 	}()
-	for _, c := range conns[:min(1, len(conns))] {
-		s.log.Info().Stringer("addr", c.LocalAddr()).Int("sockets", len(conns)).Msg("udp tracker listening")
+	if len(conns) > 0 {
+		s.log.Info().Stringer("addr", conns[0].LocalAddr()).Int("sockets", len(conns)).Msg("udp tracker listening")
 	}
 	var wg sync.WaitGroup
 	for _, c := range conns {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,33 @@ func TestUDPClientsFindEachOther(t *testing.T) {
 				t.Errorf("port 0 over UDP: %v, want the HTTP failure reason", err)
 			}
 		})
+	}
+}
+
+// TestUDPDualStack: one socket on [::] serves IPv4 clients (as mapped
+// addresses) and IPv6 ones; each gets peers of its own family.
+func TestUDPDualStack(t *testing.T) {
+	s, _ := newTestServer(t, server.Config{})
+	u := runUDP(t, s, "::", 1)
+	port := u[strings.LastIndex(u, ":")+1 : strings.LastIndex(u, "/")]
+	ih := metainfo.Hash{0xd5}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var c tracker.Client
+	for n, host := range []string{"127.0.0.1", "[::1]", "127.0.0.1", "[::1]"} {
+		resp, err := c.Announce(ctx, "udp://"+host+":"+port+"/announce", testPeer(ih, n, 1))
+		if err != nil {
+			t.Skipf("announce to %s: %v (no dual-stack loopback here?)", host, err)
+		}
+		if resp.Incomplete != int64(n+1) {
+			t.Errorf("peer %d via %s: %d leechers, want %d", n, host, resp.Incomplete, n+1)
+		}
+		if n >= 2 {
+			want := netip.AddrPortFrom(netip.MustParseAddr(strings.Trim(host, "[]")), uint16(10000+n-2))
+			if len(resp.Peers) != 1 || resp.Peers[0] != want {
+				t.Errorf("peer %d via %s: peers %v, want [%v] (its own family only)", n, host, resp.Peers, want)
+			}
+		}
 	}
 }
 

@@ -97,6 +97,8 @@ func (b *batch) read(rc syscall.RawConn) (int, error) {
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("udp tracker read: %w", err)
+	case errno == unix.ENOBUFS || errno == unix.ENOMEM || errno == unix.ECONNREFUSED:
+		return 0, nil // passing: the kernel short of memory, an ICMP error queued
 	case errno != 0:
 		return 0, fmt.Errorf("udp tracker read: recvmmsg: %w", errno)
 	}
