@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -61,13 +60,13 @@ func ListenUDP(ctx context.Context, addr string, n int) ([]*net.UDPConn, error) 
 // fails.
 //
 // It keeps nothing per client: connection ids are MACs that it checks
-// again (see connIDs), and each goroutine owns one datagram buffer and one
-// reply buffer, so what a stranger can make it hold is what an announce
+// again (see connIDs), and each goroutine owns one batch of datagram and
+// reply buffers, so what a stranger can make it hold is what an announce
 // adds to the registry, bounded as over HTTP.
 func (s *Server) RunUDP(ctx context.Context, conns ...*net.UDPConn) error {
 	defer s.startSweep(ctx)()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
 		for _, c := range conns {
 			c.Close()
@@ -84,15 +83,18 @@ func (s *Server) RunUDP(ctx context.Context, conns ...*net.UDPConn) error {
 		s.log.Info().Stringer("addr", conns[0].LocalAddr()).Int("sockets", len(conns)).Msg("udp tracker listening")
 	}
 	var wg sync.WaitGroup
+	failed := make(chan error, len(conns))
 	for _, c := range conns {
 		wg.Go(func() {
 			if err := s.serveUDP(ctx, c); err != nil {
-				cancel(err)
+				failed <- err
+				cancel() // stops the others
 			}
 		})
 	}
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+	close(failed)
+	if err := <-failed; err != nil {
 		return err
 	}
 	s.log.Info().Msg("udp tracker stopped")
