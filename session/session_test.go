@@ -108,7 +108,7 @@ func checkGoroutines(t *testing.T) {
 func newSession(t testing.TB, cfg session.Config) *session.Session {
 	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
-	cfg.ListenAddr = "127.0.0.1:0"
+	networkConfig(t, &cfg)
 	cfg.Logger = &log
 	s, err := session.New(cfg)
 	if err != nil {
@@ -177,53 +177,55 @@ func TestSeederToLeecherInProcess(t *testing.T) {
 		{"odd block at end", 5*16384 + 1, 32 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkGoroutines(t)
-			m, content := makeTorrent(t, tc.size, tc.pieceLen)
-			seedSess := newSession(t, session.Config{})
-			seedStore := &memStore{data: bytes.Clone(content)}
-			seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: seedStore, Have: fullBitfield(m.Info.NumPieces()), Seed: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := seedSess.AddTorrent(seed); err != nil {
-				t.Fatal(err)
-			}
-			runSession(t, seedSess)
+			simulate(t, func(t *testing.T) {
+				checkGoroutines(t)
+				m, content := makeTorrent(t, tc.size, tc.pieceLen)
+				seedSess := newSession(t, session.Config{})
+				seedStore := &memStore{data: bytes.Clone(content)}
+				seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: seedStore, Have: fullBitfield(m.Info.NumPieces()), Seed: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := seedSess.AddTorrent(seed); err != nil {
+					t.Fatal(err)
+				}
+				runSession(t, seedSess)
 
-			leechSess := newSession(t, session.Config{})
-			leechStore := &memStore{data: make([]byte, tc.size)}
-			var saved *piece.Bitfield
-			leech, err := leechSess.NewTorrent(m, session.TorrentConfig{
-				Store: leechStore, Peers: []netip.AddrPort{addrOf(t, seedSess)},
-				SaveResume: func(h *piece.Bitfield) error { saved = h; return nil },
+				leechSess := newSession(t, session.Config{})
+				leechStore := &memStore{data: make([]byte, tc.size)}
+				var saved *piece.Bitfield
+				leech, err := leechSess.NewTorrent(m, session.TorrentConfig{
+					Store: leechStore, Peers: []netip.AddrPort{addrOf(t, seedSess)},
+					SaveResume: func(h *piece.Bitfield) error { saved = h; return nil },
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := leechSess.AddTorrent(leech); err != nil {
+					t.Fatal(err)
+				}
+				cancel := runSession(t, leechSess)
+				select {
+				case <-leech.Done():
+				case <-time.After(30 * time.Second):
+					t.Fatalf("download did not finish in 30 s: %+v", leech.Stats())
+				}
+				cancel()
+				<-leech.Stopped()
+				if !bytes.Equal(leechStore.data, content) {
+					t.Fatal("downloaded content differs from the seed's")
+				}
+				st := leech.Stats()
+				if !st.Complete || st.Left != 0 || st.Downloaded < int64(tc.size) {
+					t.Errorf("stats after completion: %+v", st)
+				}
+				if saved == nil || !saved.Full() {
+					t.Errorf("resume record not saved with every piece: %v", saved)
+				}
+				if !leechStore.closed {
+					t.Errorf("storage not closed at stop")
+				}
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := leechSess.AddTorrent(leech); err != nil {
-				t.Fatal(err)
-			}
-			cancel := runSession(t, leechSess)
-			select {
-			case <-leech.Done():
-			case <-time.After(30 * time.Second):
-				t.Fatalf("download did not finish in 30 s: %+v", leech.Stats())
-			}
-			cancel()
-			<-leech.Stopped()
-			if !bytes.Equal(leechStore.data, content) {
-				t.Fatal("downloaded content differs from the seed's")
-			}
-			st := leech.Stats()
-			if !st.Complete || st.Left != 0 || st.Downloaded < int64(tc.size) {
-				t.Errorf("stats after completion: %+v", st)
-			}
-			if saved == nil || !saved.Full() {
-				t.Errorf("resume record not saved with every piece: %v", saved)
-			}
-			if !leechStore.closed {
-				t.Errorf("storage not closed at stop")
-			}
 		})
 	}
 }
@@ -232,7 +234,9 @@ func TestSeederToLeecherInProcess(t *testing.T) {
 // other, with the seed's upload slots (4 + 1 optimistic) fewer than the
 // leechers: everyone finishes byte-identical, so pieces flow between
 // leechers and the choker rotates its slots.
-func TestSwarmOfLeechersCompletes(t *testing.T) {
+func TestSwarmOfLeechersCompletes(t *testing.T) { simulate(t, testSwarmOfLeechersCompletes) }
+
+func testSwarmOfLeechersCompletes(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 4<<20+333, 64<<10)
 	cfg := session.Config{RechokeInterval: time.Second, OptimisticInterval: 3 * time.Second}
