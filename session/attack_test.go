@@ -137,7 +137,9 @@ func closedWithin(c net.Conn, d time.Duration) bool {
 // bounded, and the good download completes, byte for byte, in about the
 // time the rate limit allows. The protocol violations of the wire decoder
 // and the request checks are in TestHostilePeersAreDisconnected.
-func TestSeederUnderAttackServesAGoodDownload(t *testing.T) { simulate(t, testSeederUnderAttackServesAGoodDownload) }
+func TestSeederUnderAttackServesAGoodDownload(t *testing.T) {
+	simulate(t, testSeederUnderAttackServesAGoodDownload)
+}
 
 func testSeederUnderAttackServesAGoodDownload(t *testing.T) {
 	checkGoroutines(t)
@@ -328,7 +330,9 @@ func dialAsLiar(t testing.TB, addr netip.AddrPort) net.Conn {
 // honest seeder. The first liar is connected before the seeder: which peer
 // came first must not decide whom a shared failure blames (the seeder goes
 // on parole, per connection, and is never banned).
-func TestLiarReconnectingIsDroppedEachTime(t *testing.T) { simulate(t, testLiarReconnectingIsDroppedEachTime) }
+func TestLiarReconnectingIsDroppedEachTime(t *testing.T) {
+	simulate(t, testLiarReconnectingIsDroppedEachTime)
+}
 
 func testLiarReconnectingIsDroppedEachTime(t *testing.T) {
 	checkGoroutines(t)
@@ -430,7 +434,9 @@ func testLiarReconnectingIsDroppedEachTime(t *testing.T) {
 // pieces others also send blocks of (where a failure cannot be pinned on
 // it), and sends good data once on parole, is still banned: when a piece it
 // lied in passes on a later try, its block differs from the verified one.
-func TestSmartBanCatchesALiarThatBehavesOnParole(t *testing.T) { simulate(t, testSmartBanCatchesALiarThatBehavesOnParole) }
+func TestSmartBanCatchesALiarThatBehavesOnParole(t *testing.T) {
+	simulate(t, testSmartBanCatchesALiarThatBehavesOnParole)
+}
 
 func testSmartBanCatchesALiarThatBehavesOnParole(t *testing.T) {
 	checkGoroutines(t)
