@@ -41,7 +41,7 @@ func (t *Torrent) trackers() [][]string {
 func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 	a, err := tracker.NewAnnouncer(tracker.AnnouncerConfig{
 		Tiers:     tiers,
-		Transport: &tracker.Client{UserAgent: "swarm/0.1"},
+		Transport: &tracker.Client{UserAgent: "swarm/0.1", HTTP: t.sess.http},
 		Logger:    &t.log,
 		// A client that cannot reach its tracker retries sooner than
 		// the package default; the backoff still doubles to 30 min.

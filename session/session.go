@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -40,9 +41,10 @@ type Config struct {
 	// NoUTP (uTP would want a UDP socket on the same port). The session
 	// closes it. Tests pass an in-memory one (internal/memnet).
 	Listener net.Listener
-	// Dial, if set, opens outgoing peer connections instead of a
-	// net.Dialer; DialTimeout bounds it through its ctx. Tests pass an
-	// in-memory network's (internal/memnet).
+	// Dial, if set, opens outgoing peer connections and the connections
+	// of HTTP tracker announces (without keep-alive) instead of a
+	// net.Dialer; DialTimeout bounds a peer dial through its ctx. Tests
+	// pass an in-memory network's (internal/memnet).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// PeerID is ours; zero means a random one with swarm's prefix.
 	PeerID [20]byte
@@ -108,6 +110,7 @@ type Session struct {
 	key      string // announce key (BEP 7): lets a tracker tell us apart across IP changes
 	listener net.Listener
 	utp      *utp.Socket   // nil with NoUTP
+	http     *http.Client  // for HTTP trackers; nil means http.DefaultClient
 	up, down *rate.Limiter // nil when unlimited
 	conns    connLimits
 	fds      int // descriptor limit when the session was made; 0 if unknown
@@ -151,9 +154,6 @@ func New(cfg Config) (*Session, error) {
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = ":0"
 	}
-	if cfg.Dial == nil {
-		cfg.Dial = new(net.Dialer).DialContext
-	}
 	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}, magnets: map[[20]byte]*Magnet{}}
 	if cfg.Logger != nil {
 		s.log = *cfg.Logger
@@ -171,6 +171,11 @@ func New(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	s.key = fmt.Sprintf("%x", key)
+	if cfg.Dial != nil {
+		s.http = &http.Client{Transport: &http.Transport{DialContext: cfg.Dial, DisableKeepAlives: true}}
+	} else {
+		s.cfg.Dial = new(net.Dialer).DialContext
+	}
 	s.up = newLimiter(cfg.UploadRate)
 	s.down = newLimiter(cfg.DownloadRate)
 	if cfg.Listener != nil {
