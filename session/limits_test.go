@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"swarm/metainfo"
@@ -48,6 +49,13 @@ func openConnsFrom(t *testing.T, from netip.Addr, addr netip.AddrPort, n int, ih
 			var id [20]byte
 			copy(id[:], fmt.Sprintf("-XX0000-idle%03d%05d", from.As16()[15], i))
 			c.Write(peer.AppendHandshake(nil, peer.NewHandshake(*ih, id))) // a refused one may fail: counted below
+		}
+		if testNet(t) != nil {
+			// Peers arrive one at a time: the session is done with each
+			// (its handshake read, or the connection refused) before the
+			// next, as the tests expect, rather than as fast as the
+			// scheduler lets the test dial.
+			synctest.Wait()
 		}
 	}
 	return conns
