@@ -29,8 +29,10 @@ import (
 )
 
 // DefaultBufferSize is each direction's buffer of a connection when
-// Network.BufferSize is 0.
-const DefaultBufferSize = 256 << 10
+// Network.BufferSize is 0: about what Linux gives a loopback socket
+// before autotuning. A buffer is allocated as it fills, and never grows
+// past its size, so that it adds little to a test's heap figures.
+const DefaultBufferSize = 64 << 10
 
 // backlog is how many connections a listener holds before Accept takes
 // them; a Dial past it waits, as a full SYN queue makes a dial wait.
@@ -192,9 +194,11 @@ func (l *Listener) Addr() net.Addr { return net.TCPAddrFromAddrPort(l.addr) }
 // pipe is one direction of a connection: bytes written at one end and not
 // yet read at the other.
 type pipe struct {
-	mu      sync.Mutex
-	buf     []byte
-	size    int           // most bytes buf holds
+	mu      sync.Mutex    // guards the fields below
+	ring    []byte        // the bytes, from start, wrapping around; grows to size
+	start   int           // index in ring of the first byte not yet read
+	n       int           // bytes in ring not yet read
+	size    int           // most bytes the ring holds
 	eof     bool          // the writer closed (Close or CloseWrite)
 	reset   bool          // the reader closed: writes fail
 	changed chan struct{} // closed and replaced whenever the fields above change
@@ -218,9 +222,44 @@ func (p *pipe) closeWrite() {
 func (p *pipe) closeRead() {
 	p.mu.Lock()
 	p.reset = true
-	p.buf = nil
+	p.ring, p.start, p.n = nil, 0, 0
 	p.notifyLocked()
 	p.mu.Unlock()
+}
+
+// readLocked moves up to len(b) bytes from the ring to b; p.mu is held.
+func (p *pipe) readLocked(b []byte) int {
+	n := 0
+	for n < len(b) && p.n > 0 {
+		k := copy(b[n:], p.ring[p.start:min(len(p.ring), p.start+p.n)])
+		n += k
+		p.start = (p.start + k) % len(p.ring)
+		p.n -= k
+	}
+	if p.n == 0 {
+		p.start = 0
+	}
+	return n
+}
+
+// writeLocked copies as much of b into the ring as fits and returns how
+// much; p.mu is held.
+func (p *pipe) writeLocked(b []byte) int {
+	if want := min(p.size, p.n+len(b)); want > len(p.ring) {
+		// Grow: unwrap the bytes into a larger ring.
+		count := p.n
+		ring := make([]byte, min(p.size, max(want, 2*len(p.ring))))
+		p.readLocked(ring[:count])
+		p.ring, p.start, p.n = ring, 0, count
+	}
+	n := 0
+	for n < len(b) && p.n < len(p.ring) {
+		end := (p.start + p.n) % len(p.ring)
+		k := copy(p.ring[end:min(len(p.ring), end+len(p.ring)-p.n)], b[n:])
+		n += k
+		p.n += k
+	}
+	return n
 }
 
 // Conn is one end of a connection. It implements net.Conn and CloseWrite,
@@ -257,9 +296,8 @@ func (c *Conn) Read(b []byte) (int, error) {
 		p := c.rx
 		p.mu.Lock()
 		switch {
-		case len(p.buf) > 0:
-			n := copy(b, p.buf)
-			p.buf = p.buf[n:]
+		case p.n > 0:
+			n := p.readLocked(b)
 			p.notifyLocked()
 			p.mu.Unlock()
 			return n, nil
@@ -306,9 +344,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 			p.mu.Unlock()
 			return n, c.opErr("write", net.ErrClosed) // after CloseWrite
 		}
-		if room := p.size - len(p.buf); room > 0 {
-			k := min(room, len(b)-n)
-			p.buf = append(p.buf, b[n:n+k]...)
+		if k := p.writeLocked(b[n:]); k > 0 {
 			n += k
 			p.notifyLocked()
 		}
