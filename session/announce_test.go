@@ -131,3 +131,51 @@ func TestStopAtCompletionStillAnnouncesCompleted(t *testing.T) {
 		})
 	}
 }
+
+// TestTrackerErrorShowsInStats: a tracker nobody answers at, and one that
+// refuses the announce with a failure reason, show in the torrent's
+// Stats.TrackerErr while it trades on.
+func TestTrackerErrorShowsInStats(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// refuse is the tracker's failure reason; "" means no tracker
+		// listens at the URL.
+		refuse, want string
+	}{
+		{"nobody answers", "", "not answering"},
+		{"refused", "torrent not registered", "refused: torrent not registered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			simulate(t, func(t *testing.T) {
+				checkGoroutines(t)
+				ln := listen(t)
+				url := "http://" + ln.Addr().String() + "/announce"
+				if tc.refuse == "" {
+					ln.Close()
+				} else {
+					srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						w.Write([]byte("d14:failure reason" + itoa(len(tc.refuse)) + ":" + tc.refuse + "e"))
+					})}
+					done := make(chan struct{})
+					go func() {
+						defer close(done)
+						srv.Serve(ln)
+					}()
+					t.Cleanup(func() { srv.Close(); <-done })
+				}
+				m, content := makeTorrent(t, 64<<10, 16<<10)
+				s := newSession(t, session.Config{})
+				tor, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: make([]byte, len(content))}, Trackers: [][]string{{url}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.AddTorrent(tor)
+				runSession(t, s)
+				time.Sleep(2 * time.Second) // the first announce fails; stats are published every second
+				if got := tor.Stats().TrackerErr; got != tc.want {
+					t.Errorf("Stats.TrackerErr = %q, want %q", got, tc.want)
+				}
+			})
+		})
+	}
+}

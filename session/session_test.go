@@ -287,3 +287,41 @@ func testSwarmOfLeechersCompletes(t *testing.T) {
 	}
 	t.Logf("seed uploaded %d bytes, leechers %d bytes to each other", torrents[0].Stats().Uploaded, fromPeers)
 }
+
+// TestPeersDialingEachOtherKeepOneConnection: two sessions given each
+// other's address dial each other at the same moment; each drops one of
+// the two connections (simultaneous open, or a duplicate), so each keeps
+// one peer, and the download over it completes.
+func TestPeersDialingEachOtherKeepOneConnection(t *testing.T) {
+	simulate(t, func(t *testing.T) {
+		checkGoroutines(t)
+		m, content := makeTorrent(t, 1<<20, 64<<10)
+		seedSess, leechSess := newSession(t, session.Config{}), newSession(t, session.Config{})
+		seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(m.Info.NumPieces()), Seed: true,
+			Peers: []netip.AddrPort{addrOf(t, leechSess)}, UploadRate: 256 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := &memStore{data: make([]byte, len(content))}
+		leech, err := leechSess.NewTorrent(m, session.TorrentConfig{Store: store, Peers: []netip.AddrPort{addrOf(t, seedSess)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seedSess.AddTorrent(seed)
+		leechSess.AddTorrent(leech)
+		runSession(t, seedSess)
+		runSession(t, leechSess)
+		time.Sleep(2 * time.Second) // both dialled at start; 1 MiB takes 4 s at the seed's rate
+		if s, l := seed.Stats().Peers, leech.Stats().Peers; s != 1 || l != 1 {
+			t.Errorf("after dialling each other: the seed has %d peers, the leecher %d; want 1 each", s, l)
+		}
+		select {
+		case <-leech.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatalf("download did not finish in 30 s: %+v", leech.Stats())
+		}
+		if !bytes.Equal(store.data, content) {
+			t.Fatal("downloaded content differs from the seed's")
+		}
+	})
+}

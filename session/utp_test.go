@@ -63,3 +63,31 @@ func TestUTPPeersCountInMaxConns(t *testing.T) {
 		t.Errorf("%d of 6 idle uTP peers held, want 3 (MaxConns)", held)
 	}
 }
+
+// TestPeerThatHangsUpOnTCPIsRetriedOverUTP: a seed whose TCP port accepts
+// and closes at once, as libtorrent with incoming TCP off (qBittorrent's
+// "uTP only") does, serves a download over uTP: the leecher's handshake
+// over TCP ends in EOF, and it tries the same address over uTP.
+func TestPeerThatHangsUpOnTCPIsRetriedOverUTP(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 1<<20, 64<<10)
+	seed := runSeed(t, m, content, session.Config{})
+	tcpOff(t, seed)
+	ln, err := net.Listen("tcp", addrOf(t, seed).String())
+	if err != nil {
+		t.Fatalf("listen on the seed's freed TCP port: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	leechFrom(t, m, content, addrOf(t, seed))
+}
