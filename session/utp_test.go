@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -65,9 +66,12 @@ func TestUTPPeersCountInMaxConns(t *testing.T) {
 }
 
 // TestPeerThatHangsUpOnTCPIsRetriedOverUTP: a seed whose TCP port accepts
-// and closes at once, as libtorrent with incoming TCP off (qBittorrent's
-// "uTP only") does, serves a download over uTP: the leecher's handshake
-// over TCP ends in EOF, and it tries the same address over uTP.
+// and closes, as libtorrent with incoming TCP off (qBittorrent's "uTP
+// only") does, serves a download over uTP: the leecher's handshake over
+// TCP ends in EOF, and it tries the same address over uTP. The fake peer
+// reads the handshake before it closes: closed with the handshake unread,
+// the socket sends a reset, the leecher reads ECONNRESET rather than EOF,
+// and does not try uTP (connect in utp.go retries on EOF only).
 func TestPeerThatHangsUpOnTCPIsRetriedOverUTP(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 1<<20, 64<<10)
@@ -85,6 +89,8 @@ func TestPeerThatHangsUpOnTCPIsRetriedOverUTP(t *testing.T) {
 			if err != nil {
 				return
 			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			io.ReadFull(c, make([]byte, 68))
 			c.Close()
 		}
 	}()
