@@ -49,8 +49,8 @@ var allowed = map[string][]string{
 	"tracker/server":      {"tracker", "metainfo"},
 	"tracker/private":     {"tracker/server", "tracker", "metainfo"},
 
-	// metadata fetches a magnet's info dict on connections of its own; issue 14
-	// (item 2) moves that into the torrent loop in session.
+	// metadata assembles a magnet's info dict from ut_metadata pieces; the
+	// torrent loop in session owns the connections.
 	"metadata": {"peer"},
 
 	// The engine and composition root.
