@@ -39,8 +39,9 @@ type Config struct {
 	ListenAddr string
 	// Listener, if set, is where peers connect to us instead of a TCP
 	// listener opened on ListenAddr, which must then be "". It needs
-	// NoUTP (uTP would want a UDP socket on the same port). The session
-	// closes it. Tests pass an in-memory one (internal/memnet).
+	// NoUTP (uTP would want a UDP socket on the same port). Once New
+	// succeeds the session closes it. Tests pass an in-memory one
+	// (internal/memnet).
 	Listener net.Listener
 	// Dial, if set, opens outgoing peer connections and the connections
 	// of HTTP tracker announces (without keep-alive) instead of a
