@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"swarm/internal/humanize"
 	"swarm/metainfo"
 )
 
@@ -98,7 +99,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 		}
 		cfg.PieceLength = metainfo.AutoPieceLength(total)
 	} else {
-		pl, err := parseSize(o.pieceLength)
+		pl, err := humanize.ParseSize(o.pieceLength)
 		if err != nil {
 			return usagef("--piece-length: %v", err)
 		}
@@ -144,8 +145,8 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "wrote %s\n", out)
 	fmt.Fprintf(e.stdout, "name:       %s\n", m.Info.Name)
-	fmt.Fprintf(e.stdout, "size:       %s in %d %s\n", formatSize(m.Info.Length), len(m.Info.Files), plural(len(m.Info.Files), "file", "files"))
-	fmt.Fprintf(e.stdout, "pieces:     %d x %s\n", m.Info.NumPieces(), formatSize(m.Info.PieceLength))
+	fmt.Fprintf(e.stdout, "size:       %s in %d %s\n", humanize.Size(m.Info.Length), len(m.Info.Files), humanize.Plural(len(m.Info.Files), "file", "files"))
+	fmt.Fprintf(e.stdout, "pieces:     %d x %s\n", m.Info.NumPieces(), humanize.Size(m.Info.PieceLength))
 	fmt.Fprintf(e.stdout, "info hash:  %s\n", m.InfoHash)
 	if magnet := m.ShareableMagnet(); magnet != "" {
 		fmt.Fprintf(e.stdout, "magnet:     %s\n", magnet)
@@ -231,7 +232,7 @@ func (p *hashProgress) update(done, total int64) {
 	}
 	p.last = now
 	rate := float64(done) / now.Sub(p.start).Seconds()
-	fmt.Fprintf(p.w, "\rhashing %3d%%  %s / %s  %s/s   ", done*100/total, formatSize(done), formatSize(total), formatSize(int64(rate)))
+	fmt.Fprintf(p.w, "\rhashing %3d%%  %s / %s  %s/s   ", done*100/total, humanize.Size(done), humanize.Size(total), humanize.Size(int64(rate)))
 	p.drawn = true
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"swarm/internal/humanize"
 	"swarm/lab"
 	"swarm/session"
 )
@@ -51,13 +52,13 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	r := lab.Rates{Leechers: peers}
 	var err error
-	if r.Size, err = parseSize(size); err != nil || r.Size < 1 || r.Size > 1<<30 {
+	if r.Size, err = humanize.ParseSize(size); err != nil || r.Size < 1 || r.Size > 1<<30 {
 		return usagef("--size %q: want 1 byte to 1 GiB", size)
 	}
-	if r.Upload, err = parseRate(upload); err != nil || r.Upload < 1 {
+	if r.Upload, err = humanize.ParseRate(upload); err != nil || r.Upload < 1 {
 		return usagef("--upload %q: want a rate above zero, e.g. 2MiB/s", upload)
 	}
-	if r.SeedUpload, err = parseRate(seedUpload); err != nil || r.SeedUpload < 1 {
+	if r.SeedUpload, err = humanize.ParseRate(seedUpload); err != nil || r.SeedUpload < 1 {
 		return usagef("--seed-upload %q: want a rate above zero, e.g. 8MiB/s", seedUpload)
 	}
 	log, err := lo.logger(e.stderr)
@@ -66,9 +67,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 
 	fmt.Fprintf(e.stdout, "A tracker, a seed and %d %s on 127.0.0.1, all in this process, sharing %s.\n",
-		peers, plural(peers, "leecher", "leechers"), formatSize(r.Size))
+		peers, humanize.Plural(peers, "leecher", "leechers"), humanize.Size(r.Size))
 	fmt.Fprintf(e.stdout, "The seed uploads at %s/s, each leecher at %s/s: to finish soon they must trade.\n\n",
-		formatSize(r.SeedUpload), formatSize(r.Upload))
+		humanize.Size(r.SeedUpload), humanize.Size(r.Upload))
 	board := &demoBoard{w: e.stdout, terminal: isTerminal(e.stdout)}
 	var last lab.Snapshot
 	res, err := lab.Run(ctx, lab.Config{
@@ -130,7 +131,7 @@ func (b *demoBoard) draw(s lab.Snapshot) {
 		fmt.Fprintf(&out, "\r\x1b[Kleecher %-2d %s\n", i+1, demoBar(l))
 	}
 	fmt.Fprintf(&out, "\r\x1b[Kseed       uploaded %s at %s/s   %.1fs\n",
-		formatSize(s.Seed.Uploaded), formatSize(int64(s.Seed.UpRate)), s.Elapsed.Seconds())
+		humanize.Size(s.Seed.Uploaded), humanize.Size(int64(s.Seed.UpRate)), s.Elapsed.Seconds())
 	b.drawn = len(s.Leechers) + 1
 	io.WriteString(b.w, out.String())
 }
@@ -138,7 +139,7 @@ func (b *demoBoard) draw(s lab.Snapshot) {
 func demoBar(st session.Stats) string {
 	const width = 24
 	full := int(st.Percent() / 100 * width)
-	state := fmt.Sprintf("down %9s/s  up %9s/s", formatSize(int64(st.DownRate)), formatSize(int64(st.UpRate)))
+	state := fmt.Sprintf("down %9s/s  up %9s/s", humanize.Size(int64(st.DownRate)), humanize.Size(int64(st.UpRate)))
 	if st.Complete {
 		state = "done, seeding"
 	}
@@ -163,8 +164,8 @@ func writeDemoSummary(w io.Writer, res lab.Result, last lab.Snapshot) {
 	fmt.Fprintf(w, "\nAll %d leechers hold the file, byte for byte, after %.1fs.\n", res.Leechers, res.Measured)
 	if total := fromSeed + between; total > 0 {
 		fmt.Fprintf(w, "They received %s: %s (%.0f%%) from the seed and %s (%.0f%%) from each other.\n",
-			formatSize(total), formatSize(fromSeed), 100*float64(fromSeed)/float64(total),
-			formatSize(between), 100*float64(between)/float64(total))
+			humanize.Size(total), humanize.Size(fromSeed), 100*float64(fromSeed)/float64(total),
+			humanize.Size(between), 100*float64(between)/float64(total))
 	}
 	fmt.Fprintf(w, "The least time any swarm could take is %.1fs (the P2P bound): %.2f times that.\n", res.Bound, res.Ratio)
 	fmt.Fprintf(w, "The seed alone, serving each leecher in turn, would need %.1fs.\n", res.ClientServer)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"swarm/internal/humanize"
 	"swarm/metainfo"
 	"swarm/session"
 )
@@ -112,9 +113,9 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	st := t.Stats()
-	size := formatSize(m.Info.Length)
+	size := humanize.Size(m.Info.Length)
 	if st.Wanted != m.Info.Length {
-		size = fmt.Sprintf("%s of %s selected", formatSize(st.Wanted), formatSize(m.Info.Length))
+		size = fmt.Sprintf("%s of %s selected", humanize.Size(st.Wanted), humanize.Size(m.Info.Length))
 	}
 	tr.out.printf("downloading %s (%s) into %s, listening on %s; %d of %d pieces already verified\n",
 		m.Info.Name, size, out, node.Addr(), st.Have, st.Pieces)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"swarm/internal/humanize"
 	"swarm/metainfo"
 )
 
@@ -151,11 +152,11 @@ func writeTorrentText(w io.Writer, m *metainfo.MetaInfo) {
 		}
 	}
 	if padding > 0 {
-		row("size", fmt.Sprintf("%s (%d bytes, plus %d bytes of padding)", formatSize(in.Length-padding), in.Length-padding, padding))
+		row("size", fmt.Sprintf("%s (%d bytes, plus %d bytes of padding)", humanize.Size(in.Length-padding), in.Length-padding, padding))
 	} else {
-		row("size", fmt.Sprintf("%s (%d bytes)", formatSize(in.Length), in.Length))
+		row("size", fmt.Sprintf("%s (%d bytes)", humanize.Size(in.Length), in.Length))
 	}
-	row("pieces", fmt.Sprintf("%d x %s", in.NumPieces(), formatSize(in.PieceLength)))
+	row("pieces", fmt.Sprintf("%d x %s", in.NumPieces(), humanize.Size(in.PieceLength)))
 	private := "no"
 	if in.Private {
 		private = "yes (peers from trackers only)"
@@ -242,7 +243,7 @@ type treeNode struct {
 // writeTree draws the files as a tree with sizes; folders show their total.
 func writeTree(w io.Writer, in *metainfo.Info) {
 	if !in.MultiFile {
-		fmt.Fprintf(w, "  %s (%s)\n", in.Name, formatSize(in.Length))
+		fmt.Fprintf(w, "  %s (%s)\n", in.Name, humanize.Size(in.Length))
 		return
 	}
 	root := &treeNode{name: in.Name, children: map[string]*treeNode{}}
@@ -262,7 +263,7 @@ func writeTree(w io.Writer, in *metainfo.Info) {
 			n = child
 		}
 	}
-	fmt.Fprintf(w, "  %s/ (%s)\n", root.name, formatSize(root.size))
+	fmt.Fprintf(w, "  %s/ (%s)\n", root.name, humanize.Size(root.size))
 	drawChildren(w, root, "  ")
 }
 
@@ -282,7 +283,7 @@ func drawChildren(w io.Writer, n *treeNode, prefix string) {
 		if len(c.children) > 0 {
 			suffix = "/"
 		}
-		fmt.Fprintf(w, "%s%s%s%s (%s)\n", prefix, branch, c.name, suffix, formatSize(c.size))
+		fmt.Fprintf(w, "%s%s%s%s (%s)\n", prefix, branch, c.name, suffix, humanize.Size(c.size))
 		drawChildren(w, c, prefix+next)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"swarm/internal/chart"
+	"swarm/internal/humanize"
 	"swarm/lab"
 )
 
@@ -73,10 +74,10 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		dst       *int64
 		parse     func(string) (int64, error)
 	}{
-		{"--size", size, &r.Size, parseSize},
-		{"--upload", upload, &r.Upload, parseRate},
-		{"--seed-upload", seedUpload, &r.SeedUpload, parseRate},
-		{"--download", download, &r.Download, parseRate},
+		{"--size", size, &r.Size, humanize.ParseSize},
+		{"--upload", upload, &r.Upload, humanize.ParseRate},
+		{"--seed-upload", seedUpload, &r.SeedUpload, humanize.ParseRate},
+		{"--download", download, &r.Download, humanize.ParseRate},
 	} {
 		if *f.dst, err = f.parse(f.val); err != nil {
 			return usagef("%s: %v", f.name, err)
@@ -90,7 +91,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if !asJSON {
-		fmt.Fprintf(e.stdout, "F = %s, u_s = %s/s, u = %s/s, d = %s\n\n", formatSize(r.Size), formatSize(r.SeedUpload), formatSize(r.Upload), rateOrUnlimited(r.Download))
+		fmt.Fprintf(e.stdout, "F = %s, u_s = %s/s, u = %s/s, d = %s\n\n", humanize.Size(r.Size), humanize.Size(r.SeedUpload), humanize.Size(r.Upload), rateOrUnlimited(r.Download))
 		fmt.Fprintf(e.stdout, "%6s  %10s  %10s  %6s  %14s\n", "N", "D measured", "P2P bound", "ratio", "client-server")
 	}
 	var results []lab.Result
@@ -143,7 +144,7 @@ func rateOrUnlimited(r int64) string {
 	if r == 0 {
 		return "unlimited"
 	}
-	return formatSize(r) + "/s"
+	return humanize.Size(r) + "/s"
 }
 
 // parseCounts reads a comma-separated list of positive integers.
@@ -173,7 +174,7 @@ func plotLab(path string, results []lab.Result) error {
 	}
 	r := results[0]
 	l := chart.Lines{
-		Title:  fmt.Sprintf("Distributing %s: seed %s/s, leechers %s/s up", formatSize(r.Size), formatSize(r.SeedUpload), formatSize(r.Upload)),
+		Title:  fmt.Sprintf("Distributing %s: seed %s/s, leechers %s/s up", humanize.Size(r.Size), humanize.Size(r.SeedUpload), humanize.Size(r.Upload)),
 		XLabel: "leechers N", YLabel: "time until all hold the file (s)",
 		Series: []chart.Series{measured, bound, cs},
 	}

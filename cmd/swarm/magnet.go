@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"swarm/internal/humanize"
 	"swarm/metainfo"
 	"swarm/session"
 )
@@ -84,14 +85,14 @@ func magnetLine(st session.Stats, dhtNodes int) string {
 	if st.Trackers > 0 {
 		parts = append(parts, fmt.Sprintf("%d/%d trackers answered", st.TrackersAnswered, st.Trackers))
 	}
-	peers := fmt.Sprintf("%d %s, %d connected", st.Known, plural(st.Known, "peer", "peers"), st.Peers)
+	peers := fmt.Sprintf("%d %s, %d connected", st.Known, humanize.Plural(st.Known, "peer", "peers"), st.Peers)
 	if st.Connecting > 0 {
 		peers += fmt.Sprintf(", %d connecting", st.Connecting)
 	}
 	parts = append(parts, peers)
 	if dhtNodes >= 0 {
-		parts = append(parts, fmt.Sprintf("DHT %d %s, %d %s", dhtNodes, plural(dhtNodes, "node", "nodes"),
-			st.DHTLookups, plural(st.DHTLookups, "lookup", "lookups")))
+		parts = append(parts, fmt.Sprintf("DHT %d %s, %d %s", dhtNodes, humanize.Plural(dhtNodes, "node", "nodes"),
+			st.DHTLookups, humanize.Plural(st.DHTLookups, "lookup", "lookups")))
 	}
 	return "metadata: " + strings.Join(parts, "  ")
 }

@@ -157,23 +157,3 @@ func TestCreateThenInfo(t *testing.T) {
 		t.Errorf("create --force: exit %d, %q", code, stderr)
 	}
 }
-
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-	}{
-		{"262144", 262144}, {"256KiB", 256 << 10}, {"256k", 256 << 10}, {"1MiB", 1 << 20},
-		{"16MB", 16e6}, {"1.5GiB", 3 << 29}, {"2 GiB", 2 << 30},
-	}
-	for _, tt := range tests {
-		if got, err := parseSize(tt.in); err != nil || got != tt.want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
-		}
-	}
-	for _, bad := range []string{"", "abc", "12XB", "-5", "1e999"} {
-		if _, err := parseSize(bad); err == nil {
-			t.Errorf("parseSize(%q) = nil error, want one", bad)
-		}
-	}
-}

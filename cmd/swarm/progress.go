@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"swarm/internal/humanize"
 	"swarm/session"
 )
 
@@ -221,13 +222,13 @@ type jsonEvent struct {
 //	42.3%  8.0 MiB/19.1 MiB  down 4.0 MiB/s  up 0 B/s  peers 1 (1 seed)  eta 3s  ratio 0.00
 func statusLine(st session.Stats) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%5.1f%%  %s/%s", st.Percent(), formatSize(st.Wanted-st.Left), formatSize(st.Wanted))
-	fmt.Fprintf(&b, "  down %s/s  up %s/s  peers %d (%d %s)", formatSize(int64(st.DownRate)), formatSize(int64(st.UpRate)),
-		st.Peers, st.Seeds, plural(st.Seeds, "seed", "seeds"))
+	fmt.Fprintf(&b, "%5.1f%%  %s/%s", st.Percent(), humanize.Size(st.Wanted-st.Left), humanize.Size(st.Wanted))
+	fmt.Fprintf(&b, "  down %s/s  up %s/s  peers %d (%d %s)", humanize.Size(int64(st.DownRate)), humanize.Size(int64(st.UpRate)),
+		st.Peers, st.Seeds, humanize.Plural(st.Seeds, "seed", "seeds"))
 	if !st.Complete {
 		eta := "-"
 		if d, ok := st.ETA(); ok {
-			eta = formatDuration(d)
+			eta = humanize.Duration(d)
 		}
 		b.WriteString("  eta " + eta)
 	}
@@ -256,36 +257,6 @@ func terminalLine(st session.Stats, width int) string {
 	}
 	full := int(st.Percent() / 100 * float64(n))
 	return "[" + strings.Repeat("#", full) + strings.Repeat(".", n-full) + "] " + line
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-// formatDuration renders a duration to the second: "4s", "4m51s", "2h05m".
-func formatDuration(d time.Duration) string {
-	s := int64(d.Round(time.Second) / time.Second)
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%ds", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds", s/60, s%60)
-	case s < 100*3600:
-		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
-	}
-	return fmt.Sprintf("%dd", s/86400)
-}
-
-// formatElapsed renders how long something took, to a tenth of a second
-// under a minute ("0.4s", "12.3s") and as formatDuration above.
-func formatElapsed(d time.Duration) string {
-	if d < time.Minute {
-		return d.Round(100 * time.Millisecond).String()
-	}
-	return formatDuration(d)
 }
 
 // termWidth is the width of the terminal w is, 80 if unknown.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"swarm/internal/humanize"
 	"swarm/metainfo"
 	"swarm/session"
 )
@@ -88,7 +89,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	}
 	st := t.Stats()
 	tr.out.printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
-		m.Info.Name, formatSize(m.Info.Length), data, node.Addr(), st.Have, st.Pieces)
+		m.Info.Name, humanize.Size(m.Info.Length), data, node.Addr(), st.Have, st.Pieces)
 	magnet := m.ShareableMagnet()
 	if magnet != "" {
 		tr.out.printf("magnet: %s\n", magnet)
@@ -114,7 +115,7 @@ func makeTorrentFor(ctx context.Context, e *env, path, out, pieceLength string, 
 		}
 		cfg.PieceLength = metainfo.AutoPieceLength(total)
 	} else {
-		pl, err := parseSize(pieceLength)
+		pl, err := humanize.ParseSize(pieceLength)
 		if err != nil || metainfo.CheckPieceLength(pl) != nil {
 			return nil, usagef("--piece-length %s: want a power of two from 16KiB to 64MiB, or auto", pieceLength)
 		}

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"swarm/internal/humanize"
 	"swarm/metainfo"
 	"swarm/tracker/private"
 )
@@ -219,8 +220,8 @@ func userList(ctx context.Context, e *env, db *private.DB, o *adminOptions) erro
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATUS\tUPLOADED\tDOWNLOADED\tRATIO\tSNATCHES\tSEEDING")
 	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", u.Name, status(u.Disabled), formatSize(u.Uploaded),
-			formatSize(u.Downloaded), formatRatio(u.Totals), u.Snatches, seedTime(u.SeedSeconds))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", u.Name, status(u.Disabled), humanize.Size(u.Uploaded),
+			humanize.Size(u.Downloaded), formatRatio(u.Totals), u.Snatches, seedTime(u.SeedSeconds))
 	}
 	return tw.Flush()
 }
@@ -245,8 +246,8 @@ func userShow(ctx context.Context, e *env, db *private.DB, o *adminOptions, name
 	fmt.Fprintf(w, "user:         %s (%s, since %s)\n", u.Name, status(u.Disabled), u.Created.UTC().Format(time.DateOnly))
 	fmt.Fprintf(w, "passkey:      %s\n", u.Passkey)
 	printAnnounceURLs(w, base, u.Passkey)
-	fmt.Fprintf(w, "uploaded:     %s (%d bytes)\n", formatSize(u.Uploaded), u.Uploaded)
-	fmt.Fprintf(w, "downloaded:   %s (%d bytes)\n", formatSize(u.Downloaded), u.Downloaded)
+	fmt.Fprintf(w, "uploaded:     %s (%d bytes)\n", humanize.Size(u.Uploaded), u.Uploaded)
+	fmt.Fprintf(w, "downloaded:   %s (%d bytes)\n", humanize.Size(u.Downloaded), u.Downloaded)
 	fmt.Fprintf(w, "ratio:        %s\n", formatRatio(u.Totals))
 	fmt.Fprintf(w, "snatches:     %d\n", u.Snatches)
 	fmt.Fprintf(w, "seeding time: %s\n", seedTime(u.SeedSeconds))
@@ -261,7 +262,7 @@ func userShow(ctx context.Context, e *env, db *private.DB, o *adminOptions, name
 		if name == "" {
 			name = "(removed)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", t.InfoHash, name, formatSize(t.Uploaded), formatSize(t.Downloaded),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", t.InfoHash, name, humanize.Size(t.Uploaded), humanize.Size(t.Downloaded),
 			formatRatio(t.Totals), t.Snatches, seedTime(t.SeedSeconds))
 	}
 	return tw.Flush()
@@ -281,7 +282,7 @@ func torrentAdd(ctx context.Context, e *env, db *private.DB, files []string) err
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "torrent %s %s registered (%s)\n", m.InfoHash, m.Info.Name, formatSize(m.Info.Length))
+		fmt.Fprintf(e.stdout, "torrent %s %s registered (%s)\n", m.InfoHash, m.Info.Name, humanize.Size(m.Info.Length))
 		if !m.Info.Private {
 			fmt.Fprintf(e.stderr, "warning: %s is not marked private (BEP 27): clients may also find peers through DHT and peer exchange; make it with 'swarm create --private'\n", f)
 		}
@@ -304,7 +305,7 @@ func torrentList(ctx context.Context, e *env, db *private.DB, o *adminOptions) e
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INFO HASH\tNAME\tSIZE\tADDED")
 	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.InfoHash, t.Name, formatSize(t.Size), t.Added.UTC().Format(time.DateOnly))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.InfoHash, t.Name, humanize.Size(t.Size), t.Added.UTC().Format(time.DateOnly))
 	}
 	return tw.Flush()
 }

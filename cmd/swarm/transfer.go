@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
+	"swarm/internal/humanize"
 	"swarm/session"
 )
 
@@ -87,10 +88,10 @@ func (o *peerOptions) setup(fs *pflag.FlagSet, e *env) (*transfer, error) {
 func (o *peerOptions) sessionConfig(log *zerolog.Logger) (session.Config, []netip.AddrPort, error) {
 	cfg := session.Config{ListenAddr: o.listen, Logger: log, MaxPeers: o.maxPeers, NoPex: !o.pex, NoUTP: !o.utp}
 	var err error
-	if cfg.UploadRate, err = parseRate(o.upRate); err != nil {
+	if cfg.UploadRate, err = humanize.ParseRate(o.upRate); err != nil {
 		return cfg, nil, usagef("--up-rate: %v", err)
 	}
-	if cfg.DownloadRate, err = parseRate(o.downRate); err != nil {
+	if cfg.DownloadRate, err = humanize.ParseRate(o.downRate); err != nil {
 		return cfg, nil, usagef("--down-rate: %v", err)
 	}
 	if o.maxPeers < 1 {
@@ -160,8 +161,8 @@ func runTorrent(ctx context.Context, tr *transfer, node *session.Node, t *sessio
 			d.endLine()
 			if st.Downloaded > 0 {
 				took := time.Since(d.start)
-				d.printf("complete: %s in %s (%s/s average)\n", formatSize(st.Wanted), formatElapsed(took),
-					formatSize(int64(float64(st.Downloaded)/max(took.Seconds(), 0.001))))
+				d.printf("complete: %s in %s (%s/s average)\n", humanize.Size(st.Wanted), humanize.Elapsed(took),
+					humanize.Size(int64(float64(st.Downloaded)/max(took.Seconds(), 0.001))))
 			}
 			d.event(jsonEvent{Event: "completed"}, st)
 			if !stopOnDone {
@@ -191,8 +192,8 @@ func runTorrent(ctx context.Context, tr *transfer, node *session.Node, t *sessio
 	}
 	d.endLine()
 	d.printf("stopped: downloaded %s (%d bytes), uploaded %s (%d bytes), ratio %.2f, %d of %d pieces verified, %d failed the hash check, after %s\n",
-		formatSize(st.Downloaded), st.Downloaded, formatSize(st.Uploaded), st.Uploaded, st.Ratio(), st.Have, st.Pieces, st.HashFails,
-		formatElapsed(time.Since(d.start)))
+		humanize.Size(st.Downloaded), st.Downloaded, humanize.Size(st.Uploaded), st.Uploaded, st.Ratio(), st.Have, st.Pieces, st.HashFails,
+		humanize.Elapsed(time.Since(d.start)))
 	ev := jsonEvent{Event: "stopped", Reason: reason}
 	if err != nil {
 		ev.Error = err.Error()

@@ -369,12 +369,4 @@ func TestTerminalLineFitsTheWidth(t *testing.T) {
 	if got := terminalLine(st, 200); !strings.HasPrefix(got, "[########............] ") {
 		t.Errorf("terminalLine at 40%% = %q, want a bar 8 of 20 full", got)
 	}
-	for _, d := range []struct {
-		d    time.Duration
-		want string
-	}{{4 * time.Second, "4s"}, {291 * time.Second, "4m51s"}, {2*time.Hour + 5*time.Minute, "2h05m"}, {300 * time.Hour, "12d"}} {
-		if got := formatDuration(d.d); got != d.want {
-			t.Errorf("formatDuration(%v) = %q, want %q", d.d, got, d.want)
-		}
-	}
 }

@@ -39,6 +39,7 @@ var allowed = map[string][]string{
 	"utp":               nil,
 	"internal/chart":    nil,
 	"internal/randfile": nil,
+	"internal/humanize": nil,
 	"internal/deptest":  nil,
 	"internal/memnet":   nil, // test support: see testOnly
 	// The daemon's web page: it speaks the Transmission RPC over HTTP from
@@ -64,7 +65,7 @@ var allowed = map[string][]string{
 	"lab/dhtlab": {"dht", "internal/chart"},
 
 	// The binary: flags, output and one call into the engine per command.
-	"cmd/...": {"session", "lab", "lab/dhtlab", "tracker/private", "internal/chart"},
+	"cmd/...": {"session", "lab", "lab/dhtlab", "tracker/private", "internal/chart", "internal/humanize"},
 
 	// Benchmarks drive swarm's binary as a process; they may use the
 	// tracker packages and their own helpers, never session.
