@@ -14,28 +14,6 @@ import (
 	"swarm/metainfo"
 )
 
-const createHelp = `
-Usage: swarm create PATH [flags]
-
-Make a .torrent file from a file or a folder. Files are hashed in parallel on
-all cores; a folder's files are taken in sorted path order, as mktorrent does.
-Symlinks and special files are refused.
-
-The piece length is 256 KiB unless --piece-length says otherwise: a power of
-two from 16KiB to 64MiB, or "auto", which picks the smallest power of two that
-keeps the piece count at or below 2048 (capped at 16 MiB), close to what
-libtorrent and mktorrent choose for large content (1 GiB -> 512 KiB).
-
-Each --tracker is a tier (BEP 12); commas inside one value put several
-trackers in the same tier.
-
-Examples:
-  swarm create video.mkv
-  swarm create ./album -t http://tracker.example:6969/announce -o album.torrent
-  swarm create big.iso --piece-length auto --comment "release 1.0"
-  swarm create data/ --private -t http://tracker.example/PASSKEY/announce
-`
-
 type createOptions struct {
 	output      string
 	trackers    []string
@@ -64,7 +42,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	fs.BoolVarP(&o.force, "force", "f", false, "overwrite the output file if it exists")
 	fs.BoolVar(&o.noDate, "no-date", false, "leave out the creation date (reproducible output)")
 	o.log.register(fs)
-	if err := parseFlags(fs, createHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("create"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

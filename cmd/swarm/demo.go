@@ -13,23 +13,6 @@ import (
 	"swarm/session"
 )
 
-const demoHelp = `
-Usage: swarm demo [flags]
-
-Watch a swarm at work with nothing to set up: a tracker, a seed and a few
-leechers start in this process on 127.0.0.1 and share a random sample file.
-The leechers' progress shows live; at the end comes a summary: how long it
-took, how much came from the seed and how much the leechers traded among
-themselves, and the time against the theoretical bound (see 'swarm lab').
-Uploads are rate-limited so that the leechers must trade to finish early.
-Nothing is written outside a temporary folder, which is removed at the end.
-
-Examples:
-  swarm demo
-  swarm demo --peers 12 --size 64MiB
-  swarm demo --upload 512KiB/s --seed-upload 4MiB/s
-`
-
 func runDemo(ctx context.Context, e *env, args []string) error {
 	var peers int
 	var size, upload, seedUpload string
@@ -41,7 +24,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	var lo logOptions
 	lo.register(fs)
 	fs.Lookup("log-level").DefValue, lo.level = "warn", "warn"
-	if err := parseFlags(fs, demoHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("demo"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {

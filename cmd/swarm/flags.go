@@ -1,6 +1,7 @@
 package main
 
 import (
+	"embed"
 	"errors"
 	"fmt"
 	"io"
@@ -81,4 +82,20 @@ func parseFlags(fs *pflag.FlagSet, help string, args []string, e *env) error {
 
 func helpText(fs *pflag.FlagSet, help string) string {
 	return strings.TrimLeft(help, "\n") + "\nFlags:\n" + fs.FlagUsages()
+}
+
+// The help texts are files in help/, so that they read and diff as the
+// prose they are; testdata/help-*.golden holds each command's whole --help
+// output (text and flags), which TestHelpMatchesGolden compares.
+//
+//go:embed help/*.txt
+var helpFiles embed.FS
+
+// helpFor is the help text of a command, help/NAME.txt.
+func helpFor(name string) string {
+	b, err := helpFiles.ReadFile("help/" + name + ".txt")
+	if err != nil {
+		return "(no help for " + name + ")" // a file missing from help/: the help goldens catch it
+	}
+	return string(b)
 }

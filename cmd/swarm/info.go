@@ -13,26 +13,13 @@ import (
 	"swarm/metainfo"
 )
 
-const infoHelp = `
-Usage: swarm info FILE.torrent|MAGNET [flags]
-
-Show what a torrent holds: name, size, pieces, files as a tree, trackers by
-tier, web seeds, the private flag, the info hash and a magnet link. Given a
-magnet link, show what the link itself says.
-
-Examples:
-  swarm info album.torrent
-  swarm info album.torrent --json | jq .info_hash
-  swarm info 'magnet:?xt=urn:btih:...&dn=album'
-`
-
 func runInfo(ctx context.Context, e *env, args []string) error {
 	var asJSON bool
 	var lo logOptions
 	fs := newFlagSet("info")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of text")
 	lo.register(fs)
-	if err := parseFlags(fs, infoHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("info"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -12,32 +12,6 @@ import (
 	"swarm/lab"
 )
 
-const labHelp = `
-Usage: swarm lab [flags]
-       swarm lab dht [flags]
-
-Run a whole swarm in this process on 127.0.0.1 and measure how long it takes
-to distribute a file, against the theoretical bound. For each swarm size N: a
-tracker, a seed uploading at --seed-upload (u_s) and N leechers uploading at
---upload (u) each, all started together. D is the time until all N hold the
-whole file (checked byte for byte). It is printed beside
-
-  the P2P bound      max(F/u_s, F/d_min, N*F/(u_s + N*u))
-  client-server      max(N*F/u_s, F/d_min)
-
-where F is --size and d_min is --download (unlimited by default). A ratio of
-D to the bound of 1.0 is the physical limit. Client-server time grows with N;
-a good P2P swarm stays near the bound, which levels off at F/u.
-
-'swarm lab dht' measures DHT lookups instead; see 'swarm lab dht --help'.
-
-Examples:
-  swarm lab
-  swarm lab --peers 4,8,16,32 --size 16MiB --upload 1MiB/s --seed-upload 10MiB/s
-  swarm lab --peers 16 --json
-  swarm lab --plot distribution.png
-`
-
 func runLab(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "dht" {
 		return runLabDHT(ctx, e, args[1:])
@@ -58,7 +32,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	lo.register(fs)
 	// Dozens of peers log at info; the table is what a lab run is for.
 	fs.Lookup("log-level").DefValue, lo.level = "warn", "warn"
-	if err := parseFlags(fs, labHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("lab"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {

@@ -12,25 +12,6 @@ import (
 	"swarm/lab/dhtlab"
 )
 
-const labDHTHelp = `
-Usage: swarm lab dht [flags]
-
-Measure swarm's DHT (BEP 5). For each network size N, start N DHT nodes in
-this process, each on its own UDP port of 127.0.0.1, let them join one by
-one, then look up random keys from random nodes and report, per lookup, the
-mean and 99th-percentile hops and messages beside log2 N, and the share of
-lookups whose nearest answer was the node truly closest to the key. Then
-replace a fraction of the nodes (abrupt leaves, fresh joins) in five rounds
-between lookups and report the same share under churn.
-
-The claim under test: lookups take O(log N) hops and survive churn.
-
-Examples:
-  swarm lab dht
-  swarm lab dht --nodes 64,256,1024 --plot hops.png
-  swarm lab dht --nodes 512 --lookups 1000 --churn 0.3 --json
-`
-
 type labDHTOptions struct {
 	nodes    string
 	lookups  int
@@ -56,7 +37,7 @@ func runLabDHT(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per size instead of the table")
 	o.log.register(fs)
 	o.log.level = "error"
-	if err := parseFlags(fs, labDHTHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("lab-dht"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {

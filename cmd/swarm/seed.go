@@ -15,23 +15,6 @@ import (
 	"swarm/session"
 )
 
-const seedHelp = `
-Usage: swarm seed PATH|FILE.torrent [flags]
-
-Seed a file or folder until Ctrl-C. Given content, swarm first makes its
-torrent (256 KiB pieces, trackers from -t) and writes NAME.torrent in the
-current folder, printing its path and magnet link; given a .torrent, it seeds
-the content found in --data (default: the current folder). Existing data is
-checked before it is offered, so only verified pieces are uploaded; seed
-never writes to --data (it downloads nothing: that is get's job), and exits
-1 when no piece matches.
-
-Examples:
-  swarm seed video.mkv -t http://tracker.example:6969/announce
-  swarm seed album.torrent --data ~/music
-  swarm seed ./album --listen 0.0.0.0:51413 --seed-ratio 3
-`
-
 func runSeed(ctx context.Context, e *env, args []string) error {
 	var o peerOptions
 	var data, torrentOut, pieceLength string
@@ -40,7 +23,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	fs.StringVarP(&torrentOut, "output", "o", "", "where to write the torrent made from PATH (default: NAME.torrent)")
 	fs.StringVar(&pieceLength, "piece-length", "256KiB", `piece length for a torrent made from PATH, or "auto"`)
 	o.register(fs)
-	if err := parseFlags(fs, seedHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("seed"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -15,54 +15,6 @@ import (
 	"swarm/tracker/private"
 )
 
-const trackerUserHelp = `
-Usage: swarm tracker user add|list|show|disable|enable|reset-passkey [NAME] [flags]
-
-Manage the members of a private tracker (swarm tracker --private) in its
-database. Safe while the tracker runs: it picks up changes within a second.
-
-  add NAME            add a member; prints their passkey and announce URLs
-  list                every member with their totals
-  show NAME           one member: passkey, announce URLs, totals and ratio,
-                      and totals per torrent
-  disable NAME        refuse the member's announces from now on
-  enable NAME         accept them again
-  reset-passkey NAME  give a new passkey (the old one stops working); prints
-                      the new announce URLs
-
-A passkey is 32 random hex characters; it is the member's password, so
-send each member their own URL privately. Each URL comes in two forms,
-/PASSKEY/announce and /announce?passkey=PASSKEY; both work everywhere, but
-libtorrent and qBittorrent accept only the second for a tracker on a
-loopback address, as when it runs on their own machine. Totals come from what clients
-report in their announces: uploaded and downloaded bytes, completed
-downloads (snatches) and time spent seeding.
-
-Examples:
-  swarm tracker user add alice --db tracker.db
-  swarm tracker user list --db tracker.db
-  swarm tracker user show alice --db tracker.db --json
-  swarm tracker user reset-passkey alice --db tracker.db
-`
-
-const trackerTorrentHelp = `
-Usage: swarm tracker torrent add|list|remove [FILE.torrent... | HASH] [flags]
-
-Manage the torrents a private tracker (swarm tracker --private) tracks.
-Announces for any other info hash are refused. Safe while the tracker runs.
-
-  add FILE.torrent...  register torrents (make them with
-                       'swarm create --private -t ANNOUNCE-URL')
-  list                 the registered torrents
-  remove HASH          stop tracking a torrent (hex info hash); members'
-                       totals on it are kept
-
-Examples:
-  swarm tracker torrent add album.torrent --db tracker.db
-  swarm tracker torrent list --db tracker.db
-  swarm tracker torrent remove 0123456789abcdef0123456789abcdef01234567 --db tracker.db
-`
-
 type adminOptions struct {
 	db        string
 	json      bool
@@ -72,10 +24,7 @@ type adminOptions struct {
 // runTrackerAdmin runs 'swarm tracker user|torrent VERB ...' on the
 // database.
 func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) error {
-	help := trackerUserHelp
-	if noun == "torrent" {
-		help = trackerTorrentHelp
-	}
+	help := helpFor("tracker-" + noun)
 	var o adminOptions
 	fs := newFlagSet("tracker " + noun)
 	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file (must exist: 'swarm tracker --private' creates it)")
