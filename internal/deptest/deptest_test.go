@@ -51,7 +51,7 @@ var allowed = map[string][]string{
 	"storage/storagetest": {"storage"}, // test support: see testOnly
 	"tracker":             {"metainfo"},
 	"tracker/server":      {"tracker", "metainfo"},
-	"tracker/private":     {"tracker/server", "tracker", "metainfo"},
+	"tracker/private":     {"tracker/server", "tracker", "metainfo", "internal/humanize"},
 
 	// metadata assembles a magnet's info dict from ut_metadata pieces; the
 	// torrent loop in session owns the connections.
