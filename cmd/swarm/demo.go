@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"time"
 
 	"swarm/internal/humanize"
 	"swarm/lab"
-	"swarm/session"
 )
 
 func runDemo(ctx context.Context, e *env, args []string) error {
@@ -53,14 +50,14 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		peers, humanize.Plural(peers, "leecher", "leechers"), humanize.Size(r.Size))
 	fmt.Fprintf(e.stdout, "The seed uploads at %s/s, each leecher at %s/s: to finish soon they must trade.\n\n",
 		humanize.Size(r.SeedUpload), humanize.Size(r.Upload))
-	board := &demoBoard{w: e.stdout, terminal: isTerminal(e.stdout)}
+	board := &lab.Board{W: e.stdout, Terminal: isTerminal(e.stdout)}
 	var last lab.Snapshot
 	res, err := lab.Run(ctx, lab.Config{
 		Rates:  r,
 		Logger: &log,
 		Progress: func(s lab.Snapshot) {
 			last = s
-			board.draw(s)
+			board.Draw(s)
 		},
 		ProgressInterval: 200 * time.Millisecond,
 	})
@@ -71,86 +68,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		}
 		return err
 	}
-	if board.terminal {
-		board.draw(last) // the final state, done
+	if board.Terminal {
+		board.Draw(last) // the final state, done
 	}
-	writeDemoSummary(e.stdout, res, last)
+	lab.WriteSummary(e.stdout, res, last)
 	return nil
-}
-
-// demoBoard shows one line per leecher and one for the seed. On a terminal
-// it redraws them in place; otherwise it prints one short line a second.
-type demoBoard struct {
-	w        io.Writer
-	terminal bool
-	drawn    int // lines on screen (terminal)
-	printed  time.Duration
-}
-
-func (b *demoBoard) draw(s lab.Snapshot) {
-	if !b.terminal {
-		if s.Elapsed-b.printed < time.Second && !allDone(s) {
-			return
-		}
-		b.printed = s.Elapsed
-		var have, total int
-		done := 0
-		for _, l := range s.Leechers {
-			have += l.Have
-			total += l.Pieces
-			if l.Complete {
-				done++
-			}
-		}
-		fmt.Fprintf(b.w, "%5.1fs  leechers hold %3.0f%% of their pieces, %d of %d done\n",
-			s.Elapsed.Seconds(), 100*float64(have)/float64(max(total, 1)), done, len(s.Leechers))
-		return
-	}
-	var out strings.Builder
-	if b.drawn > 0 {
-		fmt.Fprintf(&out, "\x1b[%dA", b.drawn) // back to the first line
-	}
-	for i, l := range s.Leechers {
-		fmt.Fprintf(&out, "\r\x1b[Kleecher %-2d %s\n", i+1, demoBar(l))
-	}
-	fmt.Fprintf(&out, "\r\x1b[Kseed       uploaded %s at %s/s   %.1fs\n",
-		humanize.Size(s.Seed.Uploaded), humanize.Size(int64(s.Seed.UpRate)), s.Elapsed.Seconds())
-	b.drawn = len(s.Leechers) + 1
-	io.WriteString(b.w, out.String())
-}
-
-func demoBar(st session.Stats) string {
-	const width = 24
-	full := int(st.Percent() / 100 * width)
-	state := fmt.Sprintf("down %9s/s  up %9s/s", humanize.Size(int64(st.DownRate)), humanize.Size(int64(st.UpRate)))
-	if st.Complete {
-		state = "done, seeding"
-	}
-	return fmt.Sprintf("[%s%s] %5.1f%%  %s", strings.Repeat("#", full), strings.Repeat(".", width-full), st.Percent(), state)
-}
-
-func allDone(s lab.Snapshot) bool {
-	for _, l := range s.Leechers {
-		if !l.Complete {
-			return false
-		}
-	}
-	return true
-}
-
-func writeDemoSummary(w io.Writer, res lab.Result, last lab.Snapshot) {
-	var between int64
-	for _, l := range last.Leechers {
-		between += l.Uploaded
-	}
-	fromSeed := last.Seed.Uploaded
-	fmt.Fprintf(w, "\nAll %d leechers hold the file, byte for byte, after %.1fs.\n", res.Leechers, res.Measured)
-	if total := fromSeed + between; total > 0 {
-		fmt.Fprintf(w, "They received %s: %s (%.0f%%) from the seed and %s (%.0f%%) from each other.\n",
-			humanize.Size(total), humanize.Size(fromSeed), 100*float64(fromSeed)/float64(total),
-			humanize.Size(between), 100*float64(between)/float64(total))
-	}
-	fmt.Fprintf(w, "The least time any swarm could take is %.1fs (the P2P bound): %.2f times that.\n", res.Bound, res.Ratio)
-	fmt.Fprintf(w, "The seed alone, serving each leecher in turn, would need %.1fs.\n", res.ClientServer)
-	fmt.Fprintf(w, "\nNext: 'swarm lab --plot lab.png' runs this for 4 to 32 leechers and draws the figure.\n")
 }

@@ -72,11 +72,8 @@ func runLabDHT(ctx context.Context, e *env, args []string) error {
 		cfg.Progress = e.stderr
 	}
 
-	// Fixed widths rather than a tabwriter: each row prints as soon as its
-	// size is measured, which can take a minute.
-	const row = "%6v %7v %8v %10v %9v %10v %9v %14v %6v %14v %13v\n"
 	if !o.json {
-		fmt.Fprintf(e.stdout, row, "N", "log2 N", "lookups", "hops mean", "hops p99", "msgs mean", "msgs p99", "found closest", "churn", "found (churn)", "hops (churn)")
+		dhtlab.WriteHeader(e.stdout)
 	}
 	enc := json.NewEncoder(e.stdout)
 	results, err := dhtlab.Run(ctx, cfg, func(r dhtlab.Result) {
@@ -84,14 +81,7 @@ func runLabDHT(ctx context.Context, e *env, args []string) error {
 			enc.Encode(r)
 			return
 		}
-		churn, cFound, cHops := "-", "-", "-"
-		if r.ChurnLookups > 0 {
-			churn = fmt.Sprintf("%.0f%%", 100*r.Churn)
-			cFound = fmt.Sprintf("%.1f%%", 100*r.ChurnFoundClosest)
-			cHops = fmt.Sprintf("%.2f", r.ChurnMeanHops)
-		}
-		fmt.Fprintf(e.stdout, row, r.N, fmt.Sprintf("%.1f", r.Log2N), r.Lookups, fmt.Sprintf("%.2f", r.MeanHops),
-			r.P99Hops, fmt.Sprintf("%.1f", r.MeanMessages), r.P99Messages, fmt.Sprintf("%.1f%%", 100*r.FoundClosest), churn, cFound, cHops)
+		dhtlab.WriteRow(e.stdout, r)
 	})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

@@ -61,7 +61,7 @@ var allowed = map[string][]string{
 	"session": {"metainfo", "piece", "storage", "peer", "choke", "dht", "utp",
 		"tracker", "tracker/server", "tracker/private", "metadata"},
 
-	"lab":        {"session", "dht", "internal/randfile"},
+	"lab":        {"session", "dht", "internal/randfile", "internal/chart", "internal/humanize"},
 	"lab/dhtlab": {"dht", "internal/chart"},
 
 	// The binary: flags, output and one call into the engine per command.
