@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"swarm/metainfo"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -109,7 +111,7 @@ func TestInfoMatchesGolden(t *testing.T) {
 			}
 			golden(t, "info-"+name+".golden", out)
 			js, _, code := runSwarm(t, "info", "--json", f)
-			var j infoJSON
+			var j metainfo.Summary
 			if code != 0 || json.Unmarshal([]byte(js), &j) != nil || !strings.Contains(out, j.InfoHash) {
 				t.Errorf("swarm info --json %s: exit %d, output %q does not match the text form", f, code, js)
 			}
@@ -141,7 +143,7 @@ func TestCreateThenInfo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("info: exit %d: %s", code, stderr)
 	}
-	var j infoJSON
+	var j metainfo.Summary
 	if err := json.Unmarshal([]byte(js), &j); err != nil {
 		t.Fatal(err)
 	}
