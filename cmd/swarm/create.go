@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"swarm/internal/humanize"
+	"swarm/internal/progress"
 	"swarm/metainfo"
 )
 
@@ -101,11 +100,11 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 		}
 	}
 
-	bar := newHashProgress(e.stderr)
-	cfg.Progress = bar.update
+	bar := progress.NewHashing(e.stderr)
+	cfg.Progress = bar.Update
 	start := time.Now()
 	m, err := metainfo.Build(ctx, cfg)
-	bar.finish()
+	bar.Finish()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return errors.New("interrupted")
@@ -180,46 +179,6 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// hashProgress draws a one-line progress display on a terminal while a
-// torrent is hashed; elsewhere it stays silent.
-type hashProgress struct {
-	w     io.Writer
-	on    bool
-	start time.Time
-	mu    sync.Mutex
-	last  time.Time
-	drawn bool
-}
-
-func newHashProgress(w io.Writer) *hashProgress {
-	return &hashProgress{w: w, on: isTerminal(w), start: time.Now()}
-}
-
-// update is called after each piece; it redraws at most five times a second.
-func (p *hashProgress) update(done, total int64) {
-	if !p.on || total < 64<<20 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	if now.Sub(p.last) < 200*time.Millisecond && done < total {
-		return
-	}
-	p.last = now
-	rate := float64(done) / now.Sub(p.start).Seconds()
-	fmt.Fprintf(p.w, "\rhashing %3d%%  %s / %s  %s/s   ", done*100/total, humanize.Size(done), humanize.Size(total), humanize.Size(int64(rate)))
-	p.drawn = true
-}
-
-func (p *hashProgress) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.drawn {
-		fmt.Fprint(p.w, "\n")
-	}
 }
 
 // warnNoTracker says, when a torrent is made without -t, how its peers can

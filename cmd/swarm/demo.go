@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"swarm/internal/humanize"
+	"swarm/internal/progress"
 	"swarm/lab"
 )
 
@@ -50,7 +51,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		peers, humanize.Plural(peers, "leecher", "leechers"), humanize.Size(r.Size))
 	fmt.Fprintf(e.stdout, "The seed uploads at %s/s, each leecher at %s/s: to finish soon they must trade.\n\n",
 		humanize.Size(r.SeedUpload), humanize.Size(r.Upload))
-	board := &lab.Board{W: e.stdout, Terminal: isTerminal(e.stdout)}
+	board := &lab.Board{W: e.stdout, Terminal: progress.IsTerminal(e.stdout)}
 	var last lab.Snapshot
 	res, err := lab.Run(ctx, lab.Config{
 		Rates:  r,

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
-	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
+
+	"swarm/internal/progress"
 )
 
 // logOptions are the logging flags every command has.
@@ -26,7 +26,7 @@ func (o *logOptions) register(fs *pflag.FlagSet) {
 
 // logger builds the logger for a command; logs go to w (stderr).
 func (o *logOptions) logger(w io.Writer) (zerolog.Logger, error) {
-	return o.loggerFor(w, isTerminal(w))
+	return o.loggerFor(w, progress.IsTerminal(w))
 }
 
 // loggerFor builds a logger that writes to w, which leads to a terminal if
@@ -51,11 +51,6 @@ func (o *logOptions) loggerFor(w io.Writer, terminal bool) (zerolog.Logger, erro
 		return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), nil
 	}
 	return zerolog.Nop(), usagef("--log-format %q: want console, json or auto", o.format)
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && isatty.IsTerminal(f.Fd())
 }
 
 // newFlagSet makes a flag set that reports errors instead of printing them.

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"swarm/internal/humanize"
+	"swarm/internal/progress"
 	"swarm/metainfo"
 	"swarm/session"
 )
@@ -96,9 +97,9 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if st.Wanted != m.Info.Length {
 		size = fmt.Sprintf("%s of %s selected", humanize.Size(st.Wanted), humanize.Size(m.Info.Length))
 	}
-	tr.out.printf("downloading %s (%s) into %s, listening on %s; %d of %d pieces already verified\n",
+	tr.out.Printf("downloading %s (%s) into %s, listening on %s; %d of %d pieces already verified\n",
 		m.Info.Name, size, out, node.Addr(), st.Have, st.Pieces)
-	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: node.Addr().String(), Folder: out}, st)
+	tr.out.Event(progress.Event{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: node.Addr().String(), Folder: out}, st)
 	return runTorrent(ctx, tr, node, t, !seed)
 }
 

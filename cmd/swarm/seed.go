@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"swarm/internal/humanize"
+	"swarm/internal/progress"
 	"swarm/metainfo"
 	"swarm/session"
 )
@@ -46,7 +47,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		if data != "" {
 			return usagef("--data is for seeding a .torrent; given content, its folder is the data")
 		}
-		if m, err = makeTorrentFor(ctx, e, arg, torrentOut, pieceLength, trackerTiers(o.trackers), !tr.out.text()); err != nil {
+		if m, err = makeTorrentFor(ctx, e, arg, torrentOut, pieceLength, trackerTiers(o.trackers), !tr.out.Text()); err != nil {
 			return seedInterrupted(ctx, err)
 		}
 		abs, err := filepath.Abs(arg)
@@ -71,18 +72,18 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		return seedInterrupted(ctx, err)
 	}
 	st := t.Stats()
-	tr.out.printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
+	tr.out.Printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
 		m.Info.Name, humanize.Size(m.Info.Length), data, node.Addr(), st.Have, st.Pieces)
 	magnet := m.ShareableMagnet()
 	if magnet != "" {
-		tr.out.printf("magnet: %s\n", magnet)
+		tr.out.Printf("magnet: %s\n", magnet)
 	} else {
-		tr.out.printf("%s\n", noMagnet)
+		tr.out.Printf("%s\n", noMagnet)
 	}
 	if st.Have < st.Pieces {
-		tr.out.printf("warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
+		tr.out.Printf("warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
 	}
-	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: node.Addr().String(),
+	tr.out.Event(progress.Event{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: node.Addr().String(),
 		Folder: data, Magnet: magnet}, st)
 	return runTorrent(ctx, tr, node, t, false)
 }
@@ -104,10 +105,10 @@ func makeTorrentFor(ctx context.Context, e *env, path, out, pieceLength string, 
 		}
 		cfg.PieceLength = pl
 	}
-	bar := newHashProgress(e.stderr)
-	cfg.Progress = bar.update
+	bar := progress.NewHashing(e.stderr)
+	cfg.Progress = bar.Update
 	m, err := metainfo.Build(ctx, cfg)
-	bar.finish()
+	bar.Finish()
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"swarm/internal/humanize"
+	"swarm/internal/progress"
 	"swarm/session"
 )
 
@@ -55,7 +56,7 @@ type transfer struct {
 	log   *zerolog.Logger
 	cfg   session.Config
 	peers []netip.AddrPort
-	out   *display
+	out   *progress.Display
 	stop  session.SeedLimits
 	// download is set by get: stopping before the download completes is
 	// then an error (an *interruptedError), not the end of a seed.
@@ -71,8 +72,8 @@ func (o *peerOptions) setup(fs *pflag.FlagSet, e *env) (*transfer, error) {
 	if (fs.Changed("seed-ratio") && !(o.seedRatio > 0)) || (fs.Changed("seed-time") && o.seedTime <= 0) {
 		return nil, usagef("--seed-ratio and --seed-time want more than 0 (leave them out to seed until Ctrl-C)")
 	}
-	tr := &transfer{opts: o, out: newDisplay(e.stdout, o.quiet, o.json), stop: session.SeedLimits{Ratio: o.seedRatio, Time: o.seedTime}}
-	log, err := o.log.loggerFor(tr.out.logWriter(e.stderr), isTerminal(e.stderr))
+	tr := &transfer{opts: o, out: progress.New(e.stdout, o.quiet, o.json), stop: session.SeedLimits{Ratio: o.seedRatio, Time: o.seedTime}}
+	log, err := o.log.loggerFor(tr.out.LogWriter(e.stderr), progress.IsTerminal(e.stderr))
 	if err != nil {
 		return nil, err
 	}
@@ -153,20 +154,20 @@ func runTorrent(ctx context.Context, tr *transfer, node *session.Node, t *sessio
 	reason := t.Watch(ctx, session.WatchConfig{
 		StopOnDone: stopOnDone,
 		Limits:     tr.stop,
-		Tick:       d.status,
+		Tick:       d.Status,
 		Completed: func(st session.Stats) {
-			if d.mode == modeTerminal {
-				d.status(st) // the line at 100%, left on screen
+			if d.Terminal() {
+				d.Status(st) // the line at 100%, left on screen
 			}
-			d.endLine()
+			d.EndLine()
 			if st.Downloaded > 0 {
-				took := time.Since(d.start)
-				d.printf("complete: %s in %s (%s/s average)\n", humanize.Size(st.Wanted), humanize.Elapsed(took),
+				took := time.Since(d.Start())
+				d.Printf("complete: %s in %s (%s/s average)\n", humanize.Size(st.Wanted), humanize.Elapsed(took),
 					humanize.Size(int64(float64(st.Downloaded)/max(took.Seconds(), 0.001))))
 			}
-			d.event(jsonEvent{Event: "completed"}, st)
+			d.Event(progress.Event{Event: "completed"}, st)
 			if !stopOnDone {
-				d.printf("seeding; press Ctrl-C to stop\n")
+				d.Printf("seeding; press Ctrl-C to stop\n")
 			}
 		},
 	})
@@ -177,10 +178,10 @@ func runTorrent(ctx context.Context, tr *transfer, node *session.Node, t *sessio
 		if tr.download {
 			what += ", saving the resume record"
 		}
-		d.printf("stopping: %s (Ctrl-C again quits at once)\n", what)
+		d.Printf("stopping: %s (Ctrl-C again quits at once)\n", what)
 	case session.EndSeedRatio, session.EndSeedTime:
-		d.endLine()
-		d.printf("%s reached: stopping\n", reason)
+		d.EndLine()
+		d.Printf("%s reached: stopping\n", reason)
 	}
 	err := node.Stop()
 	st := t.Stats()
@@ -190,15 +191,15 @@ func runTorrent(ctx context.Context, tr *transfer, node *session.Node, t *sessio
 	if err != nil {
 		reason = session.EndError
 	}
-	d.endLine()
-	d.printf("stopped: downloaded %s (%d bytes), uploaded %s (%d bytes), ratio %.2f, %d of %d pieces verified, %d failed the hash check, after %s\n",
+	d.EndLine()
+	d.Printf("stopped: downloaded %s (%d bytes), uploaded %s (%d bytes), ratio %.2f, %d of %d pieces verified, %d failed the hash check, after %s\n",
 		humanize.Size(st.Downloaded), st.Downloaded, humanize.Size(st.Uploaded), st.Uploaded, st.Ratio(), st.Have, st.Pieces, st.HashFails,
-		humanize.Elapsed(time.Since(d.start)))
-	ev := jsonEvent{Event: "stopped", Reason: reason}
+		humanize.Elapsed(time.Since(d.Start())))
+	ev := progress.Event{Event: "stopped", Reason: reason}
 	if err != nil {
 		ev.Error = err.Error()
 	}
-	d.event(ev, st)
+	d.Event(ev, st)
 	if tr.download && !st.Complete && err == nil {
 		return interrupted(ctx, "interrupted before the download completed (%d of %d pieces verified): run the same command again to resume", st.Have, st.Pieces)
 	}

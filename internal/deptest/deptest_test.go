@@ -65,7 +65,12 @@ var allowed = map[string][]string{
 	"lab/dhtlab": {"dht", "internal/chart"},
 
 	// The binary: flags, output and one call into the engine per command.
-	"cmd/...": {"session", "lab", "lab/dhtlab", "tracker/private", "internal/chart", "internal/humanize"},
+	"cmd/...": {"session", "lab", "lab/dhtlab", "tracker/private", "internal/humanize", "internal/progress"},
+
+	// A torrent's progress for a terminal, a log or JSON lines: front-end
+	// code that draws session.Stats, shared by the commands that follow a
+	// torrent.
+	"internal/progress": {"session", "internal/humanize"},
 
 	// Benchmarks drive swarm's binary as a process; they may use the
 	// tracker packages and their own helpers, never session.
@@ -299,8 +304,8 @@ func TestTableKeepsItsShape(t *testing.T) {
 		t.Errorf("the table lets piece import %s; it may import only metainfo", strings.Join(m, ", "))
 	}
 	// Who may import session: the binary, the lab (it runs many sessions in
-	// one process) and, one day, the daemon.
-	sessionUsers := []string{"cmd/...", "lab", "daemon"}
+	// one process), the daemon, and the progress display front ends share.
+	sessionUsers := []string{"cmd/...", "lab", "daemon", "internal/progress"}
 	for key := range allowed {
 		if !slices.Contains(sessionUsers, key) && allows(strings.TrimSuffix(key, "/..."), "session") {
 			t.Errorf("the table lets %s import session; only %s may", key, strings.Join(sessionUsers, ", "))

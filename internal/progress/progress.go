@@ -1,4 +1,4 @@
-package main
+package progress
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"golang.org/x/sys/unix"
 
 	"swarm/internal/humanize"
@@ -21,7 +22,7 @@ import (
 // log file and as JSON events, and must share the terminal with log lines.
 // Clearing and redrawing one line takes a few escape codes.
 
-// outputMode is how seed and get report progress on stdout.
+// outputMode is how a Display reports progress.
 type outputMode int
 
 const (
@@ -35,10 +36,10 @@ const (
 // terminal, as aria2c does in a log.
 const plainInterval = 5 * time.Second
 
-// display writes a torrent's progress to stdout in one of the modes. Its
+// Display writes a torrent's progress to stdout in one of the modes. Its
 // methods may be called from several goroutines (log lines arrive from the
 // session's).
-type display struct {
+type Display struct {
 	mode  outputMode
 	w     io.Writer
 	start time.Time
@@ -49,26 +50,35 @@ type display struct {
 	fails     int        // hash failures already reported
 }
 
-func newDisplay(stdout io.Writer, quiet, asJSON bool) *display {
-	d := &display{mode: modePlain, w: stdout, start: time.Now()}
+// New returns the display of one torrent on stdout: nothing with quiet,
+// JSON events with asJSON, else a status line redrawn in place on a
+// terminal and a plain line every 5 s elsewhere.
+func New(stdout io.Writer, quiet, asJSON bool) *Display {
+	d := &Display{mode: modePlain, w: stdout, start: time.Now()}
 	switch {
 	case quiet:
 		d.mode = modeQuiet
 	case asJSON:
 		d.mode = modeJSON
-	case isTerminal(stdout):
+	case IsTerminal(stdout):
 		d.mode = modeTerminal
 	}
 	return d
 }
 
-// text reports whether messages for people are printed.
-func (d *display) text() bool { return d.mode == modeTerminal || d.mode == modePlain }
+// Terminal reports whether the status line is redrawn in place.
+func (d *Display) Terminal() bool { return d.mode == modeTerminal }
 
-// printf prints a message line for people (not in quiet or JSON mode),
+// Start is when the display was made: the start of the command.
+func (d *Display) Start() time.Time { return d.start }
+
+// Text reports whether messages for people are printed.
+func (d *Display) Text() bool { return d.mode == modeTerminal || d.mode == modePlain }
+
+// Printf prints a message line for people (not in quiet or JSON mode),
 // above the status line on a terminal.
-func (d *display) printf(format string, args ...any) {
-	if !d.text() {
+func (d *Display) Printf(format string, args ...any) {
+	if !d.Text() {
 		return
 	}
 	d.mu.Lock()
@@ -80,30 +90,30 @@ func (d *display) printf(format string, args ...any) {
 
 // clearLocked erases the status line so that other output can take its
 // place; redrawLocked puts it back.
-func (d *display) clearLocked() {
+func (d *Display) clearLocked() {
 	if d.line != "" {
 		io.WriteString(d.w, "\r\033[K")
 	}
 }
 
-func (d *display) redrawLocked() {
+func (d *Display) redrawLocked() {
 	if d.line != "" {
 		io.WriteString(d.w, d.line)
 	}
 }
 
-// logWriter returns where logs go: stderr itself, or, when stdout and
+// LogWriter returns where logs go: stderr itself, or, when stdout and
 // stderr are both the terminal the status line is drawn on, a writer that
 // lifts the status line out of the way of each log line.
-func (d *display) logWriter(stderr io.Writer) io.Writer {
-	if d.mode != modeTerminal || !isTerminal(stderr) {
+func (d *Display) LogWriter(stderr io.Writer) io.Writer {
+	if d.mode != modeTerminal || !IsTerminal(stderr) {
 		return stderr
 	}
 	return &aboveStatus{d: d, w: stderr}
 }
 
 type aboveStatus struct {
-	d *display
+	d *Display
 	w io.Writer
 }
 
@@ -116,33 +126,33 @@ func (a *aboveStatus) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// status shows a new snapshot: redraws the terminal line, prints a plain
+// Status shows a new snapshot: redraws the terminal line, prints a plain
 // line if plainInterval has passed, or emits progress (and piece_failed)
 // events.
-func (d *display) status(st session.Stats) {
+func (d *Display) Status(st session.Stats) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch d.mode {
 	case modeTerminal:
-		d.line = "\r\033[K" + terminalLine(st, termWidth(d.w))
+		d.line = "\r\033[K" + TerminalLine(st, termWidth(d.w))
 		io.WriteString(d.w, d.line)
 	case modePlain:
 		if time.Since(d.lastPlain) >= plainInterval {
 			d.lastPlain = time.Now()
-			fmt.Fprintln(d.w, statusLine(st))
+			fmt.Fprintln(d.w, StatusLine(st))
 		}
 	case modeJSON:
 		if st.HashFails > d.fails {
-			d.eventLocked(jsonEvent{Event: "piece_failed", Failed: st.HashFails - d.fails}, st)
+			d.eventLocked(Event{Event: "piece_failed", Failed: st.HashFails - d.fails}, st)
 			d.fails = st.HashFails
 		}
-		d.eventLocked(jsonEvent{Event: "progress"}, st)
+		d.eventLocked(Event{Event: "progress"}, st)
 	}
 }
 
-// endLine ends the terminal's status line, leaving it as it is, so that
+// EndLine ends the terminal's status line, leaving it as it is, so that
 // what follows starts on a line of its own.
-func (d *display) endLine() {
+func (d *Display) EndLine() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.line != "" {
@@ -151,8 +161,8 @@ func (d *display) endLine() {
 	}
 }
 
-// event emits a JSON event (JSON mode only) with the snapshot's figures.
-func (d *display) event(ev jsonEvent, st session.Stats) {
+// Event emits a JSON event (JSON mode only) with the snapshot's figures.
+func (d *Display) Event(ev Event, st session.Stats) {
 	if d.mode != modeJSON {
 		return
 	}
@@ -161,7 +171,7 @@ func (d *display) event(ev jsonEvent, st session.Stats) {
 	d.eventLocked(ev, st)
 }
 
-func (d *display) eventLocked(ev jsonEvent, st session.Stats) {
+func (d *Display) eventLocked(ev Event, st session.Stats) {
 	ev.Time = time.Now().UTC().Format(time.RFC3339Nano)
 	ev.Elapsed = time.Since(d.start).Seconds()
 	ev.Pieces, ev.Have = st.Pieces, st.Have
@@ -185,9 +195,9 @@ func (d *display) eventLocked(ev jsonEvent, st session.Stats) {
 	d.w.Write(append(b, '\n'))
 }
 
-// jsonEvent is one line of --json output. Every event carries the
+// Event is one line of --json output. Every event carries the
 // torrent's figures at that moment.
-type jsonEvent struct {
+type Event struct {
 	Event    string  `json:"event"` // started, progress, piece_failed, completed, stopped
 	Time     string  `json:"time"`  // RFC 3339, UTC
 	Name     string  `json:"name,omitempty"`
@@ -217,10 +227,10 @@ type jsonEvent struct {
 	HashFails  int     `json:"pieces_failed"`
 }
 
-// statusLine is the one-line status of a torrent, e.g.
+// StatusLine is the one-line status of a torrent, e.g.
 //
 //	42.3%  8.0 MiB/19.1 MiB  down 4.0 MiB/s  up 0 B/s  peers 1 (1 seed)  eta 3s  ratio 0.00
-func statusLine(st session.Stats) string {
+func StatusLine(st session.Stats) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%5.1f%%  %s/%s", st.Percent(), humanize.Size(st.Wanted-st.Left), humanize.Size(st.Wanted))
 	fmt.Fprintf(&b, "  down %s/s  up %s/s  peers %d (%d %s)", humanize.Size(int64(st.DownRate)), humanize.Size(int64(st.UpRate)),
@@ -245,12 +255,12 @@ func statusLine(st session.Stats) string {
 	return b.String()
 }
 
-// terminalLine is the status line with a bar of the verified share in
+// TerminalLine is the status line with a bar of the verified share in
 // front, [#####.....], as wide as the terminal leaves room for (at most 20
 // columns, none if fewer than 5). It is cut to less than width columns, so
 // that it never wraps: a wrapped line could not be redrawn in place.
-func terminalLine(st session.Stats, width int) string {
-	line := statusLine(st) // ASCII only: bytes are columns
+func TerminalLine(st session.Stats, width int) string {
+	line := StatusLine(st) // ASCII only: bytes are columns
 	n := min(20, width-1-len(line)-3)
 	if n < 5 {
 		return line[:min(len(line), max(width-1, 0))]
@@ -267,4 +277,95 @@ func termWidth(w io.Writer) int {
 		}
 	}
 	return 80
+}
+
+// MagnetLine is the status line of the metadata phase, e.g.
+//
+//	metadata: 1/2 trackers answered  3 peers, 1 connected  DHT 40 nodes, 2 lookups
+//
+// short enough for 80 columns; "n connecting" joins the peers while dials are
+// under way. dhtNodes is the DHT node's routing table size, -1 without one.
+func MagnetLine(st session.Stats, dhtNodes int) string {
+	var parts []string
+	if st.Trackers > 0 {
+		parts = append(parts, fmt.Sprintf("%d/%d trackers answered", st.TrackersAnswered, st.Trackers))
+	}
+	peers := fmt.Sprintf("%d %s, %d connected", st.Known, humanize.Plural(st.Known, "peer", "peers"), st.Peers)
+	if st.Connecting > 0 {
+		peers += fmt.Sprintf(", %d connecting", st.Connecting)
+	}
+	parts = append(parts, peers)
+	if dhtNodes >= 0 {
+		parts = append(parts, fmt.Sprintf("DHT %d %s, %d %s", dhtNodes, humanize.Plural(dhtNodes, "node", "nodes"),
+			st.DHTLookups, humanize.Plural(st.DHTLookups, "lookup", "lookups")))
+	}
+	return "metadata: " + strings.Join(parts, "  ")
+}
+
+// MagnetStatus shows line as the status line (terminal), or every
+// plainInterval as a plain line; "" ends a terminal line. JSON mode has no
+// event for it.
+func (d *Display) MagnetStatus(line string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.mode == modeTerminal && line == "":
+		d.clearLocked()
+		d.line = ""
+	case d.mode == modeTerminal:
+		d.line = "\r\033[K" + line[:min(len(line), max(termWidth(d.w)-1, 0))]
+		io.WriteString(d.w, d.line)
+	case d.mode == modePlain && line != "" && time.Since(d.lastPlain) >= plainInterval:
+		d.lastPlain = time.Now()
+		fmt.Fprintln(d.w, line)
+	}
+}
+
+// Hashing draws a one-line progress display on a terminal while a
+// torrent is hashed; elsewhere it stays silent.
+type Hashing struct {
+	w     io.Writer
+	on    bool
+	start time.Time
+	mu    sync.Mutex
+	last  time.Time
+	drawn bool
+}
+
+// NewHashing returns the display of hashing on w, silent unless w is a
+// terminal.
+func NewHashing(w io.Writer) *Hashing {
+	return &Hashing{w: w, on: IsTerminal(w), start: time.Now()}
+}
+
+// Update is called after each piece; it redraws at most five times a second.
+func (p *Hashing) Update(done, total int64) {
+	if !p.on || total < 64<<20 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if now.Sub(p.last) < 200*time.Millisecond && done < total {
+		return
+	}
+	p.last = now
+	rate := float64(done) / now.Sub(p.start).Seconds()
+	fmt.Fprintf(p.w, "\rhashing %3d%%  %s / %s  %s/s   ", done*100/total, humanize.Size(done), humanize.Size(total), humanize.Size(int64(rate)))
+	p.drawn = true
+}
+
+// Finish ends the line, if one was drawn.
+func (p *Hashing) Finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprint(p.w, "\n")
+	}
+}
+
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
 }
