@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -94,10 +93,10 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		base := "http://" + displayAddr(ln.Addr())
+		base := "http://" + server.AnnounceHost(ln.Addr())
 		fmt.Fprintf(e.stdout, "tracker listening on %s/announce\n", base)
 		if udp != nil {
-			fmt.Fprintf(e.stdout, "udp tracker listening on udp://%s/announce\n", displayAddr(udp[0].LocalAddr()))
+			fmt.Fprintf(e.stdout, "udp tracker listening on udp://%s/announce\n", server.AnnounceHost(udp[0].LocalAddr()))
 		}
 		fmt.Fprintf(e.stdout, "scrape at %s/scrape, metrics at %s/metrics; press Ctrl-C to stop\n", base, base)
 		return srv.Serve(ctx, ln, udp...)
@@ -224,27 +223,4 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 		PrefixRate:     o.prefixRate,
 		PrefixBurst:    o.prefixBurst,
 	}, nil
-}
-
-// displayAddr is the HOST:PORT to show in the announce URL: the loopback
-// address when the listener is on every interface, since "0.0.0.0" or "::"
-// is not an address clients can announce to.
-func displayAddr(a net.Addr) string {
-	var (
-		ip   net.IP
-		port int
-	)
-	switch ta := a.(type) {
-	case *net.TCPAddr:
-		ip, port = ta.IP, ta.Port
-	case *net.UDPAddr:
-		ip, port = ta.IP, ta.Port
-	default:
-		return a.String()
-	}
-	if ip.IsUnspecified() {
-		// Go listens on both IPv4 and IPv6 for ":PORT" and "[::]:PORT".
-		ip = net.IPv4(127, 0, 0, 1)
-	}
-	return net.JoinHostPort(ip.String(), strconv.Itoa(port))
 }
