@@ -156,19 +156,7 @@ func runTorrent(ctx context.Context, tr *transfer, node *session.Node, t *sessio
 		Limits:     tr.stop,
 		Tick:       d.Status,
 		Completed: func(st session.Stats) {
-			if d.Terminal() {
-				d.Status(st) // the line at 100%, left on screen
-			}
-			d.EndLine()
-			if st.Downloaded > 0 {
-				took := time.Since(d.Start())
-				d.Printf("complete: %s in %s (%s/s average)\n", humanize.Size(st.Wanted), humanize.Elapsed(took),
-					humanize.Size(int64(float64(st.Downloaded)/max(took.Seconds(), 0.001))))
-			}
-			d.Event(progress.Event{Event: "completed"}, st)
-			if !stopOnDone {
-				d.Printf("seeding; press Ctrl-C to stop\n")
-			}
+			d.Completed(st, !stopOnDone)
 		},
 	})
 	switch reason {
@@ -191,15 +179,7 @@ func runTorrent(ctx context.Context, tr *transfer, node *session.Node, t *sessio
 	if err != nil {
 		reason = session.EndError
 	}
-	d.EndLine()
-	d.Printf("stopped: downloaded %s (%d bytes), uploaded %s (%d bytes), ratio %.2f, %d of %d pieces verified, %d failed the hash check, after %s\n",
-		humanize.Size(st.Downloaded), st.Downloaded, humanize.Size(st.Uploaded), st.Uploaded, st.Ratio(), st.Have, st.Pieces, st.HashFails,
-		humanize.Elapsed(time.Since(d.Start())))
-	ev := progress.Event{Event: "stopped", Reason: reason}
-	if err != nil {
-		ev.Error = err.Error()
-	}
-	d.Event(ev, st)
+	d.Stopped(reason, err, st)
 	if tr.download && !st.Complete && err == nil {
 		return interrupted(ctx, "interrupted before the download completed (%d of %d pieces verified): run the same command again to resume", st.Have, st.Pieces)
 	}

@@ -369,3 +369,36 @@ func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && isatty.IsTerminal(f.Fd())
 }
+
+// Completed shows that the download completed: the status line at 100%
+// left on a terminal, the average rate when this run downloaded, and a
+// completed event; seeding says that seeding goes on.
+func (d *Display) Completed(st session.Stats, seeding bool) {
+	if d.Terminal() {
+		d.Status(st)
+	}
+	d.EndLine()
+	if st.Downloaded > 0 {
+		took := time.Since(d.start)
+		d.Printf("complete: %s in %s (%s/s average)\n", humanize.Size(st.Wanted), humanize.Elapsed(took),
+			humanize.Size(int64(float64(st.Downloaded)/max(took.Seconds(), 0.001))))
+	}
+	d.Event(Event{Event: "completed"}, st)
+	if seeding {
+		d.Printf("seeding; press Ctrl-C to stop\n")
+	}
+}
+
+// Stopped shows a run's totals and a stopped event with its reason (a
+// session.End* value) and the error that ended it, if any.
+func (d *Display) Stopped(reason string, err error, st session.Stats) {
+	d.EndLine()
+	d.Printf("stopped: downloaded %s (%d bytes), uploaded %s (%d bytes), ratio %.2f, %d of %d pieces verified, %d failed the hash check, after %s\n",
+		humanize.Size(st.Downloaded), st.Downloaded, humanize.Size(st.Uploaded), st.Uploaded, st.Ratio(), st.Have, st.Pieces, st.HashFails,
+		humanize.Elapsed(time.Since(d.start)))
+	ev := Event{Event: "stopped", Reason: reason}
+	if err != nil {
+		ev.Error = err.Error()
+	}
+	d.Event(ev, st)
+}
