@@ -156,8 +156,8 @@ func New(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	s.key = fmt.Sprintf("%x", key)
-	s.up = newLimiter(cfg.UploadRate)
-	s.down = newLimiter(cfg.DownloadRate)
+	s.up = adjustable(cfg.UploadRate)
+	s.down = adjustable(cfg.DownloadRate)
 	ln, us, err := listenPeers(cfg.ListenAddr, cfg.NoUTP)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
@@ -289,7 +289,9 @@ func acceptLoop(ctx context.Context, ln net.Listener, log zerolog.Logger, handle
 
 // startLocked starts t's goroutines under the session; s.mu is held.
 func (s *Session) startLocked(t *Torrent) {
-	s.wg.Go(func() { t.run(s.ctx) })
+	ctx, cancel := context.WithCancel(s.ctx)
+	t.halt = cancel
+	s.wg.Go(func() { t.run(ctx) })
 }
 
 // handleIncoming does the accepting side of a handshake and hands the

@@ -32,6 +32,8 @@ type Stats struct {
 	// refusal's reason, or that none answered); "" once one answers.
 	TrackerErr string
 	At         time.Time
+
+	Detail // for a daemon's clients: peers, pieces, trackers
 }
 
 // recentWindow is the seconds of history behind displayed rates.
@@ -77,5 +79,6 @@ func (t *Torrent) publishStats() {
 	if e := t.trackerErr.Load(); e != nil {
 		st.TrackerErr = *e
 	}
+	t.fillDetail(st)
 	t.stats.Store(st)
 }

@@ -97,6 +97,8 @@ type Torrent struct {
 	uploaded   atomic.Int64           // payload bytes sent, all peers
 	trackerErr atomic.Pointer[string] // why the last announce round failed; nil after a success
 	up, down   budget                 // rate limits: this torrent's and the session's
+	halt       context.CancelFunc     // ends the loop (RemoveTorrent); set by startLocked under sess.mu
+	announced  atomic.Pointer[AnnounceResult]
 
 	// loop state
 	picker      *piece.Picker[*peerConn]
@@ -162,8 +164,8 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		writes:    newPieceWrites(),
 		suspects:  map[int][]suspectBlock{},
 		announce:  make(chan announceEvent, 4),
-		up:        makeBudget(newLimiter(cfg.UploadRate), s.up),
-		down:      makeBudget(newLimiter(cfg.DownloadRate), s.down),
+		up:        makeBudget(adjustable(cfg.UploadRate), s.up),
+		down:      makeBudget(adjustable(cfg.DownloadRate), s.down),
 	}
 	if cfg.Wanted != nil {
 		for p := range geo.NumPieces() {
