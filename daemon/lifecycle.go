@@ -1,0 +1,343 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"swarm/metainfo"
+	"swarm/session"
+)
+
+// A torrent's life: stopped → queued → checking (resume record or hash)
+// → running; a magnet link passes through metadata first. Stopping one
+// removes it from the session (its loop saves the resume record); the next
+// start opens it again from that record, without hashing.
+
+// scheduleLocked starts queued torrents while the queue has room, in queue
+// order: a complete torrent needs a seed slot, another a download slot.
+func (d *Daemon) scheduleLocked() {
+	if d.ctx == nil || d.stopping || d.ctx.Err() != nil {
+		return
+	}
+	downs, seeds := 0, 0
+	es := d.sorted()
+	for _, e := range es {
+		if e.ph == phaseChecking || e.ph == phaseMetadata || e.ph == phaseRunning {
+			if d.completeLocked(e) {
+				seeds++
+			} else {
+				downs++
+			}
+		}
+	}
+	s := d.settings
+	for _, e := range es {
+		if e.ph != phaseQueued {
+			continue
+		}
+		if d.completeLocked(e) {
+			if s.SeedQueueEnabled && seeds >= s.SeedQueueSize {
+				continue
+			}
+			seeds++
+		} else {
+			if s.DownloadQueueEnabled && downs >= s.DownloadQueueSize {
+				continue
+			}
+			downs++
+		}
+		d.launchLocked(e)
+	}
+}
+
+// completeLocked says whether e has every wanted piece, as last known.
+func (d *Daemon) completeLocked(e *entry) bool {
+	if e.meta == nil {
+		return false
+	}
+	if e.t != nil {
+		return e.t.Stats().Complete
+	}
+	if e.hasLast {
+		return e.last.Complete
+	}
+	return e.rec.Done != 0 && e.rec.Left == 0
+}
+
+// launchLocked opens e (or fetches its metadata) in a goroutine of its own.
+func (d *Daemon) launchLocked(e *entry) {
+	e.gen++
+	gen := e.gen
+	ctx, cancel := context.WithCancel(d.ctx)
+	e.cancel = cancel
+	e.rec.Error = ""
+	e.checked.Store(0)
+	if e.meta == nil {
+		e.ph = phaseMetadata
+		d.wg.Go(func() { d.fetch(ctx, e, gen) })
+		return
+	}
+	e.ph = phaseChecking
+	m, dir, unwanted := e.meta, e.rec.Dir, e.rec.Unwanted
+	d.wg.Go(func() { d.open(ctx, e, gen, m, dir, unwanted) })
+}
+
+// open reads e's resume record or checks its data, then runs it.
+func (d *Daemon) open(ctx context.Context, e *entry, gen int, m *metainfo.MetaInfo, dir string, unwanted []int) {
+	select {
+	case d.slots <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	d.mu.Lock()
+	e.checking = e.gen == gen
+	d.mu.Unlock()
+	skip := map[int]bool{}
+	for _, i := range unwanted {
+		skip[i] = true
+	}
+	log := d.log.With().Str("infohash", m.InfoHash.String()).Logger()
+	cfg, err := session.OpenContent(ctx, m, dir, session.OpenOptions{
+		Logger:   &log,
+		Skip:     func(i int) bool { return skip[i] },
+		Progress: func(done, _ int) { e.checked.Store(int64(done)) },
+	})
+	<-d.slots
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e.checking = false
+	if e.gen != gen || ctx.Err() != nil {
+		if err == nil {
+			cfg.Store.Close()
+		}
+		return
+	}
+	if err != nil {
+		d.failLocked(e, fmt.Errorf("open %s: %w", dir, err))
+		return
+	}
+	cfg.Seed = true
+	cfg.UploadRate, cfg.DownloadRate = e.rec.limits()
+	t, err := d.sess.NewTorrent(m, cfg)
+	if err == nil {
+		err = d.sess.AddTorrent(t)
+	}
+	if err != nil {
+		cfg.Store.Close()
+		d.failLocked(e, err)
+		return
+	}
+	e.t, e.ph, e.started = t, phaseRunning, time.Now()
+	d.wg.Go(func() { d.watchTorrent(e, t, gen) })
+}
+
+// watchTorrent notes when t completes, and when it stops by itself (a
+// storage error): the error shows and the others run on.
+func (d *Daemon) watchTorrent(e *entry, t *session.Torrent, gen int) {
+	select {
+	case <-t.Done():
+		d.mu.Lock()
+		if e.t == t && e.rec.Done == 0 && t.Stats().Left == 0 {
+			e.rec.Done = time.Now().Unix()
+			d.saveLocked(e)
+		}
+		d.scheduleLocked() // a download slot is free
+		d.mu.Unlock()
+	case <-t.Stopped():
+	}
+	<-t.Stopped()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e.t != t || e.gen != gen || d.stopping {
+		return // stopped by us, or the daemon is stopping
+	}
+	st := t.Stats()
+	d.foldLocked(e)
+	msg := st.Err
+	if msg == "" {
+		msg = "the torrent stopped"
+	}
+	d.failLocked(e, fmt.Errorf("%s", msg))
+}
+
+// failLocked stops e with a local error, shown until it is started again.
+func (d *Daemon) failLocked(e *entry, err error) {
+	d.log.Error().Err(err).Str("infohash", e.rec.InfoHash).Str("name", e.rec.Name).Msg("torrent stopped by an error")
+	e.ph = phaseStopped
+	e.rec.Error = err.Error()
+	d.saveLocked(e)
+	d.scheduleLocked()
+}
+
+// fetch gets a magnet link's metadata, saves it and opens the torrent.
+func (d *Daemon) fetch(ctx context.Context, e *entry, gen int) {
+	d.mu.Lock()
+	link := e.rec.Magnet
+	d.mu.Unlock()
+	m, err := d.fetchMetadata(ctx, link)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e.gen != gen || ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		d.failLocked(e, err)
+		return
+	}
+	raw, err := m.Encode()
+	if err == nil {
+		err = d.store.saveTorrent(e.rec.InfoHash, raw)
+	}
+	if err != nil {
+		d.failLocked(e, fmt.Errorf("save the fetched metadata: %w", err))
+		return
+	}
+	e.meta, e.rec.Magnet, e.rec.Name = m, "", m.Info.Name
+	d.saveLocked(e)
+	e.ph = phaseQueued
+	d.scheduleLocked()
+}
+
+// fetchMetadata turns a magnet link into a torrent through the session's
+// metadata phase. It is the one place the daemon meets magnets: when
+// session fetches metadata inside a torrent's own loop (Session.AddMagnet),
+// this becomes that call.
+func (d *Daemon) fetchMetadata(ctx context.Context, link string) (*metainfo.MetaInfo, error) {
+	mg, err := metainfo.ParseMagnet(link)
+	if err != nil {
+		return nil, err
+	}
+	var tiers [][]string
+	for _, u := range mg.Trackers {
+		tiers = append(tiers, []string{u})
+	}
+	var peers []netip.AddrPort
+	for _, p := range mg.Peers {
+		if a, err := netip.ParseAddrPort(p); err == nil {
+			peers = append(peers, a)
+		}
+	}
+	fm, err := d.sess.NewMagnet(session.MagnetConfig{InfoHash: mg.InfoHash, Trackers: tiers, Peers: peers})
+	if err != nil {
+		return nil, err
+	}
+	m, _, err := fm.Run(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fetch the metadata: %w", err)
+	}
+	return m, nil
+}
+
+// stopLocked takes e out of the session or cancels its open or fetch, and
+// returns a channel closed once its data is closed and its resume record
+// saved. The counters fold into the record when the torrent has stopped:
+// call finishStop with the channel's torrent.
+func (d *Daemon) stopLocked(e *entry) *session.Torrent {
+	e.gen++
+	if e.cancel != nil {
+		e.cancel()
+		e.cancel = nil
+	}
+	e.ph = phaseStopped
+	t := e.t
+	if t != nil {
+		if err := d.sess.RemoveTorrent(t); err != nil {
+			d.log.Warn().Err(err).Msg("stop torrent")
+		}
+	}
+	return t
+}
+
+// waitStopped waits for t (from stopLocked; nil is fine) to end, then
+// folds its counters into e; d.mu is not held.
+func (d *Daemon) waitStopped(e *entry, t *session.Torrent) {
+	if t == nil {
+		return
+	}
+	<-t.Stopped()
+	d.mu.Lock()
+	if e.t == t {
+		d.foldLocked(e)
+	}
+	d.mu.Unlock()
+}
+
+// tickLoop runs once a second: the queue, seed limits, activity, and a
+// save of running torrents' counters every saveInterval.
+func (d *Daemon) tickLoop(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastSave := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			d.mu.Lock()
+			save := now.Sub(lastSave) >= saveInterval
+			var stop []*entry
+			for _, e := range d.byID {
+				if e.t == nil {
+					continue
+				}
+				st := e.t.Stats()
+				if st.DownRate > 0 || st.UpRate > 0 {
+					e.rec.Activity = now.Unix()
+				}
+				if d.seedLimitReachedLocked(e, st, now) {
+					stop = append(stop, e)
+				}
+				if save {
+					d.saveLocked(e)
+				}
+			}
+			if save {
+				lastSave = now
+			}
+			for _, e := range stop {
+				d.log.Info().Str("name", e.rec.Name).Msg("seed limit reached: torrent stopped")
+				e.rec.Paused = true
+				t := d.stopLocked(e)
+				d.saveLocked(e)
+				d.wg.Go(func() { d.waitStopped(e, t) })
+			}
+			d.scheduleLocked()
+			d.mu.Unlock()
+		}
+	}
+}
+
+// seedLimitReachedLocked: a complete torrent stops at its seed ratio, or
+// after its idle limit without uploading (its own, else the session's).
+func (d *Daemon) seedLimitReachedLocked(e *entry, st session.Stats, now time.Time) bool {
+	if !st.Complete || e.meta == nil {
+		return false
+	}
+	ratio, ok := e.rec.SeedRatio, e.rec.SeedRatioMode == 1
+	if e.rec.SeedRatioMode == 0 {
+		ratio, ok = d.settings.SeedRatioLimit, d.settings.SeedRatioLimited
+	}
+	size := max(st.Wanted, 1)
+	if ok && float64(e.rec.Uploaded+st.Uploaded)/float64(size) >= ratio {
+		return true
+	}
+	idle, ok := e.rec.SeedIdle, e.rec.SeedIdleMode == 1
+	if e.rec.SeedIdleMode == 0 {
+		idle, ok = d.settings.IdleSeedingLimit, d.settings.IdleSeedingLimitEnabled
+	}
+	last := max(e.rec.Activity, e.rec.Done, e.started.Unix())
+	return ok && now.Unix()-last >= int64(idle)*60
+}
+
+// limits are the torrent's own rate caps for the session; 0 means none.
+func (r *record) limits() (up, down int64) {
+	if r.UpLimited {
+		up = r.UpLimit
+	}
+	if r.DownLimited {
+		down = r.DownLimit
+	}
+	return up, down
+}
