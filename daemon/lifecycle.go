@@ -150,7 +150,7 @@ func (d *Daemon) watchTorrent(e *entry, t *session.Torrent, gen int) {
 	<-t.Stopped()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e.t != t || e.gen != gen || d.stopping {
+	if e.t != t || e.gen != gen || d.stopping || d.ctx.Err() != nil {
 		return // stopped by us, or the daemon is stopping
 	}
 	st := t.Stats()
