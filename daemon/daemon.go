@@ -361,11 +361,20 @@ func defaultSettings(cfg Config) Settings {
 		SpeedLimitUp:          cfg.Session.UploadRate,
 		SpeedLimitUpEnabled:   cfg.Session.UploadRate > 0,
 		AltSpeedDown:          50000, AltSpeedUp: 50000,
-		DownloadQueueSize: max(cfg.MaxActiveDownloads, 5), DownloadQueueEnabled: cfg.MaxActiveDownloads > 0,
-		SeedQueueSize: max(cfg.MaxActiveSeeds, 10), SeedQueueEnabled: cfg.MaxActiveSeeds > 0,
+		DownloadQueueSize: orDefault(cfg.MaxActiveDownloads, 5), DownloadQueueEnabled: cfg.MaxActiveDownloads > 0,
+		SeedQueueSize: orDefault(cfg.MaxActiveSeeds, 10), SeedQueueEnabled: cfg.MaxActiveSeeds > 0,
 		SeedRatioLimit: 2, IdleSeedingLimit: 30,
 		StartAddedTorrents: true,
 	}
+}
+
+// orDefault is n, or def when n is 0: the size Transmission shows for a
+// queue that is off.
+func orDefault(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
 }
 
 // rates are the session's caps the settings give; 0 means none.
