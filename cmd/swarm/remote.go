@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -179,18 +180,18 @@ func runList(ctx context.Context, e *env, args []string) error {
 // listTable formats torrents in 80 columns: the name takes what is left.
 func listTable(ts []listed) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%4s %5s %9s %9s %9s %5s %-11s %s\n", "ID", "Done", "Size", "Down/s", "Up/s", "Ratio", "Status", "Name")
+	fmt.Fprintf(&b, "%4s %5s %7s %7s %7s %5s %-11s %s\n", "ID", "Done", "Size", "Down/s", "Up/s", "Ratio", "Status", "Name")
 	for _, t := range ts {
 		ratio := "-"
 		if t.Ratio >= 0 {
 			ratio = strconv.FormatFloat(t.Ratio, 'f', 2, 64)
 		}
-		name := t.Name
-		if len(name) > 23 {
-			name = name[:22] + "…"
+		name := []rune(t.Name)
+		if len(name) > nameWidth {
+			name = append(name[:nameWidth-1], '…')
 		}
-		fmt.Fprintf(&b, "%4d %4.0f%% %9s %9s %9s %5s %-11s %s\n", t.ID, 100*t.PercentDone, formatSize(t.Size),
-			formatSize(t.Down), formatSize(t.Up), ratio, statusName(t.Status, t.Error), name)
+		fmt.Fprintf(&b, "%4d %4.0f%% %7s %7s %7s %5s %-11s %s\n", t.ID, math.Floor(100*t.PercentDone), shortSize(t.Size),
+			shortSize(t.Down), shortSize(t.Up), ratio, statusName(t.Status, t.Error), string(name))
 	}
 	for _, t := range ts {
 		if t.ErrorString != "" {
@@ -198,6 +199,24 @@ func listTable(ts []listed) string {
 		}
 	}
 	return b.String()
+}
+
+// nameWidth is what 80 columns leave for the name.
+const nameWidth = 80 - 53
+
+// shortSize is a byte count in at most 7 characters: 999 B, 976.6K, 1.4M.
+func shortSize(n int64) string {
+	if n < 1000 {
+		return fmt.Sprintf("%d B", n)
+	}
+	f := float64(n)
+	for _, unit := range []string{"K", "M", "G", "T"} {
+		f /= 1024
+		if f < 1000 || unit == "T" {
+			return strconv.FormatFloat(f, 'f', 1, 64) + unit
+		}
+	}
+	return ""
 }
 
 // statusName names a Transmission status code for the table.
