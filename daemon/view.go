@@ -308,8 +308,20 @@ func (d *Daemon) Stats() SessionStats {
 	return s
 }
 
-// ResolveHashes turns info hashes (hex) into ids; unknown ones are
-// ErrNotFound.
+// Known keeps the ids the daemon has, in order.
+func (d *Daemon) Known(ids []int) []int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]int, 0, len(ids))
+	for _, id := range ids {
+		if d.byID[id] != nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// ResolveHash turns an info hash (lower-case hex) into an id.
 func (d *Daemon) ResolveHash(hash string) (int, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -232,15 +232,18 @@ func TestDaemonRestartKeepsTorrentsAndProgress(t *testing.T) {
 	before := d.waitTorrent(t, 1, "a tenth done", 30*time.Second, func(x listedTorrent) bool { return x.PercentDone > 0.1 })
 
 	// SIGTERM: exit 0 promptly.
+	termAt := time.Now()
 	d.p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := d.p.wait(t, 10*time.Second); err != nil {
 		t.Fatalf("daemon after SIGTERM: %v, want exit 0", err)
 	}
+	t.Logf("SIGTERM at %.1f%% done: exit 0 after %v", 100*before.PercentDone, time.Since(termAt).Round(time.Millisecond))
 	d = startDaemon(t, state, dl, d.rpc)
 	after := d.waitTorrent(t, 1, "back", 20*time.Second, func(x listedTorrent) bool { return x.Status >= 3 })
 	if after.Hash != ih || after.PercentDone < before.PercentDone {
 		t.Fatalf("after SIGTERM and restart: %+v, before %+v", after, before)
 	}
+	t.Logf("after the restart: %.1f%% done", 100*after.PercentDone)
 
 	// SIGKILL mid-download: the torrent and its verified data are back.
 	before = d.waitTorrent(t, 1, "more done", 30*time.Second, func(x listedTorrent) bool { return x.PercentDone > after.PercentDone })
@@ -251,14 +254,17 @@ func TestDaemonRestartKeepsTorrentsAndProgress(t *testing.T) {
 	if after.Hash != ih || after.PercentDone < before.PercentDone {
 		t.Fatalf("after SIGKILL and restart: %+v, before %+v", after, before)
 	}
+	t.Logf("SIGKILL at %.1f%% done; after the restart %.1f%%", 100*before.PercentDone, 100*after.PercentDone)
 	d.waitTorrent(t, 1, "complete", 60*time.Second, complete)
 	sameBytes(t, filepath.Join(src, "slow.bin"), filepath.Join(dl, "slow.bin"))
 
 	// Killed while seeding: back seeding at once, from the resume record.
 	d.p.cmd.Process.Kill()
 	d.p.wait(t, 10*time.Second)
+	restartAt := time.Now()
 	d = startDaemon(t, state, dl, d.rpc)
 	d.waitTorrent(t, 1, "seeding after SIGKILL", 10*time.Second, complete)
+	t.Logf("killed while seeding: seeding again %v after the restart", time.Since(restartAt).Round(time.Millisecond))
 	if !strings.Contains(d.p.output(), "resume record valid") {
 		t.Errorf("a complete torrent was hashed again after SIGKILL: no \"resume record valid\" in the log")
 	}
@@ -308,6 +314,7 @@ func TestDaemonFailingTorrentShowsErrorWhileAnotherCompletes(t *testing.T) {
 	if failed.Status != 0 || failed.ErrorString == "" {
 		t.Errorf("failing torrent: %+v, want stopped with an error string", failed)
 	}
+	t.Logf("error shown: %s", failed.ErrorString)
 	d.waitTorrent(t, 2, "complete", 60*time.Second, complete)
 	sameBytes(t, filepath.Join(dir, "src-good.bin", "good.bin"), filepath.Join(dl, "good.bin"))
 	for _, name := range []string{"good.torrent.added", "junk.torrent.invalid"} {

@@ -26,6 +26,8 @@ type Backend interface {
 	QueueMove(ids []int, where string) error
 	Torrents(ids []int, recent bool) ([]daemon.View, []int, error)
 	ResolveHash(hash string) (int, bool)
+	// Known keeps the ids the daemon has, in order.
+	Known(ids []int) []int
 	Settings() daemon.Settings
 	SetSettings(change func(*daemon.Settings)) error
 	Stats() daemon.SessionStats
@@ -138,21 +140,7 @@ func (s *Server) known(ids []int) []int {
 	if ids == nil {
 		return nil
 	}
-	vs, _, err := s.cfg.Backend.Torrents(nil, false)
-	if err != nil {
-		return ids
-	}
-	have := make(map[int]bool, len(vs))
-	for _, v := range vs {
-		have[v.ID] = true
-	}
-	out := ids[:0:0]
-	for _, id := range ids {
-		if have[id] {
-			out = append(out, id)
-		}
-	}
-	return out
+	return s.cfg.Backend.Known(ids)
 }
 
 func (s *Server) idsOf(args json.RawMessage) ([]int, error) {

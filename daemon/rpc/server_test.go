@@ -77,6 +77,15 @@ func (f *fakeBackend) ResolveHash(h string) (int, bool) {
 	}
 	return 0, false
 }
+func (f *fakeBackend) Known(ids []int) []int {
+	var out []int
+	for _, id := range ids {
+		if _, ok := f.ResolveHash(strings.Repeat(string(rune('0'+id)), 40)); ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
 func (f *fakeBackend) Settings() daemon.Settings { return f.settings }
 func (f *fakeBackend) SetSettings(change func(*daemon.Settings)) error {
 	change(&f.settings)
