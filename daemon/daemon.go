@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,6 +88,8 @@ type entry struct {
 	checked  atomic.Int64 // pieces checked, for recheckProgress
 	// started is when the current run began; zero when not running.
 	started time.Time
+	// saved is the record as last written, to skip writing it unchanged.
+	saved []byte
 }
 
 // Daemon runs the torrents.
@@ -227,12 +230,15 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 	}()
 	d.mu.Lock()
+	// A torrent that had failed is tried again: the folder may be back
+	// (a disk mounted late).
 	for _, e := range d.sorted() {
-		if !e.rec.Paused && e.rec.Error == "" {
+		if !e.rec.Paused {
 			e.ph = phaseQueued
 		}
 	}
 	d.scheduleLocked()
+	n := len(d.byID)
 	d.mu.Unlock()
 	var loops sync.WaitGroup
 	loops.Go(func() { d.tickLoop(ctx) })
@@ -251,12 +257,12 @@ func (d *Daemon) Start(ctx context.Context) error {
 		d.mu.Lock()
 		for _, e := range d.byID {
 			d.foldLocked(e)
-			d.saveLocked(e)
 		}
+		d.writeAllLocked(d.sorted())
 		d.mu.Unlock()
 		d.log.Info().Msg("daemon stopped")
 	}()
-	d.log.Info().Str("peers", d.Addr()).Int("torrents", len(d.byID)).Msg("daemon started")
+	d.log.Info().Str("peers", d.Addr()).Int("torrents", n).Msg("daemon started")
 	return nil
 }
 
@@ -298,9 +304,15 @@ func (d *Daemon) sorted() []*entry {
 	return es
 }
 
-// saveLocked writes e's record with its live counters; errors are logged,
-// the torrent runs on (the next save tries again).
-func (d *Daemon) saveLocked(e *entry) {
+// saveLocked writes e's record with its live counters, durably, unless it
+// is what was written last; errors are logged, the torrent runs on (the
+// next save tries again).
+func (d *Daemon) saveLocked(e *entry) { d.writeLocked(e, true) }
+
+// writeLocked is saveLocked; with sync false the caller syncs once for
+// many (store.syncAll), which saves a daemon of a thousand torrents a
+// thousand fsyncs at shutdown. It reports whether it wrote.
+func (d *Daemon) writeLocked(e *entry, sync bool) bool {
 	r := e.rec
 	if e.t != nil {
 		st := e.t.Stats()
@@ -309,8 +321,33 @@ func (d *Daemon) saveLocked(e *entry) {
 		r.Corrupt += st.Wasted
 		r.Have, r.Left, r.Wanted = st.Have, st.Left, st.Wanted
 	}
-	if err := d.store.save(&r); err != nil {
+	b, err := encode(&r)
+	if err == nil && bytes.Equal(b, e.saved) {
+		return false
+	}
+	if err == nil {
+		err = d.store.saveData(r.InfoHash, b, sync)
+	}
+	if err != nil {
 		d.log.Error().Err(err).Str("infohash", r.InfoHash).Msg("save torrent state")
+		return false
+	}
+	e.saved = b
+	return true
+}
+
+// writeAllLocked saves every changed record and syncs once.
+func (d *Daemon) writeAllLocked(es []*entry) {
+	wrote := false
+	for _, e := range es {
+		if d.writeLocked(e, false) {
+			wrote = true
+		}
+	}
+	if wrote {
+		if err := d.store.syncAll(); err != nil {
+			d.log.Error().Err(err).Msg("sync the state folder")
+		}
 	}
 }
 
@@ -434,7 +471,7 @@ func (d *Daemon) SetSettings(change func(*Settings)) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(d.settingsPath(), b); err != nil {
+	if err := writeAtomic(d.settingsPath(), b, true); err != nil {
 		return err
 	}
 	d.settings = s

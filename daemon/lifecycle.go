@@ -277,7 +277,7 @@ func (d *Daemon) tickLoop(ctx context.Context) {
 		case now := <-tick.C:
 			d.mu.Lock()
 			save := now.Sub(lastSave) >= saveInterval
-			var stop []*entry
+			var stop, running []*entry
 			for _, e := range d.byID {
 				if e.t == nil {
 					continue
@@ -289,11 +289,10 @@ func (d *Daemon) tickLoop(ctx context.Context) {
 				if d.seedLimitReachedLocked(e, st, now) {
 					stop = append(stop, e)
 				}
-				if save {
-					d.saveLocked(e)
-				}
+				running = append(running, e)
 			}
 			if save {
+				d.writeAllLocked(running)
 				lastSave = now
 			}
 			for _, e := range stop {

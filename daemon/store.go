@@ -76,18 +76,30 @@ func (s store) init() error {
 	return nil
 }
 
+// encode is r as saved.
+func encode(r *record) ([]byte, error) { return json.MarshalIndent(r, "", "\t") }
+
 // save writes r durably.
 func (s store) save(r *record) error {
-	b, err := json.MarshalIndent(r, "", "\t")
+	b, err := encode(r)
 	if err != nil {
 		return err
 	}
-	return writeAtomic(s.recordPath(r.InfoHash), b)
+	return writeAtomic(s.recordPath(r.InfoHash), b, true)
 }
+
+// saveData writes a record already encoded; with sync false the caller
+// syncs the file system once for many (syncAll).
+func (s store) saveData(hash string, b []byte, sync bool) error {
+	return writeAtomic(s.recordPath(hash), b, sync)
+}
+
+// syncAll makes every write to the state folder's file system durable.
+func (s store) syncAll() error { return syncFS(s.torrents()) }
 
 // saveTorrent writes the metainfo of the torrent hash durably.
 func (s store) saveTorrent(hash string, data []byte) error {
-	return writeAtomic(s.torrentPath(hash), data)
+	return writeAtomic(s.torrentPath(hash), data, true)
 }
 
 // remove deletes a torrent's files; missing ones are no error.
@@ -132,15 +144,16 @@ func (s store) load() ([]*record, []error) {
 	return recs, errs
 }
 
-// writeAtomic replaces path with data: temp file, fsync, rename, fsync dir.
-func writeAtomic(path string, data []byte) error {
+// writeAtomic replaces path with data: temp file, fsync, rename, fsync
+// dir; with sync false, the two fsyncs are left to the caller.
+func writeAtomic(path string, data []byte, sync bool) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -152,6 +165,9 @@ func writeAtomic(path string, data []byte) error {
 	if err != nil {
 		os.Remove(f.Name())
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !sync {
+		return nil
 	}
 	return syncDir(dir)
 }
