@@ -43,8 +43,12 @@ type Config struct {
 	// own; created if missing. A settings.json saved by session-set wins.
 	DownloadDir string
 	// Session configures the engine the daemon makes; its rate limits
-	// are the starting speed limits.
+	// are the starting speed limits. Its ListenAddr "" means
+	// session.DefaultListenAddr, or any free port if that one is taken.
 	Session session.Config
+	// DHT, if set, runs a DHT node (BEP 5) beside the session for public
+	// torrents (session.StartNode); its StateDir "" means StateDir.
+	DHT *session.DHTConfig
 	// MaxActiveDownloads and MaxActiveSeeds bound the torrents downloading
 	// and seeding at once (a queue beyond them, as Transmission's);
 	// 0 means no bound. A settings.json saved by session-set wins.
@@ -96,7 +100,8 @@ type entry struct {
 type Daemon struct {
 	cfg   Config
 	log   zerolog.Logger
-	sess  *session.Session
+	node  *session.Node    // set by Start
+	sess  *session.Session // node's; nil before Start
 	store store
 	slots chan struct{} // check slots
 
@@ -187,22 +192,22 @@ func New(cfg Config) (*Daemon, error) {
 			d.byID[e.rec.ID] = e
 		}
 	}
-	scfg := cfg.Session
-	scfg.Logger = cfg.Logger
-	scfg.UploadRate, scfg.DownloadRate = d.settings.rates()
-	sess, err := session.New(scfg)
-	if err != nil {
-		return nil, err
-	}
-	d.sess = sess
 	return d, nil
 }
 
-// Addr is where the session accepts peers.
-func (d *Daemon) Addr() string { return d.sess.Addr().String() }
+// Addr is where the session accepts peers; "" before Start.
+func (d *Daemon) Addr() string {
+	if d.sess == nil {
+		return ""
+	}
+	return d.sess.Addr().String()
+}
 
-// PeerPort is the port peers connect to.
+// PeerPort is the port peers connect to; 0 before Start.
 func (d *Daemon) PeerPort() int {
+	if d.sess == nil {
+		return 0
+	}
 	if a, ok := d.sess.Addr().(*net.TCPAddr); ok {
 		return a.Port
 	}
@@ -212,24 +217,33 @@ func (d *Daemon) PeerPort() int {
 // ConfigDir is the state folder.
 func (d *Daemon) ConfigDir() string { return d.cfg.StateDir }
 
-// Start runs the session and every torrent not paused, under ctx. When ctx
-// ends, everything stops; Wait returns once it has.
+// Start runs the session (and the DHT node) and every torrent not paused,
+// under ctx. When ctx ends, everything stops; Wait returns once it has.
+// Start is called once, before the torrents are changed (it opens the
+// session that Add, Resume and the others start torrents in).
 func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.ctx != nil {
-		d.mu.Unlock()
 		return errors.New("daemon: Start called twice")
 	}
-	d.ctx, d.startedAt, d.runDone = ctx, time.Now(), make(chan struct{})
-	d.mu.Unlock()
-	sessDone := make(chan struct{})
-	go func() {
-		defer close(sessDone)
-		if err := d.sess.Run(ctx); err != nil {
-			d.log.Error().Err(err).Msg("session ended")
+	scfg := d.cfg.Session
+	scfg.Logger = d.cfg.Logger
+	scfg.UploadRate, scfg.DownloadRate = d.settings.rates()
+	var dcfg *session.DHTConfig
+	if d.cfg.DHT != nil {
+		c := *d.cfg.DHT
+		if c.StateDir == "" {
+			c.StateDir = d.cfg.StateDir
 		}
-	}()
-	d.mu.Lock()
+		dcfg = &c
+	}
+	node, err := session.StartNode(ctx, session.NodeConfig{Session: scfg, DHT: dcfg})
+	if err != nil {
+		return err
+	}
+	d.node, d.sess = node, node.Session
+	d.ctx, d.startedAt, d.runDone = ctx, time.Now(), make(chan struct{})
 	// A torrent that had failed is tried again: the folder may be back
 	// (a disk mounted late).
 	for _, e := range d.sorted() {
@@ -238,8 +252,6 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 	}
 	d.scheduleLocked()
-	n := len(d.byID)
-	d.mu.Unlock()
 	var loops sync.WaitGroup
 	loops.Go(func() { d.tickLoop(ctx) })
 	if d.cfg.WatchDir != "" {
@@ -249,7 +261,9 @@ func (d *Daemon) Start(ctx context.Context) error {
 		defer close(d.runDone)
 		<-ctx.Done()
 		loops.Wait()
-		<-sessDone // every torrent stopped: resume records saved
+		if err := node.Stop(); err != nil { // every torrent stopped: resume records saved
+			d.log.Error().Err(err).Msg("session ended")
+		}
 		d.mu.Lock()
 		d.stopping = true
 		d.mu.Unlock()
@@ -262,21 +276,20 @@ func (d *Daemon) Start(ctx context.Context) error {
 		d.mu.Unlock()
 		d.log.Info().Msg("daemon stopped")
 	}()
-	d.log.Info().Str("peers", d.Addr()).Int("torrents", n).Msg("daemon started")
+	d.log.Info().Str("peers", d.Addr()).Int("torrents", len(d.byID)).Bool("dht", node.DHT != nil).Msg("daemon started")
 	return nil
 }
 
 // Wait blocks until the daemon has stopped after its ctx ended: every
-// torrent stopped, announced so, and saved.
+// torrent stopped, announced so, and saved. Without Start it returns at
+// once.
 func (d *Daemon) Wait() {
 	d.mu.Lock()
 	done := d.runDone
 	d.mu.Unlock()
-	if done == nil {
-		d.sess.Close()
-		return
+	if done != nil {
+		<-done
 	}
-	<-done
 }
 
 // Run is Start, then Wait once ctx ends.
@@ -388,6 +401,8 @@ type Settings struct {
 	IdleSeedingLimit        int     `json:"idle_seeding_limit"` // minutes
 	IdleSeedingLimitEnabled bool    `json:"idle_seeding_limit_enabled"`
 	StartAddedTorrents      bool    `json:"start_added_torrents"`
+	// DHT says whether the DHT runs (set by Settings; not a setting).
+	DHT bool `json:"-"`
 }
 
 func defaultSettings(cfg Config) Settings {
@@ -450,7 +465,9 @@ func (d *Daemon) loadSettings() error {
 func (d *Daemon) Settings() Settings {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.settings
+	s := d.settings
+	s.DHT = d.node != nil && d.node.DHT != nil
+	return s
 }
 
 // SetSettings applies change to the settings, saves them and applies the
@@ -475,9 +492,11 @@ func (d *Daemon) SetSettings(change func(*Settings)) error {
 		return err
 	}
 	d.settings = s
-	up, down := s.rates()
-	if err := d.sess.SetRates(up, down); err != nil {
-		return err
+	if d.sess != nil {
+		up, down := s.rates()
+		if err := d.sess.SetRates(up, down); err != nil {
+			return err
+		}
 	}
 	if d.ctx != nil {
 		d.scheduleLocked()

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"swarm/metainfo"
@@ -99,7 +98,11 @@ func (d *Daemon) open(ctx context.Context, e *entry, gen int, m *metainfo.MetaIn
 		skip[i] = true
 	}
 	log := d.log.With().Str("infohash", m.InfoHash.String()).Logger()
-	cfg, err := session.OpenContent(ctx, m, dir, session.OpenOptions{
+	d.mu.Lock()
+	tc := session.TorrentConfig{Seed: true}
+	tc.UploadRate, tc.DownloadRate = e.rec.limits()
+	d.mu.Unlock()
+	t, err := d.sess.AddContent(ctx, m, dir, tc, session.OpenOptions{
 		Logger:   &log,
 		Skip:     func(i int) bool { return skip[i] },
 		Progress: func(done, _ int) { e.checked.Store(int64(done)) },
@@ -110,23 +113,12 @@ func (d *Daemon) open(ctx context.Context, e *entry, gen int, m *metainfo.MetaIn
 	e.checking = false
 	if e.gen != gen || ctx.Err() != nil {
 		if err == nil {
-			cfg.Store.Close()
+			d.sess.RemoveTorrent(t) // stopped while it opened
 		}
 		return
 	}
 	if err != nil {
 		d.failLocked(e, fmt.Errorf("open %s: %w", dir, err))
-		return
-	}
-	cfg.Seed = true
-	cfg.UploadRate, cfg.DownloadRate = e.rec.limits()
-	t, err := d.sess.NewTorrent(m, cfg)
-	if err == nil {
-		err = d.sess.AddTorrent(t)
-	}
-	if err != nil {
-		cfg.Store.Close()
-		d.failLocked(e, err)
 		return
 	}
 	e.t, e.ph, e.started = t, phaseRunning, time.Now()
@@ -205,21 +197,11 @@ func (d *Daemon) fetch(ctx context.Context, e *entry, gen int) {
 // session fetches metadata inside a torrent's own loop (Session.AddMagnet),
 // this becomes that call.
 func (d *Daemon) fetchMetadata(ctx context.Context, link string) (*metainfo.MetaInfo, error) {
-	mg, err := metainfo.ParseMagnet(link)
+	mc, err := session.ParseMagnetLink(link)
 	if err != nil {
 		return nil, err
 	}
-	var tiers [][]string
-	for _, u := range mg.Trackers {
-		tiers = append(tiers, []string{u})
-	}
-	var peers []netip.AddrPort
-	for _, p := range mg.Peers {
-		if a, err := netip.ParseAddrPort(p); err == nil {
-			peers = append(peers, a)
-		}
-	}
-	fm, err := d.sess.NewMagnet(session.MagnetConfig{InfoHash: mg.InfoHash, Trackers: tiers, Peers: peers})
+	fm, err := d.sess.NewMagnet(mc)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,9 +43,6 @@ var (
 	ErrBadInput = errors.New("not a torrent")
 )
 
-// fetchTimeout bounds downloading a .torrent from a URL.
-const fetchTimeout = 30 * time.Second
-
 // Add adds a torrent and writes it to the state folder before it returns,
 // so an acknowledged add survives a crash. A torrent already there is
 // reported as a Duplicate.
@@ -61,17 +57,16 @@ func (d *Daemon) Add(ctx context.Context, req AddRequest) (Added, error) {
 		if link, err = metainfo.ParseMagnet(req.Source); err != nil {
 			return Added{}, fmt.Errorf("%w: %v", ErrBadInput, err)
 		}
-	case strings.HasPrefix(req.Source, "http://") || strings.HasPrefix(req.Source, "https://"):
-		var err error
-		if raw, err = fetchURL(ctx, req.Source); err != nil {
-			return Added{}, err
-		}
 	case req.Source != "":
+		// A URL (a private tracker's download link holds the passkey:
+		// errors name it masked) or a path on this machine.
 		var err error
-		if m, err = metainfo.Load(req.Source); err != nil {
+		if m, err = session.ReadTorrent(ctx, req.Source, "swarm/"+Version); err != nil {
 			return Added{}, fmt.Errorf("%w: %v", ErrBadInput, err)
 		}
-		raw, _ = os.ReadFile(req.Source)
+		if raw, err = m.Encode(); err != nil {
+			return Added{}, err
+		}
 	default:
 		return Added{}, fmt.Errorf("%w: nothing to add", ErrBadInput)
 	}
@@ -131,32 +126,6 @@ func (d *Daemon) Add(ctx context.Context, req AddRequest) (Added, error) {
 	}
 	d.log.Info().Str("infohash", rec.InfoHash).Str("name", rec.Name).Int("id", rec.ID).Msg("torrent added")
 	return Added{ID: rec.ID, Name: rec.Name, Hash: rec.InfoHash}, nil
-}
-
-// fetchURL downloads a .torrent, at most metainfo.MaxTorrentSize bytes.
-func fetchURL(ctx context.Context, url string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", url, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch %s: %s", url, resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, metainfo.MaxTorrentSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", url, err)
-	}
-	if len(b) > metainfo.MaxTorrentSize {
-		return nil, fmt.Errorf("%w: %s is larger than a torrent file may be", ErrBadInput, url)
-	}
-	return b, nil
 }
 
 // entries returns the entries of ids (all when ids is nil); an unknown id

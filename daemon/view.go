@@ -142,7 +142,7 @@ func (d *Daemon) viewLocked(e *entry) View {
 		if !m.CreationDate.IsZero() {
 			v.Created = m.CreationDate.Unix()
 		}
-		v.Magnet = m.Magnet().String()
+		v.Magnet = m.ShareableMagnet() // "" for a private torrent: its magnet would carry the passkey
 		if r.Wanted == 0 && r.Have == 0 && !e.hasLast && e.t == nil {
 			v.SizeWhenDone, v.Left = m.Info.Length, m.Info.Length // not opened yet
 		}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -88,17 +87,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	if !o.noDate {
 		cfg.CreationDate = time.Now()
 	}
-	for _, t := range o.trackers {
-		var tier []string
-		for _, u := range strings.Split(t, ",") {
-			if u = strings.TrimSpace(u); u != "" {
-				tier = append(tier, u)
-			}
-		}
-		if len(tier) > 0 {
-			cfg.Tiers = append(cfg.Tiers, tier)
-		}
-	}
+	cfg.Tiers = trackerTiers(o.trackers)
 	if len(cfg.Tiers) == 0 {
 		warnNoTracker(e, o.private)
 	}
@@ -158,7 +147,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "size:       %s in %d %s\n", formatSize(m.Info.Length), len(m.Info.Files), plural(len(m.Info.Files), "file", "files"))
 	fmt.Fprintf(e.stdout, "pieces:     %d x %s\n", m.Info.NumPieces(), formatSize(m.Info.PieceLength))
 	fmt.Fprintf(e.stdout, "info hash:  %s\n", m.InfoHash)
-	if magnet := shareableMagnet(m); magnet != "" {
+	if magnet := m.ShareableMagnet(); magnet != "" {
 		fmt.Fprintf(e.stdout, "magnet:     %s\n", magnet)
 	} else {
 		fmt.Fprintln(e.stdout, noMagnet)

@@ -44,12 +44,13 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 		upRate, downRate                                                 string
 		maxDownloads, maxSeeds, maxTorrents, maxPeers                    int
 		pex, utp                                                         bool
+		dht                                                              dhtOptions
 		log                                                              logOptions
 	}
 	fs := newFlagSet("daemon")
 	fs.StringVar(&o.state, "state", "", "folder for the torrent list and settings (default $XDG_DATA_HOME/swarm, else ~/.local/share/swarm)")
 	fs.StringVar(&o.downloadDir, "download-dir", "", "where torrents are downloaded unless added with a folder (default ~/Downloads)")
-	fs.StringVar(&o.listen, "listen", ":6881", "address to accept peers on")
+	fs.StringVar(&o.listen, "listen", "", `address to accept peers on (default ":6881", or any free port if taken)`)
 	fs.StringVar(&o.rpcAddr, "rpc", defaultRPC, "address of the Transmission RPC")
 	fs.StringVar(&o.rpcUser, "rpc-user", "", "user name the RPC requires (with --rpc-password)")
 	fs.StringVar(&o.rpcPassword, "rpc-password", "", "password the RPC requires (default $SWARM_RPC_PASSWORD); required off loopback")
@@ -62,6 +63,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.maxPeers, "max-peers", session.DefaultMaxPeers, "most connections per torrent")
 	fs.BoolVar(&o.pex, "pex", true, "exchange peer addresses with peers (BEP 11); never for private torrents")
 	fs.BoolVar(&o.utp, "utp", true, "accept uTP (BEP 29) on UDP at the --listen port, and dial it when TCP fails")
+	o.dht.register(fs)
 	o.log.register(fs)
 	if err := parseFlags(fs, daemonHelp, args, e); err != nil {
 		return err
@@ -96,7 +98,12 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	dht, err := o.dht.config(o.state)
+	if err != nil {
+		return err
+	}
 	d, err := daemon.New(daemon.Config{
+		DHT:      dht,
 		StateDir: o.state, DownloadDir: o.downloadDir, WatchDir: o.watch,
 		MaxActiveDownloads: o.maxDownloads, MaxActiveSeeds: o.maxSeeds, MaxTorrents: o.maxTorrents,
 		Session: session.Config{ListenAddr: o.listen, MaxPeers: o.maxPeers, NoPex: !o.pex, NoUTP: !o.utp, UploadRate: up, DownloadRate: down},

@@ -137,12 +137,12 @@ func (b *demoBoard) draw(s lab.Snapshot) {
 
 func demoBar(st session.Stats) string {
 	const width = 24
-	full := int(percent(st) / 100 * width)
+	full := int(st.Percent() / 100 * width)
 	state := fmt.Sprintf("down %9s/s  up %9s/s", formatSize(int64(st.DownRate)), formatSize(int64(st.UpRate)))
 	if st.Complete {
 		state = "done, seeding"
 	}
-	return fmt.Sprintf("[%s%s] %5.1f%%  %s", strings.Repeat("#", full), strings.Repeat(".", width-full), percent(st), state)
+	return fmt.Sprintf("[%s%s] %5.1f%%  %s", strings.Repeat("#", full), strings.Repeat(".", width-full), st.Percent(), state)
 }
 
 func allDone(s lab.Snapshot) bool {

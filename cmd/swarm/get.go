@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/netip"
 	"os"
-	"path"
-	"strings"
-	"time"
 
 	"swarm/metainfo"
 	"swarm/session"
-	"swarm/tracker"
 )
 
 const getHelp = `
@@ -62,31 +57,45 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	// A seeding limit only makes sense when seeding.
 	seed = seed || fs.Changed("seed-ratio") || fs.Changed("seed-time")
 	var m *metainfo.MetaInfo
+	var node *session.Node
 	if isMagnet(fs.Arg(0)) {
 		var found []netip.AddrPort
-		m, found, err = fetchMagnet(ctx, tr, fs.Arg(0), out)
-		if tr.dhtWait != nil {
-			defer tr.dhtWait() // stops the node on every path out
-		}
-		defer tr.endRun() // stops the session fetchMagnet started, on every path out
+		node, m, found, err = fetchMagnet(ctx, tr, fs.Arg(0), out)
 		tr.peers = append(tr.peers, found...)
 	} else {
-		m, err = readTorrent(ctx, fs.Arg(0))
+		m, err = session.ReadTorrent(ctx, fs.Arg(0), "swarm/"+version)
+		var ue *session.URLError
+		if errors.As(err, &ue) {
+			err = usagef("%v", err)
+		}
 	}
 	if err != nil {
 		return orInterrupted(ctx, err)
 	}
+	if node != nil {
+		defer node.Stop() // on every path out; runTorrent stops it first (Stop may be called again)
+	}
 	open := session.OpenOptions{Logger: tr.log}
 	if len(only) > 0 {
-		if open.Skip, err = skipFiles(&m.Info, only); err != nil {
-			return err
+		if open.Skip, err = session.SkipFiles(&m.Info, only); err != nil {
+			var pe *session.PatternError
+			if errors.As(err, &pe) && pe.Err == nil {
+				return usagef("--only %v ('swarm info' lists them)", err)
+			}
+			return usagef("--only %v", err)
 		}
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
+	if node == nil { // a magnet link's node runs already
+		if node, err = tr.start(ctx, !m.Info.Private, out); err != nil {
+			return err
+		}
+		defer node.Stop()
+	}
 	tc := session.TorrentConfig{Seed: seed, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
-	sess, t, err := startTorrent(ctx, tr, m, out, tc, open)
+	t, err := node.AddContent(ctx, m, out, tc, open)
 	if err != nil {
 		return orInterrupted(ctx, err) // Ctrl-C while checking the data
 	}
@@ -96,9 +105,9 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		size = fmt.Sprintf("%s of %s selected", formatSize(st.Wanted), formatSize(m.Info.Length))
 	}
 	tr.out.printf("downloading %s (%s) into %s, listening on %s; %d of %d pieces already verified\n",
-		m.Info.Name, size, out, sess.Addr(), st.Have, st.Pieces)
-	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: sess.Addr().String(), Folder: out}, st)
-	return runTorrent(ctx, tr, sess, t, !seed)
+		m.Info.Name, size, out, node.Addr(), st.Have, st.Pieces)
+	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: node.Addr().String(), Folder: out}, st)
+	return runTorrent(ctx, tr, node, t, !seed)
 }
 
 // orInterrupted returns get's *interruptedError in place of err when ctx has
@@ -109,79 +118,4 @@ func orInterrupted(ctx context.Context, err error) error {
 		return interrupted(ctx, "interrupted before the download started")
 	}
 	return err
-}
-
-// readTorrent reads a .torrent from a file or an http(s) URL. Errors name
-// the URL masked: a private tracker's download links hold the passkey.
-func readTorrent(ctx context.Context, arg string) (*metainfo.MetaInfo, error) {
-	if !strings.HasPrefix(arg, "http://") && !strings.HasPrefix(arg, "https://") {
-		return loadTorrent(arg)
-	}
-	masked := tracker.MaskURL(arg)
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, arg, nil)
-	if err != nil {
-		return nil, usagef("%s: %v", masked, tracker.StripURL(err))
-	}
-	req.Header.Set("User-Agent", "swarm/"+version)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch torrent %s: %w", masked, tracker.StripURL(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch torrent %s: %s", masked, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, metainfo.MaxTorrentSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetch torrent %s: %w", masked, err)
-	}
-	if len(data) > metainfo.MaxTorrentSize {
-		return nil, fmt.Errorf("%s: larger than %d MiB, not a torrent file", masked, metainfo.MaxTorrentSize>>20)
-	}
-	m, err := metainfo.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", masked, err)
-	}
-	return m, nil
-}
-
-// skipFiles turns --only patterns into the files to leave out. A pattern
-// (path.Match syntax) selects a file if it matches the file's path in the
-// torrent ("disc 1/01.flac"), its name ("*.flac") or one of its folders
-// ("disc 1"). Every pattern must select some file.
-func skipFiles(info *metainfo.Info, patterns []string) (func(file int) bool, error) {
-	keep := make([]bool, len(info.Files))
-	for _, pat := range patterns {
-		if _, err := path.Match(pat, ""); err != nil {
-			return nil, usagef("--only %q: %v", pat, err)
-		}
-		found := false
-		for i, f := range info.Files {
-			if !f.Padding && selects(pat, f.DisplayPath()) {
-				keep[i], found = true, true
-			}
-		}
-		if !found {
-			return nil, usagef("--only %q selects no file of the torrent ('swarm info' lists them)", pat)
-		}
-	}
-	return func(i int) bool { return !keep[i] }, nil
-}
-
-// selects reports whether pattern matches p, its last element or one of
-// its folders.
-func selects(pattern, p string) bool {
-	if ok, _ := path.Match(pattern, path.Base(p)); ok {
-		return true
-	}
-	for i := range len(p) + 1 {
-		if i == len(p) || p[i] == '/' {
-			if ok, _ := path.Match(pattern, p[:i]); ok {
-				return true
-			}
-		}
-	}
-	return false
 }

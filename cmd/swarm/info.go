@@ -110,7 +110,7 @@ func torrentJSON(m *metainfo.MetaInfo) infoJSON {
 		Trackers:    m.Tiers(),
 		WebSeeds:    m.URLList,
 		Files:       []fileJSON{},
-		Magnet:      shareableMagnet(m), // "" for a private torrent
+		Magnet:      m.ShareableMagnet(), // "" for a private torrent
 	}
 	if !m.CreationDate.IsZero() {
 		j.CreationDate = m.CreationDate.Format(time.RFC3339)
@@ -191,7 +191,7 @@ func writeTorrentText(w io.Writer, m *metainfo.MetaInfo) {
 			fmt.Fprintf(w, "  %s\n", u)
 		}
 	}
-	if magnet := shareableMagnet(m); magnet != "" {
+	if magnet := m.ShareableMagnet(); magnet != "" {
 		row("magnet", magnet)
 	} else {
 		fmt.Fprintln(w, noMagnet)

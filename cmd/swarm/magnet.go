@@ -12,53 +12,33 @@ import (
 	"swarm/session"
 )
 
-// fetchMagnet turns a magnet link into a torrent: it opens the session (so
+// fetchMagnet turns a magnet link into a torrent: it starts the node (so
 // trackers and peers hear the port and peer id it downloads with, and peers
-// that find us first can connect), starts it, and runs the session's
-// metadata phase (session.Magnet) with a status line. The DHT node it starts
-// (when --dht is on) stays in tr for the download. It also returns the peers
-// found, for the torrent to dial.
-func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo.MetaInfo, []netip.AddrPort, error) {
-	mg, err := metainfo.ParseMagnet(link)
+// that find us first can connect) with a DHT node when --dht is on, and
+// runs the session's metadata phase (session.Magnet) with a status line.
+// The node runs on for the download; on an error it is stopped. It also
+// returns the peers found, for the torrent to dial.
+func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*session.Node, *metainfo.MetaInfo, []netip.AddrPort, error) {
+	mc, err := session.ParseMagnetLink(link)
 	if err != nil {
-		return nil, nil, usagef("%v", err)
+		return nil, nil, nil, usagef("%v", err)
 	}
-	var direct []netip.AddrPort
-	for _, p := range mg.Peers {
-		if a, err := resolvePeer(p); err == nil {
-			direct = append(direct, a)
-		}
+	if !tr.opts.dht.enabled && len(mc.Trackers) == 0 && len(mc.Peers) == 0 {
+		return nil, nil, nil, usagef("the magnet link names no tracker (tr) and no peer (x.pe), and --dht is off: nowhere to find peers")
 	}
 	// A magnet link does not say whether the torrent is private; until the
 	// info dict does, the DHT is a source like any other (libtorrent does
-	// the same).
-	node, err := tr.opts.dht.open(tr.opts.listen, false, dir, tr.log)
+	// the same). The session never announces a private torrent into it.
+	node, err := tr.start(ctx, true, dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if node == nil && len(mg.Trackers) == 0 && len(direct) == 0 {
-		return nil, nil, usagef("the magnet link names no tracker (tr) and no peer (x.pe), and --dht is off: nowhere to find peers")
-	}
-	if node != nil {
-		tr.cfg.DHT = node
-		tr.dhtWait = runDHT(ctx, node)
-	}
-	sess, err := newSession(tr.cfg)
+	fetch, err := node.NewMagnet(mc)
 	if err != nil {
-		return nil, nil, err
+		node.Stop()
+		return nil, nil, nil, err
 	}
-	var tiers [][]string
-	for _, u := range mg.Trackers {
-		tiers = append(tiers, []string{u})
-	}
-	fetch, err := sess.NewMagnet(session.MagnetConfig{InfoHash: mg.InfoHash, Trackers: tiers, Peers: direct})
-	if err != nil {
-		sess.Close()
-		return nil, nil, err
-	}
-	tr.startRun(ctx, sess)
-	tr.sess = sess
-	tr.out.printf("fetching the metadata of %s from peers, listening on %s\n", mg.InfoHash, sess.Addr())
+	tr.out.printf("fetching the metadata of %s from peers, listening on %s\n", metainfo.Hash(mc.InfoHash), node.Addr())
 
 	type result struct {
 		m     *metainfo.MetaInfo
@@ -77,13 +57,13 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*metainfo
 		case r := <-done:
 			tr.out.magnetStatus("")
 			if r.err != nil {
-				tr.endRun()
-				return nil, nil, r.err
+				node.Stop()
+				return nil, nil, nil, r.err
 			}
-			if r.m.Info.Private && node != nil {
+			if r.m.Info.Private && node.DHT != nil {
 				tr.log.Info().Msg("the torrent is private (BEP 27): its peers will come from its trackers only")
 			}
-			return r.m, r.peers, nil
+			return node, r.m, r.peers, nil
 		case <-tick.C:
 			tr.out.magnetStatus(magnetLine(fetch.Stats()))
 		}

@@ -165,13 +165,13 @@ func (d *display) eventLocked(ev jsonEvent, st session.Stats) {
 	ev.Elapsed = time.Since(d.start).Seconds()
 	ev.Pieces, ev.Have = st.Pieces, st.Have
 	ev.Length, ev.Wanted, ev.Left = st.Length, st.Wanted, st.Left
-	ev.Percent = percent(st)
+	ev.Percent = st.Percent()
 	ev.Downloaded, ev.Uploaded = st.Downloaded, st.Uploaded
 	ev.DownRate, ev.UpRate = int64(st.DownRate), int64(st.UpRate)
 	ev.Peers, ev.Seeds = st.Peers, st.Seeds
-	ev.Ratio = ratio(st)
+	ev.Ratio = st.Ratio()
 	ev.HashFails = st.HashFails
-	if eta, ok := etaOf(st); ok {
+	if eta, ok := st.ETA(); ok {
 		ev.ETA = eta.Seconds()
 	}
 	if ev.Error == "" {
@@ -216,48 +216,22 @@ type jsonEvent struct {
 	HashFails  int     `json:"pieces_failed"`
 }
 
-// percent is the share of wanted bytes verified.
-func percent(st session.Stats) float64 {
-	if st.Wanted <= 0 {
-		return 100
-	}
-	return 100 * float64(st.Wanted-st.Left) / float64(st.Wanted)
-}
-
-// ratio is the share ratio: bytes uploaded this run over the size of the
-// wanted content, as aria2c counts it. A seed reaches 1.0 after serving
-// one whole copy.
-func ratio(st session.Stats) float64 {
-	if st.Wanted <= 0 {
-		return 0
-	}
-	return float64(st.Uploaded) / float64(st.Wanted)
-}
-
-// etaOf estimates the time left at the current download rate.
-func etaOf(st session.Stats) (time.Duration, bool) {
-	if st.Left <= 0 || st.DownRate < 1 {
-		return 0, false
-	}
-	return time.Duration(float64(st.Left) / st.DownRate * float64(time.Second)), true
-}
-
 // statusLine is the one-line status of a torrent, e.g.
 //
 //	42.3%  8.0 MiB/19.1 MiB  down 4.0 MiB/s  up 0 B/s  peers 1 (1 seed)  eta 3s  ratio 0.00
 func statusLine(st session.Stats) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%5.1f%%  %s/%s", percent(st), formatSize(st.Wanted-st.Left), formatSize(st.Wanted))
+	fmt.Fprintf(&b, "%5.1f%%  %s/%s", st.Percent(), formatSize(st.Wanted-st.Left), formatSize(st.Wanted))
 	fmt.Fprintf(&b, "  down %s/s  up %s/s  peers %d (%d %s)", formatSize(int64(st.DownRate)), formatSize(int64(st.UpRate)),
 		st.Peers, st.Seeds, plural(st.Seeds, "seed", "seeds"))
 	if !st.Complete {
 		eta := "-"
-		if d, ok := etaOf(st); ok {
+		if d, ok := st.ETA(); ok {
 			eta = formatDuration(d)
 		}
 		b.WriteString("  eta " + eta)
 	}
-	fmt.Fprintf(&b, "  ratio %.2f", ratio(st))
+	fmt.Fprintf(&b, "  ratio %.2f", st.Ratio())
 	if st.HashFails > 0 {
 		fmt.Fprintf(&b, "  %d failed", st.HashFails)
 	}
@@ -280,7 +254,7 @@ func terminalLine(st session.Stats, width int) string {
 	if n < 5 {
 		return line[:min(len(line), max(width-1, 0))]
 	}
-	full := int(percent(st) / 100 * float64(n))
+	full := int(st.Percent() / 100 * float64(n))
 	return "[" + strings.Repeat("#", full) + strings.Repeat(".", n-full) + "] " + line
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -51,7 +52,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	arg := fs.Arg(0)
 	var m *metainfo.MetaInfo
 	if strings.HasSuffix(arg, ".torrent") {
-		if m, err = loadTorrent(arg); err != nil {
+		if m, err = metainfo.Load(arg); err != nil {
 			return err
 		}
 		if data == "" {
@@ -70,17 +71,25 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		}
 		data = filepath.Dir(abs)
 	}
+	node, err := tr.start(ctx, !m.Info.Private, "") // seed writes nothing in --data, no DHT state either
+	if err != nil {
+		return err
+	}
+	defer node.Stop() // on every path out; runTorrent stops it first (Stop may be called again)
 	tc := session.TorrentConfig{Seed: true, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
 	// Seeding never writes: the data is opened read-only and only the
 	// pieces that check out are offered; downloading is get's job.
-	sess, t, err := startTorrent(ctx, tr, m, data, tc, session.OpenOptions{Logger: tr.log, ReadOnly: true})
+	t, err := node.AddContent(ctx, m, data, tc, session.OpenOptions{Logger: tr.log, ReadOnly: true})
+	if errors.Is(err, session.ErrNothingToSeed) {
+		return fmt.Errorf("0 of %d pieces match in %s: is --data the folder that holds %s?", m.Info.NumPieces(), data, m.Info.Name)
+	}
 	if err != nil {
 		return seedInterrupted(ctx, err)
 	}
 	st := t.Stats()
 	tr.out.printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
-		m.Info.Name, formatSize(m.Info.Length), data, sess.Addr(), st.Have, st.Pieces)
-	magnet := shareableMagnet(m)
+		m.Info.Name, formatSize(m.Info.Length), data, node.Addr(), st.Have, st.Pieces)
+	magnet := m.ShareableMagnet()
 	if magnet != "" {
 		tr.out.printf("magnet: %s\n", magnet)
 	} else {
@@ -89,9 +98,9 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	if st.Have < st.Pieces {
 		tr.out.printf("warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
 	}
-	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: sess.Addr().String(),
+	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: node.Addr().String(),
 		Folder: data, Magnet: magnet}, st)
-	return runTorrent(ctx, tr, sess, t, false)
+	return runTorrent(ctx, tr, node, t, false)
 }
 
 // makeTorrentFor builds and writes the torrent of content at path, or reuses

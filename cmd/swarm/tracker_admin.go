@@ -186,7 +186,7 @@ func userAdd(ctx context.Context, e *env, db *private.DB, o *adminOptions, name 
 }
 
 func printPasskey(ctx context.Context, e *env, db *private.DB, o *adminOptions, name string, p private.Passkey) error {
-	base, err := announceBase(ctx, db, o)
+	base, err := db.AnnounceBaseOr(ctx, o.publicURL)
 	if err != nil {
 		return err
 	}
@@ -204,28 +204,15 @@ func printAnnounceURLs(w io.Writer, base string, p private.Passkey) {
 	fmt.Fprintf(w, "  or:         %s (use this form when client and tracker share a machine)\n", private.AnnounceQueryURL(base, p))
 }
 
-// announceBase is --public-url, else the URL the tracker recorded, else a
-// placeholder to edit.
-func announceBase(ctx context.Context, db *private.DB, o *adminOptions) (string, error) {
-	if b, _ := checkPublicURL(o.publicURL); b != "" {
-		return b, nil
-	}
-	b, err := db.AnnounceBase(ctx)
-	if b == "" && err == nil {
-		b = "http://HOST:6969"
-	}
-	return b, err
-}
-
 func userList(ctx context.Context, e *env, db *private.DB, o *adminOptions) error {
 	users, err := db.Users(ctx)
 	if err != nil {
 		return err
 	}
 	if o.json {
-		out := make([]userJSON, 0, len(users))
+		out := make([]private.UserView, 0, len(users))
 		for _, u := range users {
-			out = append(out, toUserJSON(u, ""))
+			out = append(out, private.ViewUser(u))
 		}
 		return writeJSON(e.stdout, out)
 	}
@@ -247,18 +234,12 @@ func userShow(ctx context.Context, e *env, db *private.DB, o *adminOptions, name
 	if err != nil {
 		return err
 	}
-	base, err := announceBase(ctx, db, o)
+	base, err := db.AnnounceBaseOr(ctx, o.publicURL)
 	if err != nil {
 		return err
 	}
 	if o.json {
-		j := toUserJSON(u, private.AnnounceURL(base, u.Passkey))
-		j.AnnounceQueryURL = private.AnnounceQueryURL(base, u.Passkey)
-		j.Torrents = make([]torrentTotalsJSON, 0, len(per))
-		for _, t := range per {
-			j.Torrents = append(j.Torrents, torrentTotalsJSON{InfoHash: t.InfoHash.String(), Name: t.Name, totalsJSON: toTotalsJSON(t.Totals)})
-		}
-		return writeJSON(e.stdout, j)
+		return writeJSON(e.stdout, private.ViewUserDetail(u, base, per))
 	}
 	w := e.stdout
 	fmt.Fprintf(w, "user:         %s (%s, since %s)\n", u.Name, status(u.Disabled), u.Created.UTC().Format(time.DateOnly))
@@ -314,15 +295,9 @@ func torrentList(ctx context.Context, e *env, db *private.DB, o *adminOptions) e
 		return err
 	}
 	if o.json {
-		type torrentJSON struct {
-			InfoHash string    `json:"info_hash"`
-			Name     string    `json:"name"`
-			Size     int64     `json:"size"`
-			Added    time.Time `json:"added"`
-		}
-		out := make([]torrentJSON, 0, len(ts))
+		out := make([]private.TorrentView, 0, len(ts))
 		for _, t := range ts {
-			out = append(out, torrentJSON{t.InfoHash.String(), t.Name, t.Size, t.Added.UTC()})
+			out = append(out, private.ViewTorrent(t))
 		}
 		return writeJSON(e.stdout, out)
 	}
@@ -355,42 +330,3 @@ func formatRatio(t private.Totals) string {
 }
 
 func seedTime(secs int64) string { return (time.Duration(secs) * time.Second).String() }
-
-type totalsJSON struct {
-	Uploaded    int64    `json:"uploaded"`
-	Downloaded  int64    `json:"downloaded"`
-	Ratio       *float64 `json:"ratio"` // null when nothing was downloaded
-	Snatches    int64    `json:"snatches"`
-	SeedSeconds int64    `json:"seed_seconds"`
-}
-
-type userJSON struct {
-	Name        string    `json:"name"`
-	Disabled    bool      `json:"disabled"`
-	Created     time.Time `json:"created"`
-	AnnounceURL string    `json:"announce_url,omitempty"`
-	// AnnounceQueryURL has the passkey in the query, for clients on the
-	// tracker's machine.
-	AnnounceQueryURL string              `json:"announce_query_url,omitempty"`
-	Torrents         []torrentTotalsJSON `json:"torrents,omitempty"`
-	totalsJSON
-}
-
-type torrentTotalsJSON struct {
-	InfoHash string `json:"info_hash"`
-	Name     string `json:"name"`
-	totalsJSON
-}
-
-func toTotalsJSON(t private.Totals) totalsJSON {
-	j := totalsJSON{Uploaded: t.Uploaded, Downloaded: t.Downloaded, Snatches: t.Snatches, SeedSeconds: t.SeedSeconds}
-	if t.Downloaded > 0 {
-		r := t.Ratio()
-		j.Ratio = &r
-	}
-	return j
-}
-
-func toUserJSON(u private.User, announceURL string) userJSON {
-	return userJSON{Name: u.Name, Disabled: u.Disabled, Created: u.Created.UTC(), AnnounceURL: announceURL, totalsJSON: toTotalsJSON(u.Totals)}
-}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -16,7 +15,8 @@ import (
 const defaultTrackerDB = "swarm-tracker.db"
 
 // runPrivateTracker serves the tracker in private mode over the database
-// o.db until ctx is done, then writes the last totals.
+// o.db until ctx is done; the last totals are written after the last
+// request (private.Tracker.Serve).
 func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg server.Config, log *zerolog.Logger) error {
 	if o.userRate <= 0 || o.userBurst < 1 {
 		return usagef("--user-rate %v, --user-burst %d: want a positive rate and a burst of at least 1", o.userRate, o.userBurst)
@@ -44,21 +44,7 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 		return usagef("%v", err)
 	}
 	defer o.reloadOnSIGHUP(ctx, srv, log)()
-	// The flush loop outlives the server: it stops only after the last
-	// request was answered, then writes what that request counted.
-	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
-	flushed := make(chan error, 1)
-	go func() { flushed <- tr.Run(flushCtx) }()
-	serveErr := servePrivate(ctx, e, srv, db, o.listen, base)
-	stopFlush()
-	if err := <-flushed; err != nil {
-		return fmt.Errorf("write the last totals: %w", err)
-	}
-	return serveErr
-}
-
-func servePrivate(ctx context.Context, e *env, srv *server.Server, db *private.DB, listen, base string) error {
-	ln, err := server.Listen(ctx, listen)
+	ln, err := server.Listen(ctx, o.listen)
 	if err != nil {
 		return err
 	}
@@ -72,17 +58,14 @@ func servePrivate(ctx context.Context, e *env, srv *server.Server, db *private.D
 	fmt.Fprintf(e.stdout, "private tracker listening on %s: members announce to %s/PASSKEY/announce\n", base, base)
 	fmt.Fprintf(e.stdout, "or to %s/announce?passkey=PASSKEY (the form libtorrent and qBittorrent accept for a tracker on their own machine)\n", base)
 	fmt.Fprintf(e.stdout, "'swarm tracker user add NAME' prints a member's URL; metrics at %s/metrics; press Ctrl-C to stop\n", base)
-	return srv.Run(ctx, ln)
+	return tr.Serve(ctx, srv, ln)
 }
 
-// checkPublicURL accepts "" or an http(s) URL without a query, and returns
-// it without a trailing slash.
+// checkPublicURL checks --public-url (private.CheckBaseURL).
 func checkPublicURL(u string) (string, error) {
-	if u == "" {
-		return "", nil
+	b, err := private.CheckBaseURL(u)
+	if err != nil {
+		return "", usagef("--public-url %v", err)
 	}
-	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") || strings.ContainsAny(u, "?#") {
-		return "", usagef("--public-url %q: want http://HOST:PORT or https://HOST", u)
-	}
-	return strings.TrimRight(u, "/"), nil
+	return b, nil
 }

@@ -349,28 +349,6 @@ func TestTransferUsageErrors(t *testing.T) {
 	}
 }
 
-func TestSelects(t *testing.T) {
-	tests := []struct {
-		pattern, path string
-		want          bool
-	}{
-		{"*.flac", "disc 1/01 intro.flac", true},
-		{"disc 1", "disc 1/01 intro.flac", true},
-		{"disc 1/*", "disc 1/01 intro.flac", true},
-		{"disc*", "disc 2/deep/x.bin", true},
-		{"disc 2/deep", "disc 2/deep/x.bin", true},
-		{"deep", "disc 2/deep/x.bin", false}, // folders match from the top
-		{"*.flac", "disc 1/cover.jpg", false},
-		{"disc", "disc 1/01.flac", false},
-		{"x.bin", "x.bin", true},
-	}
-	for _, tt := range tests {
-		if got := selects(tt.pattern, tt.path); got != tt.want {
-			t.Errorf("selects(%q, %q) = %v, want %v", tt.pattern, tt.path, got, tt.want)
-		}
-	}
-}
-
 func TestTerminalLineFitsTheWidth(t *testing.T) {
 	st := session.Stats{Length: 20 << 20, Wanted: 20 << 20, Left: 12 << 20, Pieces: 80, Have: 32,
 		DownRate: 3 << 20, UpRate: 1 << 20, Peers: 12, Seeds: 3, Uploaded: 1 << 20}

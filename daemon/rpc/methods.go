@@ -335,7 +335,7 @@ func sessionGet(s *Server, _ *http.Request, _ json.RawMessage) (any, error) {
 		"idle-seeding-limit":           st.IdleSeedingLimit,
 		"idle-seeding-limit-enabled":   st.IdleSeedingLimitEnabled,
 		"start-added-torrents":         st.StartAddedTorrents,
-		"dht-enabled":                  false,
+		"dht-enabled":                  st.DHT,
 		"pex-enabled":                  true,
 		"lpd-enabled":                  false,
 		"utp-enabled":                  true,
