@@ -268,6 +268,11 @@ func (d *Daemon) tickLoop(ctx context.Context) {
 				if st.DownRate > 0 || st.UpRate > 0 {
 					e.rec.Activity = now.Unix()
 				}
+				if st.Complete {
+					e.rec.SecondsSeeding++
+				} else {
+					e.rec.SecondsDownloading++
+				}
 				if d.seedLimitReachedLocked(e, st, now) {
 					stop = append(stop, e)
 				}

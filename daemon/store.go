@@ -39,6 +39,9 @@ type record struct {
 	Uploaded   int64 `json:"uploaded"`
 	Downloaded int64 `json:"downloaded"`
 	Corrupt    int64 `json:"corrupt"`
+	// Seconds spent running incomplete and complete, counted by the tick.
+	SecondsDownloading int64 `json:"seconds_downloading,omitempty"`
+	SecondsSeeding     int64 `json:"seconds_seeding,omitempty"`
 	// Progress at the last save, shown while the torrent does not run.
 	Have   int   `json:"have"`
 	Left   int64 `json:"left"`

@@ -62,6 +62,8 @@ type View struct {
 	SeedIdleMode        int
 	SeedIdle            int
 	Labels              []string
+	// Time spent downloading and seeding over the torrent's life.
+	SecondsDownloading, SecondsSeeding int64
 	// Detail: the bitfield, peers and the last announce (shared; read
 	// only). Bits is nil until the torrent has run in this process.
 	session.Detail
@@ -130,6 +132,7 @@ func (d *Daemon) viewLocked(e *entry) View {
 		UpLimit: r.UpLimit, DownLimit: r.DownLimit, UpLimited: r.UpLimited, DownLimited: r.DownLimited,
 		SeedRatioMode: r.SeedRatioMode, SeedRatio: r.SeedRatio, SeedIdleMode: r.SeedIdleMode, SeedIdle: r.SeedIdle,
 		Labels: r.Labels, Magnet: r.Magnet,
+		SecondsDownloading: r.SecondsDownloading, SecondsSeeding: r.SecondsSeeding,
 		meta: e.meta, unwanted: r.Unwanted, priorities: r.Priorities,
 	}
 	if !e.started.IsZero() {
@@ -158,6 +161,9 @@ func (d *Daemon) viewLocked(e *entry) View {
 		v.DownRate, v.UpRate = st.DownRate, st.UpRate
 		v.Peers, v.Seeds = st.Peers, st.Seeds
 		v.TrackerError = st.TrackerErr
+		if st.Err != "" && v.Error == "" {
+			v.Error = st.Err // a full disk: downloading paused, retried by itself
+		}
 		for _, p := range st.PeerList {
 			if p.DownRate > 0 {
 				v.SendingToUs++
