@@ -141,14 +141,19 @@ func (t *Torrent) noteAnnounce(resp tracker.AnnounceResponse, err error, next ti
 
 // fillDetail adds Detail to a snapshot being built by publishStats.
 func (t *Torrent) fillDetail(st *Stats) {
-	if prev := t.stats.Load(); prev != nil && prev.Have == st.Have && prev.Bits != nil {
+	prev := t.stats.Load()
+	if prev != nil && prev.Have == st.Have && prev.Bits != nil {
 		st.Bits = prev.Bits
 	} else {
 		st.Bits = t.picker.Have().Bytes()
 	}
+	if prev != nil && prev.Trackers != nil {
+		st.Trackers = prev.Trackers // fixed for the torrent's life
+	} else {
+		st.Trackers = t.trackers()
+	}
 	st.Leechers = st.Peers - st.Seeds
 	st.Announce = t.announced.Load()
-	st.Trackers = t.trackers()
 	if len(t.peers) == 0 {
 		return
 	}
