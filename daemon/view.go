@@ -179,6 +179,11 @@ func (d *Daemon) viewLocked(e *entry) View {
 	if have {
 		v.SizeWhenDone, v.Left = st.Wanted, st.Left
 		v.Detail = st.Detail
+		if e.meta != nil && st.Wanted < v.TotalSize && st.Bits != nil {
+			// As Transmission counts it: the wanted pieces, and the
+			// verified pieces of files no longer wanted.
+			v.SizeWhenDone += verifiedBytes(st.Bits, &e.meta.Info) - (st.Wanted - st.Left)
+		}
 	}
 	complete := v.MetadataDone && v.Left == 0 && v.SizeWhenDone > 0
 	switch e.ph {
@@ -207,6 +212,22 @@ func (d *Daemon) viewLocked(e *entry) View {
 		}
 	}
 	return v
+}
+
+// verifiedBytes is the length of the pieces set in bits.
+func verifiedBytes(bits []byte, info *metainfo.Info) int64 {
+	n := info.NumPieces()
+	var total int64
+	for p := range n {
+		if bits[p/8]&(0x80>>(p%8)) != 0 {
+			if p == n-1 {
+				total += info.Length - int64(n-1)*info.PieceLength
+			} else {
+				total += info.PieceLength
+			}
+		}
+	}
+	return total
 }
 
 // PercentDone is the share of the wanted bytes verified, 0 to 1.
