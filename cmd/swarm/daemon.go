@@ -149,7 +149,9 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	mux := http.NewServeMux()
 	mux.Handle(rpc.Path, srv)
 	mux.Handle(rpc.Path+"/", srv) // transmission-remote asks here
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Timeouts bound what a slow or stuck client holds: a request (a 48 MiB
+	// torrent-add at most) is read within a minute.
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	if err := d.Start(ctx); err != nil {
 		ln.Close()
 		return err
