@@ -71,8 +71,7 @@ const (
 	phaseStopped  phase = iota // paused, or stopped by an error
 	phaseQueued                // wants to run; waits for a slot
 	phaseChecking              // opening: resume record or hashing (waiting for a check slot first)
-	phaseMetadata              // a magnet link fetching its info dict
-	phaseRunning               // in the session
+	phaseRunning               // in the session (a magnet's torrent fetching its info dict too)
 )
 
 // entry is one torrent of the daemon; d.mu guards it.

@@ -10,7 +10,8 @@ import (
 )
 
 // A torrent's life: stopped → queued → checking (resume record or hash)
-// → running; a magnet link passes through metadata first. Stopping one
+// → running; a magnet link goes from queued to running at once, and its
+// torrent fetches the info dict, then opens its storage, in the session. Stopping one
 // removes it from the session (its loop saves the resume record); the next
 // start opens it again from that record, without hashing.
 
@@ -23,7 +24,7 @@ func (d *Daemon) scheduleLocked() {
 	downs, seeds := 0, 0
 	es := d.sorted()
 	for _, e := range es {
-		if e.ph == phaseChecking || e.ph == phaseMetadata || e.ph == phaseRunning {
+		if e.ph == phaseChecking || e.ph == phaseRunning {
 			if d.completeLocked(e) {
 				seeds++
 			} else {
@@ -74,8 +75,9 @@ func (d *Daemon) launchLocked(e *entry) {
 	e.rec.Error = ""
 	e.checked.Store(0)
 	if e.meta == nil {
-		e.ph = phaseMetadata
-		d.wg.Go(func() { d.fetch(ctx, e, gen) })
+		cancel()
+		e.cancel = nil
+		d.addMagnetLocked(e, gen)
 		return
 	}
 	e.ph = phaseChecking
@@ -128,16 +130,31 @@ func (d *Daemon) open(ctx context.Context, e *entry, gen int, m *metainfo.MetaIn
 // watchTorrent notes when t completes, and when it stops by itself (a
 // storage error): the error shows and the others run on.
 func (d *Daemon) watchTorrent(e *entry, t *session.Torrent, gen int) {
-	select {
-	case <-t.Done():
-		d.mu.Lock()
-		if e.t == t && e.rec.Done == 0 && t.Stats().Left == 0 {
-			e.rec.Done = time.Now().Unix()
-			d.saveLocked(e)
+	opened, done := t.Opened(), t.Done()
+	for opened != nil || done != nil {
+		select {
+		case <-opened:
+			opened = nil
+			d.mu.Lock()
+			if m := t.Info(); e.t == t && e.meta == nil && m != nil {
+				// A magnet's info dict arrived and its storage is open
+				// (its .torrent was saved by Open).
+				e.meta, e.rec.Magnet, e.rec.Name = m, "", m.Info.Name
+				d.saveLocked(e)
+			}
+			d.mu.Unlock()
+		case <-done:
+			done = nil
+			d.mu.Lock()
+			if e.t == t && e.rec.Done == 0 && t.Stats().Left == 0 {
+				e.rec.Done = time.Now().Unix()
+				d.saveLocked(e)
+			}
+			d.scheduleLocked() // a download slot is free
+			d.mu.Unlock()
+		case <-t.Stopped():
+			opened, done = nil, nil
 		}
-		d.scheduleLocked() // a download slot is free
-		d.mu.Unlock()
-	case <-t.Stopped():
 	}
 	<-t.Stopped()
 	d.mu.Lock()
@@ -163,53 +180,37 @@ func (d *Daemon) failLocked(e *entry, err error) {
 	d.scheduleLocked()
 }
 
-// fetch gets a magnet link's metadata, saves it and opens the torrent.
-func (d *Daemon) fetch(ctx context.Context, e *entry, gen int) {
-	d.mu.Lock()
-	link := e.rec.Magnet
-	d.mu.Unlock()
-	m, err := d.fetchMetadata(ctx, link)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if e.gen != gen || ctx.Err() != nil {
+// addMagnetLocked adds a magnet link's torrent to the session: it fetches
+// its info dict in its own loop (session.AddMagnet), then Open saves the
+// .torrent in the state folder and opens the storage, and the torrent
+// downloads over the same connections. It shows as downloading meanwhile,
+// named by the link's dn.
+func (d *Daemon) addMagnetLocked(e *entry, gen int) {
+	hash, dir, unwanted := e.rec.InfoHash, e.rec.Dir, e.rec.Unwanted
+	log := d.log.With().Str("infohash", hash).Logger()
+	tc := session.TorrentConfig{Seed: true}
+	tc.UploadRate, tc.DownloadRate = e.rec.limits()
+	tc.Open = func(ctx context.Context, m *metainfo.MetaInfo) (session.TorrentConfig, error) {
+		raw, err := m.Encode()
+		if err == nil {
+			err = d.store.saveTorrent(hash, raw)
+		}
+		if err != nil {
+			return session.TorrentConfig{}, fmt.Errorf("save the fetched metadata: %w", err)
+		}
+		skip := map[int]bool{}
+		for _, i := range unwanted {
+			skip[i] = true
+		}
+		return session.OpenContent(ctx, m, dir, session.OpenOptions{Logger: &log, Skip: func(i int) bool { return skip[i] }})
+	}
+	t, err := d.sess.AddMagnet(e.rec.Magnet, tc)
+	if err != nil {
+		d.failLocked(e, fmt.Errorf("add the magnet link: %w", err))
 		return
 	}
-	if err != nil {
-		d.failLocked(e, err)
-		return
-	}
-	raw, err := m.Encode()
-	if err == nil {
-		err = d.store.saveTorrent(e.rec.InfoHash, raw)
-	}
-	if err != nil {
-		d.failLocked(e, fmt.Errorf("save the fetched metadata: %w", err))
-		return
-	}
-	e.meta, e.rec.Magnet, e.rec.Name = m, "", m.Info.Name
-	d.saveLocked(e)
-	e.ph = phaseQueued
-	d.scheduleLocked()
-}
-
-// fetchMetadata turns a magnet link into a torrent through the session's
-// metadata phase. It is the one place the daemon meets magnets: when
-// session fetches metadata inside a torrent's own loop (Session.AddMagnet),
-// this becomes that call.
-func (d *Daemon) fetchMetadata(ctx context.Context, link string) (*metainfo.MetaInfo, error) {
-	mc, err := session.ParseMagnetLink(link)
-	if err != nil {
-		return nil, err
-	}
-	fm, err := d.sess.NewMagnet(mc)
-	if err != nil {
-		return nil, err
-	}
-	m, _, err := fm.Run(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("fetch the metadata: %w", err)
-	}
-	return m, nil
+	e.t, e.ph, e.started = t, phaseRunning, time.Now()
+	d.wg.Go(func() { d.watchTorrent(e, t, gen) })
 }
 
 // stopLocked takes e out of the session or cancels its open or fetch, and

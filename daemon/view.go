@@ -203,8 +203,6 @@ func (d *Daemon) viewLocked(e *entry) View {
 		if v.PieceCount > 0 {
 			v.RecheckProgress = float64(e.checked.Load()) / float64(v.PieceCount)
 		}
-	case phaseMetadata:
-		v.Status = StatusDownload
 	case phaseRunning:
 		v.Status = StatusDownload
 		if st.Complete {

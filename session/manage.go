@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"swarm/metainfo"
 	"swarm/peer"
 	"swarm/tracker"
 )
@@ -32,7 +33,16 @@ func (s *Session) RemoveTorrent(t *Torrent) error {
 		return fmt.Errorf("remove torrent %x: %w", t.infoHash, ErrNotInSession)
 	}
 	delete(s.torrents, t.infoHash)
-	s.reserve -= torrentReserve(&t.m.Info)
+	// Counted again rather than subtracted: a magnet's torrent reserved
+	// the most any torrent needs and may have its info dict by now.
+	s.reserve = 0
+	for _, x := range s.torrents {
+		var info *metainfo.Info
+		if m := x.Info(); m != nil {
+			info = &m.Info
+		}
+		s.reserve += torrentReserve(info)
+	}
 	s.conns.setMax(connBudget(s.fds, s.reserve, s.cfg.MaxConns))
 	halt := t.halt
 	s.mu.Unlock()
@@ -99,8 +109,8 @@ type Detail struct {
 	PeerList []PeerStats
 	// Announce is the result of the last announce round; nil before one.
 	Announce *AnnounceResult
-	// Trackers are the announce URLs by tier (BEP 12).
-	Trackers [][]string
+	// TrackerTiers are the announce URLs by tier (BEP 12).
+	TrackerTiers [][]string
 }
 
 // PeerStats describes one connected peer.
@@ -142,15 +152,17 @@ func (t *Torrent) noteAnnounce(resp tracker.AnnounceResponse, err error, next ti
 // fillDetail adds Detail to a snapshot being built by publishStats.
 func (t *Torrent) fillDetail(st *Stats) {
 	prev := t.stats.Load()
-	if prev != nil && prev.Have == st.Have && prev.Bits != nil {
+	switch {
+	case t.picker == nil: // a magnet's torrent before its info dict and storage
+	case prev != nil && prev.Have == st.Have && prev.Bits != nil:
 		st.Bits = prev.Bits
-	} else {
+	default:
 		st.Bits = t.picker.Have().Bytes()
 	}
-	if prev != nil && prev.Trackers != nil {
-		st.Trackers = prev.Trackers // fixed for the torrent's life
+	if prev != nil && prev.TrackerTiers != nil {
+		st.TrackerTiers = prev.TrackerTiers // fixed for the torrent's life
 	} else {
-		st.Trackers = t.trackers()
+		st.TrackerTiers = t.trackers()
 	}
 	st.Leechers = st.Peers - st.Seeds
 	st.Announce = t.announced.Load()

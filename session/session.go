@@ -15,6 +15,7 @@ import (
 
 	"swarm/choke"
 	"swarm/dht"
+	"swarm/metainfo"
 	"swarm/peer"
 	"swarm/utp"
 )
@@ -103,10 +104,9 @@ type Session struct {
 	conns    connLimits
 	fds      int // descriptor limit when the session was made; 0 if unknown
 
-	mu       sync.Mutex // guards torrents, magnets, reserve, running, group
+	mu       sync.Mutex // guards torrents, reserve, running, group
 	torrents map[[20]byte]*Torrent
-	magnets  map[[20]byte]*Magnet // magnet links fetching their metadata
-	reserve  int                  // descriptors the torrents need besides peers
+	reserve  int // descriptors the torrents need besides peers
 	running  bool
 	ctx      context.Context
 	wg       sync.WaitGroup
@@ -139,7 +139,7 @@ func New(cfg Config) (*Session, error) {
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = ":0"
 	}
-	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}, magnets: map[[20]byte]*Magnet{}}
+	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}}
 	if cfg.Logger != nil {
 		s.log = *cfg.Logger
 	} else {
@@ -295,18 +295,17 @@ func (s *Session) startLocked(t *Torrent) {
 }
 
 // handleIncoming does the accepting side of a handshake and hands the
-// connection to its torrent, or to the magnet fetching its metadata; it
-// gives back the handshake slots taken for it (ip's among them).
+// connection to its torrent (one fetching its metadata included); it gives
+// back the handshake slots taken for it (ip's among them).
 func (s *Session) handleIncoming(ctx context.Context, conn net.Conn, ip netip.Addr) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	var t *Torrent
-	var mg *Magnet
 	theirs, err := peer.Accept(conn, func(ih [20]byte) (peer.Handshake, bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		t, mg = s.torrents[ih], s.magnets[ih]
-		return s.handshake(ih), t != nil || mg != nil
+		t = s.torrents[ih]
+		return s.handshake(ih), t != nil
 	})
 	s.conns.releaseIP(ip)
 	s.logRecovered(s.conns.handshakeDone())
@@ -318,10 +317,6 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn, ip netip.Ad
 		return
 	}
 	if !stop() { // ctx ended during the handshake: conn is already closed
-		return
-	}
-	if t == nil {
-		mg.accept(ctx, conn, theirs)
 		return
 	}
 	t.incoming(ctx, conn, theirs)
@@ -373,7 +368,11 @@ func (s *Session) AddTorrent(t *Torrent) error {
 	}
 	s.torrents[t.infoHash] = t
 	t.sess = s
-	s.reserve += torrentReserve(&t.m.Info)
+	var info *metainfo.Info
+	if t.m != nil {
+		info = &t.m.Info
+	}
+	s.reserve += torrentReserve(info)
 	s.conns.setMax(connBudget(s.fds, s.reserve, s.cfg.MaxConns))
 	if s.running {
 		s.startLocked(t)

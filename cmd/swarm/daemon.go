@@ -13,6 +13,7 @@ import (
 	"swarm/daemon"
 	"swarm/daemon/rpc"
 	"swarm/session"
+	"swarm/web"
 )
 
 const daemonHelp = `
@@ -149,6 +150,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	mux := http.NewServeMux()
 	mux.Handle(rpc.Path, srv)
 	mux.Handle(rpc.Path+"/", srv) // transmission-remote asks here
+	mux.Handle("/", srv.Guard(web.Handler()))
 	// Timeouts bound what a slow or stuck client holds: a request (a 48 MiB
 	// torrent-add at most) is read within a minute.
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}

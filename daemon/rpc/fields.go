@@ -223,7 +223,7 @@ var torrentFields = map[string]func(v *daemon.View) any{
 	},
 	"trackers": func(v *daemon.View) any {
 		out := []map[string]any{}
-		for tier, urls := range v.Trackers {
+		for tier, urls := range v.TrackerTiers {
 			for _, u := range urls {
 				out = append(out, map[string]any{"announce": u, "id": len(out), "scrape": scrapeURL(u), "tier": tier})
 			}
@@ -324,7 +324,7 @@ func scrapeURL(announce string) string {
 // session keeps one result for the round, not one per tracker.
 func trackerStats(v *daemon.View) []map[string]any {
 	out := []map[string]any{}
-	for tier, urls := range v.Trackers {
+	for tier, urls := range v.TrackerTiers {
 		for _, u := range urls {
 			st := map[string]any{
 				"announce": u, "id": len(out), "tier": tier, "scrape": scrapeURL(u), "isBackup": false,

@@ -120,20 +120,8 @@ type response struct {
 
 // ServeHTTP answers one RPC request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Server", "swarm")
-	if s.cfg.Password == "" && !localHost(r.Host) {
-		http.Error(w, "421: Misdirected Request: set a --rpc-password to use this daemon by a host name other than localhost", http.StatusMisdirectedRequest)
+	if !s.admit(w, r) {
 		return
-	}
-	if s.cfg.Password != "" {
-		user, pass, ok := r.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.User)) != 1 ||
-			subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.Password)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Basic realm="Transmission"`)
-			http.Error(w, "401: Unauthorized", http.StatusUnauthorized)
-			s.log.Warn().Str("remote", r.RemoteAddr).Msg("rpc: bad or missing credentials")
-			return
-		}
 	}
 	w.Header().Set(sessionHeader, s.sessionID)
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get(sessionHeader)), []byte(s.sessionID)) != 1 {
@@ -165,6 +153,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp.Arguments = struct{}{}
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// admit applies the Host check and Basic auth (not the session id, which
+// only the RPC needs) and answers the request itself when it fails.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
+	w.Header().Set("Server", "swarm")
+	if s.cfg.Password == "" && !localHost(r.Host) {
+		http.Error(w, "421: Misdirected Request: set a --rpc-password to use this daemon by a host name other than localhost", http.StatusMisdirectedRequest)
+		return false
+	}
+	if s.cfg.Password != "" {
+		user, pass, ok := r.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.User)) != 1 ||
+			subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.Password)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Transmission"`)
+			http.Error(w, "401: Unauthorized", http.StatusUnauthorized)
+			s.log.Warn().Str("remote", r.RemoteAddr).Msg("rpc: bad or missing credentials")
+			return false
+		}
+	}
+	return true
+}
+
+// Guard serves h behind the RPC's Host check and auth: for the web page,
+// which then calls the RPC with the same credentials.
+func (s *Server) Guard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.admit(w, r) {
+			h.ServeHTTP(w, r)
+		}
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

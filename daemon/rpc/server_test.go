@@ -188,6 +188,34 @@ func TestBasicAuthRequiredWhenPasswordSet(t *testing.T) {
 	}
 }
 
+func TestGuardAppliesAuthButNoSessionID(t *testing.T) {
+	fb := &fakeBackend{}
+	s, err := rpc.New(rpc.Config{Backend: fb, User: "me", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("page")) })
+	ts := httptest.NewServer(s.Guard(page))
+	defer ts.Close()
+	for _, tc := range []struct {
+		user, pass string
+		code       int
+	}{{"me", "pw", 200}, {"me", "no", 401}, {"", "", 401}} {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL, nil)
+		if tc.user != "" {
+			req.SetBasicAuth(tc.user, tc.pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("GET / as %q:%q: status %d, want %d", tc.user, tc.pass, resp.StatusCode, tc.code)
+		}
+	}
+}
+
 func TestHostNameRefusedWithoutPassword(t *testing.T) {
 	ts, _ := newServer(t, rpc.Config{})
 	code, _, _ := post(t, ts.URL, "", `{}`, func(r *http.Request) { r.Host = "evil.example:9091" })
