@@ -219,7 +219,7 @@ func (t *Torrent) setContent(cfg TorrentConfig) error {
 	if cfg.Store == nil {
 		return errors.New("torrent: no Store")
 	}
-	pk, err := piece.NewPicker[*peerConn](piece.Config{Geometry: t.geo})
+	pk, err := piece.NewPicker[*peerConn](piece.Config{Geometry: t.geo, Known: padBlocks(&t.m.Info, t.geo)})
 	if err != nil {
 		return err
 	}

@@ -105,19 +105,30 @@ const maxSuspectBlocks = 256
 // when more than one peer sent them. Call it before picker.Failed.
 func (t *Torrent) suspect(ev pieceHashed) {
 	senders := t.picker.BlockSenders(ev.piece)
-	if len(senders) != len(ev.blocks) || len(senders) < 2 {
+	if len(senders) != len(ev.blocks) {
 		return
 	}
-	for _, p := range senders[1:] {
-		if p != senders[0] {
-			recs := t.suspects[ev.piece]
-			for i, sum := range ev.blocks {
-				recs = append(recs, suspectBlock{index: i, sum: sum, from: senders[i]})
-			}
-			t.suspects[ev.piece] = recs[max(0, len(recs)-maxSuspectBlocks):]
-			return
+	var first *peerConn
+	shared := false
+	for _, p := range senders {
+		switch {
+		case p == nil: // pad bytes (BEP 47): nobody sent them
+		case first == nil:
+			first = p
+		case p != first:
+			shared = true
 		}
 	}
+	if !shared {
+		return
+	}
+	recs := t.suspects[ev.piece]
+	for i, sum := range ev.blocks {
+		if senders[i] != nil {
+			recs = append(recs, suspectBlock{index: i, sum: sum, from: senders[i]})
+		}
+	}
+	t.suspects[ev.piece] = recs[max(0, len(recs)-maxSuspectBlocks):]
 }
 
 // smartBan compares verified piece ev.piece with the blocks suspected when
