@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -149,7 +150,9 @@ type Torrent struct {
 	diskRetryWait time.Duration
 	suspects      map[int][]suspectBlock // blocks of failed pieces, for smartBan
 	workers       *diskWorkers
-	wg            sync.WaitGroup // connection goroutines and dials
+	wg            sync.WaitGroup // connection goroutines, dials and web seed fetches
+	webSeeds      []*webSeed     // BEP 19 url-list (webseed.go)
+	webClient     *http.Client   // the web seeds'; nil without any
 	announce      chan announceEvent
 }
 
@@ -356,6 +359,8 @@ func (t *Torrent) startContent() {
 	if t.picker.Complete() {
 		t.markComplete(false) // seeding from the start: nothing completed here
 	}
+	t.startWebSeeds()
+	t.fillWebSeeds(time.Now())
 }
 
 // private reports whether the torrent is private (BEP 27); false while its
@@ -389,6 +394,9 @@ func (t *Torrent) shutdown() {
 		}
 		break
 	}
+	if t.webClient != nil {
+		t.webClient.CloseIdleConnections()
+	}
 	if t.workers != nil {
 		t.workers.close(t.drop)
 	}
@@ -414,6 +422,8 @@ func (t *Torrent) drop(ev event) {
 	switch ev := ev.(type) {
 	case peerBlock:
 		putBlock(ev.data)
+	case webSeedFetched:
+		dropWebSeedFetched(ev)
 	case peerConnected:
 		ev.nc.Close()
 	case contentOpened:
@@ -469,6 +479,8 @@ func (t *Torrent) handle(ctx context.Context, ev event) {
 		t.connectMore(ctx)
 	case contentOpened:
 		t.onOpened(ev)
+	case webSeedFetched:
+		t.onWebSeedFetched(ev)
 	}
 }
 

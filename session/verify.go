@@ -172,6 +172,9 @@ func (t *Torrent) smartBan(ev pieceHashed) {
 // addresses, but every client on one machine that connects from 127.0.0.1
 // is banned with the liar among them.
 func (t *Torrent) ban(p *peerConn, pc int) {
+	if t.banWebSeed(p, pc) {
+		return
+	}
 	ip := p.addr.Addr().Unmap()
 	t.addrs.ban(ip)
 	t.bannedIDs[p.id] = true
