@@ -201,3 +201,43 @@ func TestFailingWebSeedRests(t *testing.T) {
 	// keeps it from more unless the download took that long.
 	t.Logf("failing web seed asked %d times", hits.Load())
 }
+
+// BenchmarkWebSeedOnly downloads 64 MiB on loopback from a web seed
+// (net/http serving memory) with no peer, and from one peer (a seeding
+// session) with no web seed, in the same run: compare the two MB/s.
+func BenchmarkWebSeedOnly(b *testing.B) {
+	m, content := makeTorrent(b, 64<<20, 256<<10)
+	var hits atomic.Int64
+	srv := serveContent(b, content, &hits)
+	web := *m
+	web.URLList = []string{srv.URL + "/test"}
+	b.Run("web seed", func(b *testing.B) { benchDownload(b, &web, nil) })
+	seed := runSeed(b, m, content, session.Config{})
+	b.Run("one peer", func(b *testing.B) { benchDownload(b, m, []netip.AddrPort{addrOf(b, seed)}) })
+}
+
+func benchDownload(b *testing.B, m *metainfo.MetaInfo, peers []netip.AddrPort) {
+	b.SetBytes(m.Info.Length)
+	for b.Loop() {
+		s := newSession(b, session.Config{})
+		tor, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: make([]byte, m.Info.Length)}, Peers: peers})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.AddTorrent(tor); err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		select {
+		case <-tor.Done():
+		case <-time.After(2 * time.Minute):
+			b.Fatalf("not done in 2 min: %+v", tor.Stats())
+		}
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
