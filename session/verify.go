@@ -75,7 +75,7 @@ func (t *Torrent) onHashed(ev pieceHashed) {
 		t.ban(senders[0], ev.piece)
 	default:
 		for _, p := range senders {
-			if _, ok := t.peers[p]; ok && !t.picker.OnParole(p) {
+			if t.isSource(p) && !t.picker.OnParole(p) {
 				p.log.Info().Int("piece", ev.piece).Int("senders", len(senders)).Msg("peer on parole: it shared in a piece that failed its hash check")
 				t.picker.SetParole(p, true)
 			}
@@ -157,7 +157,7 @@ func (t *Torrent) smartBan(ev pieceHashed) {
 			p.log.Info().Int("piece", ev.piece).Msg("smart ban: a block it sent differs from the piece as verified")
 			t.ban(p, ev.piece)
 		case !bad:
-			if _, ok := t.peers[p]; ok && t.picker.OnParole(p) {
+			if t.isSource(p) && t.picker.OnParole(p) {
 				t.picker.SetParole(p, false)
 			}
 		}

@@ -204,6 +204,15 @@ func (t *Torrent) banWebSeed(p *peerConn, pc int) bool {
 	return true
 }
 
+// isSource reports whether p still sends us data: a connected peer, or
+// a web seed not banned. Parole applies to both.
+func (t *Torrent) isSource(p *peerConn) bool {
+	if _, ok := t.peers[p]; ok {
+		return true
+	}
+	return slices.ContainsFunc(t.webSeeds, func(ws *webSeed) bool { return ws.key == p && !ws.banned })
+}
+
 // webSeedStats adds the web seeds to a stats snapshot.
 func (t *Torrent) webSeedStats(st *Stats) {
 	for _, ws := range t.webSeeds {

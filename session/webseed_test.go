@@ -241,3 +241,29 @@ func benchDownload(b *testing.B, m *metainfo.MetaInfo, peers []netip.AddrPort) {
 		}
 	}
 }
+
+// A lying web seed beside an honest peer from the start: the web seed is
+// banned, the peer is not, and the download completes.
+func TestLyingWebSeedBesideAnHonestPeer(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 16<<20, 64<<10)
+	bad := bytes.Clone(content)
+	for i := 100; i < len(bad); i += 4096 {
+		bad[i] ^= 1
+	}
+	var hits atomic.Int64
+	srv := serveContent(t, bad, &hits)
+	m.URLList = []string{srv.URL + "/test"}
+	seed := runSeed(t, m, content, session.Config{})
+	tor, store, cancel := addLeecher(t, m, addrOf(t, seed))
+	waitDone(t, tor, cancel)
+	if !bytes.Equal(store.data, content) {
+		t.Fatal("content differs")
+	}
+	// The web seed starts at once, before the peer's handshake: its first
+	// pieces are its alone, fail, and ban it. The content is whole, so
+	// the peer was not banned with it.
+	if st := tor.Stats(); !st.WebSeeds[0].Banned || st.HashFails == 0 {
+		t.Errorf("stats %+v: want the web seed banned after a failed piece", st)
+	}
+}
