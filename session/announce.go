@@ -59,7 +59,7 @@ func (c *answerCounter) Announce(ctx context.Context, url string, req tracker.An
 func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 	a, err := tracker.NewAnnouncer(tracker.AnnouncerConfig{
 		Tiers:     tiers,
-		Transport: &answerCounter{Transport: &tracker.Client{UserAgent: "swarm/0.1"}, seen: map[string]bool{}, count: &t.answered},
+		Transport: &answerCounter{Transport: &tracker.Client{UserAgent: "swarm/0.1", HTTP: t.sess.http}, seen: map[string]bool{}, count: &t.answered},
 		Logger:    &t.log,
 		// A client that cannot reach its tracker retries sooner than
 		// the package default; the backoff still doubles to 30 min.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -36,6 +37,17 @@ type Config struct {
 	// ListenAddr is where peers connect to us, e.g. "127.0.0.1:6881";
 	// "" means ":0" (any address, an ephemeral port).
 	ListenAddr string
+	// Listener, if set, is where peers connect to us instead of a TCP
+	// listener opened on ListenAddr, which must then be "". It needs
+	// NoUTP (uTP would want a UDP socket on the same port). Once New
+	// succeeds the session closes it. Tests pass an in-memory one
+	// (internal/memnet).
+	Listener net.Listener
+	// Dial, if set, opens outgoing peer connections and the connections
+	// of HTTP tracker announces (without keep-alive) instead of a
+	// net.Dialer; DialTimeout bounds a peer dial through its ctx. Tests
+	// pass an in-memory network's (internal/memnet).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// PeerID is ours; zero means a random one with swarm's prefix.
 	PeerID [20]byte
 	// Logger receives the session's logs; nil means none.
@@ -100,6 +112,7 @@ type Session struct {
 	key      string // announce key (BEP 7): lets a tracker tell us apart across IP changes
 	listener net.Listener
 	utp      *utp.Socket   // nil with NoUTP
+	http     *http.Client  // for HTTP trackers; nil means http.DefaultClient
 	up, down *rate.Limiter // nil when unlimited
 	conns    connLimits
 	fds      int // descriptor limit when the session was made; 0 if unknown
@@ -136,6 +149,9 @@ func New(cfg Config) (*Session, error) {
 	if cfg.TurnoverAfter == 0 {
 		cfg.TurnoverAfter = defaultTurnoverAfter
 	}
+	if cfg.Listener != nil && (cfg.ListenAddr != "" || !cfg.NoUTP) {
+		return nil, errors.New("session: Config.Listener needs an empty ListenAddr and NoUTP")
+	}
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = ":0"
 	}
@@ -156,13 +172,22 @@ func New(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	s.key = fmt.Sprintf("%x", key)
+	if cfg.Dial != nil {
+		s.http = &http.Client{Transport: &http.Transport{DialContext: cfg.Dial, DisableKeepAlives: true}}
+	} else {
+		s.cfg.Dial = new(net.Dialer).DialContext
+	}
 	s.up = newLimiter(cfg.UploadRate)
 	s.down = newLimiter(cfg.DownloadRate)
-	ln, us, err := listenPeers(cfg.ListenAddr, cfg.NoUTP)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	if cfg.Listener != nil {
+		s.listener = cfg.Listener
+	} else {
+		ln, us, err := listenPeers(cfg.ListenAddr, cfg.NoUTP)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+		}
+		s.listener, s.utp = ln, us
 	}
-	s.listener, s.utp = ln, us
 	s.fds = fdLimit()
 	s.conns.max = connBudget(s.fds, 0, cfg.MaxConns)
 	if s.fds > 0 && s.fds-fdReserve < minConns {
@@ -330,8 +355,9 @@ func (s *Session) dialPeer(ctx context.Context, addr netip.AddrPort) (net.Conn, 
 		s.refused(first, addr.String())
 		return nil, errTooManyConns
 	}
-	d := net.Dialer{Timeout: s.cfg.DialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	nc, err := s.cfg.Dial(dctx, "tcp", addr.String())
+	cancel()
 	if err != nil && s.utp != nil && ctx.Err() == nil {
 		uc, uerr := s.dialUTP(ctx, addr, utpDialTimeout)
 		if uerr == nil {
