@@ -150,7 +150,7 @@ func (t *Torrent) onWebSeedFetched(ev webSeedFetched) {
 		for p := range t.peers {
 			t.fillRequests(p)
 		}
-	} else if len(ev.blocks) > 0 {
+	} else if len(ev.blocks) > 0 && !ws.banned {
 		ws.failures, ws.lastErr = 0, nil
 	}
 	t.fillWebSeeds(now)
