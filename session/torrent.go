@@ -153,6 +153,7 @@ type Torrent struct {
 	wg            sync.WaitGroup // connection goroutines, dials and web seed fetches
 	webSeeds      []*webSeed     // BEP 19 url-list (webseed.go)
 	webClient     *http.Client   // the web seeds'; nil without any
+	magnetWS      []string       // a magnet link's ws parameters, the url-list once its info dict is known
 	announce      chan announceEvent
 }
 

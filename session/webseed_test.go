@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -265,5 +266,23 @@ func TestLyingWebSeedBesideAnHonestPeer(t *testing.T) {
 	// the peer was not banned with it.
 	if st := tor.Stats(); !st.WebSeeds[0].Banned || st.HashFails == 0 {
 		t.Errorf("stats %+v: want the web seed banned after a failed piece", st)
+	}
+}
+
+// A magnet link's ws parameters become the torrent's web seeds once its
+// info dict has arrived (from the peer, BEP 9).
+func TestMagnetWebSeedsAreUsed(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 8<<20, 256<<10)
+	var hits atomic.Int64
+	srv := serveContent(t, content, &hits)
+	seed := runSeed(t, m, content, session.Config{})
+	s := newSession(t, session.Config{})
+	link := magnetLink(m, "&x.pe="+addrOf(t, seed).String()+"&ws="+url.QueryEscape(srv.URL+"/test"))
+	tor, store := addMagnet(t, s, link, session.TorrentConfig{})
+	runSession(t, s)
+	waitMagnetDone(t, tor, store, m, content)
+	if st := tor.Stats(); len(st.WebSeeds) != 1 || st.WebSeeds[0].URL != srv.URL+"/test" || hits.Load() == 0 {
+		t.Errorf("web seeds %+v asked %d times: want the link's ws used", st.WebSeeds, hits.Load())
 	}
 }
