@@ -154,6 +154,7 @@ type Torrent struct {
 	webSeeds      []*webSeed     // BEP 19 url-list (webseed.go)
 	webClient     *http.Client   // the web seeds'; nil without any
 	magnetWS      []string       // a magnet link's ws parameters, the url-list once its info dict is known
+	webTimeout    time.Duration  // one web seed fetch's limit; 0 means webSeedTimeout (tests set it)
 	announce      chan announceEvent
 }
 

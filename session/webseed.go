@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -112,8 +113,8 @@ func (t *Torrent) fillWebSeeds(now time.Time) {
 				break
 			}
 			ws.inFlight++
-			ctx := t.ctx
-			t.wg.Go(func() { t.fetchWebSeed(ctx, ws.url, ws, blocks) })
+			ctx, limit := t.ctx, cmp.Or(t.webTimeout, webSeedTimeout)
+			t.wg.Go(func() { t.fetchWebSeed(ctx, limit, ws.url, ws, blocks) })
 		}
 	}
 }

@@ -286,3 +286,49 @@ func TestMagnetWebSeedsAreUsed(t *testing.T) {
 		t.Errorf("web seeds %+v asked %d times: want the link's ws used", st.WebSeeds, hits.Load())
 	}
 }
+
+// A web seed that answers and then sends nothing more is dropped when its
+// fetch's time limit (here 300 ms) runs out: its blocks go back to the
+// picker, it rests, and a peer completes the download.
+func TestStalledWebSeedIsDropped(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 1<<20, 64<<10)
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Range", "bytes 0-1048575/1048576")
+		w.WriteHeader(http.StatusPartialContent)
+		w.Write(content[:1000])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // stall until the client gives up
+	}))
+	defer srv.Close()
+	m.URLList = []string{srv.URL + "/test"}
+	s := newSession(t, session.Config{})
+	store := &memStore{data: make([]byte, m.Info.Length)}
+	tor, err := s.NewTorrent(m, session.TorrentConfig{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	session.SetWebSeedTimeout(tor, 300*time.Millisecond)
+	if err := s.AddTorrent(tor); err != nil {
+		t.Fatal(err)
+	}
+	cancel := runSession(t, s)
+	waitFor(t, "the stalled web seed's failure", func() bool {
+		st := tor.Stats()
+		return len(st.WebSeeds) == 1 && st.WebSeeds[0].Err != ""
+	})
+	if err := tor.Stats().WebSeeds[0].Err; !strings.Contains(err, "deadline exceeded") {
+		t.Errorf("stalled web seed's error %q, want its time limit", err)
+	}
+	seed := runSeed(t, m, content, session.Config{})
+	tor.AddPeers(context.Background(), []netip.AddrPort{addrOf(t, seed)})
+	waitDone(t, tor, cancel)
+	if !bytes.Equal(store.data, content) {
+		t.Fatal("content differs")
+	}
+	if st := tor.Stats(); st.WebSeeds[0].Downloaded != 0 {
+		t.Errorf("stalled web seed credited with %d bytes", st.WebSeeds[0].Downloaded)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"swarm/metainfo"
 	"swarm/peer"
@@ -21,11 +22,11 @@ import (
 // blocks with range requests, one per file a run spans, and posts them to
 // the loop. It reads exactly the bytes asked for, never more.
 
-// fetchWebSeed fetches blocks (picked for ws) from base and posts the
-// result; ctx is the torrent's.
-func (t *Torrent) fetchWebSeed(ctx context.Context, base string, ws *webSeed, blocks []piece.Block) {
+// fetchWebSeed fetches blocks (picked for ws) from base within limit and
+// posts the result; ctx is the torrent's.
+func (t *Torrent) fetchWebSeed(ctx context.Context, limit time.Duration, base string, ws *webSeed, blocks []piece.Block) {
 	ev := webSeedFetched{ws: ws}
-	fctx, cancel := context.WithTimeout(ctx, webSeedTimeout)
+	fctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	slices.SortFunc(blocks, func(a, b piece.Block) int {
 		return int(t.geo.Offset(a) - t.geo.Offset(b))
