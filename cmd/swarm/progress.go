@@ -171,6 +171,9 @@ func (d *display) eventLocked(ev jsonEvent, st session.Stats) {
 	ev.Peers, ev.Seeds = st.Peers, st.Seeds
 	ev.Ratio = st.Ratio()
 	ev.HashFails = st.HashFails
+	for _, ws := range st.WebSeeds {
+		ev.WebSeedBytes += ws.Downloaded
+	}
 	if eta, ok := st.ETA(); ok {
 		ev.ETA = eta.Seconds()
 	}
@@ -214,6 +217,8 @@ type jsonEvent struct {
 	ETA        float64 `json:"eta_seconds,omitempty"`
 	Ratio      float64 `json:"ratio"` // uploaded ÷ wanted
 	HashFails  int     `json:"pieces_failed"`
+	// WebSeedBytes is the part of Downloaded that came from web seeds.
+	WebSeedBytes int64 `json:"web_seed_downloaded,omitempty"`
 }
 
 // statusLine is the one-line status of a torrent, e.g.
@@ -224,6 +229,15 @@ func statusLine(st session.Stats) string {
 	fmt.Fprintf(&b, "%5.1f%%  %s/%s", st.Percent(), formatSize(st.Wanted-st.Left), formatSize(st.Wanted))
 	fmt.Fprintf(&b, "  down %s/s  up %s/s  peers %d (%d %s)", formatSize(int64(st.DownRate)), formatSize(int64(st.UpRate)),
 		st.Peers, st.Seeds, plural(st.Seeds, "seed", "seeds"))
+	if len(st.WebSeeds) > 0 {
+		up := 0
+		for _, ws := range st.WebSeeds {
+			if !ws.Banned && ws.Err == "" {
+				up++
+			}
+		}
+		fmt.Fprintf(&b, "  web seeds %d/%d", up, len(st.WebSeeds))
+	}
 	if !st.Complete {
 		eta := "-"
 		if d, ok := st.ETA(); ok {
