@@ -135,4 +135,3 @@ func (c *fuzzConn) Close() error {
 }
 
 func (c *fuzzConn) SetDeadline(time.Time) error { return nil }
-
