@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"time"
 )
 
 // The exchange (A dials, B accepts):
@@ -34,21 +33,13 @@ type Result struct {
 // offering the methods in provide, and sends ia (the initial payload, at
 // most MaxInitialPayload bytes; typically the BitTorrent handshake)
 // encrypted inside the exchange. It returns the conn to use from then on
-// and the method the peer selected. It sets conn's deadline to
-// HandshakeTimeout from now and clears it before returning; the caller
-// closes conn on error.
+// and the method the peer selected. The caller bounds the time the exchange
+// may take with conn's deadline (see HandshakeTimeout), clears it after,
+// and closes conn on error.
 func Initiate(conn net.Conn, skey [20]byte, provide Method, ia []byte) (c net.Conn, m Method, err error) {
 	if provide&^(Plaintext|RC4) != 0 || provide == 0 || len(ia) > MaxInitialPayload {
 		return nil, 0, fmt.Errorf("mse: bad arguments: provide %v, %d bytes of initial payload", provide, len(ia))
 	}
-	if err := conn.SetDeadline(time.Now().Add(HandshakeTimeout)); err != nil {
-		return nil, 0, err
-	}
-	defer func() {
-		if derr := conn.SetDeadline(time.Time{}); err == nil && derr != nil {
-			c, m, err = nil, 0, derr
-		}
-	}()
 	x, ya, err := newKey()
 	if err != nil {
 		return nil, 0, err
@@ -122,20 +113,12 @@ func Initiate(conn net.Conn, skey [20]byte, provide Method, ia []byte) (c net.Co
 // once per handshake. Of the methods the peer provides and allow permits,
 // prefer is selected if it is among them, else the other. The returned
 // conn first yields the initiator's initial payload, then the rest of the
-// stream. Deadlines are handled as in Initiate.
+// stream. Deadlines are the caller's, as in Initiate.
 //
 // A stranger can make Accept read at most 96+512+20 bytes before it knows
-// the peer knows S, and 20+14+512+2+MaxInitialPayload more, within
-// HandshakeTimeout; it costs two 768-bit modular exponentiations.
+// the peer knows S, and 20+14+512+2+MaxInitialPayload more; it costs two
+// 768-bit modular exponentiations with 160-bit exponents.
 func Accept(conn net.Conn, find func(skeyHash [20]byte) ([20]byte, bool), allow, prefer Method) (c net.Conn, res Result, err error) {
-	if err := conn.SetDeadline(time.Now().Add(HandshakeTimeout)); err != nil {
-		return nil, res, err
-	}
-	defer func() {
-		if derr := conn.SetDeadline(time.Time{}); err == nil && derr != nil {
-			c, res, err = nil, Result{}, derr
-		}
-	}()
 	r := &reader{r: conn}
 	ya, err := r.next(keyLen)
 	if err != nil {

@@ -47,8 +47,9 @@ const (
 	// allows 65535; libtorrent and Transmission send the 68-byte BitTorrent
 	// handshake there, and a stranger should not make us hold 64 KiB.
 	MaxInitialPayload = 1024
-	// HandshakeTimeout bounds the whole exchange in Initiate and Accept,
-	// as peer.HandshakeTimeout bounds the BitTorrent handshake after it.
+	// HandshakeTimeout is the bound we suggest for the whole exchange
+	// (callers set it as conn's deadline): 10 s, as libtorrent's
+	// handshake_timeout.
 	HandshakeTimeout = 10 * time.Second
 )
 
