@@ -88,6 +88,9 @@ type Config struct {
 	// either way (or without interest either way) before a new peer may
 	// take its place in a full torrent; 0 means 60 s. Tests lower it.
 	TurnoverAfter time.Duration
+	// Encryption is the MSE/PE policy for every peer, TCP and uTP; the zero
+	// value is EncryptionPrefer (both accepted, plaintext dialled first).
+	Encryption Encryption
 }
 
 // Session runs torrents: it accepts peers on one listener and routes them to
@@ -117,6 +120,9 @@ func New(cfg Config) (*Session, error) {
 	if cfg.MaxPeers < 0 || cfg.MaxConns < 0 || cfg.UploadRate < 0 || cfg.DownloadRate < 0 || cfg.DialTimeout < 0 || cfg.PeerIdleTimeout < 0 ||
 		cfg.UnchokeSlots < 0 || cfg.RechokeInterval < 0 || cfg.OptimisticInterval < 0 || cfg.PexInterval < 0 || cfg.TurnoverAfter < 0 {
 		return nil, errors.New("session: negative limit in Config")
+	}
+	if cfg.Encryption < EncryptionPrefer || cfg.Encryption > EncryptionPlaintext {
+		return nil, fmt.Errorf("session: unknown %v in Config", cfg.Encryption)
 	}
 	if cfg.MaxPeers == 0 {
 		cfg.MaxPeers = DefaultMaxPeers
@@ -300,12 +306,19 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn, ip netip.Ad
 	defer stop()
 	var t *Torrent
 	var mg *Magnet
-	theirs, err := peer.Accept(conn, func(ih [20]byte) (peer.Handshake, bool) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		t, mg = s.torrents[ih], s.magnets[ih]
-		return s.handshake(ih), t != nil || mg != nil
-	})
+	var theirs peer.Handshake
+	hsConn, wire, skey, err := s.sniff(conn)
+	if err == nil {
+		theirs, err = peer.Accept(hsConn, func(ih [20]byte) (peer.Handshake, bool) {
+			if skey != nil && ih != *skey {
+				return peer.Handshake{}, false // MSE was keyed for another torrent
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			t, mg = s.torrents[ih], s.magnets[ih]
+			return s.handshake(ih), t != nil || mg != nil
+		})
+	}
 	s.conns.releaseIP(ip)
 	s.logRecovered(s.conns.handshakeDone())
 	// A full torrent still gets the peer: its loop may make room by
@@ -319,10 +332,10 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn, ip netip.Ad
 		return
 	}
 	if t == nil {
-		mg.accept(ctx, conn, theirs)
+		mg.accept(ctx, wire, theirs)
 		return
 	}
-	t.incoming(ctx, conn, theirs)
+	t.incoming(ctx, wire, theirs)
 }
 
 // dialPeer opens a connection to addr counted in the session's limits, or
