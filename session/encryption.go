@@ -154,8 +154,10 @@ func (s *Session) initiateMSE(nc net.Conn, ih [20]byte) (net.Conn, peer.Handshak
 	return ec, theirs, nil
 }
 
-// hungUp reports whether err is the peer closing the connection on us,
-// as one that requires encryption does on a plaintext handshake.
+// hungUp reports whether err is the peer closing the connection before it
+// answered: as one that requires encryption does on a plaintext handshake,
+// or one with TCP off on any. A reset counts: the peer closed while our
+// bytes were on their way.
 func hungUp(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 }

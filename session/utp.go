@@ -2,9 +2,7 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -99,7 +97,9 @@ func (s *Session) connect(ctx context.Context, addr netip.AddrPort, ih [20]byte)
 		}
 		err = fmt.Errorf("%w; then encrypted: %v", err, eerr)
 	}
-	if err != nil && overTCP && s.utp != nil && ctx.Err() == nil && errors.Is(err, io.EOF) {
+	// A reset counts as a hang-up too: the peer closed while our bytes
+	// were on their way (seen with libtorrent's TCP off, about 1 run in 3).
+	if err != nil && overTCP && s.utp != nil && ctx.Err() == nil && hungUp(err) {
 		if ok, first := s.conns.acquire(false); !ok {
 			s.refused(first, addr.String())
 			return nil, hs, err
