@@ -2,9 +2,7 @@ package interop_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,13 +13,13 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"swarm/metadata"
 	"swarm/metainfo"
 	"swarm/peer"
+	"swarm/session"
 )
 
-// TestFetchMetadataFromLibtorrent gets a torrent's info dict from a libtorrent seed over
-// ut_metadata (BEP 9), as a magnet link does, for a torrent swarm made (v1) and one
+// TestFetchMetadataFromLibtorrent: a magnet link's torrent gets its info dict from a
+// libtorrent seed over ut_metadata (BEP 9), for a torrent swarm made (v1) and one
 // libtorrent made (hybrid v1+v2); both info dicts span several 16 KiB metadata pieces.
 func TestFetchMetadataFromLibtorrent(t *testing.T) {
 	py := need(t, "/usr/bin/python3")
@@ -56,30 +54,35 @@ func TestFetchMetadataFromLibtorrent(t *testing.T) {
 			lt.waitFor(t, regexp.MustCompile(`listening`), 30*time.Second)
 			waitListening(t, port, 30*time.Second)
 
-			var id [20]byte
-			copy(id[:], "-SW0001-")
-			rand.Read(id[8:])
 			log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
+			sess, err := session.New(session.Config{ListenAddr: "127.0.0.1:0", Logger: &log, NoUTP: true})
+			if err != nil {
+				t.Fatal(err)
+			}
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
+			runErr := make(chan error, 1)
+			go func() { runErr <- sess.Run(ctx) }()
+			defer func() { cancel(); <-runErr }()
 			// lt_peer.py says "listening" before libtorrent has finished adding the torrent,
-			// and until then it resets a handshake for it: Fetch dials again after a backoff.
-			peers := make(chan netip.AddrPort, 1)
-			peers <- netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
-			close(peers)
-			got, err := metadata.Fetch(ctx, metadata.Config{
-				InfoHash:   want.InfoHash,
-				PeerID:     id,
-				Peers:      peers,
-				Logger:     &log,
-				Client:     "swarm interop",
-				RetryDelay: 250 * time.Millisecond,
-			})
+			// and until then it resets a handshake for it: the torrent dials again after a
+			// backoff.
+			link := fmt.Sprintf("magnet:?xt=urn:btih:%s&x.pe=127.0.0.1:%d", want.InfoHash, port)
+			dir := t.TempDir()
+			tor, err := sess.AddMagnet(link, session.TorrentConfig{Open: func(ctx context.Context, m *metainfo.MetaInfo) (session.TorrentConfig, error) {
+				return session.OpenContent(ctx, m, dir, session.OpenOptions{})
+			}})
 			if err != nil {
-				t.Fatalf("Fetch from libtorrent: %v", err)
+				t.Fatal(err)
 			}
+			select {
+			case <-tor.Opened():
+			case <-ctx.Done():
+				t.Fatalf("no metadata from libtorrent within a minute: %+v", tor.Stats())
+			}
+			got := tor.Info().InfoBytes
 			if string(got) != string(want.InfoBytes) {
-				t.Fatalf("Fetch from libtorrent = %d bytes, want the torrent's %d-byte info dict", len(got), len(want.InfoBytes))
+				t.Fatalf("info dict from libtorrent = %d bytes, want the torrent's %d-byte info dict", len(got), len(want.InfoBytes))
 			}
 			m, err := metainfo.FromInfo(got, want.Tiers())
 			if err != nil || m.InfoHash != want.InfoHash || m.Info.Hybrid != (kind == "libtorrent hybrid") {

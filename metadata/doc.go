@@ -1,12 +1,9 @@
-// Package metadata fetches a torrent's info dictionary from peers for a magnet link, with
-// the extension protocol (BEP 10) and metadata exchange (BEP 9). Fetch dials a bounded
-// number of peers in parallel, and asks the peers that connect to us (handed over after
-// the handshake by whoever listens), takes the whole info dict from one peer and checks it
-// against the info hash; a peer that rejects, stalls or sends bytes of the wrong size or
-// hash is dropped, and one that is not ready (refuses or resets the handshake) is dialled
-// again after a doubling backoff, a bounded number of times. The sizes peers claim share a
-// memory budget, one fetch per claimed size at a time, and the IP of a peer whose info dict
-// fails the hash is banned until Fetch returns. It does not serve metadata (the
-// session does), listen, nor find peers (trackers and the DHT do). Fetch owns every goroutine
-// it starts and waits for them before it returns.
+// Package metadata assembles a torrent's info dictionary for a magnet link from the
+// ut_metadata pieces (BEP 9) peers send over the extension protocol (BEP 10). Its Assembler
+// decides which peer to ask for which piece, bounds the memory the sizes peers claim may
+// take (a shared budget, one fetch per claimed size at a time), and checks the whole dict
+// against the info hash, naming the peer whose dict fails it. It is pure: the session's
+// torrent loop owns the connections, sends the requests and passes the time in; the
+// package does no I/O, reads no clock and starts no goroutines. It does not serve metadata
+// (the session does), nor find peers.
 package metadata

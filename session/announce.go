@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"swarm/tracker"
@@ -29,10 +30,27 @@ const lastAnnounceTimeout = 5 * time.Second
 
 // trackers returns the tiers to announce to.
 func (t *Torrent) trackers() [][]string {
-	if t.cfg.Trackers != nil {
+	if t.cfg.Trackers != nil || t.m == nil {
 		return t.cfg.Trackers
 	}
 	return t.m.Tiers()
+}
+
+// answerCounter counts the tracker URLs that have answered an announce.
+// Only the announce loop's goroutine calls it.
+type answerCounter struct {
+	tracker.Transport
+	seen  map[string]bool
+	count *atomic.Int32
+}
+
+func (c *answerCounter) Announce(ctx context.Context, url string, req tracker.AnnounceRequest) (tracker.AnnounceResponse, error) {
+	resp, err := c.Transport.Announce(ctx, url, req)
+	if err == nil && !c.seen[url] {
+		c.seen[url] = true
+		c.count.Add(1)
+	}
+	return resp, err
 }
 
 // announceLoop announces to the trackers on their schedule (started first,
@@ -41,7 +59,7 @@ func (t *Torrent) trackers() [][]string {
 func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 	a, err := tracker.NewAnnouncer(tracker.AnnouncerConfig{
 		Tiers:     tiers,
-		Transport: &tracker.Client{UserAgent: "swarm/0.1"},
+		Transport: &answerCounter{Transport: &tracker.Client{UserAgent: "swarm/0.1", HTTP: t.sess.http}, seen: map[string]bool{}, count: &t.answered},
 		Logger:    &t.log,
 		// A client that cannot reach its tracker retries sooner than
 		// the package default; the backoff still doubles to 30 min.
@@ -60,6 +78,7 @@ func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 	// lastDeadline bounds the announces at shutdown; zero means
 	// lastAnnounceTimeout from when they start.
 	var lastDeadline time.Time
+	retry := magnetRetryMin // while fetching the metadata with no peer
 	for {
 		ev := event
 		if ev == tracker.EventNone && completedOwed {
@@ -111,6 +130,11 @@ func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 			// Short of peers: ask again soon. The announcer refuses
 			// (ErrTooSoon) until the tracker's min interval has passed.
 			wait = min(wait, shortOfPeersRetry)
+			if st.State == StateMetadata && st.Peers == 0 {
+				// No peer to ask for the info dict: sooner still, as a
+				// seed that announced just after us is named only now.
+				wait, retry = min(wait, retry), min(2*retry, shortOfPeersRetry)
+			}
 		}
 		timer := time.NewTimer(max(wait, time.Second))
 		select {
@@ -171,13 +195,17 @@ func (t *Torrent) announceRequest(ev tracker.Event) tracker.AnnounceRequest {
 	if a, ok := t.sess.listener.Addr().(*net.TCPAddr); ok {
 		port = a.Port
 	}
+	left := st.Left
+	if st.State == StateMetadata || st.State == StateChecking {
+		left = magnetLeft // not 0: the tracker would take us for a seed
+	}
 	return tracker.AnnounceRequest{
 		InfoHash:   t.infoHash,
 		PeerID:     t.sess.peerID,
 		Port:       uint16(port),
 		Uploaded:   st.Uploaded,
 		Downloaded: st.Downloaded,
-		Left:       st.Left,
+		Left:       left,
 		Event:      ev,
 		NumWant:    50,
 		Key:        t.sess.key,

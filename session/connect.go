@@ -74,7 +74,11 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 		}
 		return
 	}
-	conn.SetNumPieces(t.geo.NumPieces())
+	if t.m != nil {
+		// Before the info dict, the decoder's default bound holds (a
+		// bitfield of up to 2 Mi pieces).
+		conn.SetNumPieces(t.geo.NumPieces())
+	}
 	pctx, cancel := context.WithCancel(ctx)
 	p := &peerConn{
 		t: t, conn: conn, addr: ev.addr, id: ev.hs.PeerID, outgoing: ev.outgoing, ctx: pctx, cancel: cancel,
@@ -99,14 +103,23 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	if ev.hs.Reserved.Extended() {
 		t.sendExtensionHandshake(p)
 	}
-	if node := t.sess.cfg.DHT; node != nil && ev.hs.Reserved.DHT() && !t.m.Info.Private {
+	if node := t.sess.cfg.DHT; node != nil && ev.hs.Reserved.DHT() && !t.private() {
 		p.send(peer.Message{ID: peer.Port, Port: node.Addr().Port()})
 	}
-	// Tell the peer what we have: a bitfield, unless we have nothing.
+	// Tell the peer what we have: a bitfield, unless we have nothing (or
+	// know nothing yet: learnInfo sends it then).
+	t.sendBitfield(p)
+	t.publishStats()
+}
+
+// sendBitfield tells p which pieces we have, unless we have none.
+func (t *Torrent) sendBitfield(p *peerConn) {
+	if t.picker == nil {
+		return
+	}
 	if have := t.picker.Have(); have.Count() > 0 {
 		p.send(peer.Message{ID: peer.Bitfield, Bitfield: have.Bytes()})
 	}
-	t.publishStats()
 }
 
 // sendExtensionHandshake tells a BEP 10 peer who we are and how many
@@ -138,7 +151,13 @@ func (t *Torrent) disconnect(p *peerConn, err error) {
 	if !p.amChoking && p.peerInterested {
 		t.rechoke(time.Now()) // its slot goes to someone else now
 	}
-	t.picker.PeerLeft(p)
+	if t.picker != nil {
+		t.picker.PeerLeft(p)
+	}
+	if t.meta != nil {
+		t.meta.Drop(p)
+		t.requestMetadata(time.Now())
+	}
 	if p.outgoing {
 		t.addrs.closed(p.addr, time.Now())
 	} else if p.listen.IsValid() {

@@ -45,6 +45,7 @@ func (t *Torrent) dhtLoop(ctx context.Context, node *dht.Node) {
 		if ctx.Err() != nil {
 			return
 		}
+		t.lookups.Add(1)
 		short := err != nil
 		if err != nil {
 			t.log.Debug().Err(err).Msg("DHT announce failed")
@@ -84,7 +85,7 @@ const (
 
 // onPort takes a peer's PORT message. Loop only.
 func (t *Torrent) onPort(p *peerConn, port uint16) error {
-	if t.m.Info.Private {
+	if t.private() {
 		return nil // BEP 27: nothing of a private torrent's peers goes to the DHT
 	}
 	now := time.Now()

@@ -2,9 +2,9 @@
 // listener and its torrents; each torrent owns its peers, picker, storage and
 // announcer, and is driven by one goroutine (its loop). Peer connections run
 // a reader and a writer goroutine that talk to the loop through events. A
-// Magnet is a magnet link before its metadata: it finds peers, takes the
-// ones that connect for its info hash, and fetches the info dict (package
-// metadata) so the torrent can be added.
+// torrent added by AddMagnet starts in the metadata state: its loop fetches
+// the info dict over its own peer connections (package metadata assembles
+// it), then opens the storage and downloads over the same connections.
 //
 // Every goroutine started here is waited for: Run returns only after all of
 // them have stopped. Only cmd/ and lab import this package.

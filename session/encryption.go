@@ -98,18 +98,14 @@ func (s *Session) sniff(conn net.Conn) (hs, wire net.Conn, skey *[20]byte, err e
 	return ec, ec, &res.SKey, nil
 }
 
-// findStreamKey returns the info hash of a torrent or magnet of ours whose
-// HASH('req2', info hash) is h. It hashes each info hash, once per
-// incoming MSE handshake (about 0.3 µs per torrent).
+// findStreamKey returns the info hash of a torrent of ours (a magnet link's
+// too, before its metadata) whose HASH('req2', info hash) is h. It hashes
+// each info hash, once per incoming MSE handshake (about 0.3 µs per
+// torrent).
 func (s *Session) findStreamKey(h [20]byte) ([20]byte, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ih := range s.torrents {
-		if mse.StreamKeyHash(ih) == h {
-			return ih, true
-		}
-	}
-	for ih := range s.magnets {
 		if mse.StreamKeyHash(ih) == h {
 			return ih, true
 		}

@@ -69,6 +69,12 @@ type peersFound struct {
 	src   addrSource
 }
 
+// contentOpened: TorrentConfig.Open returned, for a magnet link's torrent.
+type contentOpened struct {
+	cfg TorrentConfig
+	err error
+}
+
 func (peerConnected) isEvent() {}
 func (dialFailed) isEvent()    {}
 func (peerMessage) isEvent()   {}
@@ -77,3 +83,4 @@ func (peerClosed) isEvent()    {}
 func (blockWritten) isEvent()  {}
 func (pieceHashed) isEvent()   {}
 func (peersFound) isEvent()    {}
+func (contentOpened) isEvent() {}

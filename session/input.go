@@ -16,8 +16,9 @@ import (
 )
 
 // This file turns what a person hands a front end (a .torrent's path or
-// URL, a magnet link, a peer's HOST:PORT, file patterns) into what the
-// engine takes, so that every front end reads them the same way.
+// URL, a peer's HOST:PORT, file patterns) into what the engine takes, so
+// that every front end reads them the same way (AddMagnet reads a magnet
+// link).
 
 // URLError is ReadTorrent's error for a URL that cannot be requested at all:
 // a mistake in it, not a failure to fetch it. URL is masked (tracker.MaskURL).
@@ -84,25 +85,6 @@ func ResolvePeer(s string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("cannot resolve %s", host)
 	}
 	return netip.ParseAddrPort(net.JoinHostPort(addrs[0], port))
-}
-
-// ParseMagnetLink reads a magnet link into the config of its Magnet: each
-// tracker (tr) a tier of its own, and the peers (x.pe) that resolve.
-func ParseMagnetLink(link string) (MagnetConfig, error) {
-	mg, err := metainfo.ParseMagnet(link)
-	if err != nil {
-		return MagnetConfig{}, err
-	}
-	cfg := MagnetConfig{InfoHash: mg.InfoHash}
-	for _, p := range mg.Peers {
-		if a, err := ResolvePeer(p); err == nil {
-			cfg.Peers = append(cfg.Peers, a)
-		}
-	}
-	for _, u := range mg.Trackers {
-		cfg.Trackers = append(cfg.Trackers, []string{u})
-	}
-	return cfg, nil
 }
 
 // PatternError is SkipFiles' error for a pattern that is malformed (Err

@@ -52,7 +52,11 @@ var errTooManyConns = errors.New("too many open peer connections")
 // storage keeps up to storage.MaxOpenFiles files open plus its folder, a
 // resume record is written through a temporary file, and one announce at a
 // time needs a socket.
+// A magnet link's torrent (info nil) reserves the most any torrent needs.
 func torrentReserve(info *metainfo.Info) int {
+	if info == nil {
+		return storage.MaxOpenFiles + 4
+	}
 	return min(len(info.Files), storage.MaxOpenFiles) + 4
 }
 

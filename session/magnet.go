@@ -1,316 +1,337 @@
 package session
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"sync"
-	"sync/atomic"
+	"strings"
 	"time"
+	"unicode"
 
-	"github.com/rs/zerolog"
-
-	"swarm/dht"
 	"swarm/metadata"
 	"swarm/metainfo"
 	"swarm/peer"
-	"swarm/tracker"
+	"swarm/piece"
 )
 
-// Timing and bounds of a magnet link's metadata phase.
+// A magnet link's torrent starts in the metadata state: it announces, dials
+// and accepts peers like any torrent, and asks the peers that offer the
+// info dict (ut_metadata with a metadata_size, BEP 9 over BEP 10) for it,
+// through a metadata.Assembler that owns the pure part (which peer is asked
+// for which piece, the 24 MiB budget of claimed sizes, the hash check).
+// What peers say they have before we know the piece count is kept
+// (earlyHave). Once the dict matches the info hash, TorrentConfig.Open
+// opens the storage off the loop; then each connected peer gets our
+// bitfield (as libtorrent sends it once it has the metadata) and its own is
+// applied, and the download goes on over the same connections.
+
+// Timing and bounds of the metadata state.
 const (
-	// magnetRetryMin: while no peer is connected, trackers and the DHT are
-	// asked again this soon, then twice as long each time up to
-	// shortOfPeersRetry (trackers, within their min interval) and
-	// dhtRetryMax (the DHT). A seed that announces a second after us is
+	// magnetRetryMin: while no peer is connected, trackers are asked again
+	// this soon, then twice as long each time up to shortOfPeersRetry
+	// (within their min interval); the DHT does the same on its own
+	// schedule (dhtRetryMin). A seed that announces a second after us is
 	// found on our next announce, if it has not connected to us first.
 	magnetRetryMin = time.Second
-	// magnetMaxPeers bounds the addresses kept from trackers, the DHT and
-	// the link: the ones the fetch is given and the torrent starts with.
-	magnetMaxPeers = 500
 	// magnetLeft is the "left" we announce without the metadata: not 0, so
 	// that trackers do not take us for a seed. libtorrent sends 16 KiB.
 	magnetLeft = 16 << 10
+	// maxEarlyPieces bounds the have messages kept before the piece count
+	// is known: no info dict we would fetch (peer.MaxMetadataSize) holds
+	// more piece hashes.
+	maxEarlyPieces = peer.MaxMetadataSize / 20
+	// maxNameLen bounds a magnet link's display name.
+	maxNameLen = 255
 )
 
-// MagnetConfig says what a Magnet looks for and where.
-type MagnetConfig struct {
-	// InfoHash is the v1 info hash of the torrent (xt=urn:btih).
-	InfoHash [20]byte
-	// Trackers are the link's trackers (tr), as tiers. During the metadata
-	// phase each is announced to, not only the first that answers (BEP 12):
-	// finding a peer soon matters most then. They become the torrent's
-	// announce list.
-	Trackers [][]string
-	// Peers are the link's peer addresses (x.pe).
-	Peers []netip.AddrPort
-}
+var errMetadataTimeout = errors.New("metadata: no piece of the info dict in time")
 
-// MagnetStats is a snapshot of what a Magnet is doing, for a status line.
-type MagnetStats struct {
-	Trackers         int // tracker URLs
-	TrackersAnswered int // of those, the ones that have answered an announce
-	PeersFound       int // distinct addresses from trackers, the DHT, the link and peers that connected
-	Connecting       int // outgoing connections before the handshake
-	Connected        int // peers being asked for the metadata, both directions
-	DHT              bool
-	DHTNodes         int // nodes in the DHT routing table
-	DHTLookups       int // DHT lookups finished
-}
-
-// Magnet is a torrent known only by its info hash (a magnet link), before
-// its metadata: it announces to its trackers and into the DHT on the
-// schedule of a torrent short of peers, dials the peers they name, takes the
-// peers that connect to the session for its info hash, and fetches the info
-// dict from any of them over ut_metadata (BEP 9). Run returns the torrent;
-// the caller then adds it to the session (NewTorrent, AddTorrent).
-//
-// Its connections are not handed to the torrent: the torrent dials the
-// addresses Run returns again (issue 14 fetches the metadata inside the
-// torrent's own loop instead).
-type Magnet struct {
-	sess *Session
-	cfg  MagnetConfig
-	log  zerolog.Logger
-	// incoming hands peers the session accepted for our info hash to the
-	// fetch; unbuffered, so a peer is either taken by the fetch or, once
-	// done is closed, closed by the session.
-	incoming chan metadata.Accepted
-	done     chan struct{}
-	peers    chan netip.AddrPort // new addresses for the fetch; room for magnetMaxPeers
-	fetch    metadata.Stats
-	answered atomic.Int32 // trackers that have answered
-	lookups  atomic.Int32 // DHT lookups finished
-	ran      atomic.Bool
-
-	mu    sync.Mutex // guards found
-	found []netip.AddrPort
-	seen  map[netip.AddrPort]bool
-}
-
-// NewMagnet prepares the metadata phase of a magnet link; Run runs it.
-func (s *Session) NewMagnet(cfg MagnetConfig) (*Magnet, error) {
-	if cfg.InfoHash == [20]byte{} {
-		return nil, errors.New("magnet: no info hash")
+// AddMagnet adds the torrent of a magnet link to the session, in the
+// metadata state, and starts it if the session runs. The link's trackers
+// (one tier each, as libtorrent makes them) are its announce list unless
+// cfg.Trackers is set; its x.pe peers that resolve (ResolvePeer: a host
+// name is looked up) join cfg.Peers. cfg.Open is required and opens the
+// storage once the info dict is known; cfg.Store, Have, SaveResume and
+// Wanted must be unset (Open gives them). The torrent's Name is the link's
+// dn (or the info hash) until the info dict arrives; Opened is closed once
+// the storage is open.
+func (s *Session) AddMagnet(link string, cfg TorrentConfig) (*Torrent, error) {
+	mg, err := metainfo.ParseMagnet(link)
+	if err != nil {
+		return nil, err
 	}
-	return &Magnet{
-		sess:     s,
-		cfg:      cfg,
-		log:      s.log.With().Str("infohash", metainfo.Hash(cfg.InfoHash).String()).Logger(),
-		incoming: make(chan metadata.Accepted),
-		done:     make(chan struct{}),
-		peers:    make(chan netip.AddrPort, magnetMaxPeers),
-		seen:     map[netip.AddrPort]bool{},
-	}, nil
-}
-
-// Stats returns what the magnet is doing; safe from any goroutine.
-func (m *Magnet) Stats() MagnetStats {
-	st := MagnetStats{
-		TrackersAnswered: int(m.answered.Load()),
-		Connecting:       int(m.fetch.Dialling.Load()),
-		Connected:        int(m.fetch.Connected.Load()),
-		DHTLookups:       int(m.lookups.Load()),
+	if cfg.Open == nil {
+		return nil, errors.New("magnet: no TorrentConfig.Open to open the storage once the info dict arrives")
 	}
-	for _, tier := range m.cfg.Trackers {
-		st.Trackers += len(tier)
+	if cfg.Store != nil || cfg.Have != nil || cfg.SaveResume != nil || cfg.Wanted != nil {
+		return nil, errors.New("magnet: Store, Have, SaveResume and Wanted come from TorrentConfig.Open")
 	}
-	m.mu.Lock()
-	st.PeersFound = len(m.found)
-	m.mu.Unlock()
-	if node := m.sess.cfg.DHT; node != nil {
-		st.DHT, st.DHTNodes = true, node.Stats().Nodes
-	}
-	return st
-}
-
-// Run finds peers and fetches the info dict, until it has it or ctx ends.
-// It returns the torrent, with the magnet's trackers as its announce list,
-// and the peer addresses found (the link's first), for the torrent to dial.
-// The session should be running (Session.Run): peers that connect to us
-// before it does wait unanswered. One Run per info hash at a time, and none
-// for a torrent already in the session; Run may be called once. Every
-// goroutine it starts has ended when it returns.
-func (m *Magnet) Run(ctx context.Context) (*metainfo.MetaInfo, []netip.AddrPort, error) {
-	if !m.ran.CompareAndSwap(false, true) {
-		return nil, nil, errors.New("magnet: Run called twice")
-	}
-	s, ih := m.sess, m.cfg.InfoHash
-	s.mu.Lock()
-	if s.torrents[ih] != nil || s.magnets[ih] != nil {
-		s.mu.Unlock()
-		return nil, nil, fmt.Errorf("magnet %x: the torrent is already in the session", ih)
-	}
-	s.magnets[ih] = m
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.magnets, ih)
-		s.mu.Unlock()
-		close(m.done)
-	}()
-
-	lctx, stopLoops := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer stopLoops()
-	m.add(m.cfg.Peers, true)
-	for _, tier := range m.cfg.Trackers {
-		for _, u := range tier {
-			wg.Go(func() { m.announceLoop(ctx, lctx, u) })
+	cfg.Peers = append([]netip.AddrPort(nil), cfg.Peers...)
+	for _, p := range mg.Peers {
+		if a, err := ResolvePeer(p); err == nil {
+			cfg.Peers = append(cfg.Peers, a)
 		}
 	}
-	if node := s.cfg.DHT; node != nil {
-		wg.Go(func() { m.dhtLoop(lctx, node) })
-	}
-	info, err := metadata.Fetch(lctx, metadata.Config{
-		InfoHash:   ih,
-		PeerID:     s.peerID,
-		Peers:      m.peers,
-		Incoming:   m.incoming,
-		Found:      func(a netip.AddrPort) { m.add([]netip.AddrPort{a}, false) },
-		Stats:      &m.fetch,
-		Logger:     &m.log,
-		ListenPort: s.listenPort(),
-		Client:     "swarm " + Version,
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("metadata of %x: %w", ih, err)
-	}
-	mi, err := metainfo.FromInfo(info, m.cfg.Trackers)
-	if err != nil {
-		return nil, nil, fmt.Errorf("metadata of %x: %w", ih, err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return mi, append([]netip.AddrPort(nil), m.found...), nil
-}
-
-// accept hands a peer that connected for our info hash to the fetch, or
-// closes it once the fetch has ended. It runs on the session's goroutine
-// for that connection.
-func (m *Magnet) accept(ctx context.Context, conn net.Conn, hs peer.Handshake) {
-	select {
-	case m.incoming <- metadata.Accepted{Conn: conn, Handshake: hs}:
-	case <-m.done:
-		conn.Close()
-	case <-ctx.Done():
-		conn.Close()
-	}
-}
-
-// add records addresses not seen before, up to magnetMaxPeers, and queues
-// them for the fetch to dial if dial is set (never blocking: the queue has
-// room for them all). A peer that connected to us is recorded, not dialled:
-// the fetch is asking it already.
-func (m *Magnet) add(addrs []netip.AddrPort, dial bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, a := range addrs {
-		a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
-		if !a.IsValid() || a.Port() == 0 || m.seen[a] || len(m.found) >= magnetMaxPeers {
-			continue
-		}
-		m.seen[a] = true
-		m.found = append(m.found, a)
-		if dial {
-			m.peers <- a
+	if cfg.Trackers == nil {
+		for _, u := range mg.Trackers {
+			cfg.Trackers = append(cfg.Trackers, []string{u})
 		}
 	}
+	name := displayName(mg.Name)
+	if name == "" {
+		name = mg.InfoHash.String()
+	}
+	t, err := s.newTorrent(mg.InfoHash, name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if t.meta, err = metadata.New[*peerConn](metadata.Config{InfoHash: mg.InfoHash}); err != nil {
+		return nil, err
+	}
+	t.publishStats()
+	if err := s.AddTorrent(t); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
-// announceLoop announces to one tracker: started first, then on the
-// tracker's interval, or after magnetRetryMin doubling while no peer is
-// connected (never before the tracker's min interval: the Announcer refuses
-// with ErrTooSoon). It ends when lctx does; if ctx has ended too (the user
-// gave up, not the metadata arrived) it tells the tracker we stopped.
-func (m *Magnet) announceLoop(ctx, lctx context.Context, url string) {
-	a, err := tracker.NewAnnouncer(tracker.AnnouncerConfig{
-		Tiers:      [][]string{{url}},
-		Transport:  &tracker.Client{UserAgent: "swarm/" + Version},
-		Logger:     &m.log,
-		MinBackoff: 15 * time.Second, // as a torrent's
-	})
-	if err != nil {
-		m.log.Warn().Err(err).Str("tracker_url", tracker.MaskURL(url)).Msg("magnet: unusable tracker")
+// displayName makes a magnet link's dn safe to print: no control
+// characters, at most maxNameLen bytes.
+func displayName(dn string) string {
+	dn = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, dn)
+	if len(dn) > maxNameLen {
+		dn = strings.ToValidUTF8(dn[:maxNameLen], "")
+	}
+	return strings.TrimSpace(dn)
+}
+
+// offerFrom takes the metadata_size of p's extension handshake: a peer with
+// ut_metadata and a size is asked for the info dict; one that no longer
+// offers it is forgotten. Loop only, in the metadata state.
+func (t *Torrent) offerFrom(p *peerConn, size int) {
+	if p.utMetadata == 0 || size == 0 {
+		t.meta.Drop(p)
 		return
 	}
-	req := tracker.AnnounceRequest{InfoHash: m.cfg.InfoHash, PeerID: m.sess.peerID, Port: m.sess.listenPort(),
-		Left: magnetLeft, Event: tracker.EventStarted, NumWant: 50, Key: m.sess.key, Compact: true}
-	answered := false
-	retry := magnetRetryMin
-	for {
-		resp, err := a.Announce(lctx, req)
-		switch {
-		case err == nil:
-			m.log.Debug().Str("tracker_url", tracker.MaskURL(url)).Stringer("event", req.Event).Int("peers", len(resp.Peers)).Msg("magnet: announced")
-			if !answered {
-				answered = true
-				m.answered.Add(1)
-			}
-			m.add(resp.Peers, true)
-			req.Event = tracker.EventNone
-		case lctx.Err() != nil:
-		case errors.Is(err, tracker.ErrTooSoon):
-		default:
-			m.log.Debug().Err(err).Str("tracker_url", tracker.MaskURL(url)).Msg("magnet: announce failed")
-		}
-		wait := time.Until(a.NextAnnounce())
-		if m.fetch.Connected.Load() == 0 {
-			wait, retry = min(wait, retry), min(2*retry, shortOfPeersRetry)
-		}
-		select {
-		case <-lctx.Done():
-			if ctx.Err() != nil && answered {
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastAnnounceTimeout)
-				req.Event = tracker.EventStopped
-				a.Announce(sctx, req)
-				cancel()
-			}
-			return
-		case <-time.After(max(wait, magnetRetryMin)):
-		}
+	if err := t.meta.Offer(p, size); err != nil {
+		p.log.Debug().Err(err).Msg("metadata: peer not asked")
+		return
 	}
+	t.requestMetadata(time.Now())
 }
 
-// dhtLoop announces the info hash into the DHT (BEP 5) and takes the peers
-// the lookups find, as a torrent does, but again after magnetRetryMin
-// doubling while no peer is connected.
-func (m *Magnet) dhtLoop(ctx context.Context, node *dht.Node) {
-	retry, joinRetry := magnetRetryMin, dhtJoinRetry
-	for {
-		lctx, cancel := context.WithTimeout(ctx, dhtLookupTimeout)
-		peers, err := node.Announce(lctx, dht.ID(m.cfg.InfoHash), int(m.sess.listenPort()))
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		m.lookups.Add(1)
+// requestMetadata sends the ut_metadata requests the assembler wants sent.
+func (t *Torrent) requestMetadata(now time.Time) {
+	if t.meta == nil {
+		return
+	}
+	for _, r := range t.meta.Requests(now) {
+		payload, err := peer.MetadataMessage{Type: peer.MetadataRequest, Piece: r.Piece}.Marshal()
 		if err != nil {
-			m.log.Debug().Err(err).Msg("magnet: DHT announce failed")
-		}
-		m.add(peers, true)
-		wait := dhtAnnounceInterval
-		switch {
-		case errors.Is(err, dht.ErrNoNodes) && joinRetry < magnetRetryMin:
-			wait, joinRetry = joinRetry, 2*joinRetry // not joined yet: bootstrap is under way
-		case m.fetch.Connected.Load() == 0:
-			wait, retry = retry, min(2*retry, dhtRetryMax)
-		}
-		select {
-		case <-ctx.Done():
+			t.log.Error().Err(err).Msg("encode metadata request")
 			return
-		case <-time.After(wait):
+		}
+		r.Peer.send(peer.Message{ID: peer.Extended, ExtendedID: r.Peer.utMetadata, Payload: payload})
+	}
+}
+
+// onMetadataPiece takes a data or reject message in the metadata state. An
+// error drops the peer; an info dict that fails the hash bans its IP.
+func (t *Torrent) onMetadataPiece(p *peerConn, msg peer.MetadataMessage) error {
+	now := time.Now()
+	if msg.Type == peer.MetadataReject {
+		return t.meta.Reject(p, msg.Piece)
+	}
+	info, err := t.meta.Data(p, msg, now)
+	switch {
+	case errors.Is(err, metadata.ErrHashMismatch):
+		t.banForMetadata(p, err)
+		return nil
+	case err != nil:
+		return violation("%v", err)
+	case info == nil:
+		t.requestMetadata(now)
+		return nil
+	}
+	p.log.Info().Bool("incoming", !p.outgoing).Int("bytes", len(info)).Msg("metadata received")
+	t.gotInfo(info)
+	return nil
+}
+
+// banForMetadata refuses the IP and peer id of p, whose info dict failed
+// the hash, as a peer whose data fails a piece's hash is: its other
+// connections go, and none of them is asked again.
+func (t *Torrent) banForMetadata(p *peerConn, why error) {
+	ip := p.addr.Addr().Unmap()
+	t.addrs.ban(ip)
+	t.bannedIDs[p.id] = true
+	p.log.Info().Err(why).Msg("metadata: peer sent a bad info dict; its IP is banned for this torrent")
+	for q := range t.peers {
+		if q.addr.Addr().Unmap() == ip {
+			t.disconnect(q, fmt.Errorf("banned address: a peer at %s sent an info dict that failed the hash", ip))
 		}
 	}
 }
 
-// listenPort is the TCP port the session accepts peers on.
-func (s *Session) listenPort() uint16 {
-	if a, ok := s.listener.Addr().(*net.TCPAddr); ok {
-		return uint16(a.Port)
+// gotInfo leaves the metadata state with the verified info dict: the
+// torrent knows its name and pieces and serves the dict from now on, and a
+// goroutine opens its storage (cfg.Open).
+func (t *Torrent) gotInfo(info []byte) {
+	m, err := metainfo.FromInfo(info, t.cfg.Trackers)
+	if err == nil && m.InfoHash != t.infoHash {
+		err = fmt.Errorf("info hash %v, want %v", m.InfoHash, metainfo.Hash(t.infoHash))
 	}
-	return 0
+	if err != nil {
+		t.fail(fmt.Errorf("metadata of %v: %w", metainfo.Hash(t.infoHash), err))
+		return
+	}
+	t.meta = nil
+	t.setInfo(m)
+	if m.Info.Private {
+		// BEP 27: no DHT and no pex from now on.
+		if t.stopDHT != nil {
+			t.stopDHT()
+		}
+		t.log.Info().Msg("the torrent is private (BEP 27): its peers will come from its trackers only")
+	}
+	t.publishStats()
+	ctx := t.ctx
+	t.wg.Go(func() {
+		cfg, err := t.cfg.Open(ctx, m)
+		if err == nil && cfg.Store == nil {
+			err = errors.New("TorrentConfig.Open returned no Store")
+		}
+		if err != nil && cfg.Store != nil {
+			cfg.Store.Close()
+			cfg.Store = nil
+		}
+		if !t.post(ctx, contentOpened{cfg: cfg, err: err}) && cfg.Store != nil {
+			cfg.Store.Close()
+		}
+	})
+}
+
+// onOpened takes the storage Open returned and starts downloading over the
+// connections the torrent has: each peer hears our bitfield, and what it
+// said it has before we knew the piece count is applied.
+func (t *Torrent) onOpened(ev contentOpened) {
+	err := ev.err
+	if err == nil {
+		if err = t.setContent(ev.cfg); err != nil {
+			ev.cfg.Store.Close()
+		}
+	}
+	if err != nil {
+		t.fail(fmt.Errorf("open storage: %w", err))
+		return
+	}
+	t.startContent()
+	for p := range t.peers {
+		if err := t.learnInfo(p); err != nil {
+			t.disconnect(p, err)
+		}
+	}
+	t.rechoke(time.Now())
+	t.publishStats()
+}
+
+// learnInfo brings a peer connected before the info dict up to date: the
+// decoder cannot be told the piece count now (only its reader may), so its
+// default bitfield bound stays, and the loop checks bitfields by size.
+func (t *Torrent) learnInfo(p *peerConn) error {
+	t.sendBitfield(p)
+	bf, err := p.early.resolve(t.geo.NumPieces())
+	p.early = earlyHave{}
+	if err != nil {
+		return err
+	}
+	if bf != nil {
+		if err := t.peerHas(p, bf); err != nil {
+			return err
+		}
+	}
+	t.updateInterest(p)
+	t.fillRequests(p) // it may have unchoked us already
+	return nil
+}
+
+// beforeContent handles the messages, other than extended and port ones,
+// that come before the torrent has its storage: the peer's choke and
+// interest are noted, what it has is kept for later, and a request for a
+// piece, which it cannot know we have, breaks the protocol.
+func (t *Torrent) beforeContent(p *peerConn, m peer.Message) error {
+	switch m.ID {
+	case peer.Choke:
+		p.peerChoking = true
+	case peer.Unchoke:
+		p.peerChoking = false
+	case peer.Interested:
+		p.peerInterested = true
+	case peer.NotInterested:
+		p.peerInterested = false
+	case peer.Have:
+		return p.early.have(m.Index)
+	case peer.Bitfield:
+		p.early.bitfield(m.Bitfield)
+	case peer.Request:
+		return violation("request for piece %d before we have any", m.Index)
+	}
+	return nil
+}
+
+// earlyHave is what a peer said it has before we knew the piece count: its
+// bitfield (which replaces what came before, as in onMessage) and the have
+// messages since, at most maxEarlyPieces bits each.
+type earlyHave struct {
+	field []byte // the bitfield's payload; nil if none came
+	haves []byte // bits set by have messages, grown as they come
+}
+
+func (e *earlyHave) bitfield(b []byte) {
+	e.field, e.haves = b, nil
+	if e.field == nil {
+		e.field = []byte{}
+	}
+}
+
+func (e *earlyHave) have(i uint32) error {
+	if i >= maxEarlyPieces {
+		return violation("have %d: no torrent we could fetch has that many pieces", i)
+	}
+	if n := int(i/8) + 1; n > len(e.haves) {
+		e.haves = append(e.haves, make([]byte, n-len(e.haves))...)
+	}
+	e.haves[i/8] |= 0x80 >> (i % 8)
+	return nil
+}
+
+// resolve returns the pieces of a torrent of n pieces the peer said it
+// has, or nil if it said nothing; a bitfield of the wrong size or a have
+// past n breaks the protocol.
+func (e *earlyHave) resolve(n int) (*piece.Bitfield, error) {
+	if e.field == nil && e.haves == nil {
+		return nil, nil
+	}
+	bf := piece.NewBitfield(n)
+	if e.field != nil {
+		var err error
+		if bf, err = piece.FromBytes(e.field, n); err != nil {
+			return nil, violation("bitfield sent before the metadata: %v", err)
+		}
+	}
+	for i := range len(e.haves) * 8 {
+		if e.haves[i/8]&(0x80>>(i%8)) == 0 {
+			continue
+		}
+		if i >= n {
+			return nil, violation("have %d of a torrent with %d pieces", i, n)
+		}
+		bf.Set(i)
+	}
+	return bf, nil
 }

@@ -83,6 +83,7 @@ type peerConn struct {
 
 	// loop state
 	has            *piece.Bitfield // nil until a bitfield or have arrives
+	early          earlyHave       // what it has, said before we knew the piece count
 	amChoking      bool
 	amInterested   bool
 	peerChoking    bool

@@ -66,7 +66,7 @@ func (s *pexState) setID(m map[string]uint8) {
 
 // pexEnabled reports whether the torrent exchanges peers: public ones only,
 // unless the session turns it off.
-func (t *Torrent) pexEnabled() bool { return !t.m.Info.Private && !t.sess.cfg.NoPex }
+func (t *Torrent) pexEnabled() bool { return !t.private() && !t.sess.cfg.NoPex }
 
 // pexTick sends a message to each peer whose interval has passed. Loop only.
 func (t *Torrent) pexTick(now time.Time) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"swarm/choke"
 	"swarm/dht"
+	"swarm/metainfo"
 	"swarm/peer"
 	"swarm/utp"
 )
@@ -35,6 +37,17 @@ type Config struct {
 	// ListenAddr is where peers connect to us, e.g. "127.0.0.1:6881";
 	// "" means ":0" (any address, an ephemeral port).
 	ListenAddr string
+	// Listener, if set, is where peers connect to us instead of a TCP
+	// listener opened on ListenAddr, which must then be "". It needs
+	// NoUTP (uTP would want a UDP socket on the same port). Once New
+	// succeeds the session closes it. Tests pass an in-memory one
+	// (internal/memnet).
+	Listener net.Listener
+	// Dial, if set, opens outgoing peer connections and the connections
+	// of HTTP tracker announces (without keep-alive) instead of a
+	// net.Dialer; DialTimeout bounds a peer dial through its ctx. Tests
+	// pass an in-memory network's (internal/memnet).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// PeerID is ours; zero means a random one with swarm's prefix.
 	PeerID [20]byte
 	// Logger receives the session's logs; nil means none.
@@ -102,14 +115,14 @@ type Session struct {
 	key      string // announce key (BEP 7): lets a tracker tell us apart across IP changes
 	listener net.Listener
 	utp      *utp.Socket   // nil with NoUTP
+	http     *http.Client  // for HTTP trackers; nil means http.DefaultClient
 	up, down *rate.Limiter // nil when unlimited
 	conns    connLimits
 	fds      int // descriptor limit when the session was made; 0 if unknown
 
-	mu       sync.Mutex // guards torrents, magnets, reserve, running, group
+	mu       sync.Mutex // guards torrents, reserve, running, group
 	torrents map[[20]byte]*Torrent
-	magnets  map[[20]byte]*Magnet // magnet links fetching their metadata
-	reserve  int                  // descriptors the torrents need besides peers
+	reserve  int // descriptors the torrents need besides peers
 	running  bool
 	ctx      context.Context
 	wg       sync.WaitGroup
@@ -142,10 +155,13 @@ func New(cfg Config) (*Session, error) {
 	if cfg.TurnoverAfter == 0 {
 		cfg.TurnoverAfter = defaultTurnoverAfter
 	}
+	if cfg.Listener != nil && (cfg.ListenAddr != "" || !cfg.NoUTP) {
+		return nil, errors.New("session: Config.Listener needs an empty ListenAddr and NoUTP")
+	}
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = ":0"
 	}
-	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}, magnets: map[[20]byte]*Magnet{}}
+	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}}
 	if cfg.Logger != nil {
 		s.log = *cfg.Logger
 	} else {
@@ -162,13 +178,22 @@ func New(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	s.key = fmt.Sprintf("%x", key)
+	if cfg.Dial != nil {
+		s.http = &http.Client{Transport: &http.Transport{DialContext: cfg.Dial, DisableKeepAlives: true}}
+	} else {
+		s.cfg.Dial = new(net.Dialer).DialContext
+	}
 	s.up = newLimiter(cfg.UploadRate)
 	s.down = newLimiter(cfg.DownloadRate)
-	ln, us, err := listenPeers(cfg.ListenAddr, cfg.NoUTP)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	if cfg.Listener != nil {
+		s.listener = cfg.Listener
+	} else {
+		ln, us, err := listenPeers(cfg.ListenAddr, cfg.NoUTP)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+		}
+		s.listener, s.utp = ln, us
 	}
-	s.listener, s.utp = ln, us
 	s.fds = fdLimit()
 	s.conns.max = connBudget(s.fds, 0, cfg.MaxConns)
 	if s.fds > 0 && s.fds-fdReserve < minConns {
@@ -299,13 +324,12 @@ func (s *Session) startLocked(t *Torrent) {
 }
 
 // handleIncoming does the accepting side of a handshake and hands the
-// connection to its torrent, or to the magnet fetching its metadata; it
-// gives back the handshake slots taken for it (ip's among them).
+// connection to its torrent (one fetching its metadata included); it gives
+// back the handshake slots taken for it (ip's among them).
 func (s *Session) handleIncoming(ctx context.Context, conn net.Conn, ip netip.Addr) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	var t *Torrent
-	var mg *Magnet
 	var theirs peer.Handshake
 	hsConn, wire, skey, err := s.sniff(conn)
 	if err == nil {
@@ -315,8 +339,8 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn, ip netip.Ad
 			}
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			t, mg = s.torrents[ih], s.magnets[ih]
-			return s.handshake(ih), t != nil || mg != nil
+			t = s.torrents[ih]
+			return s.handshake(ih), t != nil
 		})
 	}
 	s.conns.releaseIP(ip)
@@ -329,10 +353,6 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn, ip netip.Ad
 		return
 	}
 	if !stop() { // ctx ended during the handshake: conn is already closed
-		return
-	}
-	if t == nil {
-		mg.accept(ctx, wire, theirs)
 		return
 	}
 	t.incoming(ctx, wire, theirs)
@@ -348,8 +368,9 @@ func (s *Session) dialPeer(ctx context.Context, addr netip.AddrPort) (net.Conn, 
 		s.refused(first, addr.String())
 		return nil, errTooManyConns
 	}
-	d := net.Dialer{Timeout: s.cfg.DialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	nc, err := s.cfg.Dial(dctx, "tcp", addr.String())
+	cancel()
 	if err != nil && s.utp != nil && ctx.Err() == nil {
 		uc, uerr := s.dialUTP(ctx, addr, utpDialTimeout)
 		if uerr == nil {
@@ -384,7 +405,11 @@ func (s *Session) AddTorrent(t *Torrent) error {
 	}
 	s.torrents[t.infoHash] = t
 	t.sess = s
-	s.reserve += torrentReserve(&t.m.Info)
+	var info *metainfo.Info
+	if t.m != nil {
+		info = &t.m.Info
+	}
+	s.reserve += torrentReserve(info)
 	s.conns.setMax(connBudget(s.fds, s.reserve, s.cfg.MaxConns))
 	if s.running {
 		s.startLocked(t)

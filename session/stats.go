@@ -5,6 +5,11 @@ import "time"
 // Stats is a snapshot of a torrent, published by its loop once a second and
 // on changes. It is immutable once published.
 type Stats struct {
+	// State is what the torrent is doing: StateMetadata, StateChecking,
+	// StateDownloading, StateSeeding or StateStopped.
+	State State
+	// Name is the info dict's name; a magnet link's display name (dn), or
+	// the info hash in hex, until the info dict has arrived.
 	Name     string
 	Length   int64 // content bytes, padding included
 	Pieces   int
@@ -20,8 +25,14 @@ type Stats struct {
 	DownRate   float64 // bytes per second, over the last few seconds
 	UpRate     float64
 
-	Peers int // connected peers
-	Seeds int // connected peers that have everything
+	Peers      int // connected peers
+	Seeds      int // connected peers that have everything
+	Connecting int // outgoing connection attempts in flight
+	Known      int // peer addresses known: from trackers, the DHT, pex, the user, peers that connected
+	// Trackers counts the tracker URLs, TrackersAnswered those that have
+	// answered an announce; DHTLookups the DHT lookups finished.
+	Trackers, TrackersAnswered int
+	DHTLookups                 int
 
 	// Err is set when the torrent stopped downloading because of a storage
 	// error. After a full disk, verified data is still uploaded and the
@@ -34,6 +45,22 @@ type Stats struct {
 	At         time.Time
 }
 
+// State is what a torrent is doing.
+type State string
+
+const (
+	// StateMetadata: a magnet link's torrent fetching its info dict.
+	StateMetadata State = "metadata"
+	// StateChecking: the info dict is known and TorrentConfig.Open runs.
+	StateChecking State = "checking"
+	// StateDownloading: some wanted piece is not verified yet.
+	StateDownloading State = "downloading"
+	// StateSeeding: every wanted piece is verified.
+	StateSeeding State = "seeding"
+	// StateStopped: the torrent's loop has ended.
+	StateStopped State = "stopped"
+)
+
 // recentWindow is the seconds of history behind displayed rates.
 const recentWindow = 5
 
@@ -43,24 +70,45 @@ func (t *Torrent) Stats() Stats { return *t.stats.Load() }
 // publishStats builds a new snapshot from loop state.
 func (t *Torrent) publishStats() {
 	st := &Stats{
-		Name:       t.m.Info.Name,
-		Length:     t.geo.Length,
-		Pieces:     t.geo.NumPieces(),
-		Complete:   t.complete,
-		Downloaded: t.downloaded,
-		Uploaded:   t.uploaded.Load(),
-		Wasted:     t.wasted,
-		HashFails:  t.hashFails,
-		Peers:      len(t.peers),
-		At:         time.Now(),
+		Name:             t.name,
+		Length:           t.geo.Length,
+		Pieces:           t.geo.NumPieces(),
+		Complete:         t.complete,
+		Downloaded:       t.downloaded,
+		Uploaded:         t.uploaded.Load(),
+		Wasted:           t.wasted,
+		HashFails:        t.hashFails,
+		Peers:            len(t.peers),
+		Connecting:       t.addrs.dialing,
+		Known:            t.addrs.len(),
+		TrackersAnswered: int(t.answered.Load()),
+		DHTLookups:       int(t.lookups.Load()),
+		At:               time.Now(),
 	}
-	have := t.picker.Have()
-	st.Have = have.Count()
-	for p := range t.geo.NumPieces() {
-		if t.picker.Wanted(p) {
-			st.Wanted += t.geo.PieceLen(p)
-			if !have.Has(p) {
-				st.Left += t.geo.PieceLen(p)
+	for _, tier := range t.trackers() {
+		st.Trackers += len(tier)
+	}
+	switch {
+	case t.ended:
+		st.State = StateStopped
+	case t.meta != nil:
+		st.State = StateMetadata
+	case t.picker == nil:
+		st.State = StateChecking
+	case t.complete:
+		st.State = StateSeeding
+	default:
+		st.State = StateDownloading
+	}
+	if t.picker != nil {
+		have := t.picker.Have()
+		st.Have = have.Count()
+		for p := range t.geo.NumPieces() {
+			if t.picker.Wanted(p) {
+				st.Wanted += t.geo.PieceLen(p)
+				if !have.Has(p) {
+					st.Left += t.geo.PieceLen(p)
+				}
 			}
 		}
 	}
@@ -73,6 +121,8 @@ func (t *Torrent) publishStats() {
 	}
 	if t.diskErr != nil {
 		st.Err = t.diskErr.Error()
+	} else if t.stopErr != nil {
+		st.Err = t.stopErr.Error()
 	}
 	if e := t.trackerErr.Load(); e != nil {
 		st.TrackerErr = *e

@@ -11,6 +11,22 @@ import (
 
 // tick runs once a second: rates, pipelines, snubbing, dialing, resume.
 func (t *Torrent) tick(ctx context.Context, now time.Time) {
+	if t.meta != nil {
+		for _, p := range t.meta.Expired(now) {
+			t.disconnect(p, errMetadataTimeout)
+		}
+		t.requestMetadata(now)
+	}
+	if t.picker != nil {
+		t.tickContent(now)
+	}
+	t.pexTick(now)
+	t.connectMore(ctx)
+	t.publishStats()
+}
+
+// tickContent is the once-a-second work of a torrent with its storage.
+func (t *Torrent) tickContent(now time.Time) {
 	for p := range t.peers {
 		d := p.downloaded.Swap(0)
 		p.rate.add(d)
@@ -53,11 +69,8 @@ func (t *Torrent) tick(ctx context.Context, now time.Time) {
 	if now.Sub(t.lastRechoke) >= t.sess.cfg.RechokeInterval {
 		t.rechoke(now)
 	}
-	t.pexTick(now)
 	t.retryDisk(now)
-	t.connectMore(ctx)
 	if t.resumeDirty && now.Sub(t.lastResume) >= resumeInterval {
 		t.saveResume(false)
 	}
-	t.publishStats()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"swarm/choke"
+	"swarm/metadata"
 	"swarm/metainfo"
 	"swarm/peer"
 	"swarm/piece"
@@ -77,28 +78,53 @@ type TorrentConfig struct {
 	// nothing. It exists for the lab, to show what tit-for-tat does to a
 	// peer that does not reciprocate.
 	FreeRide bool
+	// Open opens the storage of a torrent added by AddMagnet, once its info
+	// dict has arrived and matched the info hash: the caller chooses the
+	// folder and the files (OpenContent does both). Of the config it
+	// returns, Store, Have, SaveResume and Wanted are used; the rest is
+	// ignored. It runs on a goroutine of the torrent, which keeps its peers
+	// meanwhile; ctx ends when the torrent stops. An error stops the
+	// torrent, with the error in its Stats. Required by AddMagnet, refused
+	// by NewTorrent.
+	Open func(ctx context.Context, m *metainfo.MetaInfo) (TorrentConfig, error)
 }
 
 // Torrent is one torrent in a session. Its exported methods are safe to call
 // from any goroutine; everything else belongs to its loop.
+//
+// A torrent added by AddMagnet starts without its info dict, in the
+// metadata state: it announces, dials and accepts peers as any torrent
+// does, and asks those that offer it for the info dict over ut_metadata
+// (BEP 9, magnet.go). Once the dict matches the info hash, cfg.Open opens
+// the storage, and the torrent goes on downloading over the same
+// connections. m, geo, picker and workers are nil (zero) until then.
 type Torrent struct {
-	m        *metainfo.MetaInfo
+	m        *metainfo.MetaInfo // loop state: nil until the info dict is known
 	infoHash [20]byte
 	cfg      TorrentConfig
 	sess     *Session
 	log      zerolog.Logger
-	geo      piece.Geometry
+	geo      piece.Geometry // loop state, zero until the info dict is known
 
 	events     chan event
 	done       chan struct{} // closed when every wanted piece is verified
 	doneOnce   sync.Once
+	opened     chan struct{} // closed when the torrent has its info dict and storage
 	stopped    chan struct{} // closed when the loop has ended
 	stats      atomic.Pointer[Stats]
-	uploaded   atomic.Int64           // payload bytes sent, all peers
-	trackerErr atomic.Pointer[string] // why the last announce round failed; nil after a success
-	up, down   budget                 // rate limits: this torrent's and the session's
+	info       atomic.Pointer[metainfo.MetaInfo] // m, for other goroutines
+	uploaded   atomic.Int64                      // payload bytes sent, all peers
+	trackerErr atomic.Pointer[string]            // why the last announce round failed; nil after a success
+	answered   atomic.Int32                      // tracker URLs that have answered an announce
+	lookups    atomic.Int32                      // DHT lookups finished
+	up, down   budget                            // rate limits: this torrent's and the session's
 
 	// loop state
+	ctx         context.Context                // the loop's, for goroutines it starts
+	name        string                         // the info dict's name, or the magnet link's dn until then
+	meta        *metadata.Assembler[*peerConn] // the info dict being fetched; nil once known
+	stopDHT     context.CancelFunc             // ends the DHT loop (for a private torrent)
+	ended       bool                           // shutdown has run
 	picker      *piece.Picker[*peerConn]
 	choker      *choke.Choker[*peerConn]
 	lastRechoke time.Time
@@ -132,29 +158,40 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 	if cfg.Store == nil {
 		return nil, errors.New("torrent: no Store")
 	}
-	if cfg.UploadRate < 0 || cfg.DownloadRate < 0 {
-		return nil, errors.New("torrent: negative rate limit")
+	if cfg.Open != nil {
+		return nil, errors.New("torrent: Open is for AddMagnet; NewTorrent takes the Store")
 	}
-	geo := piece.GeometryOf(&m.Info)
-	pk, err := piece.NewPicker[*peerConn](piece.Config{Geometry: geo})
+	t, err := s.newTorrent(m.InfoHash, m.Info.Name, cfg)
 	if err != nil {
 		return nil, err
+	}
+	t.setInfo(m)
+	if err := t.setContent(cfg); err != nil {
+		return nil, err
+	}
+	t.publishStats()
+	return t, nil
+}
+
+// newTorrent makes a torrent without its info dict and storage.
+func (s *Session) newTorrent(ih metainfo.Hash, name string, cfg TorrentConfig) (*Torrent, error) {
+	if cfg.UploadRate < 0 || cfg.DownloadRate < 0 {
+		return nil, errors.New("torrent: negative rate limit")
 	}
 	ck, err := choke.New[*peerConn](choke.Config{Slots: s.cfg.UnchokeSlots, OptimisticInterval: s.cfg.OptimisticInterval})
 	if err != nil {
 		return nil, err
 	}
 	t := &Torrent{
-		m:         m,
-		infoHash:  m.InfoHash,
+		infoHash:  ih,
 		cfg:       cfg,
 		sess:      s,
-		log:       s.log.With().Str("infohash", m.InfoHash.String()).Str("name", m.Info.Name).Logger(),
-		geo:       geo,
+		name:      name,
+		log:       s.log.With().Str("infohash", ih.String()).Str("name", name).Logger(),
 		events:    make(chan event, 256),
 		done:      make(chan struct{}),
+		opened:    make(chan struct{}),
 		stopped:   make(chan struct{}),
-		picker:    pk,
 		choker:    ck,
 		peers:     map[*peerConn]struct{}{},
 		addrs:     newAddrBook(maxAddrs),
@@ -165,32 +202,66 @@ func (s *Session) NewTorrent(m *metainfo.MetaInfo, cfg TorrentConfig) (*Torrent,
 		up:        makeBudget(newLimiter(cfg.UploadRate), s.up),
 		down:      makeBudget(newLimiter(cfg.DownloadRate), s.down),
 	}
+	t.addrs.add(srcUser, cfg.Peers)
+	return t, nil
+}
+
+// setInfo gives the torrent its info dict.
+func (t *Torrent) setInfo(m *metainfo.MetaInfo) {
+	t.m, t.name = m, m.Info.Name
+	t.geo = piece.GeometryOf(&m.Info)
+	t.info.Store(m)
+}
+
+// setContent takes the storage and what is verified in it (Store, Have,
+// SaveResume and Wanted of cfg) and builds the picker; setInfo came first.
+func (t *Torrent) setContent(cfg TorrentConfig) error {
+	if cfg.Store == nil {
+		return errors.New("torrent: no Store")
+	}
+	pk, err := piece.NewPicker[*peerConn](piece.Config{Geometry: t.geo})
+	if err != nil {
+		return err
+	}
 	if cfg.Wanted != nil {
-		for p := range geo.NumPieces() {
+		for p := range t.geo.NumPieces() {
 			if !cfg.Wanted(p) {
 				if _, err := pk.SetWanted(p, false); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
 	}
 	if cfg.Have != nil {
-		if cfg.Have.Len() != geo.NumPieces() {
-			return nil, fmt.Errorf("torrent: have-bitfield of %d pieces for a torrent of %d", cfg.Have.Len(), geo.NumPieces())
+		if cfg.Have.Len() != t.geo.NumPieces() {
+			return fmt.Errorf("torrent: have-bitfield of %d pieces for a torrent of %d", cfg.Have.Len(), t.geo.NumPieces())
 		}
 		for p := cfg.Have.Next(0); p >= 0; p = cfg.Have.Next(p + 1) {
 			if err := pk.SetHave(p); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	t.addrs.add(srcUser, cfg.Peers)
-	t.publishStats()
-	return t, nil
+	t.cfg.Store, t.cfg.Have, t.cfg.SaveResume, t.cfg.Wanted = cfg.Store, cfg.Have, cfg.SaveResume, cfg.Wanted
+	t.picker = pk
+	return nil
 }
 
 // InfoHash returns the torrent's v1 info hash.
 func (t *Torrent) InfoHash() metainfo.Hash { return t.infoHash }
+
+// Info returns the torrent's metainfo, or nil while a magnet link's torrent
+// is still fetching its info dict.
+func (t *Torrent) Info() *metainfo.MetaInfo { return t.info.Load() }
+
+// Name is the info dict's name, or a magnet link's display name (dn, or
+// the info hash in hex) until the info dict has arrived.
+func (t *Torrent) Name() string { return t.Stats().Name }
+
+// Opened is closed once the torrent has its info dict and its storage: at
+// once for NewTorrent, after the metadata and TorrentConfig.Open for
+// AddMagnet. It is never closed if the torrent stops before.
+func (t *Torrent) Opened() <-chan struct{} { return t.opened }
 
 // Done is closed once every wanted piece is verified.
 func (t *Torrent) Done() <-chan struct{} { return t.done }
@@ -237,17 +308,22 @@ func (t *Torrent) run(ctx context.Context) {
 	// announcer and dials while the session runs on.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	t.workers = newDiskWorkers(t, 2)
-	t.log.Info().Int("pieces", t.geo.NumPieces()).Int("have", t.picker.Have().Count()).Msg("torrent started")
-	if t.picker.Complete() {
-		t.markComplete(false) // seeding from the start: nothing completed here
+	t.ctx = ctx
+	if t.picker != nil {
+		t.startContent()
+	} else {
+		t.log.Info().Msg("torrent started: fetching its metadata from peers")
 	}
 	var announcer sync.WaitGroup
 	if tiers := t.trackers(); len(tiers) > 0 {
 		announcer.Go(func() { t.announceLoop(ctx, tiers) })
 	}
-	if node := t.sess.cfg.DHT; node != nil && !t.m.Info.Private {
-		announcer.Go(func() { t.dhtLoop(ctx, node) })
+	// A magnet link does not say whether the torrent is private: until the
+	// info dict does, the DHT is a source like any other, as in libtorrent.
+	if node := t.sess.cfg.DHT; node != nil && !t.private() {
+		dctx, stop := context.WithCancel(ctx)
+		t.stopDHT = stop
+		announcer.Go(func() { t.dhtLoop(dctx, node) })
 	}
 	tick := time.NewTicker(tickInterval)
 	defer tick.Stop()
@@ -271,6 +347,30 @@ loop:
 	announcer.Wait()
 }
 
+// startContent starts what needs the storage: the disk workers, and
+// seeding if every wanted piece is there.
+func (t *Torrent) startContent() {
+	t.workers = newDiskWorkers(t, 2)
+	t.log.Info().Int("pieces", t.geo.NumPieces()).Int("have", t.picker.Have().Count()).Msg("torrent started")
+	close(t.opened)
+	if t.picker.Complete() {
+		t.markComplete(false) // seeding from the start: nothing completed here
+	}
+}
+
+// private reports whether the torrent is private (BEP 27); false while its
+// info dict is unknown.
+func (t *Torrent) private() bool { return t.m != nil && t.m.Info.Private }
+
+// fail stops the torrent for an error no wait will cure; it shows in Stats.
+func (t *Torrent) fail(err error) {
+	if t.stopErr == nil {
+		t.stopErr = err
+		t.log.Error().Err(err).Msg("torrent stopped")
+		t.publishStats()
+	}
+}
+
 // shutdown closes every connection, waits for their goroutines, drains the
 // disk workers and saves the resume record.
 func (t *Torrent) shutdown() {
@@ -289,12 +389,22 @@ func (t *Torrent) shutdown() {
 		}
 		break
 	}
-	t.workers.close(t.drop)
-	t.saveResume(true)
-	if err := t.cfg.Store.Close(); err != nil {
-		t.log.Error().Err(err).Msg("close storage")
+	if t.workers != nil {
+		t.workers.close(t.drop)
+	}
+	for len(t.events) > 0 {
+		t.drop(<-t.events)
+	}
+	if t.picker != nil {
+		t.saveResume(true)
+	}
+	if t.cfg.Store != nil {
+		if err := t.cfg.Store.Close(); err != nil {
+			t.log.Error().Err(err).Msg("close storage")
+		}
 	}
 	t.peers = nil
+	t.ended = true
 	t.publishStats()
 	t.log.Info().Msg("torrent stopped")
 }
@@ -306,6 +416,10 @@ func (t *Torrent) drop(ev event) {
 		putBlock(ev.data)
 	case peerConnected:
 		ev.nc.Close()
+	case contentOpened:
+		if ev.cfg.Store != nil {
+			ev.cfg.Store.Close()
+		}
 	case blockWritten:
 		// No new hash jobs now; an unhashed piece is fetched again later.
 		t.writes.ended(int(ev.block.Piece))
@@ -335,7 +449,11 @@ func (t *Torrent) handle(ctx context.Context, ev event) {
 			putBlock(ev.data)
 			return
 		}
-		if err := t.onBlock(ev.p, ev.block, ev.data); err != nil {
+		onBlock := t.onBlock
+		if t.picker == nil {
+			onBlock = func(p *peerConn, _ piece.Block, data []byte) error { return t.unwantedBlock(p, data) }
+		}
+		if err := onBlock(ev.p, ev.block, ev.data); err != nil {
 			t.disconnect(ev.p, err)
 		}
 	case peerClosed:
@@ -349,6 +467,8 @@ func (t *Torrent) handle(ctx context.Context, ev event) {
 	case peersFound:
 		t.addrs.add(ev.src, ev.addrs)
 		t.connectMore(ctx)
+	case contentOpened:
+		t.onOpened(ev)
 	}
 }
 

@@ -22,6 +22,9 @@ func violation(format string, args ...any) error {
 
 // onMessage handles every message but piece.
 func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
+	if t.picker == nil && m.ID != peer.Extended && m.ID != peer.Port {
+		return t.beforeContent(p, m)
+	}
 	n := t.geo.NumPieces()
 	switch m.ID {
 	case peer.Choke:
@@ -72,14 +75,7 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		if err != nil {
 			return violation("bitfield: %v", err)
 		}
-		p.has = bf
-		if err := t.picker.PeerBitfield(p, bf); err != nil {
-			return err
-		}
-		if bf.Full() && t.complete {
-			return errBothSeeds
-		}
-		t.updateInterest(p)
+		return t.peerHas(p, bf)
 	case peer.Request:
 		return t.onRequest(p, m)
 	case peer.Cancel:
@@ -99,6 +95,9 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 				p.listen = netip.AddrPortFrom(p.addr.Addr(), hs.Port)
 			}
 			p.setAgent(hs.V)
+			if t.meta != nil {
+				t.offerFrom(p, hs.MetadataSize)
+			}
 		}
 		if m.ExtendedID == peer.MetadataID {
 			return t.onMetadata(p, m.Payload)
@@ -114,6 +113,20 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 }
 
 var errBothSeeds = errors.New("both sides are seeds")
+
+// peerHas takes the pieces p says it has (a bitfield), replacing what we
+// knew, and tells it whether we are interested.
+func (t *Torrent) peerHas(p *peerConn, bf *piece.Bitfield) error {
+	p.has = bf
+	if err := t.picker.PeerBitfield(p, bf); err != nil {
+		return err
+	}
+	if bf.Full() && t.complete {
+		return errBothSeeds
+	}
+	t.updateInterest(p)
+	return nil
+}
 
 // onRequest queues a block the peer asks for, after checking it.
 func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
@@ -189,6 +202,9 @@ func (t *Torrent) unwantedBlock(p *peerConn, data []byte) error {
 
 // updateInterest tells the peer whether we want something it has.
 func (t *Torrent) updateInterest(p *peerConn) {
+	if t.picker == nil {
+		return
+	}
 	want := t.diskErr == nil && t.picker.Interesting(p)
 	if want != p.amInterested {
 		p.amInterested = want
@@ -202,7 +218,7 @@ func (t *Torrent) updateInterest(p *peerConn) {
 
 // fillRequests tops up the requests outstanding to p to its pipeline depth.
 func (t *Torrent) fillRequests(p *peerConn) {
-	if p.peerChoking || !p.amInterested || t.diskErr != nil {
+	if t.picker == nil || p.peerChoking || !p.amInterested || t.diskErr != nil {
 		return
 	}
 	n := p.pipeline - t.picker.Outstanding(p)

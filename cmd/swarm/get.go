@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 
 	"swarm/metainfo"
@@ -56,48 +55,61 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	tr.download = true
 	// A seeding limit only makes sense when seeding.
 	seed = seed || fs.Changed("seed-ratio") || fs.Changed("seed-time")
+	// openOptions says which files of m to download (--only) and makes the
+	// folder.
+	openOptions := func(m *metainfo.MetaInfo) (session.OpenOptions, error) {
+		open := session.OpenOptions{Logger: tr.log}
+		if len(only) > 0 {
+			var err error
+			if open.Skip, err = session.SkipFiles(&m.Info, only); err != nil {
+				var pe *session.PatternError
+				if errors.As(err, &pe) && pe.Err == nil {
+					return open, usagef("--only %v ('swarm info' lists them)", err)
+				}
+				return open, usagef("--only %v", err)
+			}
+		}
+		return open, os.MkdirAll(out, 0o755)
+	}
+	tc := session.TorrentConfig{Seed: seed, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
 	var m *metainfo.MetaInfo
 	var node *session.Node
+	var t *session.Torrent
 	if isMagnet(fs.Arg(0)) {
-		var found []netip.AddrPort
-		node, m, found, err = fetchMagnet(ctx, tr, fs.Arg(0), out)
-		tr.peers = append(tr.peers, found...)
+		// The info dict comes over the torrent's own connections, which
+		// then carry the download.
+		node, t, err = fetchMagnet(ctx, tr, fs.Arg(0), out, tc, func(ctx context.Context, m *metainfo.MetaInfo) (session.TorrentConfig, error) {
+			open, err := openOptions(m)
+			if err != nil {
+				return session.TorrentConfig{}, err
+			}
+			return session.OpenContent(ctx, m, out, open)
+		})
+		if err != nil {
+			return orInterrupted(ctx, err)
+		}
+		defer node.Stop() // on every path out; runTorrent stops it first (Stop may be called again)
+		m = t.Info()
 	} else {
 		m, err = session.ReadTorrent(ctx, fs.Arg(0), "swarm/"+version)
 		var ue *session.URLError
 		if errors.As(err, &ue) {
 			err = usagef("%v", err)
 		}
-	}
-	if err != nil {
-		return orInterrupted(ctx, err)
-	}
-	if node != nil {
-		defer node.Stop() // on every path out; runTorrent stops it first (Stop may be called again)
-	}
-	open := session.OpenOptions{Logger: tr.log}
-	if len(only) > 0 {
-		if open.Skip, err = session.SkipFiles(&m.Info, only); err != nil {
-			var pe *session.PatternError
-			if errors.As(err, &pe) && pe.Err == nil {
-				return usagef("--only %v ('swarm info' lists them)", err)
-			}
-			return usagef("--only %v", err)
+		if err != nil {
+			return orInterrupted(ctx, err)
 		}
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
-	if node == nil { // a magnet link's node runs already
+		open, err := openOptions(m)
+		if err != nil {
+			return err
+		}
 		if node, err = tr.start(ctx, !m.Info.Private, out); err != nil {
 			return err
 		}
 		defer node.Stop()
-	}
-	tc := session.TorrentConfig{Seed: seed, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
-	t, err := node.AddContent(ctx, m, out, tc, open)
-	if err != nil {
-		return orInterrupted(ctx, err) // Ctrl-C while checking the data
+		if t, err = node.AddContent(ctx, m, out, tc, open); err != nil {
+			return orInterrupted(ctx, err) // Ctrl-C while checking the data
+		}
 	}
 	st := t.Stats()
 	size := formatSize(m.Info.Length)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -12,60 +11,64 @@ import (
 	"swarm/session"
 )
 
-// fetchMagnet turns a magnet link into a torrent: it starts the node (so
-// trackers and peers hear the port and peer id it downloads with, and peers
-// that find us first can connect) with a DHT node when --dht is on, and
-// runs the session's metadata phase (session.Magnet) with a status line.
-// The node runs on for the download; on an error it is stopped. It also
-// returns the peers found, for the torrent to dial.
-func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*session.Node, *metainfo.MetaInfo, []netip.AddrPort, error) {
-	mc, err := session.ParseMagnetLink(link)
+// fetchMagnet starts the node (with a DHT node when --dht is on) and adds
+// a magnet link's torrent to it, then shows what the metadata phase does on
+// the status line until the torrent has its info dict and its storage (open
+// opens it) or stops. The info dict comes over the torrent's own
+// connections, which then carry the download. The node runs on; on an
+// error it is stopped.
+func fetchMagnet(ctx context.Context, tr *transfer, link, dir string, tc session.TorrentConfig,
+	open func(context.Context, *metainfo.MetaInfo) (session.TorrentConfig, error)) (*session.Node, *session.Torrent, error) {
+	mg, err := metainfo.ParseMagnet(link)
 	if err != nil {
-		return nil, nil, nil, usagef("%v", err)
+		return nil, nil, usagef("%v", err)
 	}
-	if !tr.opts.dht.enabled && len(mc.Trackers) == 0 && len(mc.Peers) == 0 {
-		return nil, nil, nil, usagef("the magnet link names no tracker (tr) and no peer (x.pe), and --dht is off: nowhere to find peers")
+	if !tr.opts.dht.enabled && len(mg.Trackers) == 0 && len(mg.Peers) == 0 && len(tc.Trackers) == 0 && len(tc.Peers) == 0 {
+		return nil, nil, usagef("the magnet link names no tracker (tr) and no peer (x.pe), and --dht is off: nowhere to find peers")
 	}
 	// A magnet link does not say whether the torrent is private; until the
 	// info dict does, the DHT is a source like any other (libtorrent does
-	// the same). The session never announces a private torrent into it.
+	// the same). The torrent stops announcing into it once it knows.
 	node, err := tr.start(ctx, true, dir)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	fetch, err := node.NewMagnet(mc)
+	var openErr error // Open's own error, read once the torrent has stopped
+	tc.Open = func(ctx context.Context, m *metainfo.MetaInfo) (session.TorrentConfig, error) {
+		c, err := open(ctx, m)
+		openErr = err
+		return c, err
+	}
+	t, err := node.AddMagnet(link, tc)
 	if err != nil {
 		node.Stop()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	tr.out.printf("fetching the metadata of %s from peers, listening on %s\n", metainfo.Hash(mc.InfoHash), node.Addr())
-
-	type result struct {
-		m     *metainfo.MetaInfo
-		peers []netip.AddrPort
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
-		m, peers, err := fetch.Run(ctx)
-		done <- result{m, peers, err}
-	}()
+	tr.out.printf("fetching the metadata of %s from peers, listening on %s\n", mg.InfoHash, node.Addr())
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
-		case r := <-done:
+		case <-t.Opened():
 			tr.out.magnetStatus("")
-			if r.err != nil {
-				node.Stop()
-				return nil, nil, nil, r.err
+			return node, t, nil
+		case <-t.Stopped():
+			tr.out.magnetStatus("")
+			node.Stop()
+			if openErr != nil {
+				return nil, nil, openErr
 			}
-			if r.m.Info.Private && node.DHT != nil {
-				tr.log.Info().Msg("the torrent is private (BEP 27): its peers will come from its trackers only")
-			}
-			return node, r.m, r.peers, nil
+			return nil, nil, fmt.Errorf("magnet %s: %s", mg.InfoHash, t.Stats().Err)
+		case <-ctx.Done():
+			tr.out.magnetStatus("")
+			node.Stop()
+			return nil, nil, ctx.Err()
 		case <-tick.C:
-			tr.out.magnetStatus(magnetLine(fetch.Stats()))
+			nodes := -1
+			if node.DHT != nil {
+				nodes = node.DHT.Stats().Nodes
+			}
+			tr.out.magnetStatus(magnetLine(t.Stats(), nodes))
 		}
 	}
 }
@@ -75,19 +78,19 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string) (*session.
 //	metadata: 1/2 trackers answered  3 peers, 1 connected  DHT 40 nodes, 2 lookups
 //
 // short enough for 80 columns; "n connecting" joins the peers while dials are
-// under way.
-func magnetLine(st session.MagnetStats) string {
+// under way. dhtNodes is the DHT node's routing table size, -1 without one.
+func magnetLine(st session.Stats, dhtNodes int) string {
 	var parts []string
 	if st.Trackers > 0 {
 		parts = append(parts, fmt.Sprintf("%d/%d trackers answered", st.TrackersAnswered, st.Trackers))
 	}
-	peers := fmt.Sprintf("%d %s, %d connected", st.PeersFound, plural(st.PeersFound, "peer", "peers"), st.Connected)
+	peers := fmt.Sprintf("%d %s, %d connected", st.Known, plural(st.Known, "peer", "peers"), st.Peers)
 	if st.Connecting > 0 {
 		peers += fmt.Sprintf(", %d connecting", st.Connecting)
 	}
 	parts = append(parts, peers)
-	if st.DHT {
-		parts = append(parts, fmt.Sprintf("DHT %d %s, %d %s", st.DHTNodes, plural(st.DHTNodes, "node", "nodes"),
+	if dhtNodes >= 0 {
+		parts = append(parts, fmt.Sprintf("DHT %d %s, %d %s", dhtNodes, plural(dhtNodes, "node", "nodes"),
 			st.DHTLookups, plural(st.DHTLookups, "lookup", "lookups")))
 	}
 	return "metadata: " + strings.Join(parts, "  ")

@@ -156,16 +156,17 @@ func TestGetMagnetFromASeedThatStartsLater(t *testing.T) {
 
 func TestMagnetLine(t *testing.T) {
 	for _, tt := range []struct {
-		st   session.MagnetStats
-		want string
+		st    session.Stats
+		nodes int
+		want  string
 	}{
-		{session.MagnetStats{Trackers: 2, TrackersAnswered: 1, PeersFound: 3, Connected: 1, DHT: true, DHTNodes: 40, DHTLookups: 2},
+		{session.Stats{Trackers: 2, TrackersAnswered: 1, Known: 3, Peers: 1, DHTLookups: 2}, 40,
 			"metadata: 1/2 trackers answered  3 peers, 1 connected  DHT 40 nodes, 2 lookups"},
-		{session.MagnetStats{PeersFound: 1, Connecting: 1}, "metadata: 1 peer, 0 connected, 1 connecting"},
-		{session.MagnetStats{Trackers: 1, DHT: true, DHTNodes: 1, DHTLookups: 1}, "metadata: 0/1 trackers answered  0 peers, 0 connected  DHT 1 node, 1 lookup"},
+		{session.Stats{Known: 1, Connecting: 1}, -1, "metadata: 1 peer, 0 connected, 1 connecting"},
+		{session.Stats{Trackers: 1, DHTLookups: 1}, 1, "metadata: 0/1 trackers answered  0 peers, 0 connected  DHT 1 node, 1 lookup"},
 	} {
-		if got := magnetLine(tt.st); got != tt.want {
-			t.Errorf("magnetLine(%+v) = %q, want %q", tt.st, got, tt.want)
+		if got := magnetLine(tt.st, tt.nodes); got != tt.want {
+			t.Errorf("magnetLine(%+v, %d) = %q, want %q", tt.st, tt.nodes, got, tt.want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -26,6 +27,11 @@ in memory only; a peer that has not announced for two intervals is dropped.
 swarm prints the announce URL to give to 'swarm create -t' once it is
 listening.
 
+With --udp it also speaks the UDP tracker protocol (BEP 15) on that address:
+the same swarms, limits and metrics, at udp://HOST:PORT/announce. It keeps
+nothing per client (connection ids are MACs of the client's address, good
+for one to two minutes) and answers nothing without a valid id.
+
 Clients announce again every --interval; a short interval makes peers that
 join later find each other sooner, at the cost of more requests.
 
@@ -39,7 +45,8 @@ whitelist and blacklist); send SIGHUP to reread them.
 
 With --private only members may announce, to /PASSKEY/announce or
 /announce?passkey=PASSKEY (the form libtorrent and qBittorrent accept for a
-tracker on their own machine), and only for registered torrents; their
+tracker on their own machine), over UDP to udp://HOST:PORT/PASSKEY/announce
+(BEP 41), and only for registered torrents; their
 uploaded and downloaded totals are kept in the SQLite database --db,
 written once a second. Manage members and torrents
 with 'swarm tracker user' and 'swarm tracker torrent' (see their --help),
@@ -49,6 +56,7 @@ Examples:
   swarm tracker
   swarm tracker --listen 127.0.0.1:8080 --interval 1m
   swarm tracker --listen :6969 --numwant-max 200 --log-format console
+  swarm tracker --listen :6969 --udp :6969           # HTTP and UDP, one port number
   swarm tracker --listen 10.0.0.1:6969 --trust-ip   # behind a proxy, or in a lab
   swarm tracker --allow torrents.txt                 # only these; kill -HUP PID rereads the file
   swarm tracker --private --db tracker.db --public-url http://tracker.example:6969
@@ -58,6 +66,7 @@ Examples:
 
 type trackerOptions struct {
 	listen      string
+	udp         string
 	interval    time.Duration
 	minInterval time.Duration
 	numWantMax  int
@@ -83,6 +92,7 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	var o trackerOptions
 	fs := newFlagSet("tracker")
 	fs.StringVar(&o.listen, "listen", ":6969", "address to serve HTTP on, HOST:PORT (port 0 picks a free one)")
+	fs.StringVar(&o.udp, "udp", "", "also serve the UDP tracker protocol (BEP 15) on HOST:PORT (port 0 picks a free one); off if empty")
 	fs.DurationVar(&o.interval, "interval", server.DefaultInterval, "how often clients should announce, at least 1s (whole seconds)")
 	fs.DurationVar(&o.minInterval, "min-interval", 0, "the shortest announce interval clients may use (0 means half of --interval)")
 	fs.IntVar(&o.numWantMax, "numwant-max", server.DefaultNumWant, "most peers in one reply, whatever numwant a client asks for")
@@ -127,16 +137,37 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 			return usagef("%v", err) // every field New checks comes from a flag
 		}
 		defer o.reloadOnSIGHUP(ctx, srv, &log)()
-		ln, err := server.Listen(ctx, o.listen)
+		ln, udp, err := o.listenAll(ctx)
 		if err != nil {
 			return err
 		}
 		base := "http://" + displayAddr(ln.Addr())
 		fmt.Fprintf(e.stdout, "tracker listening on %s/announce\n", base)
+		if udp != nil {
+			fmt.Fprintf(e.stdout, "udp tracker listening on udp://%s/announce\n", displayAddr(udp[0].LocalAddr()))
+		}
 		fmt.Fprintf(e.stdout, "scrape at %s/scrape, metrics at %s/metrics; press Ctrl-C to stop\n", base, base)
-		return srv.Run(ctx, ln)
+		return srv.Serve(ctx, ln, udp...)
 	}
 	return runPrivateTracker(ctx, e, &o, cfg, &log)
+}
+
+// listenAll opens the HTTP listener and, with --udp, one UDP socket per
+// core on that address (nil without --udp).
+func (o *trackerOptions) listenAll(ctx context.Context) (net.Listener, []*net.UDPConn, error) {
+	ln, err := server.Listen(ctx, o.listen)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.udp == "" {
+		return ln, nil, nil
+	}
+	udp, err := server.ListenUDP(ctx, o.udp, runtime.GOMAXPROCS(0))
+	if err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("--udp: %w", err)
+	}
+	return ln, udp, nil
 }
 
 // defaultIPRate is --ip-rate's default: a client announces each torrent
@@ -246,14 +277,21 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 // address when the listener is on every interface, since "0.0.0.0" or "::"
 // is not an address clients can announce to.
 func displayAddr(a net.Addr) string {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
+	var (
+		ip   net.IP
+		port int
+	)
+	switch ta := a.(type) {
+	case *net.TCPAddr:
+		ip, port = ta.IP, ta.Port
+	case *net.UDPAddr:
+		ip, port = ta.IP, ta.Port
+	default:
 		return a.String()
 	}
-	ip := ta.IP
 	if ip.IsUnspecified() {
 		// Go listens on both IPv4 and IPv6 for ":PORT" and "[::]:PORT".
 		ip = net.IPv4(127, 0, 0, 1)
 	}
-	return net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
+	return net.JoinHostPort(ip.String(), strconv.Itoa(port))
 }

@@ -44,7 +44,7 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 		return usagef("%v", err)
 	}
 	defer o.reloadOnSIGHUP(ctx, srv, log)()
-	ln, err := server.Listen(ctx, o.listen)
+	ln, udp, err := o.listenAll(ctx)
 	if err != nil {
 		return err
 	}
@@ -53,12 +53,18 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	}
 	if err := db.SetAnnounceBase(ctx, base); err != nil {
 		ln.Close()
+		for _, c := range udp {
+			c.Close()
+		}
 		return err
 	}
 	fmt.Fprintf(e.stdout, "private tracker listening on %s: members announce to %s/PASSKEY/announce\n", base, base)
 	fmt.Fprintf(e.stdout, "or to %s/announce?passkey=PASSKEY (the form libtorrent and qBittorrent accept for a tracker on their own machine)\n", base)
+	if udp != nil {
+		fmt.Fprintf(e.stdout, "and over UDP to udp://%s/PASSKEY/announce\n", displayAddr(udp[0].LocalAddr()))
+	}
 	fmt.Fprintf(e.stdout, "'swarm tracker user add NAME' prints a member's URL; metrics at %s/metrics; press Ctrl-C to stop\n", base)
-	return tr.Serve(ctx, srv, ln)
+	return tr.Serve(ctx, srv, ln, udp...)
 }
 
 // checkPublicURL checks --public-url (private.CheckBaseURL).

@@ -1,8 +1,11 @@
-// Package server is an HTTP BitTorrent tracker: GET /announce (BEP 3, compact
-// replies per BEP 23 and BEP 7), GET /scrape (BEP 48) and Prometheus metrics at
-// /metrics, over an in-memory swarm registry sharded by info hash.
+// Package server is a BitTorrent tracker: over HTTP, GET /announce (BEP 3,
+// compact replies per BEP 23 and BEP 7), GET /scrape (BEP 48) and Prometheus
+// metrics at /metrics; over UDP (RunUDP), BEP 15 connect, announce and scrape
+// with BEP 41 URL data; both over one in-memory swarm registry sharded by
+// info hash, with the same limits, Hook and metrics.
 //
-// It does not speak UDP or persist state. It bounds what strangers can make
+// It does not persist state, and keeps nothing per UDP client: connection
+// ids are MACs it recomputes (connid.go). It bounds what strangers can make
 // it hold: Config.MaxSwarms, allow and deny lists of info hashes
 // (SetAccess), and announce rates per address and per /24 or /48
 // (Config.IPRate, Config.PrefixRate). A Hook sees each parsed request

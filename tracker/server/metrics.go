@@ -14,7 +14,24 @@ type metrics struct {
 	byEvent   [4]prometheus.Counter  // announces, indexed by tracker.Event
 	scrapes   prometheus.Counter
 	failures  *prometheus.CounterVec // by reason: a parameter name, a refusal's label, "hook" or "internal"
+	// UDP only: connect requests answered, and datagrams dropped without
+	// a reply, by udpDrop.
+	udpConnects prometheus.Counter
+	udpDropped  [nDrops]prometheus.Counter
 }
+
+// udpDrop is why a UDP datagram got no reply.
+type udpDrop int
+
+const (
+	dropShort      udpDrop = iota // under 16 bytes
+	dropProtocolID                // a connect without BEP 15's protocol id
+	dropConnID                    // a connection id the tracker did not give this address lately
+	dropAction                    // an action other than connect, announce, scrape
+	nDrops
+)
+
+var dropLabels = [nDrops]string{"short", "protocol_id", "connection_id", "action"}
 
 func newMetrics(reg *registry) *metrics {
 	m := &metrics{
@@ -32,6 +49,17 @@ func newMetrics(reg *registry) *metrics {
 			Help: "Requests answered with a failure reason, by the parameter at fault, the limit reached (max_swarms, not_allowed, denied, ip_rate), or hook, internal.",
 		}, []string{"reason"}),
 	}
+	m.udpConnects = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "swarm_tracker", Name: "udp_connects_total",
+		Help: "UDP connect requests answered with a connection id.",
+	})
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "swarm_tracker", Name: "udp_dropped_total",
+		Help: "UDP datagrams dropped without a reply, by reason: short, protocol_id, connection_id (expired or forged), action (unknown).",
+	}, []string{"reason"})
+	for d, l := range dropLabels {
+		m.udpDropped[d] = dropped.WithLabelValues(l)
+	}
 	for e := tracker.EventNone; e <= tracker.EventStopped; e++ {
 		name := e.String()
 		if name == "" {
@@ -45,7 +73,7 @@ func newMetrics(reg *registry) *metrics {
 		}, func() float64 { return f(reg.stats()) })
 	}
 	m.registry.MustRegister(
-		m.announces, m.scrapes, m.failures,
+		m.announces, m.scrapes, m.failures, m.udpConnects, dropped,
 		gauge("swarms", "Torrents with state in the registry.", func(s stats) float64 { return float64(s.swarms) }),
 		gauge("seeders", "Tracked peers with nothing left to download.", func(s stats) float64 { return float64(s.seeders) }),
 		gauge("leechers", "Tracked peers still downloading.", func(s stats) float64 { return float64(s.leechers) }),

@@ -102,6 +102,9 @@ type reply struct {
 	v4, v6               []byte // compact peers
 	ids4, ids6           []byte // 20-byte peer ids in the order of v4 and v6, when wantIDs
 	wantIDs              bool
+	// oneFamily limits the sample to the asker's address family: a UDP
+	// reply holds peers of one size, 6 bytes over IPv4, 18 over IPv6.
+	oneFamily bool
 }
 
 func (rp *reply) reset(wantIDs bool) {
@@ -254,6 +257,12 @@ func (sh *shard) sample(sw *swarm, isIPv6 bool, pos int, leechersOnly bool, numW
 	}
 	m4 := len(sw.v4.peers) - lo4
 	m6 := sw.v6.len() - lo6
+	switch {
+	case rp.oneFamily && isIPv6:
+		m4 = 0
+	case rp.oneFamily:
+		m6 = 0
+	}
 	self := -1 // the asker's virtual number, if it is a candidate
 	switch {
 	case !isIPv6 && pos >= lo4:

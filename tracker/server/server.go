@@ -36,6 +36,12 @@ type Server struct {
 	access  atomic.Pointer[access]
 	ipLimit *ipLimiter // nil: no per-address limit
 	nets    *ipLimiter // per /24 or /48; nil when ipLimit is
+	// connIDKey is the secret of UDP connection ids (see connIDs).
+	connIDKey [32]byte
+
+	sweepMu   sync.Mutex // guards sweepRefs and sweepStop
+	sweepRefs int        // Run and RunUDP calls under way
+	sweepStop func()     // stops the sweep loop and waits for it
 
 	// Header values shared by every reply (net/http only reads them), so
 	// that a reply allocates none.
@@ -74,6 +80,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxSwarms > 0 {
 		s.reg.maxSwarms = int64(cfg.MaxSwarms)
 	}
+	s.connIDKey = newConnIDKey()
 	s.access.Store(&access{allow: cfg.Allow, deny: cfg.Deny})
 	if cfg.IPRate > 0 {
 		s.ipLimit = newIPLimiter(cfg.IPRate, cfg.IPBurst, cfg.IPLimitAddrs, addrBits4, addrBits6)
@@ -131,13 +138,13 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          log.New(debugWriter{s.log}, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	defer s.startSweep(ctx)()
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
 		cancel()
 		wg.Wait()
 	}()
-	wg.Go(func() { s.sweepLoop(ctx) })
 
 	s.log.Info().Stringer("addr", ln.Addr()).Msg("tracker listening")
 	serveErr := make(chan error, 1)
@@ -188,37 +195,44 @@ func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 	if pk := r.PathValue("passkey"); pk != "" {
 		req.Passkey = pk
 	}
-	if rf := s.rateLimit(req.Addr.Addr(), remoteIP(r)); rf != nil {
-		s.fail(w, out, rf)
-		return
-	}
-	if rf := s.access.Load().check(req.InfoHash); rf != nil {
-		s.fail(w, out, rf)
-		return
-	}
-	if s.cfg.Hook != nil {
-		// A copy for the Hook: passing &req itself would move req to the
-		// heap on every announce, Hook or not.
-		hreq := req
-		if err := s.cfg.Hook.BeforeAnnounce(r.Context(), &hreq); err != nil {
-			s.fail(w, out, err)
-			return
-		}
-		req = hreq
-		if !req.Addr.IsValid() || req.NumWant < 0 {
-			s.fail(w, out, fmt.Errorf("hook left announce with address %v, numwant %d", req.Addr, req.NumWant))
-			return
-		}
-	}
 	sc.rp.reset(!req.Compact)
-	if err := s.reg.announce(&req, &sc.rp); err != nil {
+	if err := s.announce(r.Context(), &req, remoteIP(r), &sc.rp); err != nil {
 		s.fail(w, out, err)
 		return
 	}
-	s.metrics.byEvent[req.Event].Inc()
 	out = appendAnnounce(out, &sc.rp, int64(s.cfg.Interval/time.Second), int64(s.cfg.MinInterval/time.Second), req.Compact, req.NoPeerID)
 	s.write(w, out)
 	sc.out = out
+}
+
+// announce applies a parsed announce from a client at remote, over HTTP or
+// UDP: the rate limits, the allow and deny lists, the Hook, then the
+// registry, which fills rp. The error is a refusal for the client or an
+// internal error (see failure).
+func (s *Server) announce(ctx context.Context, req *AnnounceRequest, remote netip.Addr, rp *reply) error {
+	if rf := s.rateLimit(req.Addr.Addr(), remote); rf != nil {
+		return rf
+	}
+	if rf := s.access.Load().check(req.InfoHash); rf != nil {
+		return rf
+	}
+	if s.cfg.Hook != nil {
+		// A copy for the Hook: passing req itself would move the caller's
+		// request to the heap on every announce, Hook or not.
+		hreq := *req
+		if err := s.cfg.Hook.BeforeAnnounce(ctx, &hreq); err != nil {
+			return err
+		}
+		*req = hreq
+		if !req.Addr.IsValid() || req.NumWant < 0 {
+			return fmt.Errorf("hook left announce with address %v, numwant %d", req.Addr, req.NumWant)
+		}
+	}
+	if err := s.reg.announce(req, rp); err != nil {
+		return err
+	}
+	s.metrics.byEvent[req.Event].Inc()
+	return nil
 }
 
 // rateLimit charges an announce recording ip, from a connection from
@@ -282,8 +296,13 @@ func (s *Server) serveScrape(w http.ResponseWriter, r *http.Request) {
 }
 
 // fail answers with a bencoded failure reason (HTTP 200, as clients expect).
-// Client errors show their reason; anything else is logged and hidden.
 func (s *Server) fail(w http.ResponseWriter, out []byte, err error) {
+	s.write(w, appendFailure(out, s.failure(err)))
+}
+
+// failure counts a failed request in the metrics and returns the reason to
+// send. Client errors show their reason; anything else is logged and hidden.
+func (s *Server) failure(err error) string {
 	var (
 		br     *badRequest
 		rf     *refusal
@@ -305,7 +324,7 @@ func (s *Server) fail(w http.ResponseWriter, out []byte, err error) {
 		s.log.Error().Err(err).Msg("tracker request failed")
 	}
 	s.metrics.failures.WithLabelValues(label).Inc()
-	s.write(w, appendFailure(out, reason))
+	return reason
 }
 
 func (s *Server) write(w http.ResponseWriter, body []byte) {

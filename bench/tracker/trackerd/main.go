@@ -9,8 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -37,6 +39,7 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := pflag.NewFlagSet("trackerd", pflag.ContinueOnError)
 	addr := fs.String("listen-addr", "127.0.0.1:6969", "TCP address to serve HTTP on")
+	udpAddr := fs.String("udp-addr", "", "also serve UDP (BEP 15) on this address, one socket per core")
 	interval := fs.Duration("interval", 30*time.Minute, "announce interval sent to clients")
 	minInterval := fs.Duration("min-interval", 0, "min interval sent to clients (and enforced in private mode); 0 means half the interval")
 	privateDB := fs.String("private-db", "", "run private mode over this database (users and torrents made by preload --setup-db)")
@@ -100,5 +103,11 @@ func run(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	return s.Run(ctx, ln)
+	var udp []*net.UDPConn
+	if *udpAddr != "" {
+		if udp, err = server.ListenUDP(ctx, *udpAddr, runtime.GOMAXPROCS(0)); err != nil {
+			return err
+		}
+	}
+	return s.Serve(ctx, ln, udp...)
 }
