@@ -183,8 +183,8 @@ func New(cfg Config) (*Session, error) {
 	} else {
 		s.cfg.Dial = new(net.Dialer).DialContext
 	}
-	s.up = newLimiter(cfg.UploadRate)
-	s.down = newLimiter(cfg.DownloadRate)
+	s.up = adjustable(cfg.UploadRate)
+	s.down = adjustable(cfg.DownloadRate)
 	if cfg.Listener != nil {
 		s.listener = cfg.Listener
 	} else {
@@ -320,7 +320,9 @@ func acceptLoop(ctx context.Context, ln net.Listener, log zerolog.Logger, handle
 
 // startLocked starts t's goroutines under the session; s.mu is held.
 func (s *Session) startLocked(t *Torrent) {
-	s.wg.Go(func() { t.run(s.ctx) })
+	ctx, cancel := context.WithCancel(s.ctx)
+	t.halt = cancel
+	s.wg.Go(func() { t.run(ctx) })
 }
 
 // handleIncoming does the accepting side of a handshake and hands the

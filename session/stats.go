@@ -43,6 +43,8 @@ type Stats struct {
 	// refusal's reason, or that none answered); "" once one answers.
 	TrackerErr string
 	At         time.Time
+
+	Detail // for a daemon's clients: peers, pieces, trackers
 }
 
 // State is what a torrent is doing.
@@ -127,5 +129,6 @@ func (t *Torrent) publishStats() {
 	if e := t.trackerErr.Load(); e != nil {
 		st.TrackerErr = *e
 	}
+	t.fillDetail(st)
 	t.stats.Store(st)
 }

@@ -118,6 +118,8 @@ type Torrent struct {
 	answered   atomic.Int32                      // tracker URLs that have answered an announce
 	lookups    atomic.Int32                      // DHT lookups finished
 	up, down   budget                            // rate limits: this torrent's and the session's
+	halt       context.CancelFunc                // ends the loop (RemoveTorrent); set by startLocked under sess.mu
+	announced  atomic.Pointer[AnnounceResult]    // the last announce round, for Detail
 
 	// loop state
 	ctx         context.Context                // the loop's, for goroutines it starts
@@ -199,8 +201,8 @@ func (s *Session) newTorrent(ih metainfo.Hash, name string, cfg TorrentConfig) (
 		writes:    newPieceWrites(),
 		suspects:  map[int][]suspectBlock{},
 		announce:  make(chan announceEvent, 4),
-		up:        makeBudget(newLimiter(cfg.UploadRate), s.up),
-		down:      makeBudget(newLimiter(cfg.DownloadRate), s.down),
+		up:        makeBudget(adjustable(cfg.UploadRate), s.up),
+		down:      makeBudget(adjustable(cfg.DownloadRate), s.down),
 	}
 	t.addrs.add(srcUser, cfg.Peers)
 	return t, nil

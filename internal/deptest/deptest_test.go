@@ -61,11 +61,16 @@ var allowed = map[string][]string{
 	"session": {"metainfo", "piece", "storage", "peer", "mse", "choke", "dht", "utp",
 		"tracker", "tracker/server", "tracker/private", "metadata"},
 
+	// A long-running service over the engine: the torrent list, queue and
+	// persistence (daemon); the Transmission RPC over it (daemon/rpc).
+	"daemon":     {"session"},
+	"daemon/rpc": {"daemon"},
+
 	"lab":        {"session", "dht", "internal/randfile"},
 	"lab/dhtlab": {"dht", "internal/chart"},
 
 	// The binary: flags, output and one call into the engine per command.
-	"cmd/...": {"session", "lab", "lab/dhtlab", "tracker/private", "internal/chart"},
+	"cmd/...": {"session", "daemon/rpc", "web", "lab", "lab/dhtlab", "tracker/private", "internal/chart"},
 
 	// Benchmarks drive swarm's binary as a process; they may use the
 	// tracker packages and their own helpers, never session.
@@ -300,8 +305,9 @@ func TestTableKeepsItsShape(t *testing.T) {
 		t.Errorf("the table lets piece import %s; it may import only metainfo", strings.Join(m, ", "))
 	}
 	// Who may import session: the binary, the lab (it runs many sessions in
-	// one process) and, one day, the daemon.
-	sessionUsers := []string{"cmd/...", "lab", "daemon"}
+	// one process), the daemon, and the daemon's RPC through the daemon's
+	// types (it imports daemon only).
+	sessionUsers := []string{"cmd/...", "lab", "daemon", "daemon/rpc"}
 	for key := range allowed {
 		if !slices.Contains(sessionUsers, key) && allows(strings.TrimSuffix(key, "/..."), "session") {
 			t.Errorf("the table lets %s import session; only %s may", key, strings.Join(sessionUsers, ", "))
