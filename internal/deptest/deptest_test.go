@@ -37,6 +37,7 @@ var allowed = map[string][]string{
 	"choke":             nil,
 	"dht":               nil,
 	"utp":               nil,
+	"mse":               nil,
 	"internal/chart":    nil,
 	"internal/randfile": nil,
 	"internal/deptest":  nil,
@@ -57,7 +58,7 @@ var allowed = map[string][]string{
 	"metadata": {"peer"},
 
 	// The engine and composition root.
-	"session": {"metainfo", "piece", "storage", "peer", "choke", "dht", "utp",
+	"session": {"metainfo", "piece", "storage", "peer", "mse", "choke", "dht", "utp",
 		"tracker", "tracker/server", "tracker/private", "metadata"},
 
 	// A long-running service over the engine: the torrent list, queue and
@@ -73,7 +74,8 @@ var allowed = map[string][]string{
 
 	// Benchmarks drive swarm's binary as a process; they may use the
 	// tracker packages and their own helpers, never session.
-	"bench/...":          {"bench/internal/...", "tracker/private", "internal/randfile"},
+	// mse: bench/transfer --encrypt checks a seeder is ready with an MSE handshake.
+	"bench/...":          {"bench/internal/...", "tracker/private", "internal/randfile", "mse"},
 	"bench/internal/...": {"bench/internal/...", "metainfo", "internal/randfile"},
 
 	// Tests against real clients; no production code.
