@@ -91,3 +91,19 @@ func Plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// ShortSize is a byte count in at most 7 characters, for table columns:
+// 999 B, 976.6K, 1.4M.
+func ShortSize(n int64) string {
+	if n < 1000 {
+		return fmt.Sprintf("%d B", n)
+	}
+	f := float64(n)
+	for _, unit := range []string{"K", "M", "G", "T"} {
+		f /= 1024
+		if f < 1000 || unit == "T" {
+			return strconv.FormatFloat(f, 'f', 1, 64) + unit
+		}
+	}
+	return ""
+}

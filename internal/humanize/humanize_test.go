@@ -52,3 +52,14 @@ func TestDuration(t *testing.T) {
 		t.Errorf("Elapsed(1.234s) = %q, want 1.2s", got)
 	}
 }
+
+func TestShortSizeFitsSevenCharacters(t *testing.T) {
+	for _, tt := range []struct {
+		n    int64
+		want string
+	}{{999, "999 B"}, {1000, "1.0K"}, {1_000_000, "976.6K"}, {1_500_000, "1.4M"}, {5 << 40, "5.0T"}} {
+		if got := ShortSize(tt.n); got != tt.want {
+			t.Errorf("ShortSize(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}

@@ -182,6 +182,9 @@ func (d *Display) eventLocked(ev Event, st session.Stats) {
 	ev.Peers, ev.Seeds = st.Peers, st.Seeds
 	ev.Ratio = st.Ratio()
 	ev.HashFails = st.HashFails
+	for _, ws := range st.WebSeeds {
+		ev.WebSeedBytes += ws.Downloaded
+	}
 	if eta, ok := st.ETA(); ok {
 		ev.ETA = eta.Seconds()
 	}
@@ -225,6 +228,8 @@ type Event struct {
 	ETA        float64 `json:"eta_seconds,omitempty"`
 	Ratio      float64 `json:"ratio"` // uploaded ÷ wanted
 	HashFails  int     `json:"pieces_failed"`
+	// WebSeedBytes is the part of Downloaded that came from web seeds.
+	WebSeedBytes int64 `json:"web_seed_downloaded,omitempty"`
 }
 
 // StatusLine is the one-line status of a torrent, e.g.
@@ -235,6 +240,15 @@ func StatusLine(st session.Stats) string {
 	fmt.Fprintf(&b, "%5.1f%%  %s/%s", st.Percent(), humanize.Size(st.Wanted-st.Left), humanize.Size(st.Wanted))
 	fmt.Fprintf(&b, "  down %s/s  up %s/s  peers %d (%d %s)", humanize.Size(int64(st.DownRate)), humanize.Size(int64(st.UpRate)),
 		st.Peers, st.Seeds, humanize.Plural(st.Seeds, "seed", "seeds"))
+	if len(st.WebSeeds) > 0 {
+		up := 0
+		for _, ws := range st.WebSeeds {
+			if !ws.Banned && ws.Err == "" {
+				up++
+			}
+		}
+		fmt.Fprintf(&b, "  web seeds %d/%d", up, len(st.WebSeeds))
+	}
 	if !st.Complete {
 		eta := "-"
 		if d, ok := st.ETA(); ok {
