@@ -43,7 +43,7 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	if err != nil {
 		return usagef("%v", err)
 	}
-	defer o.reloadOnSIGHUP(ctx, srv, log)()
+	defer o.access().ReloadOnSIGHUP(ctx, srv, log)()
 	ln, udp, err := o.listenAll(ctx)
 	if err != nil {
 		return err
