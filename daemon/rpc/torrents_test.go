@@ -3,10 +3,14 @@ package rpc_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"swarm/daemon/rpc"
@@ -98,5 +102,49 @@ func TestClientAddListAct(t *testing.T) {
 		if _, err := rpc.ParseIDs([]string{bad}); err == nil {
 			t.Errorf("ParseIDs(%q) took it", bad)
 		}
+	}
+}
+
+// TestServeAnswersRPCAndPage: Serve answers the RPC at Path and below it,
+// the page elsewhere behind the same auth, and returns nil once ctx ends.
+func TestServeAnswersRPCAndPage(t *testing.T) {
+	s, err := rpc.New(rpc.Config{Backend: &fakeBackend{}, User: "u", Password: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Serve(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page") }))
+	}()
+	base := "http://" + ln.Addr().String()
+	for _, tt := range []struct {
+		path, user string
+		status     int
+	}{{rpc.Path, "u", http.StatusConflict}, {rpc.Path + "/", "u", http.StatusConflict}, {"/", "u", http.StatusOK}, {"/", "x", http.StatusUnauthorized}} {
+		req, _ := http.NewRequest(http.MethodPost, base+tt.path, strings.NewReader("{}"))
+		req.SetBasicAuth(tt.user, "p")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || tt.status == http.StatusOK && string(body) != "page" {
+			t.Errorf("%s as %s: %s %q, want %d", tt.path, tt.user, resp.Status, body, tt.status)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve after ctx ended: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after ctx ended")
 	}
 }
