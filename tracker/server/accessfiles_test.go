@@ -1,12 +1,10 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,22 +14,12 @@ import (
 	"swarm/tracker/server"
 )
 
-// syncBuffer is a log sink the reload goroutine writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// logLines hands each log line (zerolog writes one per Write) to the test.
+type logLines chan string
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (l logLines) Write(p []byte) (int, error) {
+	l <- string(p)
+	return len(p), nil
 }
 
 // TestAccessFilesLoadAndReloadOnSIGHUP: Load reads the files, naming the
@@ -61,37 +49,36 @@ func TestAccessFilesLoadAndReloadOnSIGHUP(t *testing.T) {
 	}
 
 	s, _ := newTestServer(t, server.Config{Deny: deny})
-	var logs syncBuffer
-	log := zerolog.New(&logs)
+	logs := make(logLines, 4)
+	log := zerolog.New(logs)
 	stop := files.ReloadOnSIGHUP(context.Background(), s, &log)
 	defer stop()
-	// waitLog sends SIGHUP and waits (bounded) for the n-th log line.
-	waitLog := func(n int) string {
+	// reload sends SIGHUP and returns the log line of the reload.
+	reload := func() string {
 		t.Helper()
 		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		for range 500 {
-			if lines := strings.Split(strings.TrimSpace(logs.String()), "\n"); len(lines) >= n && lines[0] != "" {
-				return lines[n-1]
-			}
-			time.Sleep(10 * time.Millisecond)
+		select {
+		case line := <-logs:
+			return line
+		case <-time.After(10 * time.Second):
+			t.Fatal("no log line within 10 s of SIGHUP")
+			return ""
 		}
-		t.Fatalf("no log line %d after SIGHUP: %q", n, logs.String())
-		return ""
 	}
 	if got := failure(t, s, "10.0.0.1", testPeer(a, 1, 5)); got != "" {
 		t.Fatalf("announce before the reload: %q", got)
 	}
 	write("deny", a.String()+"\n")
-	if line := waitLog(1); !strings.Contains(line, `"denied":1`) || !strings.Contains(line, `"swarms_dropped":1`) {
+	if line := reload(); !strings.Contains(line, `"denied":1`) || !strings.Contains(line, `"swarms_dropped":1`) {
 		t.Errorf("reload log: %s", line)
 	}
 	if got := failure(t, s, "10.0.0.1", testPeer(a, 1, 5)); !strings.Contains(got, "deny list") {
 		t.Errorf("announce of a denied hash after SIGHUP: %q", got)
 	}
 	write("deny", "junk\n")
-	if line := waitLog(2); !strings.Contains(line, "not reloaded") || !strings.Contains(line, "--deny ") {
+	if line := reload(); !strings.Contains(line, "not reloaded") || !strings.Contains(line, "--deny ") {
 		t.Errorf("failed reload log: %s", line)
 	}
 	if got := failure(t, s, "10.0.0.1", testPeer(a, 1, 5)); !strings.Contains(got, "deny list") {
