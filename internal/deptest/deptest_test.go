@@ -68,7 +68,7 @@ var allowed = map[string][]string{
 	// A long-running service over the engine: the torrent list, queue and
 	// persistence (daemon); the Transmission RPC over it (daemon/rpc).
 	"daemon":     {"session"},
-	"daemon/rpc": {"daemon"},
+	"daemon/rpc": {"daemon", "internal/humanize"},
 
 	// The binary: flags, output and one call into the engine per command.
 	"cmd/...": {"session", "daemon/rpc", "web", "lab", "lab/dhtlab", "tracker/private", "internal/humanize", "internal/progress"},
