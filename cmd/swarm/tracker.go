@@ -32,6 +32,12 @@ the same swarms, limits and metrics, at udp://HOST:PORT/announce. It keeps
 nothing per client (connection ids are MACs of the client's address, good
 for one to two minutes) and answers nothing without a valid id.
 
+With --redis the swarms live in that Redis instead of this process's
+memory: start several trackers (on several machines, behind a load
+balancer or DNS) with the same --redis and they serve the same swarms; any
+of them may stop or die without losing a peer. --max-swarms then bounds
+the torrents in Redis, over all the trackers.
+
 Clients announce again every --interval; a short interval makes peers that
 join later find each other sooner, at the cost of more requests.
 
@@ -58,6 +64,7 @@ Examples:
   swarm tracker --listen :6969 --numwant-max 200 --log-format console
   swarm tracker --listen :6969 --udp :6969           # HTTP and UDP, one port number
   swarm tracker --listen 10.0.0.1:6969 --trust-ip   # behind a proxy, or in a lab
+  swarm tracker --listen :6969 --redis redis://10.0.0.5:6379/0   # on each tracker machine
   swarm tracker --allow torrents.txt                 # only these; kill -HUP PID rereads the file
   swarm tracker --private --db tracker.db --public-url http://tracker.example:6969
   swarm tracker user add alice --db tracker.db
@@ -82,6 +89,7 @@ type trackerOptions struct {
 	ipBurst     int
 	prefixRate  float64
 	prefixBurst int
+	redis       string
 	log         logOptions
 }
 
@@ -109,6 +117,7 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.ipBurst, "ip-burst", server.DefaultIPBurst, "announces one client address may make at once")
 	fs.Float64Var(&o.prefixRate, "prefix-rate", 0, "announces a second the addresses of one /24 (IPv6: /48) may make together in the long run; 0 means 5 times --ip-rate")
 	fs.IntVar(&o.prefixBurst, "prefix-burst", 0, "announces one /24 (IPv6: /48) may make at once; 0 means 5 times --ip-burst")
+	fs.StringVar(&o.redis, "redis", "", "keep the swarms in this Redis (redis://HOST:PORT/DB) instead of memory, so that several tracker processes serve the same swarms")
 	o.log.register(fs)
 	if err := parseFlags(fs, trackerHelp, args, e); err != nil {
 		return err
@@ -134,8 +143,12 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	if !o.private {
 		srv, err := server.New(cfg)
 		if err != nil {
+			if o.redis != "" {
+				return err // Redis may be unreachable: not a usage error
+			}
 			return usagef("%v", err) // every field New checks comes from a flag
 		}
+		defer srv.Close()
 		defer o.reloadOnSIGHUP(ctx, srv, &log)()
 		ln, udp, err := o.listenAll(ctx)
 		if err != nil {
@@ -270,6 +283,7 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 		IPBurst:        o.ipBurst,
 		PrefixRate:     o.prefixRate,
 		PrefixBurst:    o.prefixBurst,
+		Redis:          o.redis,
 	}, nil
 }
 
