@@ -28,7 +28,8 @@ const genericReason = "internal tracker error"
 type Server struct {
 	cfg     Config
 	log     zerolog.Logger
-	store   store // memStore or redisStore
+	store   store     // memStore or redisStore
+	mem     *registry // the registry of a memStore, nil with Redis
 	metrics *metrics
 	parse   parseOptions
 	handler http.Handler
@@ -88,7 +89,7 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		reg := newRegistry(cfg.Shards, cfg.Seed, cfg.Now, 2*cfg.Interval)
 		reg.maxSwarms = maxSwarms
-		s.store = memStore{reg}
+		s.store, s.mem = memStore{reg}, reg
 	}
 	s.connIDKey = newConnIDKey()
 	s.access.Store(&access{allow: cfg.Allow, deny: cfg.Deny})
@@ -244,11 +245,22 @@ func (s *Server) announce(ctx context.Context, req *AnnounceRequest, remote neti
 			return fmt.Errorf("hook left announce with address %v, numwant %d", req.Addr, req.NumWant)
 		}
 	}
-	if err := s.store.announce(ctx, req, rp); err != nil {
+	if err := s.storeAnnounce(ctx, req, rp); err != nil {
 		return err
 	}
 	s.metrics.byEvent[req.Event].Inc()
 	return nil
+}
+
+// storeAnnounce applies req to the store. The in-memory registry is called
+// directly: through the interface req would escape, a heap allocation on
+// every announce; the Redis store gets a copy.
+func (s *Server) storeAnnounce(ctx context.Context, req *AnnounceRequest, rp *reply) error {
+	if s.mem != nil {
+		return s.mem.announce(req, rp)
+	}
+	r := *req
+	return s.store.announce(ctx, &r, rp)
 }
 
 // rateLimit charges an announce recording ip, from a connection from
