@@ -41,7 +41,6 @@ func BenchmarkAnnounce(b *testing.B) {
 // redis-server of its own (one round trip per announce, on loopback).
 func BenchmarkAnnounceRedis(b *testing.B) {
 	s, _ := newTestServer(b, server.Config{Redis: redistest.Start(b)})
-	b.Cleanup(func() { s.Close() })
 	h := s.Handler()
 	ih := metainfo.Hash{0xbe}
 	var reqs []*http.Request
