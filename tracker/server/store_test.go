@@ -67,6 +67,19 @@ func startRedis(t *testing.T) string {
 	return redistest.Start(t)
 }
 
+// withRedis runs f with the in-memory store (redis "") and, in a subtest,
+// with a redis-server of its own (skipped as in forEachStore).
+func withRedis(t *testing.T, f func(t *testing.T, redis string)) {
+	t.Run("memory", func(t *testing.T) { f(t, "") })
+	t.Run("redis", func(t *testing.T) {
+		url := startRedis(t)
+		if url == "" {
+			t.Skip("redis-server not installed (apt-get install redis-server; SWARM_INTEROP=1 makes this a failure)")
+		}
+		f(t, url)
+	})
+}
+
 // ann announces peer n (10.0.0.n:port 10000+n, or [2001:db8::n] with v6) to
 // ih and returns the reply.
 func (e *storeEnv) ann(ih metainfo.Hash, n int, left int64, ev tracker.Event, numWant int, opts ...func(*AnnounceRequest, *reply)) (reply, error) {
