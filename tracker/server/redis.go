@@ -91,7 +91,7 @@ local function dropSwarm(h)
   local l = redis.call('HLEN', L4) + redis.call('HLEN', L6)
   if s > 0 then redis.call('HINCRBY', ST, 's', -s) end
   if l > 0 then redis.call('HINCRBY', ST, 'l', -l) end
-  redis.call('DEL', S4, L4, S6, L6, T, D)
+  redis.call('UNLINK', S4, L4, S6, L6, T, D) -- freed in the background: a big swarm does not stall Redis
   redis.call('ZREM', SW, h)
 end
 `
