@@ -61,25 +61,41 @@ load() { # NAME PORT CONNECTIONS
 	SWARMS=$SWARMS PEERS=$PEERS TRACKER_NAME=$1 \
 		wrk -t"$THREADS" -c"$3" -d"$DURATION" -s "$here/announce.lua" "http://127.0.0.1:$2" | grep '^{' | tee "$work/$1.json"
 }
+# cpu_ms PID: the process's user+system CPU so far, in ms.
+cpu_ms() { awk -v t="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / t) }' "/proc/$1/stat"; }
 num() { grep -o "\"$2\":[0-9.]*" "$work/$1.json" | cut -d: -f2; }
 
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$work" --save "" --appendonly no --logfile "$work/redis.log" &
 pids+=($!)
 wait_port "$REDIS_PORT"
 url="redis://127.0.0.1:$REDIS_PORT/0"
+redis_pid=$!
 tracker "$PORT_A" --redis "$url"
+pid_a=$!
 tracker "$PORT_B" --redis "$url"
+pid_b=$!
 "$work/preload" --url "http://127.0.0.1:$PORT_A/announce" --swarms "$SWARMS" --peers "$PEERS"
+r0=$(cpu_ms "$redis_pid") t0=$(($(cpu_ms "$pid_a") + $(cpu_ms "$pid_b")))
 load redis-A "$PORT_A" $((CONNECTIONS / 2)) &
 a=$!
 load redis-B "$PORT_B" $((CONNECTIONS / 2))
 wait "$a"
+r1=$(cpu_ms "$redis_pid") t1=$(($(cpu_ms "$pid_a") + $(cpu_ms "$pid_b")))
+# CPU per 1,000 announces: of redis-server, and of both trackers together.
 awk -v a="$(num redis-A announces_per_s)" -v b="$(num redis-B announces_per_s)" \
-	-v pa="$(num redis-A p99_ms)" -v pb="$(num redis-B p99_ms)" \
-	'BEGIN { printf "{\"tracker\":\"swarm-redis-2-processes\",\"announces_per_s\":%.0f,\"p99_ms_worst\":%.3f}\n", a+b, (pa > pb ? pa : pb) }' | tee "$work/redis.json"
+	-v na="$(num redis-A requests)" -v nb="$(num redis-B requests)" \
+	-v pa="$(num redis-A p99_ms)" -v pb="$(num redis-B p99_ms)" -v r=$((r1 - r0)) -v t=$((t1 - t0)) \
+	'BEGIN { printf "{\"tracker\":\"swarm-redis-2-processes\",\"announces_per_s\":%.0f,\"p99_ms_worst\":%.3f,\"redis_cpu_ms_per_1000\":%.1f,\"trackers_cpu_ms_per_1000\":%.1f}\n", a+b, (pa > pb ? pa : pb), 1000*r/(na+nb), 1000*t/(na+nb) }' | tee "$work/redis.json"
+
+# Redis's own account of the announce script: calls and microseconds a call.
+redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | awk -F'[:,=]' '/^cmdstat_evalsha/ { printf "{\"redis_evalsha_calls\":%s,\"redis_usec_per_call\":%s}\n", $3, $7 }'
 
 tracker "$PORT_MEM"
+pid_m=$!
 "$work/preload" --url "http://127.0.0.1:$PORT_MEM/announce" --swarms "$SWARMS" --peers "$PEERS"
+m0=$(cpu_ms "$pid_m")
 load swarm-memory "$PORT_MEM" "$CONNECTIONS"
+awk -v n="$(num swarm-memory requests)" -v c=$(($(cpu_ms "$pid_m") - m0)) \
+	'BEGIN { printf "{\"tracker\":\"swarm-memory\",\"tracker_cpu_ms_per_1000\":%.1f}\n", 1000*c/n }'
 awk -v r="$(num redis announces_per_s)" -v m="$(num swarm-memory announces_per_s)" \
 	'BEGIN { printf "{\"ratio\":\"redis-2-processes/memory\",\"announces_per_s\":%.2f}\n", r/m }'

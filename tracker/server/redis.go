@@ -98,8 +98,10 @@ end
 
 // announceScript: ARGV P, info hash, compact address, peer id, event,
 // seeder, fetched, now, expiry, numwant, max swarms, one family, seed.
-// Returns {status, complete, incomplete, addr, id+fetched, ...}; status -1
-// means the swarm bound refused a new swarm.
+// Returns {status, complete, incomplete[, peers]}: peers is the sample, one
+// record after another, each the length of the compact address (6 or 18),
+// the address, the peer id and the fetched flag (21 bytes); status -1 means the swarm bound
+// refused a new swarm.
 var announceScript = redis.NewScript(luaCommon + `
 local h, addr, id = ARGV[2], ARGV[3], ARGV[4]
 local event = tonumber(ARGV[5])
@@ -176,7 +178,7 @@ if not (oneFamily and not v6) then
   if not known then add(S6, n6s, v6 and seeder) end
   add(L6, n6l, v6 and not seeder)
 end
-local m = 0
+local m, parts = 0, {}
 for _, g in ipairs(groups) do m = m + g[4] end
 -- split the sample over the groups as a uniform draw over their union would
 for _ = 1, math.min(numwant, m) do
@@ -202,10 +204,14 @@ for _, g in ipairs(groups) do
     local skip = 0
     if #others > g[5] then skip = math.random(#others) end
     for i, j in ipairs(others) do
-      if i ~= skip then res[#res + 1] = got[j]; res[#res + 1] = got[j + 1] end
+      if i ~= skip then parts[#parts + 1] = string.char(#got[j]) .. got[j] .. got[j + 1] end
     end
   end
 end
+-- one string of records (address length, compact address, peer id,
+-- fetched): one bulk
+-- reply to encode and parse instead of two per peer
+res[4] = table.concat(parts)
 return res
 `)
 
@@ -253,7 +259,13 @@ func b2s(b bool) string {
 	return "0"
 }
 
+// withoutCancel: a client that hangs up does not cut a script call short
+// (it would cost the pooled connection); go-redis's read and write
+// timeouts (3 s) bound the call instead.
+func withoutCancel(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 func (r *redisStore) announce(ctx context.Context, req *AnnounceRequest, rp *reply) error {
+	ctx = withoutCancel(ctx)
 	ip := req.Addr.Addr().Unmap()
 	var addr []byte
 	if ip.Is4() {
@@ -280,35 +292,39 @@ func (r *redisStore) announce(ctx context.Context, req *AnnounceRequest, rp *rep
 	}
 	c, ok1 := res[1].(int64)
 	l, ok2 := res[2].(int64)
-	if !ok1 || !ok2 || len(res)%2 != 1 {
+	if !ok1 || !ok2 || len(res) > 4 {
 		return fmt.Errorf("redis store: announce: malformed reply")
 	}
 	rp.complete, rp.incomplete = int(c), int(l)
-	for i := 3; i+1 < len(res); i += 2 {
-		a, _ := res[i].(string)
-		v, _ := res[i+1].(string)
-		if len(v) != 21 {
-			return fmt.Errorf("redis store: announce: peer value of %d bytes", len(v))
+	if len(res) < 4 {
+		return nil
+	}
+	peers, _ := res[3].(string)
+	for len(peers) > 0 {
+		n := int(peers[0])
+		peers = peers[1:]
+		if n != 6 && n != 18 || len(peers) < n+21 {
+			return fmt.Errorf("redis store: announce: bad peer record (address of %d bytes, %d bytes left)", n, len(peers))
 		}
-		switch len(a) {
-		case 6:
+		a, v := peers[:n], peers[n:n+21]
+		peers = peers[n+21:]
+		if n == 6 {
 			rp.v4 = append(rp.v4, a...)
 			if rp.wantIDs {
 				rp.ids4 = append(rp.ids4, v[:20]...)
 			}
-		case 18:
+		} else {
 			rp.v6 = append(rp.v6, a...)
 			if rp.wantIDs {
 				rp.ids6 = append(rp.ids6, v[:20]...)
 			}
-		default:
-			return fmt.Errorf("redis store: announce: peer address of %d bytes", len(a))
 		}
 	}
 	return nil
 }
 
 func (r *redisStore) scrape(ctx context.Context, hs []metainfo.Hash, out []scrapeCounts) error {
+	ctx = withoutCancel(ctx)
 	args := make([]any, 0, 3+len(hs))
 	args = append(args, r.prefix, r.now().Unix(), r.expiry)
 	for _, h := range hs {
