@@ -23,9 +23,9 @@ Usage: swarm tracker [flags]
 
 Run an HTTP BitTorrent tracker until Ctrl-C: GET /announce (compact replies,
 BEP 23), GET /scrape (BEP 48) and Prometheus metrics at /metrics. Swarms live
-in memory only; a peer that has not announced for two intervals is dropped.
-swarm prints the announce URL to give to 'swarm create -t' once it is
-listening.
+in memory (or in Redis: --redis, below); a peer that has not announced for
+two intervals is dropped. swarm prints the announce URL to give to
+'swarm create -t' once it is listening.
 
 With --udp it also speaks the UDP tracker protocol (BEP 15) on that address:
 the same swarms, limits and metrics, at udp://HOST:PORT/announce. It keeps
