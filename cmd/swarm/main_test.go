@@ -85,6 +85,8 @@ func TestExitCodes(t *testing.T) {
 		{"missing file", []string{"info", "does-not-exist.torrent"}, 1, "no such file"},
 		{"not a torrent", []string{"info", "main.go"}, 1, "not a dictionary"},
 		{"bad magnet", []string{"info", "magnet:?xt=urn:btih:xyz"}, 1, "want 40 hex"},
+		{"redis unreachable", []string{"tracker", "--listen", "127.0.0.1:0", "--redis", "redis://127.0.0.1:1/0"}, 1, "redis store: ping 127.0.0.1:1"},
+		{"bad redis url", []string{"tracker", "--listen", "127.0.0.1:0", "--redis", "http://127.0.0.1:1"}, 1, "redis store: parse"},
 		{"version", []string{"--version"}, 0, ""},
 	}
 	for _, tt := range tests {

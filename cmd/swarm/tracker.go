@@ -29,6 +29,7 @@ type trackerOptions struct {
 	ipBurst     int
 	prefixRate  float64
 	prefixBurst int
+	redis       string
 	log         logOptions
 }
 
@@ -56,6 +57,7 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.ipBurst, "ip-burst", server.DefaultIPBurst, "announces one client address may make at once")
 	fs.Float64Var(&o.prefixRate, "prefix-rate", 0, "announces a second the addresses of one /24 (IPv6: /48) may make together in the long run; 0 means 5 times --ip-rate")
 	fs.IntVar(&o.prefixBurst, "prefix-burst", 0, "announces one /24 (IPv6: /48) may make at once; 0 means 5 times --ip-burst")
+	fs.StringVar(&o.redis, "redis", "", "keep the swarms in this Redis (redis://HOST:PORT/DB) instead of memory, so that several tracker processes serve the same swarms")
 	o.log.register(fs)
 	if err := parseFlags(fs, helpFor("tracker"), args, e); err != nil {
 		return err
@@ -81,8 +83,12 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	if !o.private {
 		srv, err := server.New(cfg)
 		if err != nil {
+			if o.redis != "" {
+				return err // Redis may be unreachable: not a usage error
+			}
 			return usagef("%v", err) // every field New checks comes from a flag
 		}
+		defer srv.Close()
 		defer o.access().ReloadOnSIGHUP(ctx, srv, &log)()
 		ln, udp, err := o.listenAll(ctx)
 		if err != nil {
@@ -158,5 +164,6 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 		IPBurst:        o.ipBurst,
 		PrefixRate:     o.prefixRate,
 		PrefixBurst:    o.prefixBurst,
+		Redis:          o.redis,
 	}, nil
 }

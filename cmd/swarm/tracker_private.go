@@ -41,8 +41,12 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	cfg.Hook, cfg.Metrics = tr, tr.Collectors()
 	srv, err := server.New(cfg)
 	if err != nil {
+		if o.redis != "" {
+			return err // Redis may be unreachable: not a usage error
+		}
 		return usagef("%v", err)
 	}
+	defer srv.Close()
 	defer o.access().ReloadOnSIGHUP(ctx, srv, log)()
 	ln, udp, err := o.listenAll(ctx)
 	if err != nil {

@@ -32,17 +32,18 @@ const module = "swarm"
 // thing down or pass an interface in.
 var allowed = map[string][]string{
 	// Leaves: nothing of ours.
-	"metainfo":          nil,
-	"peer":              nil,
-	"choke":             nil,
-	"dht":               nil,
-	"utp":               nil,
-	"mse":               nil,
-	"internal/chart":    nil,
-	"internal/randfile": nil,
-	"internal/humanize": nil,
-	"internal/deptest":  nil,
-	"internal/memnet":   nil, // test support: see testOnly
+	"metainfo":           nil,
+	"peer":               nil,
+	"choke":              nil,
+	"dht":                nil,
+	"utp":                nil,
+	"mse":                nil,
+	"internal/chart":     nil,
+	"internal/randfile":  nil,
+	"internal/humanize":  nil,
+	"internal/deptest":   nil,
+	"internal/memnet":    nil, // test support: see testOnly
+	"internal/redistest": nil, // test support: see testOnly
 	// The daemon's web page: it speaks the Transmission RPC over HTTP from
 	// the browser, so it needs nothing of ours.
 	"web": nil,
@@ -90,7 +91,7 @@ var allowed = map[string][]string{
 
 // testOnly are packages for tests: they may import testing, and only test
 // files may import them.
-var testOnly = []string{"storage/storagetest", "internal/memnet"}
+var testOnly = []string{"storage/storagetest", "internal/memnet", "internal/redistest"}
 
 // pkg is the part of `go list -json` this test reads.
 type pkg struct {

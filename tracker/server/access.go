@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -88,7 +89,11 @@ func (a *access) check(h metainfo.Hash) *refusal {
 func (s *Server) SetAccess(allow, deny *HashList) int {
 	a := &access{allow: allow, deny: deny}
 	s.access.Store(a)
-	return s.reg.dropIf(func(h metainfo.Hash) bool { return a.check(h) != nil })
+	n, err := s.store.dropIf(context.Background(), func(h metainfo.Hash) bool { return a.check(h) != nil })
+	if err != nil {
+		s.log.Error().Err(err).Msg("tracker: drop the swarms the new lists refuse")
+	}
+	return n
 }
 
 // refusal is a request the tracker's own limits turn away: a full

@@ -132,7 +132,15 @@ type Config struct {
 	// unseen while that many others announced starts again with a full
 	// burst. 0 means DefaultIPLimitAddrs (65,536).
 	IPLimitAddrs int
+	// Redis, when not empty, is the URL of a Redis (redis://host:port/db)
+	// that holds the swarms instead of this process's memory, so that
+	// several tracker processes serve the same swarms. Shards and Seed do
+	// not apply then. Call Server.Close when done.
+	Redis string
 }
+
+// redisPrefix starts the names of the tracker's keys in Redis.
+const redisPrefix = "swarm:tracker:"
 
 // withDefaults fills in the zero fields and checks the combinations.
 func (c Config) withDefaults() (Config, error) {

@@ -437,8 +437,15 @@ func (p passkeyHook) BeforeScrape(ctx context.Context, req *server.ScrapeRequest
 }
 
 func TestHook(t *testing.T) {
+	forEachStore(t, func(t *testing.T, redis string) {
+		testHook(t, server.Config{Redis: redis})
+	})
+}
+
+func testHook(t *testing.T, cfg server.Config) {
 	banned := metainfo.Hash{0xdd}
-	s, _ := newTestServer(t, server.Config{Hook: passkeyHook{banned: banned, fail: errors.New("database on fire")}})
+	cfg.Hook = passkeyHook{banned: banned, fail: errors.New("database on fire")}
+	s, _ := newTestServer(t, cfg)
 	h := s.Handler()
 	tests := []struct {
 		name, path string

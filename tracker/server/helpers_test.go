@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"swarm/internal/redistest"
 	"swarm/metainfo"
 	"swarm/tracker"
 	"swarm/tracker/server"
@@ -55,7 +56,16 @@ func newTestServer(tb testing.TB, cfg server.Config) (*server.Server, *fakeClock
 	if err != nil {
 		tb.Fatalf("server.New: %v", err)
 	}
+	tb.Cleanup(func() { s.Close() })
 	return s, clock
+}
+
+// forEachStore runs f with the in-memory store (redis "") and with a
+// redis-server of the test's own (its URL), which is skipped when
+// redis-server is missing, but with SWARM_INTEROP=1.
+func forEachStore(t *testing.T, f func(t *testing.T, redis string)) {
+	t.Run("memory", func(t *testing.T) { f(t, "") })
+	t.Run("redis", func(t *testing.T) { f(t, redistest.Start(t)) })
 }
 
 // testPeer is announce parameters for peer n of a swarm: port 10000+n and a

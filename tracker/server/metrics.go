@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -33,7 +36,15 @@ const (
 
 var dropLabels = [nDrops]string{"short", "protocol_id", "connection_id", "action"}
 
-func newMetrics(reg *registry) *metrics {
+func newMetrics(st store) *metrics {
+	// storeStats reads the totals for a scrape of /metrics; a store that
+	// fails (Redis unreachable) reports zeros rather than stale figures.
+	storeStats := func() stats {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, _ := st.stats(ctx)
+		return s
+	}
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		announces: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -70,7 +81,7 @@ func newMetrics(reg *registry) *metrics {
 	gauge := func(name, help string, f func(stats) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "swarm_tracker", Name: name, Help: help,
-		}, func() float64 { return f(reg.stats()) })
+		}, func() float64 { return f(storeStats()) })
 	}
 	m.registry.MustRegister(
 		m.announces, m.scrapes, m.failures, m.udpConnects, dropped,
@@ -80,7 +91,7 @@ func newMetrics(reg *registry) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Namespace: "swarm_tracker", Name: "snatches_total",
 			Help: "Completed events counted as downloads.",
-		}, func() float64 { return float64(reg.stats().snatches) }),
+		}, func() float64 { return float64(storeStats().snatches) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -28,7 +28,8 @@ const genericReason = "internal tracker error"
 type Server struct {
 	cfg     Config
 	log     zerolog.Logger
-	reg     *registry
+	store   store     // memStore or redisStore
+	mem     *registry // the registry of a memStore, nil with Redis
 	metrics *metrics
 	parse   parseOptions
 	handler http.Handler
@@ -64,7 +65,6 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg,
 		log: zerolog.Nop(),
-		reg: newRegistry(cfg.Shards, cfg.Seed, cfg.Now, 2*cfg.Interval),
 		parse: parseOptions{
 			defaultNumWant:  cfg.DefaultNumWant,
 			maxNumWant:      cfg.MaxNumWant,
@@ -77,8 +77,19 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger != nil {
 		s.log = *cfg.Logger
 	}
-	if cfg.MaxSwarms > 0 {
-		s.reg.maxSwarms = int64(cfg.MaxSwarms)
+	maxSwarms := int64(max(cfg.MaxSwarms, 0))
+	if cfg.Redis != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		rs, err := newRedisStore(ctx, cfg.Redis, redisPrefix, cfg.Now, 2*cfg.Interval, maxSwarms)
+		if err != nil {
+			return nil, fmt.Errorf("new tracker server: %w", err)
+		}
+		s.store = rs
+	} else {
+		reg := newRegistry(cfg.Shards, cfg.Seed, cfg.Now, 2*cfg.Interval)
+		reg.maxSwarms = maxSwarms
+		s.store, s.mem = memStore{reg}, reg
 	}
 	s.connIDKey = newConnIDKey()
 	s.access.Store(&access{allow: cfg.Allow, deny: cfg.Deny})
@@ -88,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.contentType, s.cacheControl = []string{"text/plain"}, []string{"no-store"}
 	s.bufs.New = func() any { return &scratch{out: make([]byte, 0, 1024)} }
-	s.metrics = newMetrics(s.reg)
+	s.metrics = newMetrics(s.store)
 	for _, c := range cfg.Metrics {
 		if err := s.metrics.registry.Register(c); err != nil {
 			return nil, fmt.Errorf("new tracker server: metrics: %w", err)
@@ -105,6 +116,10 @@ func New(cfg Config) (*Server, error) {
 	s.handler = s.recoverPanics(mux)
 	return s, nil
 }
+
+// Close releases the store's connections (Config.Redis); the Server must
+// not serve after it.
+func (s *Server) Close() error { return s.store.close() }
 
 // Handler returns the tracker's HTTP handler: /announce, /scrape, /metrics.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -178,7 +193,9 @@ func (s *Server) sweepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.reg.sweep()
+			if err := s.store.sweep(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error().Err(err).Msg("tracker sweep")
+			}
 		}
 	}
 }
@@ -228,11 +245,22 @@ func (s *Server) announce(ctx context.Context, req *AnnounceRequest, remote neti
 			return fmt.Errorf("hook left announce with address %v, numwant %d", req.Addr, req.NumWant)
 		}
 	}
-	if err := s.reg.announce(req, rp); err != nil {
+	if err := s.storeAnnounce(ctx, req, rp); err != nil {
 		return err
 	}
 	s.metrics.byEvent[req.Event].Inc()
 	return nil
+}
+
+// storeAnnounce applies req to the store. The in-memory registry is called
+// directly: through the interface req would escape, a heap allocation on
+// every announce; the Redis store gets a copy.
+func (s *Server) storeAnnounce(ctx context.Context, req *AnnounceRequest, rp *reply) error {
+	if s.mem != nil {
+		return s.mem.announce(req, rp)
+	}
+	r := *req
+	return s.store.announce(ctx, &r, rp)
 }
 
 // rateLimit charges an announce recording ip, from a connection from
@@ -285,9 +313,14 @@ func (s *Server) serveScrape(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	counts := make([]scrapeCounts, len(req.InfoHashes))
+	if err := s.store.scrape(r.Context(), req.InfoHashes, counts); err != nil {
+		s.fail(w, out, err)
+		return
+	}
 	files := make([]scrapeFile, 0, len(req.InfoHashes))
-	for _, h := range req.InfoHashes {
-		files = append(files, scrapeFile{hash: h, scrapeCounts: s.reg.scrape(h)})
+	for i, h := range req.InfoHashes {
+		files = append(files, scrapeFile{hash: h, scrapeCounts: counts[i]})
 	}
 	s.metrics.scrapes.Inc()
 	out = appendScrape(out, files)

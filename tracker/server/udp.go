@@ -130,6 +130,9 @@ type udpWorker struct {
 	ids *connIDs
 	rp  reply
 	out []byte
+	// hashes and counts are a scrape's, reused.
+	hashes []metainfo.Hash
+	counts []scrapeCounts
 }
 
 func (s *Server) newUDPWorker(ctx context.Context) *udpWorker {
@@ -223,9 +226,17 @@ func (w *udpWorker) scrape(b []byte, txID uint32, ip netip.Addr) []byte {
 			return appendUDPError(w.out[:0], txID, s.failure(err))
 		}
 	}
-	out := appendUDPScrapeHeader(w.out[:0], txID)
+	w.hashes = w.hashes[:0]
 	for i := range n {
-		out = appendUDPScrapeEntry(out, s.reg.scrape(metainfo.Hash(hashes[20*i:])))
+		w.hashes = append(w.hashes, metainfo.Hash(hashes[20*i:]))
+	}
+	w.counts = append(w.counts[:0], make([]scrapeCounts, n)...)
+	if err := s.store.scrape(w.ctx, w.hashes, w.counts); err != nil {
+		return appendUDPError(w.out[:0], txID, s.failure(err))
+	}
+	out := appendUDPScrapeHeader(w.out[:0], txID)
+	for _, c := range w.counts {
+		out = appendUDPScrapeEntry(out, c)
 	}
 	s.metrics.scrapes.Inc()
 	return out

@@ -39,6 +39,7 @@ func newUDPTest(tb testing.TB, cfg Config) *udpTest {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { s.Close() })
 	u.s, u.w = s, s.newUDPWorker(context.Background())
 	return u
 }
@@ -307,7 +308,11 @@ func TestUDPRateLimit(t *testing.T) {
 // size BEP 15 gives it (6 bytes over IPv4, 18 over IPv6); an IPv4 client on
 // a dual-stack socket (mapped address) counts as IPv4.
 func TestUDPFamilies(t *testing.T) {
-	u := newUDPTest(t, Config{})
+	withRedis(t, func(t *testing.T, redis string) { testUDPFamilies(t, Config{Redis: redis}) })
+}
+
+func testUDPFamilies(t *testing.T, cfg Config) {
+	u := newUDPTest(t, cfg)
 	for i, from := range []string{"10.0.0.1:1", "[::ffff:10.0.0.2]:1", "[2001:db8::1]:1", "[2001:db8::2]:1"} {
 		u.announce(udpAnn{hash: udpHash, peer: byte(i), left: 1, numWant: 0, port: uint16(7000 + i)}, from)
 	}
@@ -326,7 +331,11 @@ func TestUDPFamilies(t *testing.T) {
 }
 
 func TestUDPScrape(t *testing.T) {
-	u := newUDPTest(t, Config{MaxScrapeHashes: 3})
+	withRedis(t, func(t *testing.T, redis string) { testUDPScrape(t, Config{MaxScrapeHashes: 3, Redis: redis}) })
+}
+
+func testUDPScrape(t *testing.T, cfg Config) {
+	u := newUDPTest(t, cfg)
 	const from = "192.0.2.1:6881"
 	u.announce(udpAnn{hash: udpHash, peer: 1, left: 0, port: 1}, from)
 	u.announce(udpAnn{hash: udpHash, peer: 2, left: 5, port: 2}, from)
