@@ -52,7 +52,9 @@ func TestFetchMagnetWaitsForTheOpenedTorrent(t *testing.T) {
 	seed2 := runSeed(t, m2, content2, session.Config{})
 	errRefused := errors.New("open refused")
 	tc2 := session.TorrentConfig{Peers: []netip.AddrPort{addrOf(t, seed2)}}
-	tc2.Open = func(context.Context, *metainfo.MetaInfo) (session.TorrentConfig, error) { return session.TorrentConfig{}, errRefused }
+	tc2.Open = func(context.Context, *metainfo.MetaInfo) (session.TorrentConfig, error) {
+		return session.TorrentConfig{}, errRefused
+	}
 	if _, err := n.FetchMagnet(context.Background(), magnetLink(m2, ""), tc2, nil); err != errRefused {
 		t.Fatalf("FetchMagnet with a failing Open = %v, want Open's error itself", err)
 	}
