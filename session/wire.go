@@ -84,6 +84,7 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		if m.ID == peer.HaveAll {
 			bf.SetAll()
 			t.fastStats.haveAlls++
+			p.log.Debug().Msg("peer has every piece (have all)")
 		}
 		return t.peerHas(p, bf)
 	case peer.Request:
@@ -208,6 +209,7 @@ func (t *Torrent) onReject(p *peerConn, m peer.Message) error {
 	if !t.picker.Release(p, b) {
 		return nil
 	}
+	p.log.Debug().Stringer("block", b).Msg("request rejected; the block goes back to the picker")
 	for q := range t.peers {
 		if q != p {
 			t.fillRequests(q)
@@ -318,7 +320,14 @@ func (t *Torrent) fillRequests(p *peerConn) {
 	if t.picker == nil || p.peerChoking || !p.amInterested || t.diskErr != nil {
 		return
 	}
-	n := p.pipeline - t.picker.Outstanding(p)
+	depth := p.pipeline
+	if p.reqq > 0 {
+		// Never more than the peer queues: slow start grows the pipeline
+		// per block between the ticks that clamp it, and a fast peer
+		// rejects what is past its reqq (libtorrent does).
+		depth = min(depth, p.reqq)
+	}
+	n := depth - t.picker.Outstanding(p)
 	if n <= 0 {
 		return
 	}

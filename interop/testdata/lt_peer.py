@@ -21,6 +21,13 @@ ssrf = "--ssrf-mitigation" in sys.argv
 utp = "--utp" in sys.argv
 notcp = "--no-tcp" in sys.argv
 sys.argv = [a for a in sys.argv if a not in ("--ssrf-mitigation", "--utp", "--no-tcp")]
+# --max-queue N: libtorrent's max_allowed_in_request_queue, which it also
+# advertises as reqq; requests past it are rejected (BEP 6).
+max_queue = None
+if "--max-queue" in sys.argv:
+    i = sys.argv.index("--max-queue")
+    max_queue = int(sys.argv[i + 1])
+    del sys.argv[i:i + 2]
 
 mode, torrent, save, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 peer = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] != "-" else None
@@ -42,6 +49,8 @@ settings.update({
     "min_announce_interval": 1,
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
 })
+if max_queue is not None:
+    settings["max_allowed_in_request_queue"] = max_queue
 ses = lt.session(settings)
 ti = lt.torrent_info(torrent)
 params = lt.add_torrent_params()
