@@ -11,11 +11,14 @@ import (
 
 // TestFastExtensionWithLibtorrent: the fast extension (BEP 6) against
 // libtorrent both ways. libtorrent seeding tells swarm what it has by
-// have-all, and, told to queue at most 2 requests per peer, rejects
-// swarm's requests past that (swarm opens with 4 before it applies the
-// peer's reqq): swarm logs both, gives each rejected block back to its
-// picker, and completes byte for byte. Seeding to libtorrent, swarm sends
-// have-all and no bitfield, so libtorrent completing shows it took it.
+// have-all, which swarm logs, and completes byte for byte. libtorrent is
+// told to queue at most 2 requests per peer (its reqq) and rejects what is
+// past that: swarm keeps to the reqq, so it gets at most a few rejects
+// (its opening requests, if they beat libtorrent's extension handshake),
+// where it used to get thousands (4361 on this 5 MiB file) when slow start
+// grew its pipeline past the reqq between ticks. Seeding to libtorrent,
+// swarm sends have-all and no bitfield, so libtorrent completing shows it
+// took it.
 func TestFastExtensionWithLibtorrent(t *testing.T) {
 	py := need(t, "/usr/bin/python3")
 	t.Run("libtorrent seeds", func(t *testing.T) {
@@ -37,8 +40,8 @@ func TestFastExtensionWithLibtorrent(t *testing.T) {
 		if haveAll == 0 {
 			t.Error("swarm logged no have-all from a libtorrent seed")
 		}
-		if rejects == 0 {
-			t.Error("swarm logged no reject from a libtorrent seed that queues 2 requests")
+		if rejects > 16 {
+			t.Errorf("swarm got %d rejects from a libtorrent seed that queues 2 requests: it asks past the peer's reqq", rejects)
 		}
 	})
 	t.Run("libtorrent downloads", func(t *testing.T) {

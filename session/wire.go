@@ -206,10 +206,11 @@ func (t *Torrent) onReject(p *peerConn, m peer.Message) error {
 		return violation("reject of %v, not a block of the torrent", b)
 	}
 	t.fastStats.rejectsIn++
-	if !t.picker.Release(p, b) {
+	released := t.picker.Release(p, b)
+	p.log.Debug().Stringer("block", b).Bool("released", released).Msg("request rejected")
+	if !released {
 		return nil
 	}
-	p.log.Debug().Stringer("block", b).Msg("request rejected; the block goes back to the picker")
 	for q := range t.peers {
 		if q != p {
 			t.fillRequests(q)
