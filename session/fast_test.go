@@ -111,6 +111,12 @@ func TestFastLeecherRejectsRequestForPieceItLacks(t *testing.T) {
 		t.Fatalf("reject %v, want one of piece 1 block 0", r)
 	}
 
+	t.Run("second have-all", func(t *testing.T) {
+		c := dialPeer(t, addr, m.InfoHash)
+		c.Write(frame(byte(peer.HaveAll)))
+		c.Write(frame(byte(peer.HaveAll)))
+		waitClosed(t, c)
+	})
 	t.Run("fast message without the bit", func(t *testing.T) {
 		nc, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
 		if err != nil {

@@ -113,6 +113,7 @@ type peerConn struct {
 	metaServed     int       // ut_metadata pieces sent to it (BEP 9)
 	fast           bool      // both sides speak the fast extension (BEP 6)
 	allowedFast    []uint32  // the allowed-fast set we gave it; nil if none yet
+	saidAllOrNone  bool      // it sent have-all or have-none (BEP 6)
 
 	q writeQueue
 }

@@ -80,6 +80,12 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		}
 		return t.peerHas(p, bf)
 	case peer.HaveAll, peer.HaveNone:
+		// Five bytes that cost the picker a pass over every piece: once
+		// per connection, as BEP 6 has them (the first message).
+		if p.saidAllOrNone {
+			return violation("a second have-all or have-none")
+		}
+		p.saidAllOrNone = true
 		bf := piece.NewBitfield(n)
 		if m.ID == peer.HaveAll {
 			bf.SetAll()
