@@ -59,7 +59,7 @@ func (c *answerCounter) Announce(ctx context.Context, url string, req tracker.An
 func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 	a, err := tracker.NewAnnouncer(tracker.AnnouncerConfig{
 		Tiers:     tiers,
-		Transport: &answerCounter{Transport: &tracker.Client{UserAgent: "swarm/0.1"}, seen: map[string]bool{}, count: &t.answered},
+		Transport: &answerCounter{Transport: &tracker.Client{UserAgent: "swarm/0.1", HTTP: t.sess.http}, seen: map[string]bool{}, count: &t.answered},
 		Logger:    &t.log,
 		// A client that cannot reach its tracker retries sooner than
 		// the package default; the backoff still doubles to 30 min.
@@ -101,6 +101,7 @@ func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 		switch {
 		case err == nil:
 			t.trackerErr.Store(nil)
+			t.noteAnnounce(resp, nil, a.NextAnnounce())
 			t.log.Debug().Stringer("event", ev).Int("peers", len(resp.Peers)).Dur("interval", resp.Interval).Msg("announced")
 			if resp.WarningMessage != "" {
 				t.log.Warn().Str("warning", resp.WarningMessage).Msg("tracker warning")
@@ -124,6 +125,7 @@ func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 				t.log.Warn().Err(err).Msg("tracker unreachable; trading with the peers we have")
 			}
 			t.trackerErr.Store(&msg)
+			t.noteAnnounce(resp, errors.New(msg), a.NextAnnounce())
 		}
 		wait := time.Until(a.NextAnnounce())
 		if st := t.Stats(); !st.Complete && st.Peers < fewPeers {

@@ -3,7 +3,6 @@ package session_test
 import (
 	"bytes"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"sync"
@@ -26,7 +25,8 @@ type eventTracker struct {
 func startEventTracker(t *testing.T, delay map[string]time.Duration) (*eventTracker, string) {
 	t.Helper()
 	et := &eventTracker{delay: delay}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ln := listen(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ev := r.URL.Query().Get("event")
 		et.mu.Lock()
 		et.events = append(et.events, ev)
@@ -36,9 +36,14 @@ func startEventTracker(t *testing.T, delay map[string]time.Duration) (*eventTrac
 		case <-r.Context().Done():
 		}
 		w.Write([]byte("d8:intervali1800e5:peers0:e"))
-	}))
-	t.Cleanup(srv.Close)
-	return et, srv.URL + "/announce"
+	})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	t.Cleanup(func() { srv.Close(); <-done })
+	return et, "http://" + ln.Addr().String() + "/announce"
 }
 
 func (et *eventTracker) seen() []string {
@@ -62,62 +67,115 @@ func TestStopAtCompletionStillAnnouncesCompleted(t *testing.T) {
 		waitFor string
 		want    []string
 	}{
-		{"started still on the way", map[string]time.Duration{"started": 3 * time.Second}, "", []string{"started", "completed", "stopped"}},
+		// The tracker has "started" and holds its answer. (The download
+		// may complete before "started" even reaches the tracker; then the
+		// shutdown sends "completed" and "stopped" only.)
+		{"started still on the way", map[string]time.Duration{"started": 3 * time.Second}, "started", []string{"started", "completed", "stopped"}},
 		{"completed still on the way", map[string]time.Duration{"completed": time.Second}, "completed", []string{"started", "completed", "stopped"}},
 		// The tracker never answers "completed": the shutdown gives up on
 		// it and has no time left for "stopped".
 		{"completed never answered", map[string]time.Duration{"completed": time.Minute}, "completed", []string{"started", "completed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkGoroutines(t)
-			m, content := makeTorrent(t, 256<<10, 16<<10)
-			seed := runSeed(t, m, content, session.Config{})
-			et, announce := startEventTracker(t, tc.delay)
+			simulate(t, func(t *testing.T) {
+				checkGoroutines(t)
+				m, content := makeTorrent(t, 256<<10, 16<<10)
+				seed := runSeed(t, m, content, session.Config{})
+				et, announce := startEventTracker(t, tc.delay)
 
-			s := newSession(t, session.Config{})
-			store := &memStore{data: make([]byte, len(content))}
-			leech, err := s.NewTorrent(m, session.TorrentConfig{
-				Store: store, Peers: []netip.AddrPort{addrOf(t, seed)}, Trackers: [][]string{{announce}},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.AddTorrent(leech); err != nil {
-				t.Fatal(err)
-			}
-			cancel := runSession(t, s)
-			select {
-			case <-leech.Done():
-			case <-time.After(30 * time.Second):
-				t.Fatalf("download did not finish in 30 s: %+v", leech.Stats())
-			}
-			for deadline := time.Now().Add(10 * time.Second); tc.waitFor != "" && !slices.Contains(et.seen(), tc.waitFor); {
-				if time.Now().After(deadline) {
-					t.Fatalf("the tracker heard %q, no %q within 10 s", et.seen(), tc.waitFor)
+				s := newSession(t, session.Config{})
+				store := &memStore{data: make([]byte, len(content))}
+				leech, err := s.NewTorrent(m, session.TorrentConfig{
+					Store: store, Peers: []netip.AddrPort{addrOf(t, seed)}, Trackers: [][]string{{announce}},
+				})
+				if err != nil {
+					t.Fatal(err)
 				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			cancel()
-			stopping := time.Now()
-			select {
-			case <-leech.Stopped():
-			case <-time.After(15 * time.Second):
-				t.Fatal("torrent did not stop within 15 s")
-			}
-			took := time.Since(stopping)
-			if !bytes.Equal(store.data, content) {
-				t.Fatal("downloaded content differs from the seed's")
-			}
-			got := et.seen()
-			t.Logf("tracker heard %q; stopped %v after the cancel", got, took.Round(time.Millisecond))
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("tracker heard %q, want %q", got, tc.want)
-			}
-			// A generous bound on the 5 s limit (the race detector, a
-			// loaded machine), far below the minute the tracker stalls.
-			if took > 8*time.Second {
-				t.Errorf("stopping took %v, want the last announces bounded by 5 s", took)
-			}
+				if err := s.AddTorrent(leech); err != nil {
+					t.Fatal(err)
+				}
+				cancel := runSession(t, s)
+				select {
+				case <-leech.Done():
+				case <-time.After(30 * time.Second):
+					t.Fatalf("download did not finish in 30 s: %+v", leech.Stats())
+				}
+				for deadline := time.Now().Add(10 * time.Second); tc.waitFor != "" && !slices.Contains(et.seen(), tc.waitFor); {
+					if time.Now().After(deadline) {
+						t.Fatalf("the tracker heard %q, no %q within 10 s", et.seen(), tc.waitFor)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				cancel()
+				stopping := time.Now()
+				select {
+				case <-leech.Stopped():
+				case <-time.After(15 * time.Second):
+					t.Fatal("torrent did not stop within 15 s")
+				}
+				took := time.Since(stopping)
+				if !bytes.Equal(store.data, content) {
+					t.Fatal("downloaded content differs from the seed's")
+				}
+				got := et.seen()
+				t.Logf("tracker heard %q; stopped %v after the cancel", got, took.Round(time.Millisecond))
+				if !slices.Equal(got, tc.want) {
+					t.Errorf("tracker heard %q, want %q", got, tc.want)
+				}
+				// A generous bound on the 5 s limit (the race detector, a
+				// loaded machine), far below the minute the tracker stalls.
+				if took > 8*time.Second {
+					t.Errorf("stopping took %v, want the last announces bounded by 5 s", took)
+				}
+			})
+		})
+	}
+}
+
+// TestTrackerErrorShowsInStats: a tracker nobody answers at, and one that
+// refuses the announce with a failure reason, show in the torrent's
+// Stats.TrackerErr while it trades on.
+func TestTrackerErrorShowsInStats(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// refuse is the tracker's failure reason; "" means no tracker
+		// listens at the URL.
+		refuse, want string
+	}{
+		{"nobody answers", "", "not answering"},
+		{"refused", "torrent not registered", "refused: torrent not registered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			simulate(t, func(t *testing.T) {
+				checkGoroutines(t)
+				ln := listen(t)
+				url := "http://" + ln.Addr().String() + "/announce"
+				if tc.refuse == "" {
+					ln.Close()
+				} else {
+					srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						w.Write([]byte("d14:failure reason" + itoa(len(tc.refuse)) + ":" + tc.refuse + "e"))
+					})}
+					done := make(chan struct{})
+					go func() {
+						defer close(done)
+						srv.Serve(ln)
+					}()
+					t.Cleanup(func() { srv.Close(); <-done })
+				}
+				m, content := makeTorrent(t, 64<<10, 16<<10)
+				s := newSession(t, session.Config{})
+				tor, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: make([]byte, len(content))}, Trackers: [][]string{{url}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.AddTorrent(tor)
+				runSession(t, s)
+				time.Sleep(2 * time.Second) // the first announce fails; stats are published every second
+				if got := tor.Stats().TrackerErr; got != tc.want {
+					t.Errorf("Stats.TrackerErr = %q, want %q", got, tc.want)
+				}
+			})
 		})
 	}
 }

@@ -92,7 +92,7 @@ func (l *logBuffer) waitDropReason(t testing.TB, addr string) string {
 func loggedSession(t testing.TB, cfg session.Config, buf *logBuffer) *session.Session {
 	t.Helper()
 	log := zerolog.New(buf).Level(zerolog.DebugLevel)
-	cfg.ListenAddr = "127.0.0.1:0"
+	networkConfig(t, &cfg)
 	cfg.Logger = &log
 	s, err := session.New(cfg)
 	if err != nil {
@@ -138,12 +138,18 @@ func closedWithin(c net.Conn, d time.Duration) bool {
 // time the rate limit allows. The protocol violations of the wire decoder
 // and the request checks are in TestHostilePeersAreDisconnected.
 func TestSeederUnderAttackServesAGoodDownload(t *testing.T) {
+	simulate(t, testSeederUnderAttackServesAGoodDownload)
+}
+
+func testSeederUnderAttackServesAGoodDownload(t *testing.T) {
 	checkGoroutines(t)
 	const rate = 3 << 20
 	m, content := makeTorrent(t, 12<<20, 256<<10) // 48 pieces, 4 s at the rate
 	n := m.Info.NumPieces()
 	var logs logBuffer
-	seedSess := loggedSession(t, session.Config{UploadRate: rate, PeerIdleTimeout: 3 * time.Second}, &logs)
+	// Encryption off: bytes that are not a plaintext handshake are refused at
+	// once instead of being tried as MSE (TestEncryptedHandshakeBounds).
+	seedSess := loggedSession(t, session.Config{UploadRate: rate, PeerIdleTimeout: 3 * time.Second, Encryption: session.EncryptionPlaintext}, &logs)
 	seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(n), Seed: true})
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +174,7 @@ func TestSeederUnderAttackServesAGoodDownload(t *testing.T) {
 	// It runs beside the other attacks.
 	slowHS := make(chan string, 1)
 	go func() {
-		c, err := net.DialTimeout("tcp", seedAddr.String(), 5*time.Second)
+		c, err := dialFrom(t, netip.Addr{}, seedAddr)
 		if err != nil {
 			slowHS <- "dial: " + err.Error()
 			return
@@ -191,14 +197,6 @@ func TestSeederUnderAttackServesAGoodDownload(t *testing.T) {
 		slowHS <- "" // the whole handshake went through
 	}()
 
-	dial := func(t *testing.T) net.Conn {
-		c, err := net.DialTimeout("tcp", seedAddr.String(), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
 	badProto := handshakeBytes(m.InfoHash)
 	badProto[19] = 'X' // "BitTorrent protocoX"
 	badLen := handshakeBytes(m.InfoHash)
@@ -223,7 +221,7 @@ func TestSeederUnderAttackServesAGoodDownload(t *testing.T) {
 		{"protocol length of 255", func(t *testing.T, c net.Conn) { c.Write(badLen) }, 5 * time.Second, "not a BitTorrent handshake"},
 		{"handshake cut short", func(t *testing.T, c net.Conn) {
 			c.Write(handshakeBytes(m.InfoHash)[:40])
-			c.(*net.TCPConn).CloseWrite()
+			c.(interface{ CloseWrite() error }).CloseWrite()
 		}, 5 * time.Second, "unexpected EOF"},
 		{"wrong info hash", func(t *testing.T, c net.Conn) { c.Write(handshakeBytes(wrongHash)) }, 5 * time.Second, "unknown info hash"},
 		{"keep-alive flood", func(t *testing.T, c net.Conn) {
@@ -253,26 +251,26 @@ func TestSeederUnderAttackServesAGoodDownload(t *testing.T) {
 		}, 5 * time.Second, "blocks we could not use"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := dial(t)
-			// Drain what the seeder sends, so its writes never block.
-			closed := make(chan bool, 1)
-			go func() { closed <- closedWithin(c, 60*time.Second) }()
-			tt.attack(t, c)
-			select {
-			case ok := <-closed:
-				if !ok {
-					t.Fatal("the seeder kept the connection")
-				}
-			case <-time.After(tt.timeout):
-				t.Fatalf("the seeder kept the connection %v after the attack", tt.timeout)
+		// The cases share the sessions, and t.Run is not allowed in a
+		// synctest bubble: the messages name the case.
+		c := dial(t, seedAddr)
+		// Drain what the seeder sends, so its writes never block.
+		closed := make(chan bool, 1)
+		go func() { closed <- closedWithin(c, 60*time.Second) }()
+		tt.attack(t, c)
+		select {
+		case ok := <-closed:
+			if !ok {
+				t.Fatalf("%s: the seeder kept the connection", tt.name)
 			}
-			reason := logs.waitDropReason(t, c.LocalAddr().String())
-			if !strings.Contains(reason, tt.reason) {
-				t.Errorf("logged %q, want a reason with %q", reason, tt.reason)
-			}
-			t.Logf("dropped: %s", reason)
-		})
+		case <-time.After(tt.timeout):
+			t.Fatalf("%s: the seeder kept the connection %v after the attack", tt.name, tt.timeout)
+		}
+		reason := logs.waitDropReason(t, c.LocalAddr().String())
+		if !strings.Contains(reason, tt.reason) {
+			t.Errorf("%s: logged %q, want a reason with %q", tt.name, reason, tt.reason)
+		}
+		t.Logf("%s: dropped: %s", tt.name, reason)
 	}
 
 	select {
@@ -312,17 +310,16 @@ func TestSeederUnderAttackServesAGoodDownload(t *testing.T) {
 }
 
 // liarAddr is where the liars of these tests connect from: a loopback
-// address of its own (Linux routes all of 127.0.0.0/8 to loopback), since
-// a liar is banned by IP and the honest peers are on 127.0.0.1.
-var liarAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+// address of its own, since a liar is banned by IP and the honest peers
+// are on 127.0.0.1.
+var liarAddr = netip.MustParseAddr("127.0.0.2")
 
 // dialAsLiar connects to addr from liarAddr.
 func dialAsLiar(t testing.TB, addr netip.AddrPort) net.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: liarAddr}
-	c, err := d.Dial("tcp", addr.String())
+	c, err := dialFrom(t, liarAddr, addr)
 	if err != nil {
-		t.Fatalf("dial %s from %s: %v", addr, liarAddr.IP, err)
+		t.Fatalf("dial %s from %s: %v", addr, liarAddr, err)
 	}
 	return c
 }
@@ -336,6 +333,10 @@ func dialAsLiar(t testing.TB, addr netip.AddrPort) net.Conn {
 // came first must not decide whom a shared failure blames (the seeder goes
 // on parole, per connection, and is never banned).
 func TestLiarReconnectingIsDroppedEachTime(t *testing.T) {
+	simulate(t, testLiarReconnectingIsDroppedEachTime)
+}
+
+func testLiarReconnectingIsDroppedEachTime(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 6<<20, 128<<10) // 48 pieces
 	n := m.Info.NumPieces()
@@ -436,6 +437,10 @@ func TestLiarReconnectingIsDroppedEachTime(t *testing.T) {
 // it), and sends good data once on parole, is still banned: when a piece it
 // lied in passes on a later try, its block differs from the verified one.
 func TestSmartBanCatchesALiarThatBehavesOnParole(t *testing.T) {
+	simulate(t, testSmartBanCatchesALiarThatBehavesOnParole)
+}
+
+func testSmartBanCatchesALiarThatBehavesOnParole(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 8<<20, 256<<10) // 32 pieces of 16 blocks
 	n := m.Info.NumPieces()

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"net"
+	"time"
 )
 
 // CloseTCPListener closes s's TCP listener and leaves its uTP socket
@@ -14,3 +15,7 @@ func CloseTCPListener(s *Session) error { return s.listener.Close() }
 func ServeLPD(s *Session, ctx context.Context, conn *net.UDPConn, group *net.UDPAddr, port uint16, cookie string) {
 	s.serveLPD(ctx, conn, group, port, cookie)
 }
+
+// SetWebSeedTimeout sets the limit of one web seed fetch of t; call it
+// before the torrent runs.
+func SetWebSeedTimeout(t *Torrent, d time.Duration) { t.webTimeout = d }

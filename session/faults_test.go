@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -21,16 +20,16 @@ import (
 // owed, loses them to the other peer at once (not after the 60 s snub
 // timeout), and the download completes byte for byte.
 func TestPeerLeavingMidPieceHandsItsBlocksToOthers(t *testing.T) {
+	simulate(t, testPeerLeavingMidPieceHandsItsBlocksToOthers)
+}
+
+func testPeerLeavingMidPieceHandsItsBlocksToOthers(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 2<<20, 256<<10) // 8 pieces of 16 blocks
 	n := m.Info.NumPieces()
 	seedSess := runSeed(t, m, content, session.Config{UploadRate: 1 << 20})
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listen(t)
 	leechSess := newSession(t, session.Config{})
 	leechStore := &memStore{data: make([]byte, len(content))}
 	leech, err := leechSess.NewTorrent(m, session.TorrentConfig{
@@ -45,8 +44,7 @@ func TestPeerLeavingMidPieceHandsItsBlocksToOthers(t *testing.T) {
 	runSession(t, leechSess)
 
 	// The quitter: has everything, sends five good blocks, then hangs up.
-	ln.(*net.TCPListener).SetDeadline(time.Now().Add(20 * time.Second))
-	c, err := ln.Accept()
+	c, err := acceptWithin(ln, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +114,10 @@ func (s *fillingStore) WriteAt(p []byte, off int64) (int, error) {
 // blames no peer for the blocks it could not write, and completes byte for
 // byte.
 func TestFullDiskPausesThenResumesByItself(t *testing.T) {
+	simulate(t, testFullDiskPausesThenResumesByItself)
+}
+
+func testFullDiskPausesThenResumesByItself(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 4<<20, 128<<10) // 32 pieces
 	n := m.Info.NumPieces()
@@ -183,6 +185,10 @@ func (s *deniedStore) WriteAt(p []byte, off int64) (int, error) {
 // at once with the error in its stats, instead of pausing and retrying as
 // for a full disk (issue 13).
 func TestStorageErrorOtherThanFullDiskStopsTheTorrent(t *testing.T) {
+	simulate(t, testStorageErrorOtherThanFullDiskStopsTheTorrent)
+}
+
+func testStorageErrorOtherThanFullDiskStopsTheTorrent(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 1<<20, 64<<10)
 	seedSess := runSeed(t, m, content, session.Config{})

@@ -17,11 +17,7 @@ import (
 // dialPeer connects to a session as a raw peer and completes the handshake.
 func dialPeer(t *testing.T, addr netip.AddrPort, infoHash [20]byte) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := dial(t, addr)
 	var id [20]byte
 	copy(id[:], "-XX0000-hostilepeer!")
 	if _, err := peer.Initiate(c, peer.NewHandshake(infoHash, id)); err != nil {
@@ -56,7 +52,9 @@ func waitClosed(t *testing.T, c net.Conn) {
 
 // TestHostilePeersAreDisconnected: each protocol violation drops that
 // connection, while a good download from the same seeder finishes.
-func TestHostilePeersAreDisconnected(t *testing.T) {
+func TestHostilePeersAreDisconnected(t *testing.T) { simulate(t, testHostilePeersAreDisconnected) }
+
+func testHostilePeersAreDisconnected(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 2<<20+100, 64<<10) // 33 pieces
 	n := m.Info.NumPieces()
@@ -91,15 +89,16 @@ func TestHostilePeersAreDisconnected(t *testing.T) {
 	runSession(t, leechSess)
 
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := dialPeer(t, seedAddr, m.InfoHash)
-			for _, msg := range tt.msgs {
-				if _, err := c.Write(msg); err != nil {
-					return // already dropped
-				}
+		// The cases share the sessions, and t.Run is not allowed in a
+		// synctest bubble: the log names the case that fails.
+		t.Logf("case %q", tt.name)
+		c := dialPeer(t, seedAddr, m.InfoHash)
+		for _, msg := range tt.msgs {
+			if _, err := c.Write(msg); err != nil {
+				break // already dropped
 			}
-			waitClosed(t, c)
-		})
+		}
+		waitClosed(t, c)
 	}
 	select {
 	case <-leech.Done():
@@ -113,14 +112,12 @@ func TestHostilePeersAreDisconnected(t *testing.T) {
 
 // TestPeerSendingBadDataIsBanned: a seeder whose blocks fail the hash check
 // is disconnected and not taken back.
-func TestPeerSendingBadDataIsBanned(t *testing.T) {
+func TestPeerSendingBadDataIsBanned(t *testing.T) { simulate(t, testPeerSendingBadDataIsBanned) }
+
+func testPeerSendingBadDataIsBanned(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 256<<10, 64<<10) // 4 pieces
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listen(t)
 	leechSess := newSession(t, session.Config{})
 	leech, err := leechSess.NewTorrent(m, session.TorrentConfig{
 		Store: &memStore{data: make([]byte, len(content))},
@@ -135,8 +132,7 @@ func TestPeerSendingBadDataIsBanned(t *testing.T) {
 	// The liar: claims every piece and answers each request with zeros.
 	var id [20]byte
 	copy(id[:], "-XX0000-liar-liar-xx")
-	ln.(*net.TCPListener).SetDeadline(time.Now().Add(20 * time.Second))
-	c, err := ln.Accept()
+	c, err := acceptWithin(ln, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,15 +171,10 @@ func TestPeerSendingBadDataIsBanned(t *testing.T) {
 	}
 	// A banned peer is not dialled again, on its port or any other of
 	// its IP address (issue 13).
-	ln2, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln2.Close()
+	ln2 := listen(t)
 	leech.AddPeers(context.Background(), []netip.AddrPort{netip.MustParseAddrPort(ln2.Addr().String())})
 	for _, l := range []net.Listener{ln, ln2} {
-		l.(*net.TCPListener).SetDeadline(time.Now().Add(3 * time.Second))
-		if c2, err := l.Accept(); err == nil {
+		if c2, err := acceptWithin(l, 3*time.Second); err == nil {
 			c2.Close()
 			t.Errorf("the leecher connected to %s, an address of a banned peer", l.Addr())
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"swarm/metainfo"
@@ -29,10 +30,6 @@ func openConns(t *testing.T, addr netip.AddrPort, n int, ih *[20]byte) []net.Con
 // from cannot be bound (only Linux routes all of 127.0.0.0/8 to lo).
 func openConnsFrom(t *testing.T, from netip.Addr, addr netip.AddrPort, n int, ih *[20]byte) []net.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	if from.IsValid() {
-		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(from, 0))
-	}
 	conns := make([]net.Conn, 0, n)
 	t.Cleanup(func() {
 		for _, c := range conns {
@@ -40,7 +37,7 @@ func openConnsFrom(t *testing.T, from netip.Addr, addr netip.AddrPort, n int, ih
 		}
 	})
 	for i := range n {
-		c, err := d.Dial("tcp", addr.String())
+		c, err := dialFrom(t, from, addr)
 		if err != nil && i == 0 && from.IsValid() {
 			t.Skipf("cannot connect from %s: %v", from, err)
 		}
@@ -52,6 +49,13 @@ func openConnsFrom(t *testing.T, from netip.Addr, addr netip.AddrPort, n int, ih
 			var id [20]byte
 			copy(id[:], fmt.Sprintf("-XX0000-idle%03d%05d", from.As16()[15], i))
 			c.Write(peer.AppendHandshake(nil, peer.NewHandshake(*ih, id))) // a refused one may fail: counted below
+		}
+		if testNet(t) != nil {
+			// Peers arrive one at a time: the session is done with each
+			// (its handshake read, or the connection refused) before the
+			// next, as the tests expect, rather than as fast as the
+			// scheduler lets the test dial.
+			synctest.Wait()
 		}
 	}
 	return conns
@@ -105,6 +109,10 @@ func leechFrom(t *testing.T, m *metainfo.MetaInfo, content []byte, addr netip.Ad
 // closes the other 8 as soon as they are accepted, rather than holding a
 // descriptor for each. Once they are gone, a download completes.
 func TestSilentConnectionsPastTheHandshakeCapAreClosed(t *testing.T) {
+	simulate(t, testSilentConnectionsPastTheHandshakeCapAreClosed)
+}
+
+func testSilentConnectionsPastTheHandshakeCapAreClosed(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 256<<10, 32<<10)
 	var logs logBuffer
@@ -135,6 +143,10 @@ func TestSilentConnectionsPastTheHandshakeCapAreClosed(t *testing.T) {
 // given while full; the download completes. When the idle peers leave, the
 // seed dials that address.
 func TestPeersPastMaxConnsAreRefusedWhileConnectedOnesAreServed(t *testing.T) {
+	simulate(t, testPeersPastMaxConnsAreRefusedWhileConnectedOnesAreServed)
+}
+
+func testPeersPastMaxConnsAreRefusedWhileConnectedOnesAreServed(t *testing.T) {
 	checkGoroutines(t)
 	const maxConns = 40
 	m, content := makeTorrent(t, 1<<20, 32<<10)
@@ -208,7 +220,9 @@ func TestPeersPastMaxConnsAreRefusedWhileConnectedOnesAreServed(t *testing.T) {
 // other IPs fill the rest. A downloader then arrives, takes the place of a
 // squatter idle for TurnoverAfter (2 s here, 60 s by default), and
 // completes.
-func TestSquattersCannotKeepAPeerOut(t *testing.T) {
+func TestSquattersCannotKeepAPeerOut(t *testing.T) { simulate(t, testSquattersCannotKeepAPeerOut) }
+
+func testSquattersCannotKeepAPeerOut(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 256<<10, 32<<10)
 	var logs logBuffer
@@ -253,6 +267,10 @@ func TestSquattersCannotKeepAPeerOut(t *testing.T) {
 // accepted, and a peer from another IP downloads while the 4 wait out the
 // handshake time limit.
 func TestSilentHandshakesFromOneIPLeaveSlotsForOthers(t *testing.T) {
+	simulate(t, testSilentHandshakesFromOneIPLeaveSlotsForOthers)
+}
+
+func testSilentHandshakesFromOneIPLeaveSlotsForOthers(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 256<<10, 32<<10)
 	s := runSeed(t, m, content, session.Config{CapLoopback: true})

@@ -109,10 +109,10 @@ func (n *Node) Stop() error {
 	return n.err
 }
 
-// listenDefault opens the session on cfg.ListenAddr, or on
-// DefaultListenAddr and, if that is taken, on any free port.
+// listenDefault opens the session on cfg.ListenAddr (or cfg.Listener), or
+// on DefaultListenAddr and, if that is taken, on any free port.
 func listenDefault(cfg Config) (*Session, error) {
-	if cfg.ListenAddr != "" {
+	if cfg.ListenAddr != "" || cfg.Listener != nil {
 		return New(cfg)
 	}
 	cfg.ListenAddr = DefaultListenAddr

@@ -68,12 +68,8 @@ func OpenContent(ctx context.Context, m *metainfo.MetaInfo, dir string, opts Ope
 			}
 		}
 	}
-	state := StateDir
-	if m.Info.Name == state {
-		state += "-swarm"
-	}
 	rec := storage.Resume{
-		Path:     filepath.Join(dir, state, m.InfoHash.String()+".resume"),
+		Path:     ResumePath(m, dir),
 		InfoHash: m.InfoHash,
 		Info:     &m.Info,
 		Dir:      dir,
@@ -104,6 +100,17 @@ func OpenContent(ctx context.Context, m *metainfo.MetaInfo, dir string, opts Ope
 		SaveResume: func(h *piece.Bitfield) error { return rec.Save(h) },
 		Wanted:     wanted,
 	}, nil
+}
+
+// ResumePath is where OpenContent keeps m's resume record for content in
+// dir: in StateDir below dir (StateDir + "-swarm" for a torrent named
+// StateDir).
+func ResumePath(m *metainfo.MetaInfo, dir string) string {
+	state := StateDir
+	if m.Info.Name == state {
+		state += "-swarm"
+	}
+	return filepath.Join(dir, state, m.InfoHash.String()+".resume")
 }
 
 // wantedPieces returns the pieces that hold bytes of a file not skipped

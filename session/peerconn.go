@@ -108,6 +108,7 @@ type peerConn struct {
 	unwanted       int       // blocks it sent that we could not use
 	pex            pexState  // peer exchange (BEP 11)
 	named          bool      // its client name (BEP 10 "v") is in log
+	agent          string    // that client name, cut to maxAgentLen
 	dhtPing        time.Time // when its PORT message (BEP 5) last started a DHT ping
 	portsIgnored   int       // PORT messages since then that did not
 	metaServed     int       // ut_metadata pieces sent to it (BEP 9)
@@ -360,6 +361,7 @@ func (p *peerConn) setAgent(v string) {
 	if len(v) > maxAgentLen {
 		v = v[:maxAgentLen]
 	}
+	p.agent = v
 	p.log = p.log.With().Str("agent", v).Logger()
 }
 

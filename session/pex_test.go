@@ -2,7 +2,6 @@ package session_test
 
 import (
 	"bytes"
-	"net"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -19,6 +18,10 @@ import (
 // connect. The seed's upload is rate-limited so that neither completes
 // (and stops looking for peers) before the test looks.
 func TestPexIntroducesLeechersToEachOther(t *testing.T) {
+	simulate(t, testPexIntroducesLeechersToEachOther)
+}
+
+func testPexIntroducesLeechersToEachOther(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 1<<20, 64<<10)
 	cfg := session.Config{PexInterval: time.Second}
@@ -73,11 +76,7 @@ type rawPeer struct {
 // handshake (with the extension bit, BEP 10).
 func dialRaw(t *testing.T, addr netip.AddrPort, ih [20]byte, id string) *rawPeer {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
+	nc := dial(t, addr)
 	var pid [20]byte
 	copy(pid[:], id)
 	if _, err := peer.Initiate(nc, peer.NewHandshake(ih, pid)); err != nil {
@@ -127,10 +126,7 @@ func (r *rawPeer) next(id uint8, deadline time.Time) (payload []byte, ok bool) {
 // listener accepts connections on 127.0.0.1 and counts them.
 func listener(t *testing.T) (netip.AddrPort, <-chan struct{}) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listen(t)
 	accepted := make(chan struct{}, 16)
 	done := make(chan struct{})
 	go func() {
@@ -177,72 +173,74 @@ func TestPexOnlyForPublicTorrents(t *testing.T) {
 		// off: the torrent must behave as if ut_pex did not exist.
 		off := tt.private || tt.noPex
 		t.Run(tt.name, func(t *testing.T) {
-			checkGoroutines(t)
-			m, content := makeTorrentFlag(t, 256<<10, 64<<10, tt.private)
-			s := runSeed(t, m, content, session.Config{PexInterval: time.Second, NoPex: tt.noPex})
-			addr := addrOf(t, s)
+			simulate(t, func(t *testing.T) {
+				checkGoroutines(t)
+				m, content := makeTorrentFlag(t, 256<<10, 64<<10, tt.private)
+				s := runSeed(t, m, content, session.Config{PexInterval: time.Second, NoPex: tt.noPex})
+				addr := addrOf(t, s)
 
-			// other has a listen address the seed learns from its
-			// extension handshake; asker advertises ut_pex under id 7.
-			otherListen, _ := listener(t)
-			other := dialRaw(t, addr, m.InfoHash, "-XX0000-other0000000")
-			other.handshake(peer.ExtensionHandshake{M: map[string]uint8{}, Port: otherListen.Port()})
-			askerListen, _ := listener(t)
-			asker := dialRaw(t, addr, m.InfoHash, "-XX0000-asker0000000")
-			asker.handshake(peer.ExtensionHandshake{M: map[string]uint8{peer.PexExtension: 7}, Port: askerListen.Port()})
+				// other has a listen address the seed learns from its
+				// extension handshake; asker advertises ut_pex under id 7.
+				otherListen, _ := listener(t)
+				other := dialRaw(t, addr, m.InfoHash, "-XX0000-other0000000")
+				other.handshake(peer.ExtensionHandshake{M: map[string]uint8{}, Port: otherListen.Port()})
+				askerListen, _ := listener(t)
+				asker := dialRaw(t, addr, m.InfoHash, "-XX0000-asker0000000")
+				asker.handshake(peer.ExtensionHandshake{M: map[string]uint8{peer.PexExtension: 7}, Port: askerListen.Port()})
 
-			payload, ok := asker.next(peer.ExtensionHandshakeID, time.Now().Add(5*time.Second))
-			if !ok {
-				t.Fatal("no extension handshake from the seed")
-			}
-			hs, err := peer.ParseExtensionHandshake(payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			id, advertised := hs.M[peer.PexExtension]
-			if advertised == off || advertised && id != peer.PexID {
-				t.Fatalf("extension handshake m = %v: ut_pex advertised %v, want %v (id %d)", hs.M, advertised, !off, peer.PexID)
-			}
-
-			// The seed's pex message to asker.
-			payload, got := asker.next(7, time.Now().Add(3*time.Second))
-			if off {
-				if got {
-					t.Fatalf("a torrent without pex sent ut_pex %q", payload)
+				payload, ok := asker.next(peer.ExtensionHandshakeID, time.Now().Add(5*time.Second))
+				if !ok {
+					t.Fatal("no extension handshake from the seed")
 				}
-			} else {
-				if !got {
-					t.Fatal("no ut_pex message from the seed within 3 s")
-				}
-				msg, err := peer.ParsePexMessage(payload)
+				hs, err := peer.ParseExtensionHandshake(payload)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !slices.Equal(msg.Added, []netip.AddrPort{otherListen}) || len(msg.Dropped) != 0 {
-					t.Errorf("ut_pex to asker = %+v, want added [%v] (other's listen address, not asker's own %v)", msg, otherListen, askerListen)
+				id, advertised := hs.M[peer.PexExtension]
+				if advertised == off || advertised && id != peer.PexID {
+					t.Fatalf("extension handshake m = %v: ut_pex advertised %v, want %v (id %d)", hs.M, advertised, !off, peer.PexID)
 				}
-				if !bytes.Equal(msg.AddedFlags, []byte{0}) {
-					t.Errorf("flags of an incoming peer that is no seed = %v, want [0]", msg.AddedFlags)
-				}
-			}
 
-			// A peer the seed hears of through pex gets a connection; one in
-			// a message right after that is ignored.
-			heard, heardConn := listener(t)
-			tooSoon, tooSoonConn := listener(t)
-			for _, a := range []netip.AddrPort{heard, tooSoon} {
-				b, err := peer.PexMessage{Added: []netip.AddrPort{a}, AddedFlags: []byte{peer.PexReachable}}.Marshal()
-				if err != nil {
-					t.Fatal(err)
+				// The seed's pex message to asker.
+				payload, got := asker.next(7, time.Now().Add(3*time.Second))
+				if off {
+					if got {
+						t.Fatalf("a torrent without pex sent ut_pex %q", payload)
+					}
+				} else {
+					if !got {
+						t.Fatal("no ut_pex message from the seed within 3 s")
+					}
+					msg, err := peer.ParsePexMessage(payload)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Equal(msg.Added, []netip.AddrPort{otherListen}) || len(msg.Dropped) != 0 {
+						t.Errorf("ut_pex to asker = %+v, want added [%v] (other's listen address, not asker's own %v)", msg, otherListen, askerListen)
+					}
+					if !bytes.Equal(msg.AddedFlags, []byte{0}) {
+						t.Errorf("flags of an incoming peer that is no seed = %v, want [0]", msg.AddedFlags)
+					}
 				}
-				asker.extended(peer.PexID, b)
-			}
-			if dialed := connectedWithin(heardConn, 3*time.Second); dialed == off {
-				t.Errorf("seed dialed the address it heard of via ut_pex: %v, want %v", dialed, !off)
-			}
-			if connectedWithin(tooSoonConn, 2*time.Second) {
-				t.Error("seed dialed an address from a ut_pex message that came too soon after the last")
-			}
+
+				// A peer the seed hears of through pex gets a connection; one in
+				// a message right after that is ignored.
+				heard, heardConn := listener(t)
+				tooSoon, tooSoonConn := listener(t)
+				for _, a := range []netip.AddrPort{heard, tooSoon} {
+					b, err := peer.PexMessage{Added: []netip.AddrPort{a}, AddedFlags: []byte{peer.PexReachable}}.Marshal()
+					if err != nil {
+						t.Fatal(err)
+					}
+					asker.extended(peer.PexID, b)
+				}
+				if dialed := connectedWithin(heardConn, 3*time.Second); dialed == off {
+					t.Errorf("seed dialed the address it heard of via ut_pex: %v, want %v", dialed, !off)
+				}
+				if connectedWithin(tooSoonConn, 2*time.Second) {
+					t.Error("seed dialed an address from a ut_pex message that came too soon after the last")
+				}
+			})
 		})
 	}
 }
@@ -250,13 +248,15 @@ func TestPexOnlyForPublicTorrents(t *testing.T) {
 // TestPexHostileMessages: a malformed ut_pex message drops the peer; a
 // well-formed one with more added peers than we take (60) gets 50 of them
 // dialed and no more.
-func TestPexHostileMessages(t *testing.T) {
+func TestPexHostileMessages(t *testing.T) { simulate(t, testPexHostileMessages) }
+
+func testPexHostileMessages(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 256<<10, 64<<10)
 	s := runSeed(t, m, content, session.Config{PexInterval: time.Second, MaxPeers: 100})
 	addr := addrOf(t, s)
 
-	t.Run("malformed", func(t *testing.T) {
+	{ // malformed (the cases share the seed, and t.Run is not allowed in a synctest bubble)
 		for _, payload := range []string{"d5:added7:1234567e", "d5:added6:1234567:added.f2:\x00\x00e", "le", "d5:added99999:x"} {
 			c := dialRaw(t, addr, m.InfoHash, "-XX0000-malformedpex")
 			c.extended(peer.PexID, []byte(payload))
@@ -264,16 +264,13 @@ func TestPexHostileMessages(t *testing.T) {
 				t.Errorf("ut_pex %q: the seed kept the connection", payload)
 			}
 		}
-	})
+	}
 
-	t.Run("too many added", func(t *testing.T) {
+	{ // too many added
 		var dialed atomic.Int32
 		msg := peer.PexMessage{}
 		for range 60 {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
+			ln := listen(t)
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
@@ -313,5 +310,5 @@ func TestPexHostileMessages(t *testing.T) {
 		if closedWithin(c.conn.NetConn(), 100*time.Millisecond) {
 			t.Error("the seed dropped a peer for a well-formed ut_pex message with 60 added peers")
 		}
-	})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -36,6 +37,17 @@ type Config struct {
 	// ListenAddr is where peers connect to us, e.g. "127.0.0.1:6881";
 	// "" means ":0" (any address, an ephemeral port).
 	ListenAddr string
+	// Listener, if set, is where peers connect to us instead of a TCP
+	// listener opened on ListenAddr, which must then be "". It needs
+	// NoUTP (uTP would want a UDP socket on the same port). Once New
+	// succeeds the session closes it. Tests pass an in-memory one
+	// (internal/memnet).
+	Listener net.Listener
+	// Dial, if set, opens outgoing peer connections and the connections
+	// of HTTP tracker announces (without keep-alive) instead of a
+	// net.Dialer; DialTimeout bounds a peer dial through its ctx. Tests
+	// pass an in-memory network's (internal/memnet).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// PeerID is ours; zero means a random one with swarm's prefix.
 	PeerID [20]byte
 	// Logger receives the session's logs; nil means none.
@@ -93,6 +105,9 @@ type Config struct {
 	// either way (or without interest either way) before a new peer may
 	// take its place in a full torrent; 0 means 60 s. Tests lower it.
 	TurnoverAfter time.Duration
+	// Encryption is the MSE/PE policy for every peer, TCP and uTP; the zero
+	// value is EncryptionPrefer (both accepted, plaintext dialled first).
+	Encryption Encryption
 }
 
 // Session runs torrents: it accepts peers on one listener and routes them to
@@ -104,6 +119,7 @@ type Session struct {
 	key      string // announce key (BEP 7): lets a tracker tell us apart across IP changes
 	listener net.Listener
 	utp      *utp.Socket   // nil with NoUTP
+	http     *http.Client  // for HTTP trackers; nil means http.DefaultClient
 	up, down *rate.Limiter // nil when unlimited
 	conns    connLimits
 	fds      int // descriptor limit when the session was made; 0 if unknown
@@ -122,6 +138,9 @@ func New(cfg Config) (*Session, error) {
 		cfg.UnchokeSlots < 0 || cfg.RechokeInterval < 0 || cfg.OptimisticInterval < 0 || cfg.PexInterval < 0 || cfg.TurnoverAfter < 0 {
 		return nil, errors.New("session: negative limit in Config")
 	}
+	if cfg.Encryption < EncryptionPrefer || cfg.Encryption > EncryptionPlaintext {
+		return nil, fmt.Errorf("session: unknown %v in Config", cfg.Encryption)
+	}
 	if cfg.MaxPeers == 0 {
 		cfg.MaxPeers = DefaultMaxPeers
 	}
@@ -139,6 +158,9 @@ func New(cfg Config) (*Session, error) {
 	}
 	if cfg.TurnoverAfter == 0 {
 		cfg.TurnoverAfter = defaultTurnoverAfter
+	}
+	if cfg.Listener != nil && (cfg.ListenAddr != "" || !cfg.NoUTP) {
+		return nil, errors.New("session: Config.Listener needs an empty ListenAddr and NoUTP")
 	}
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = ":0"
@@ -160,13 +182,22 @@ func New(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	s.key = fmt.Sprintf("%x", key)
-	s.up = newLimiter(cfg.UploadRate)
-	s.down = newLimiter(cfg.DownloadRate)
-	ln, us, err := listenPeers(cfg.ListenAddr, cfg.NoUTP)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	if cfg.Dial != nil {
+		s.http = &http.Client{Transport: &http.Transport{DialContext: cfg.Dial, DisableKeepAlives: true}}
+	} else {
+		s.cfg.Dial = new(net.Dialer).DialContext
 	}
-	s.listener, s.utp = ln, us
+	s.up = adjustable(cfg.UploadRate)
+	s.down = adjustable(cfg.DownloadRate)
+	if cfg.Listener != nil {
+		s.listener = cfg.Listener
+	} else {
+		ln, us, err := listenPeers(cfg.ListenAddr, cfg.NoUTP)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+		}
+		s.listener, s.utp = ln, us
+	}
 	s.fds = fdLimit()
 	s.conns.max = connBudget(s.fds, 0, cfg.MaxConns)
 	if s.fds > 0 && s.fds-fdReserve < minConns {
@@ -296,7 +327,9 @@ func acceptLoop(ctx context.Context, ln net.Listener, log zerolog.Logger, handle
 
 // startLocked starts t's goroutines under the session; s.mu is held.
 func (s *Session) startLocked(t *Torrent) {
-	s.wg.Go(func() { t.run(s.ctx) })
+	ctx, cancel := context.WithCancel(s.ctx)
+	t.halt = cancel
+	s.wg.Go(func() { t.run(ctx) })
 }
 
 // handleIncoming does the accepting side of a handshake and hands the
@@ -306,12 +339,19 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn, ip netip.Ad
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	var t *Torrent
-	theirs, err := peer.Accept(conn, func(ih [20]byte) (peer.Handshake, bool) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		t = s.torrents[ih]
-		return s.handshake(ih), t != nil
-	})
+	var theirs peer.Handshake
+	hsConn, wire, skey, err := s.sniff(conn)
+	if err == nil {
+		theirs, err = peer.Accept(hsConn, func(ih [20]byte) (peer.Handshake, bool) {
+			if skey != nil && ih != *skey {
+				return peer.Handshake{}, false // MSE was keyed for another torrent
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			t = s.torrents[ih]
+			return s.handshake(ih), t != nil
+		})
+	}
 	s.conns.releaseIP(ip)
 	s.logRecovered(s.conns.handshakeDone())
 	// A full torrent still gets the peer: its loop may make room by
@@ -324,7 +364,7 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn, ip netip.Ad
 	if !stop() { // ctx ended during the handshake: conn is already closed
 		return
 	}
-	t.incoming(ctx, conn, theirs)
+	t.incoming(ctx, wire, theirs)
 }
 
 // dialPeer opens a connection to addr counted in the session's limits, or
@@ -337,8 +377,9 @@ func (s *Session) dialPeer(ctx context.Context, addr netip.AddrPort) (net.Conn, 
 		s.refused(first, addr.String())
 		return nil, errTooManyConns
 	}
-	d := net.Dialer{Timeout: s.cfg.DialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	nc, err := s.cfg.Dial(dctx, "tcp", addr.String())
+	cancel()
 	if err != nil && s.utp != nil && ctx.Err() == nil {
 		uc, uerr := s.dialUTP(ctx, addr, utpDialTimeout)
 		if uerr == nil {

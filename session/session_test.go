@@ -108,7 +108,7 @@ func checkGoroutines(t *testing.T) {
 func newSession(t testing.TB, cfg session.Config) *session.Session {
 	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
-	cfg.ListenAddr = "127.0.0.1:0"
+	networkConfig(t, &cfg)
 	cfg.Logger = &log
 	s, err := session.New(cfg)
 	if err != nil {
@@ -177,53 +177,55 @@ func TestSeederToLeecherInProcess(t *testing.T) {
 		{"odd block at end", 5*16384 + 1, 32 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkGoroutines(t)
-			m, content := makeTorrent(t, tc.size, tc.pieceLen)
-			seedSess := newSession(t, session.Config{})
-			seedStore := &memStore{data: bytes.Clone(content)}
-			seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: seedStore, Have: fullBitfield(m.Info.NumPieces()), Seed: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := seedSess.AddTorrent(seed); err != nil {
-				t.Fatal(err)
-			}
-			runSession(t, seedSess)
+			simulate(t, func(t *testing.T) {
+				checkGoroutines(t)
+				m, content := makeTorrent(t, tc.size, tc.pieceLen)
+				seedSess := newSession(t, session.Config{})
+				seedStore := &memStore{data: bytes.Clone(content)}
+				seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: seedStore, Have: fullBitfield(m.Info.NumPieces()), Seed: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := seedSess.AddTorrent(seed); err != nil {
+					t.Fatal(err)
+				}
+				runSession(t, seedSess)
 
-			leechSess := newSession(t, session.Config{})
-			leechStore := &memStore{data: make([]byte, tc.size)}
-			var saved *piece.Bitfield
-			leech, err := leechSess.NewTorrent(m, session.TorrentConfig{
-				Store: leechStore, Peers: []netip.AddrPort{addrOf(t, seedSess)},
-				SaveResume: func(h *piece.Bitfield) error { saved = h; return nil },
+				leechSess := newSession(t, session.Config{})
+				leechStore := &memStore{data: make([]byte, tc.size)}
+				var saved *piece.Bitfield
+				leech, err := leechSess.NewTorrent(m, session.TorrentConfig{
+					Store: leechStore, Peers: []netip.AddrPort{addrOf(t, seedSess)},
+					SaveResume: func(h *piece.Bitfield) error { saved = h; return nil },
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := leechSess.AddTorrent(leech); err != nil {
+					t.Fatal(err)
+				}
+				cancel := runSession(t, leechSess)
+				select {
+				case <-leech.Done():
+				case <-time.After(30 * time.Second):
+					t.Fatalf("download did not finish in 30 s: %+v", leech.Stats())
+				}
+				cancel()
+				<-leech.Stopped()
+				if !bytes.Equal(leechStore.data, content) {
+					t.Fatal("downloaded content differs from the seed's")
+				}
+				st := leech.Stats()
+				if !st.Complete || st.Left != 0 || st.Downloaded < int64(tc.size) {
+					t.Errorf("stats after completion: %+v", st)
+				}
+				if saved == nil || !saved.Full() {
+					t.Errorf("resume record not saved with every piece: %v", saved)
+				}
+				if !leechStore.closed {
+					t.Errorf("storage not closed at stop")
+				}
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := leechSess.AddTorrent(leech); err != nil {
-				t.Fatal(err)
-			}
-			cancel := runSession(t, leechSess)
-			select {
-			case <-leech.Done():
-			case <-time.After(30 * time.Second):
-				t.Fatalf("download did not finish in 30 s: %+v", leech.Stats())
-			}
-			cancel()
-			<-leech.Stopped()
-			if !bytes.Equal(leechStore.data, content) {
-				t.Fatal("downloaded content differs from the seed's")
-			}
-			st := leech.Stats()
-			if !st.Complete || st.Left != 0 || st.Downloaded < int64(tc.size) {
-				t.Errorf("stats after completion: %+v", st)
-			}
-			if saved == nil || !saved.Full() {
-				t.Errorf("resume record not saved with every piece: %v", saved)
-			}
-			if !leechStore.closed {
-				t.Errorf("storage not closed at stop")
-			}
 		})
 	}
 }
@@ -232,7 +234,9 @@ func TestSeederToLeecherInProcess(t *testing.T) {
 // other, with the seed's upload slots (4 + 1 optimistic) fewer than the
 // leechers: everyone finishes byte-identical, so pieces flow between
 // leechers and the choker rotates its slots.
-func TestSwarmOfLeechersCompletes(t *testing.T) {
+func TestSwarmOfLeechersCompletes(t *testing.T) { simulate(t, testSwarmOfLeechersCompletes) }
+
+func testSwarmOfLeechersCompletes(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 4<<20+333, 64<<10)
 	cfg := session.Config{RechokeInterval: time.Second, OptimisticInterval: 3 * time.Second}
@@ -282,4 +286,42 @@ func TestSwarmOfLeechersCompletes(t *testing.T) {
 		t.Errorf("leechers uploaded nothing to each other: the seed served everyone alone")
 	}
 	t.Logf("seed uploaded %d bytes, leechers %d bytes to each other", torrents[0].Stats().Uploaded, fromPeers)
+}
+
+// TestPeersDialingEachOtherKeepOneConnection: two sessions given each
+// other's address dial each other at the same moment; each drops one of
+// the two connections (simultaneous open, or a duplicate), so each keeps
+// one peer, and the download over it completes.
+func TestPeersDialingEachOtherKeepOneConnection(t *testing.T) {
+	simulate(t, func(t *testing.T) {
+		checkGoroutines(t)
+		m, content := makeTorrent(t, 1<<20, 64<<10)
+		seedSess, leechSess := newSession(t, session.Config{}), newSession(t, session.Config{})
+		seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(m.Info.NumPieces()), Seed: true,
+			Peers: []netip.AddrPort{addrOf(t, leechSess)}, UploadRate: 256 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := &memStore{data: make([]byte, len(content))}
+		leech, err := leechSess.NewTorrent(m, session.TorrentConfig{Store: store, Peers: []netip.AddrPort{addrOf(t, seedSess)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seedSess.AddTorrent(seed)
+		leechSess.AddTorrent(leech)
+		runSession(t, seedSess)
+		runSession(t, leechSess)
+		time.Sleep(2 * time.Second) // both dialled at start; 1 MiB takes 4 s at the seed's rate
+		if s, l := seed.Stats().Peers, leech.Stats().Peers; s != 1 || l != 1 {
+			t.Errorf("after dialling each other: the seed has %d peers, the leecher %d; want 1 each", s, l)
+		}
+		select {
+		case <-leech.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatalf("download did not finish in 30 s: %+v", leech.Stats())
+		}
+		if !bytes.Equal(store.data, content) {
+			t.Fatal("downloaded content differs from the seed's")
+		}
+	})
 }

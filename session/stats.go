@@ -37,6 +37,9 @@ type Stats struct {
 	// answered an announce; DHTLookups the DHT lookups finished.
 	Trackers, TrackersAnswered int
 	DHTLookups                 int
+	// WebSeeds are the BEP 19 web seeds in use; their bytes count in
+	// Downloaded and DownRate too.
+	WebSeeds []WebSeedStats
 
 	// Err is set when the torrent stopped downloading because of a storage
 	// error. After a full disk, verified data is still uploaded and the
@@ -47,6 +50,8 @@ type Stats struct {
 	// refusal's reason, or that none answered); "" once one answers.
 	TrackerErr string
 	At         time.Time
+
+	Detail // for a daemon's clients: peers, pieces, trackers
 }
 
 // State is what a torrent is doing.
@@ -119,6 +124,7 @@ func (t *Torrent) publishStats() {
 			}
 		}
 	}
+	t.webSeedStats(st)
 	for p := range t.peers {
 		st.DownRate += p.rate.recent(recentWindow)
 		st.UpRate += p.upRate.recent(recentWindow)
@@ -134,5 +140,6 @@ func (t *Torrent) publishStats() {
 	if e := t.trackerErr.Load(); e != nil {
 		st.TrackerErr = *e
 	}
+	t.fillDetail(st)
 	t.stats.Store(st)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -118,6 +119,8 @@ type Torrent struct {
 	answered   atomic.Int32                      // tracker URLs that have answered an announce
 	lookups    atomic.Int32                      // DHT lookups finished
 	up, down   budget                            // rate limits: this torrent's and the session's
+	halt       context.CancelFunc                // ends the loop (RemoveTorrent); set by startLocked under sess.mu
+	announced  atomic.Pointer[AnnounceResult]    // the last announce round, for Detail
 
 	// loop state
 	ctx         context.Context                // the loop's, for goroutines it starts
@@ -150,7 +153,11 @@ type Torrent struct {
 	diskRetryWait time.Duration
 	suspects      map[int][]suspectBlock // blocks of failed pieces, for smartBan
 	workers       *diskWorkers
-	wg            sync.WaitGroup // connection goroutines and dials
+	wg            sync.WaitGroup // connection goroutines, dials and web seed fetches
+	webSeeds      []*webSeed     // BEP 19 url-list (webseed.go)
+	webClient     *http.Client   // the web seeds'; nil without any
+	magnetWS      []string       // a magnet link's ws parameters, the url-list once its info dict is known
+	webTimeout    time.Duration  // one web seed fetch's limit; 0 means webSeedTimeout (tests set it)
 	announce      chan announceEvent
 }
 
@@ -200,8 +207,8 @@ func (s *Session) newTorrent(ih metainfo.Hash, name string, cfg TorrentConfig) (
 		writes:    newPieceWrites(),
 		suspects:  map[int][]suspectBlock{},
 		announce:  make(chan announceEvent, 4),
-		up:        makeBudget(newLimiter(cfg.UploadRate), s.up),
-		down:      makeBudget(newLimiter(cfg.DownloadRate), s.down),
+		up:        makeBudget(adjustable(cfg.UploadRate), s.up),
+		down:      makeBudget(adjustable(cfg.DownloadRate), s.down),
 	}
 	t.addrs.add(srcUser, cfg.Peers)
 	return t, nil
@@ -220,7 +227,7 @@ func (t *Torrent) setContent(cfg TorrentConfig) error {
 	if cfg.Store == nil {
 		return errors.New("torrent: no Store")
 	}
-	pk, err := piece.NewPicker[*peerConn](piece.Config{Geometry: t.geo})
+	pk, err := piece.NewPicker[*peerConn](piece.Config{Geometry: t.geo, Known: padBlocks(&t.m.Info, t.geo)})
 	if err != nil {
 		return err
 	}
@@ -357,6 +364,8 @@ func (t *Torrent) startContent() {
 	if t.picker.Complete() {
 		t.markComplete(false) // seeding from the start: nothing completed here
 	}
+	t.startWebSeeds()
+	t.fillWebSeeds(time.Now())
 }
 
 // private reports whether the torrent is private (BEP 27); false while its
@@ -390,6 +399,9 @@ func (t *Torrent) shutdown() {
 		}
 		break
 	}
+	if t.webClient != nil {
+		t.webClient.CloseIdleConnections()
+	}
 	if t.workers != nil {
 		t.workers.close(t.drop)
 	}
@@ -415,6 +427,8 @@ func (t *Torrent) drop(ev event) {
 	switch ev := ev.(type) {
 	case peerBlock:
 		putBlock(ev.data)
+	case webSeedFetched:
+		dropWebSeedFetched(ev)
 	case peerConnected:
 		ev.nc.Close()
 	case contentOpened:
@@ -470,6 +484,8 @@ func (t *Torrent) handle(ctx context.Context, ev event) {
 		t.connectMore(ctx)
 	case contentOpened:
 		t.onOpened(ev)
+	case webSeedFetched:
+		t.onWebSeedFetched(ev)
 	}
 }
 

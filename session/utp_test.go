@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -62,4 +63,37 @@ func TestUTPPeersCountInMaxConns(t *testing.T) {
 	if held := stillOpen(conns, time.Second); held != 3 {
 		t.Errorf("%d of 6 idle uTP peers held, want 3 (MaxConns)", held)
 	}
+}
+
+// TestPeerThatHangsUpOnTCPIsRetriedOverUTP: a seed whose TCP port accepts
+// and closes, as libtorrent with incoming TCP off (qBittorrent's "uTP
+// only") does, serves a download over uTP: the leecher's handshake over
+// TCP ends in EOF, and it tries the same address over uTP. The fake peer
+// reads the handshake before it closes: closed with the handshake unread,
+// the socket sends a reset, the leecher reads ECONNRESET rather than EOF,
+// and does not try uTP (connect in utp.go retries on EOF only).
+func TestPeerThatHangsUpOnTCPIsRetriedOverUTP(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 1<<20, 64<<10)
+	seed := runSeed(t, m, content, session.Config{})
+	tcpOff(t, seed)
+	ln, err := net.Listen("tcp", addrOf(t, seed).String())
+	if err != nil {
+		t.Fatalf("listen on the seed's freed TCP port: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			io.ReadFull(c, make([]byte, 68))
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	leechFrom(t, m, content, addrOf(t, seed))
 }

@@ -109,34 +109,25 @@ func commands() []command {
 		{"info", "show what a .torrent file or magnet link holds", runInfo},
 		{"seed", "seed a file, folder or .torrent until Ctrl-C", runSeed},
 		{"get", "download a torrent, verify it, and exit when complete", runGet},
+		{"daemon", "run many torrents as a service, driven over the Transmission RPC", runDaemon},
+		{"add", "add a torrent file, URL or magnet link to a running daemon", runAdd},
+		{"list", "list a daemon's torrents", runList},
+		{"pause", "pause torrents of a daemon", runPause},
+		{"resume", "resume paused torrents of a daemon", runResume},
+		{"remove", "remove torrents from a daemon", runRemove},
+		{"verify", "check a daemon's torrents' data again", runVerify},
 		{"tracker", "run an HTTP BitTorrent tracker", runTracker},
 		{"lab", "measure a whole swarm on 127.0.0.1 against the theoretical bound", runLab},
 		{"demo", "watch a seed and leechers share a file on 127.0.0.1 (no set-up needed)", runDemo},
 	}
 }
 
-const mainUsage = `swarm is a BitTorrent client and tracker in one binary.
-
-Usage:
-  swarm COMMAND [flags] [arguments]
-
-Commands:
-%s
-Run 'swarm help COMMAND' or 'swarm COMMAND --help' for a command's flags and examples.
-Flags:
-  -h, --help      show this help
-      --version   print the version
-
-Exit status: 0 ok, 1 failure, 2 bad usage, 130/143 get interrupted
-(SIGINT/SIGTERM) before the download completed.
-`
-
 func printMainUsage(w io.Writer) {
 	var list string
 	for _, c := range commands() {
 		list += fmt.Sprintf("  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, mainUsage, list)
+	fmt.Fprintf(w, helpFor("main"), list)
 }
 
 // run is swarm's whole command line: it returns the error that decides the

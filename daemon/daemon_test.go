@@ -1,0 +1,406 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"swarm/daemon"
+	"swarm/metainfo"
+	"swarm/session"
+	"swarm/tracker/server"
+)
+
+// content writes size random bytes as dir/name and returns its torrent
+// (64 KiB pieces, announcing to announce) as bytes and parsed.
+func content(t testing.TB, dir, name string, size int, announce string) ([]byte, *metainfo.MetaInfo) {
+	t.Helper()
+	b := make([]byte, size)
+	r := rand.New(rand.NewPCG(uint64(size), 7))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := metainfo.BuildConfig{Path: filepath.Join(dir, name), PieceLength: 64 << 10}
+	if announce != "" {
+		cfg.Tiers = [][]string{{announce}}
+	}
+	m, err := metainfo.Build(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, m
+}
+
+// startTracker runs an open tracker on loopback until the test ends.
+func startTracker(t testing.TB) string {
+	t.Helper()
+	s, err := server.New(server.Config{Interval: 2 * time.Second, MinInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return ts.URL + "/announce"
+}
+
+// seed seeds m's content from dir in a session of its own until the test
+// ends.
+func seed(t testing.TB, m *metainfo.MetaInfo, dir string) {
+	t.Helper()
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	s, err := session.New(session.Config{ListenAddr: "127.0.0.1:0", Logger: &log, NoUTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := session.OpenContent(context.Background(), m, dir, session.OpenOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Seed = true
+	tor, err := s.NewTorrent(m, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddTorrent(tor)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// newDaemon makes a daemon with its state in state and downloads in dl.
+func newDaemon(t testing.TB, state, dl string, mod func(*daemon.Config)) *daemon.Daemon {
+	t.Helper()
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	cfg := daemon.Config{StateDir: state, DownloadDir: dl, Logger: &log,
+		Session: session.Config{ListenAddr: "127.0.0.1:0", NoUTP: true}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	d, err := daemon.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// run starts d until the test ends (or the returned stop is called).
+func run(t testing.TB, d *daemon.Daemon) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			d.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func view(t testing.TB, d *daemon.Daemon, id int) daemon.View {
+	t.Helper()
+	vs, _, err := d.Torrents([]int{id}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vs[0]
+}
+
+// waitFor polls torrent id until ok, for at most timeout.
+func waitFor(t testing.TB, d *daemon.Daemon, id int, what string, timeout time.Duration, ok func(daemon.View) bool) daemon.View {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		v := view(t, d, id)
+		if ok(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("torrent %d not %s within %v: status %d, %.2f done, error %q", id, what, timeout, v.Status, v.PercentDone(), v.Error)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func seeding(v daemon.View) bool { return v.Status == daemon.StatusSeed && v.PercentDone() == 1 }
+
+func TestAddIsOnDiskBeforeItReturnsAndSurvivesReload(t *testing.T) {
+	dir := t.TempDir()
+	state, dl := filepath.Join(dir, "state"), filepath.Join(dir, "dl")
+	raw, m := content(t, filepath.Join(dir, "src"), "a.bin", 100_000, "")
+	d := newDaemon(t, state, dl, func(c *daemon.Config) { c.MaxTorrents = 2 })
+	ctx := context.Background()
+	added, err := d.Add(ctx, daemon.AddRequest{Torrent: raw, Paused: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added.ID != 1 || added.Hash != m.InfoHash.String() || added.Duplicate {
+		t.Errorf("Add = %+v", added)
+	}
+	for _, p := range []string{added.Hash + ".json", added.Hash + ".torrent"} {
+		if _, err := os.Stat(filepath.Join(state, "torrents", p)); err != nil {
+			t.Errorf("after Add: %v", err)
+		}
+	}
+	if again, err := d.Add(ctx, daemon.AddRequest{Torrent: raw}); err != nil || !again.Duplicate || again.ID != 1 {
+		t.Errorf("second Add = %+v, %v; want a duplicate of id 1", again, err)
+	}
+	link := "magnet:?xt=urn:btih:" + string(bytes.Repeat([]byte("ab"), 20)) + "&dn=later"
+	if mg, err := d.Add(ctx, daemon.AddRequest{Source: link, Paused: true}); err != nil || mg.ID != 2 || mg.Name != "later" {
+		t.Errorf("Add(magnet) = %+v, %v", mg, err)
+	}
+	if _, err := d.Add(ctx, daemon.AddRequest{Torrent: []byte("junk")}); !errors.Is(err, daemon.ErrBadInput) {
+		t.Errorf("Add(junk) = %v, want ErrBadInput", err)
+	}
+	_, other := content(t, filepath.Join(dir, "src"), "b.bin", 1000, "")
+	rawB, _ := other.Encode()
+	if _, err := d.Add(ctx, daemon.AddRequest{Torrent: rawB}); !errors.Is(err, daemon.ErrTooMany) {
+		t.Errorf("third Add past MaxTorrents 2 = %v, want ErrTooMany", err)
+	}
+	d.Wait() // never started: closes the listener
+
+	// Another daemon on the same state has both, same ids, still paused.
+	d2 := newDaemon(t, state, dl, nil)
+	defer d2.Wait()
+	vs, _, err := d2.Torrents(nil, false)
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("after reload: %v, %v", vs, err)
+	}
+	if vs[0].ID != 1 || vs[0].Name != "a.bin" || vs[0].Status != daemon.StatusStopped || vs[0].TotalSize != 100_000 {
+		t.Errorf("reloaded torrent 1: %+v", vs[0])
+	}
+	if vs[1].ID != 2 || vs[1].Name != "later" || vs[1].MetadataDone {
+		t.Errorf("reloaded magnet: %+v", vs[1])
+	}
+}
+
+// TestDownloadPauseResumeVerifyMoveRemove drives one torrent through its
+// life in a running daemon.
+func TestDownloadPauseResumeVerifyMoveRemove(t *testing.T) {
+	dir := t.TempDir()
+	announce := startTracker(t)
+	src := filepath.Join(dir, "src")
+	raw, m := content(t, src, "a.bin", 700_001, announce)
+	seed(t, m, src)
+	dl := filepath.Join(dir, "dl")
+	d := newDaemon(t, filepath.Join(dir, "state"), dl, nil)
+	run(t, d)
+	added, err := d.Add(context.Background(), daemon.AddRequest{Torrent: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := added.ID
+	v := waitFor(t, d, id, "complete", 30*time.Second, seeding)
+	if v.Done == 0 || v.Downloaded < 700_001 || len(v.Files()) != 1 || v.Files()[0].Completed != 700_001 {
+		t.Errorf("after the download: done %d, downloaded %d, files %+v", v.Done, v.Downloaded, v.Files())
+	}
+	same(t, filepath.Join(src, "a.bin"), filepath.Join(dl, "a.bin"))
+
+	if err := d.Pause([]int{id}); err != nil {
+		t.Fatal(err)
+	}
+	if v := view(t, d, id); v.Status != daemon.StatusStopped || v.PercentDone() != 1 || v.Error != "" {
+		t.Errorf("paused: status %d, %.2f done, error %q", v.Status, v.PercentDone(), v.Error)
+	}
+	if err := d.Resume([]int{id}, false); err != nil {
+		t.Fatal(err)
+	}
+	v = waitFor(t, d, id, "seeding again", 10*time.Second, seeding)
+	if v.Downloaded != 700_001 {
+		t.Errorf("resumed torrent downloaded again: %d bytes ever, want 700001", v.Downloaded)
+	}
+
+	if err := d.Verify([]int{id}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, d, id, "seeding after the check", 10*time.Second, seeding)
+
+	moved := filepath.Join(dir, "moved")
+	if err := d.SetLocation([]int{id}, moved, true); err != nil {
+		t.Fatal(err)
+	}
+	v = waitFor(t, d, id, "seeding after the move", 10*time.Second, seeding)
+	if v.Dir != moved {
+		t.Errorf("Dir after the move = %q", v.Dir)
+	}
+	same(t, filepath.Join(src, "a.bin"), filepath.Join(moved, "a.bin"))
+	if _, err := os.Stat(filepath.Join(dl, "a.bin")); err == nil {
+		t.Error("the data is still in the old folder after the move")
+	}
+
+	if err := d.Set([]int{id}, daemon.Change{UpLimit: ptr(int64(50_000)), UpLimited: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if v := view(t, d, id); !v.UpLimited || v.UpLimit != 50_000 {
+		t.Errorf("after Set: %+v", v)
+	}
+
+	if err := d.Remove([]int{id}, true); err != nil {
+		t.Fatal(err)
+	}
+	if vs, _, _ := d.Torrents(nil, false); len(vs) != 0 {
+		t.Errorf("after Remove: %v", vs)
+	}
+	if _, err := os.Stat(filepath.Join(moved, "a.bin")); err == nil {
+		t.Error("Remove with deleteData left the file")
+	}
+	if _, _, err := d.Torrents([]int{id}, false); !errors.Is(err, daemon.ErrNotFound) {
+		t.Errorf("Torrents of a removed id = %v, want ErrNotFound", err)
+	}
+}
+
+// TestQueueBoundsActiveDownloads: with one download slot, the second torrent
+// waits (status 3) until the first is paused.
+func TestQueueBoundsActiveDownloads(t *testing.T) {
+	dir := t.TempDir()
+	d := newDaemon(t, filepath.Join(dir, "state"), filepath.Join(dir, "dl"), func(c *daemon.Config) { c.MaxActiveDownloads = 1 })
+	run(t, d)
+	var ids []int
+	for i, name := range []string{"a.bin", "b.bin"} {
+		raw, _ := content(t, filepath.Join(dir, "src"), name, 10_000+i, "")
+		added, err := d.Add(context.Background(), daemon.AddRequest{Torrent: raw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, added.ID)
+	}
+	waitFor(t, d, ids[0], "downloading", 10*time.Second, func(v daemon.View) bool { return v.Status == daemon.StatusDownload })
+	if v := view(t, d, ids[1]); v.Status != daemon.StatusDownloadWait {
+		t.Errorf("second torrent: status %d, want %d (queued)", v.Status, daemon.StatusDownloadWait)
+	}
+	if err := d.Pause(ids[:1]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, d, ids[1], "downloading once a slot is free", 10*time.Second, func(v daemon.View) bool { return v.Status == daemon.StatusDownload })
+}
+
+// TestUnwritableFolderIsAnErrorStateOthersRunOn: a torrent whose folder
+// cannot be created stops with the error; the daemon's other torrent
+// completes.
+func TestUnwritableFolderIsAnErrorStateOthersRunOn(t *testing.T) {
+	dir := t.TempDir()
+	announce := startTracker(t)
+	src := filepath.Join(dir, "src")
+	rawA, ma := content(t, src, "a.bin", 300_000, announce)
+	rawB, mb := content(t, src, "b.bin", 300_001, announce)
+	seed(t, ma, src)
+	seed(t, mb, src)
+	d := newDaemon(t, filepath.Join(dir, "state"), filepath.Join(dir, "dl"), nil)
+	run(t, d)
+	// A folder below a regular file: no user, root included, can make it.
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad, err := d.Add(context.Background(), daemon.AddRequest{Torrent: rawA, Dir: filepath.Join(dir, "file", "sub")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := d.Add(context.Background(), daemon.AddRequest{Torrent: rawB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := waitFor(t, d, bad.ID, "in error", 30*time.Second, func(v daemon.View) bool { return v.Error != "" })
+	if v.Status != daemon.StatusStopped {
+		t.Errorf("failed torrent: status %d, want stopped", v.Status)
+	}
+	t.Logf("error shown: %s", v.Error)
+	waitFor(t, d, good.ID, "complete", 30*time.Second, seeding)
+}
+
+func TestWatchFolderAddsAndMarksInvalid(t *testing.T) {
+	dir := t.TempDir()
+	watch := filepath.Join(dir, "watch")
+	raw, m := content(t, filepath.Join(dir, "src"), "w.bin", 5000, "")
+	os.MkdirAll(watch, 0o755)
+	os.WriteFile(filepath.Join(watch, "w.torrent"), raw, 0o644)
+	os.WriteFile(filepath.Join(watch, "bad.torrent"), []byte("d4:infoi3ee"), 0o644)
+	os.WriteFile(filepath.Join(watch, "notes.txt"), []byte("left alone"), 0o644)
+	d := newDaemon(t, filepath.Join(dir, "state"), filepath.Join(dir, "dl"), func(c *daemon.Config) {
+		c.WatchDir, c.WatchInterval = watch, 50*time.Millisecond
+	})
+	run(t, d)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		_, e1 := os.Stat(filepath.Join(watch, "w.torrent.added"))
+		_, e2 := os.Stat(filepath.Join(watch, "bad.torrent.invalid"))
+		if e1 == nil && e2 == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, name := range []string{"w.torrent.added", "bad.torrent.invalid", "notes.txt"} {
+		if _, err := os.Stat(filepath.Join(watch, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	if id, ok := d.ResolveHash(m.InfoHash.String()); !ok || view(t, d, id).Name != "w.bin" {
+		t.Errorf("the watched torrent was not added")
+	}
+}
+
+// TestStopSavesCountersAndRestartKeepsThem: a daemon stopped after a
+// download has the torrent, complete, with its counters, after a restart.
+func TestStopSavesCountersAndRestartKeepsThem(t *testing.T) {
+	dir := t.TempDir()
+	announce := startTracker(t)
+	src := filepath.Join(dir, "src")
+	raw, m := content(t, src, "a.bin", 200_000, announce)
+	seed(t, m, src)
+	state, dl := filepath.Join(dir, "state"), filepath.Join(dir, "dl")
+	d := newDaemon(t, state, dl, nil)
+	stop := run(t, d)
+	added, err := d.Add(context.Background(), daemon.AddRequest{Torrent: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, d, added.ID, "complete", 30*time.Second, seeding)
+	stop()
+
+	d2 := newDaemon(t, state, dl, nil)
+	run(t, d2)
+	v := waitFor(t, d2, added.ID, "seeding after the restart", 10*time.Second, seeding)
+	if v.Downloaded != 200_000 || v.Done == 0 {
+		t.Errorf("after the restart: downloaded %d, done %d", v.Downloaded, v.Done)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func same(t testing.TB, want, got string) {
+	t.Helper()
+	a, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("%s differs from %s", got, want)
+	}
+}
