@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -386,6 +387,23 @@ func TestStopSavesCountersAndRestartKeepsThem(t *testing.T) {
 	if v.Downloaded != 200_000 || v.Done == 0 {
 		t.Errorf("after the restart: downloaded %d, done %d", v.Downloaded, v.Done)
 	}
+}
+
+// TestSecondDaemonOnOneStateFolderIsRefused: while a daemon holds a state
+// folder, another is refused with a message saying why (the two would
+// overwrite each other's records); once the first has stopped, one starts.
+func TestSecondDaemonOnOneStateFolderIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	state, dl := filepath.Join(dir, "state"), filepath.Join(dir, "dl")
+	stop := run(t, newDaemon(t, state, dl, nil))
+	_, err := daemon.New(daemon.Config{StateDir: state, DownloadDir: filepath.Join(dir, "dl2")})
+	if err == nil || !strings.Contains(err.Error(), "in use by another swarm daemon") {
+		t.Fatalf("second daemon on %s: %v, want it refused", state, err)
+	}
+	stop()
+	d := newDaemon(t, state, dl, nil)
+	d.Wait() // never started: frees the folder all the same
+	run(t, newDaemon(t, state, dl, nil))
 }
 
 func ptr[T any](v T) *T { return &v }
