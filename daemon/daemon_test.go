@@ -363,6 +363,44 @@ func TestWatchFolderAddsAndMarksInvalid(t *testing.T) {
 	}
 }
 
+// TestWatchFolderWaitsForAFileStillBeingWritten: a .torrent copied into
+// the watch folder in two writes, the first scan seeing only half of it,
+// is added once whole, not renamed .invalid (Transmission retries too).
+func TestWatchFolderWaitsForAFileStillBeingWritten(t *testing.T) {
+	dir := t.TempDir()
+	watch := filepath.Join(dir, "watch")
+	raw, m := content(t, filepath.Join(dir, "src"), "w.bin", 5000, "")
+	os.MkdirAll(watch, 0o755)
+	path := filepath.Join(watch, "w.torrent")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(raw[:len(raw)/2])
+	d := newDaemon(t, filepath.Join(dir, "state"), filepath.Join(dir, "dl"), func(c *daemon.Config) {
+		c.WatchDir, c.WatchInterval = watch, time.Second
+	})
+	run(t, d) // scans at once: half a torrent
+	time.Sleep(300 * time.Millisecond)
+	f.Write(raw[len(raw)/2:])
+	f.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		_, e1 := os.Stat(path + ".added")
+		_, e2 := os.Stat(path + ".invalid")
+		if e1 == nil || e2 == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(path + ".invalid"); err == nil {
+		t.Fatal("the half-written torrent was renamed .invalid")
+	}
+	if id, ok := d.ResolveHash(m.InfoHash.String()); !ok || view(t, d, id).Name != "w.bin" {
+		t.Errorf("the torrent was not added once whole")
+	}
+}
+
 // TestStopSavesCountersAndRestartKeepsThem: a daemon stopped after a
 // download has the torrent, complete, with its counters, after a restart.
 func TestStopSavesCountersAndRestartKeepsThem(t *testing.T) {
