@@ -69,7 +69,8 @@ func TestClientCommandsSayWhenNoDaemonAnswers(t *testing.T) {
 	}
 }
 
-// TestIDCommandsNameWhatTheyDidAndRefuseUnknownIDs: pause, resume, verify
+// TestIDCommandsNameWhatTheyDidAndRefuseUnknownIDs: add starts the torrent
+// even when the daemon starts added torrents paused; pause, resume, verify
 // and remove name each torrent they acted on; an id or hash the daemon
 // does not have exits 1 naming it, and nothing is done (the RPC itself
 // answers "success" for unknown ids, as Transmission does).
@@ -105,8 +106,17 @@ func TestIDCommandsNameWhatTheyDidAndRefuseUnknownIDs(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	addr := strings.TrimPrefix(ts.URL, "http://")
-	if out, errOut, code := runSwarm(t, "add", torrent, "--paused", "--rpc", addr); code != 0 || !strings.HasPrefix(out, "added: id 1, a.bin") {
+	// transmission-remote --start-paused made new torrents start paused;
+	// swarm add without --paused sends "paused": false, which wins, as in
+	// Transmission.
+	if err := d.SetSettings(func(s *daemon.Settings) { s.StartAddedTorrents = false }); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := runSwarm(t, "add", torrent, "--rpc", addr); code != 0 || !strings.HasPrefix(out, "added: id 1, a.bin") {
 		t.Fatalf("add: exit %d, %q %q", code, out, errOut)
+	}
+	if vs, _, err := d.Torrents([]int{1}, false); err != nil || vs[0].Status == daemon.StatusStopped {
+		t.Errorf("swarm add without --paused left the torrent stopped (%v)", err)
 	}
 	for _, c := range []struct{ args, out string }{
 		{"pause 1", "paused: id 1, a.bin\n"},
