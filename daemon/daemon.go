@@ -118,6 +118,7 @@ type Daemon struct {
 	added     int // torrents added this run, for session-stats
 	startedAt time.Time
 	runDone   chan struct{}
+	unlock    func() // releases the state folder's lock
 }
 
 // ErrNotFound is returned for an id the daemon does not have.
@@ -153,11 +154,18 @@ func New(cfg Config) (*Daemon, error) {
 	if err := d.store.init(); err != nil {
 		return nil, err
 	}
+	unlock, err := lockState(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	d.unlock = unlock
 	if err := os.MkdirAll(cfg.DownloadDir, 0o755); err != nil {
+		unlock()
 		return nil, fmt.Errorf("create download folder: %w", err)
 	}
 	d.settings = defaultSettings(cfg)
 	if err := d.loadSettings(); err != nil {
+		unlock()
 		return nil, err
 	}
 	recs, errs := d.store.load()
@@ -273,6 +281,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.writeAllLocked(d.sorted())
 		d.mu.Unlock()
+		d.unlock()
 		d.log.Info().Msg("daemon stopped")
 	}()
 	d.log.Info().Str("peers", d.Addr()).Int("torrents", len(d.byID)).Bool("dht", node.DHT != nil).Msg("daemon started")
@@ -281,14 +290,16 @@ func (d *Daemon) Start(ctx context.Context) error {
 
 // Wait blocks until the daemon has stopped after its ctx ended: every
 // torrent stopped, announced so, and saved. Without Start it returns at
-// once.
+// once. Either way the state folder is free for another daemon then.
 func (d *Daemon) Wait() {
 	d.mu.Lock()
 	done := d.runDone
 	d.mu.Unlock()
 	if done != nil {
 		<-done
+		return
 	}
+	d.unlock()
 }
 
 // Run is Start, then Wait once ctx ends.

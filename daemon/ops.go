@@ -25,6 +25,9 @@ type AddRequest struct {
 	// Dir is the download folder; "" means the session's.
 	Dir    string
 	Paused bool
+	// Start starts it even when the settings say added torrents start
+	// paused: Transmission's explicit "paused": false.
+	Start bool
 	// Unwanted lists files not to download (indexes into the file list).
 	Unwanted []int
 }
@@ -85,7 +88,7 @@ func (d *Daemon) Add(ctx context.Context, req AddRequest) (Added, error) {
 	if dir == "" {
 		dir = d.settings.DownloadDir
 	}
-	rec := record{Dir: dir, Paused: req.Paused || !d.settings.StartAddedTorrents, Added: time.Now().Unix()}
+	rec := record{Dir: dir, Paused: req.Paused || !req.Start && !d.settings.StartAddedTorrents, Added: time.Now().Unix()}
 	if m != nil {
 		rec.InfoHash, rec.Name = m.InfoHash.String(), m.Info.Name
 		for _, i := range req.Unwanted {

@@ -59,6 +59,10 @@ func (d *Daemon) scanWatch(ctx context.Context, failing map[string]bool) {
 				d.log.Warn().Err(rerr).Str("file", path).Msg("rename watched file")
 			}
 			d.log.Info().Str("file", path).Int("id", added.ID).Bool("duplicate", added.Duplicate).Msg("added from the watch folder")
+		case errors.Is(err, ErrBadInput) && d.maybeStillWritten(path):
+			// A copy in progress (scp, a browser's download) does not parse
+			// yet: try again once the file has been left alone for two
+			// scans, as Transmission retries its watch folder.
 		case errors.Is(err, ErrBadInput):
 			d.log.Warn().Err(err).Str("file", path).Msg("watched file is not a torrent: renamed .invalid")
 			if rerr := os.Rename(path, path+".invalid"); rerr != nil {
@@ -84,4 +88,11 @@ func readLimited(path string, limit int64) ([]byte, error) {
 		return nil, errors.Join(ErrBadInput, errors.New("larger than a torrent file may be"))
 	}
 	return os.ReadFile(path)
+}
+
+// maybeStillWritten says whether the file at path changed within the last
+// two watch intervals, so may still be being written.
+func (d *Daemon) maybeStillWritten(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && time.Since(fi.ModTime()) < 2*d.cfg.WatchInterval
 }

@@ -68,3 +68,22 @@ func TestHandlerServesThePage(t *testing.T) {
 		}
 	}
 }
+
+// TestTransmissionsPagePathLeadsHere: /transmission/web/, where
+// transmission-daemon serves its page (and where Transmission users'
+// bookmarks point), redirects to the page.
+func TestTransmissionsPagePathLeadsHere(t *testing.T) {
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	for _, path := range []string{"/transmission/web/", "/transmission/web"} {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || res.Request.URL.Path != "/" || !strings.Contains(string(body), "<title>swarm</title>") {
+			t.Errorf("GET %s ended at %s with %d, want the page at /", path, res.Request.URL.Path, res.StatusCode)
+		}
+	}
+}

@@ -141,7 +141,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Info().Str("rpc", ln.Addr().String()).Str("state", o.state).Str("download_dir", o.downloadDir).Bool("rpc_auth", o.rpcPassword != "").Msg("daemon answering the Transmission RPC")
+	log.Info().Str("rpc", ln.Addr().String()).Str("web", "http://"+ln.Addr().String()+"/").Str("state", o.state).Str("download_dir", o.downloadDir).Bool("rpc_auth", o.rpcPassword != "").Msg("daemon answering the Transmission RPC")
 	var serveErr error
 	select {
 	case <-ctx.Done():

@@ -255,12 +255,47 @@ func idsCommand(ctx context.Context, e *env, args []string, name, method, summar
 	if extra != nil {
 		extra(nil, a)
 	}
-	if err := o.client().Call(ctx, method, a, nil); err != nil {
+	// The RPC answers "success" for ids it does not have, as Transmission
+	// does: ask first, so a mistyped id is an error, not a silent no-op.
+	c := o.client()
+	var got struct {
+		Torrents []listed `json:"torrents"`
+	}
+	if err := c.Call(ctx, "torrent-get", map[string]any{"ids": a["ids"], "fields": []string{"id", "name", "hashString"}}, &got); err != nil {
+		return err
+	}
+	if missing := missingIDs(ids, got.Torrents); len(missing) > 0 {
+		return fmt.Errorf("no torrent %s in the daemon ('swarm list' shows the ids); nothing done", strings.Join(missing, ", "))
+	}
+	if err := c.Call(ctx, method, a, nil); err != nil {
 		return err
 	}
 	if o.json {
 		return printJSON(e, map[string]string{"result": "success"})
 	}
-	fmt.Fprintf(e.stdout, "%s: done\n", name)
+	// verify only starts the check: say so rather than "verified".
+	did := map[string]string{"pause": "paused", "resume": "resumed", "verify": "verifying", "remove": "removed"}[name]
+	for _, t := range got.Torrents {
+		fmt.Fprintf(e.stdout, "%s: id %d, %s\n", did, t.ID, t.Name)
+	}
+	if len(got.Torrents) == 0 {
+		fmt.Fprintln(e.stdout, "the daemon has no torrents")
+	}
 	return nil
+}
+
+// missingIDs are the ids (numbers or info hashes) that no torrent in have
+// answers to.
+func missingIDs(ids []any, have []listed) []string {
+	var missing []string
+	for _, id := range ids {
+		found := false
+		for _, t := range have {
+			found = found || id == any(t.ID) || id == any(t.Hash)
+		}
+		if !found {
+			missing = append(missing, fmt.Sprint(id))
+		}
+	}
+	return missing
 }

@@ -223,7 +223,7 @@ func torrentAdd(s *Server, r *http.Request, args json.RawMessage) (any, error) {
 	}
 	req := daemon.AddRequest{Source: a.Filename, Dir: a.DownloadDir, Unwanted: a.Unwanted}
 	if a.Paused != nil {
-		req.Paused = *a.Paused
+		req.Paused, req.Start = *a.Paused, !*a.Paused
 	}
 	if a.Metainfo != "" {
 		b, err := base64.StdEncoding.DecodeString(a.Metainfo)
