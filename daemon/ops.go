@@ -400,7 +400,15 @@ func (d *Daemon) SetLocation(ids []int, dir string, move bool) error {
 		m, old := e.meta, e.rec.Dir
 		d.mu.Unlock()
 		if move && m != nil && filepath.Clean(old) != filepath.Clean(dir) {
-			if err := moveContent(m, old, dir); err != nil {
+			d.mu.Lock()
+			e.rec.MoveTo = dir
+			d.saveLocked(e)
+			d.mu.Unlock()
+			err := moveContent(m, old, dir)
+			d.mu.Lock()
+			e.rec.MoveTo = ""
+			d.mu.Unlock()
+			if err != nil {
 				return err
 			}
 		}
@@ -497,12 +505,15 @@ func moveFile(from, to string) error {
 	if err := os.Rename(from, to); err == nil {
 		return nil
 	}
+	// Across file systems: copy to a temporary name, then rename it into
+	// place, so a crash never leaves a partial file under the real name
+	// (a move resumed after it would take that for the moved file).
 	src, err := os.Open(from)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	dst, err := os.CreateTemp(filepath.Dir(to), ".swarm-move-*")
 	if err != nil {
 		return err
 	}
@@ -513,8 +524,11 @@ func moveFile(from, to string) error {
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(dst.Name(), to)
+	}
 	if err != nil {
-		os.Remove(to) // the partial copy; from is still whole
+		os.Remove(dst.Name()) // the partial copy; from is still whole
 		return err
 	}
 	return os.Remove(from)
@@ -655,5 +669,32 @@ func (d *Daemon) moveInQueueLocked(e *entry, pos int) {
 				d.saveLocked(x)
 			}
 		}
+	}
+}
+
+// finishMoves completes the moves a crash cut short (records with MoveTo
+// set, from New): files already moved are skipped, the others moved. A
+// move that cannot finish leaves the torrent paused in its old folder with
+// the reason as its error, rather than running it there, where it would
+// download again what is already in the new folder.
+func (d *Daemon) finishMoves() {
+	for _, e := range d.byHash {
+		to := e.rec.MoveTo
+		if to == "" {
+			continue
+		}
+		e.rec.MoveTo = ""
+		if e.meta != nil {
+			if err := moveContent(e.meta, e.rec.Dir, to); err != nil {
+				e.rec.Paused = true
+				e.rec.Error = fmt.Sprintf("finish the move to %s, cut short by a crash: %v", to, err)
+				d.log.Error().Str("infohash", e.rec.InfoHash).Str("error", e.rec.Error).Msg("torrent paused")
+				d.saveLocked(e)
+				continue
+			}
+		}
+		e.rec.Dir = to
+		d.log.Info().Str("infohash", e.rec.InfoHash).Str("dir", to).Msg("finished a move cut short by a crash")
+		d.saveLocked(e)
 	}
 }

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,4 +141,95 @@ func TestRemoveWithDataAndMoveStayInTheirFolders(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dl, "t", "a.bin")); err == nil {
 		t.Error("remove with data left a.bin")
 	}
+}
+
+// TestMoveCutShortByACrashIsFinishedAtStart: a daemon killed in the middle
+// of a move (one file in the new folder, the other and the resume record
+// still in the old; the record saying "moving to" the new one) finishes
+// the move when it starts again. Before, the record still named the old
+// folder: the torrent restarted there at 0 % and would have downloaded
+// again what was already in the new folder.
+func TestMoveCutShortByACrashIsFinishedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	dl, state, moved := filepath.Join(dir, "dl"), filepath.Join(dir, "state"), filepath.Join(dir, "moved")
+	raw := folderTorrent(t, dl, "t")
+	d := newDaemon(t, state, dl, nil)
+	stop := run(t, d)
+	added, err := d.Add(context.Background(), daemon.AddRequest{Torrent: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, d, added.ID, "seeding", 20*time.Second, seeding)
+	stop()
+
+	// What SetLocation leaves if killed after moving a.bin.
+	rec := filepath.Join(state, "torrents", added.Hash+".json")
+	b, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r map[string]any
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	r["move_to"] = moved
+	if b, err = json.Marshal(r); err != nil {
+		t.Fatal(err)
+	}
+	write(t, rec, string(b))
+	write(t, filepath.Join(moved, "t", "keep"), "")
+	if err := os.Rename(filepath.Join(dl, "t", "a.bin"), filepath.Join(moved, "t", "a.bin")); err != nil {
+		t.Fatal(err)
+	}
+
+	d = newDaemon(t, state, dl, nil)
+	run(t, d)
+	v := waitFor(t, d, added.ID, "seeding after the restart", 20*time.Second, seeding)
+	if v.Dir != moved {
+		t.Errorf("after the restart the torrent is in %q, want %q", v.Dir, moved)
+	}
+	for _, p := range []string{"t/a.bin", "t/sub/b.bin"} {
+		if _, err := os.Stat(filepath.Join(moved, p)); err != nil {
+			t.Errorf("%s not in the new folder: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dl, "t")); err == nil {
+		t.Error("the old torrent folder is left")
+	}
+}
+
+// TestDaemonStartsAfterCorruptStateFiles: a settings.json full of garbage
+// (before: the daemon refused to start), a truncated torrent record and a
+// garbage .torrent are set aside; the daemon starts with the defaults and
+// the torrents whose files are whole.
+func TestDaemonStartsAfterCorruptStateFiles(t *testing.T) {
+	dir := t.TempDir()
+	dl, state := filepath.Join(dir, "dl"), filepath.Join(dir, "state")
+	d := newDaemon(t, state, dl, nil)
+	var hashes []string
+	for _, name := range []string{"one", "two", "three"} {
+		raw := folderTorrent(t, dl, name)
+		added, err := d.Add(context.Background(), daemon.AddRequest{Torrent: raw, Paused: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, added.Hash)
+	}
+	if err := d.SetSettings(func(s *daemon.Settings) { s.SpeedLimitUp, s.SpeedLimitUpEnabled = 1000, true }); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(state, "settings.json"), "{garbage")
+	write(t, filepath.Join(state, "torrents", hashes[0]+".json"), "")
+	write(t, filepath.Join(state, "torrents", hashes[1]+".torrent"), "d4:infoi1ee junk")
+
+	d = newDaemon(t, state, dl, nil)
+	run(t, d)
+	vs, _, err := d.Torrents(nil, false)
+	if err != nil || len(vs) != 1 || vs[0].Name != "three" {
+		t.Errorf("after the restart: %+v, %v; want the one whole torrent, three", vs, err)
+	}
+	if s := d.Settings(); s.SpeedLimitUpEnabled || s.DownloadDir != dl {
+		t.Errorf("settings after a corrupt settings.json: %+v, want the defaults", s)
+	}
+	mustRead(t, filepath.Join(state, "settings.json.corrupt"), "{garbage")
 }
