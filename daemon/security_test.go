@@ -233,3 +233,45 @@ func TestDaemonStartsAfterCorruptStateFiles(t *testing.T) {
 	}
 	mustRead(t, filepath.Join(state, "settings.json.corrupt"), "{garbage")
 }
+
+// TestWatchFolderWaitsForAFileBeingCopied: a .torrent written slowly into
+// the watch folder (cp over a slow disk) is added once whole. Before, a
+// scan in the middle of the copy read half a file and renamed it
+// .invalid for good.
+func TestWatchFolderWaitsForAFileBeingCopied(t *testing.T) {
+	dir := t.TempDir()
+	watch := filepath.Join(dir, "watch")
+	raw, m := content(t, filepath.Join(dir, "src"), "w.bin", 3_000_000, "") // 46 piece hashes: a 1 KB torrent
+	if err := os.MkdirAll(watch, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := newDaemon(t, filepath.Join(dir, "state"), filepath.Join(dir, "dl"), func(c *daemon.Config) {
+		c.WatchDir, c.WatchInterval = watch, 250*time.Millisecond
+	})
+	run(t, d)
+	f, err := os.Create(filepath.Join(watch, "slow.torrent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := len(raw)/40 + 1
+	for i := 0; i < len(raw); i += chunk { // 40 writes, 25 ms apart: 1 s, 4 scans
+		if _, err := f.Write(raw[i:min(i+chunk, len(raw))]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	f.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, ok := d.ResolveHash(m.InfoHash.String()); ok {
+			break
+		}
+		if _, err := os.Stat(filepath.Join(watch, "slow.torrent.invalid")); err == nil {
+			t.Fatal("a torrent file read while being written was renamed .invalid")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, ok := d.ResolveHash(m.InfoHash.String()); !ok {
+		t.Fatal("the slowly written torrent was not added within 10 s")
+	}
+}
