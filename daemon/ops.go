@@ -59,7 +59,14 @@ func (d *Daemon) Add(ctx context.Context, req AddRequest) (Added, error) {
 		}
 	case req.Source != "":
 		// A URL (a private tracker's download link holds the passkey:
-		// errors name it masked) or a path on this machine.
+		// errors name it masked) or a path on this machine: only a
+		// regular file, as opening a FIFO or a device such as /dev/tty
+		// would block the request (and an OS thread) for good.
+		if !strings.HasPrefix(req.Source, "http://") && !strings.HasPrefix(req.Source, "https://") {
+			if fi, err := os.Stat(req.Source); err == nil && !fi.Mode().IsRegular() {
+				return Added{}, fmt.Errorf("%w: %s is not a regular file", ErrBadInput, req.Source)
+			}
+		}
 		var err error
 		if m, err = session.ReadTorrent(ctx, req.Source, "swarm/"+Version); err != nil {
 			return Added{}, fmt.Errorf("%w: %v", ErrBadInput, err)
