@@ -127,3 +127,23 @@ func TestLimitListenerBoundsConnections(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestLargeArgumentsOnlyForTorrentAdd: 9 MB of "ids" is refused with an
+// error result before it is decoded (46 MB of them took the daemon from
+// 18 MB to 1.6 GB of RSS). torrent-add keeps the whole body's limit for
+// its metainfo (TestBadRequestsGetErrorResults).
+func TestLargeArgumentsOnlyForTorrentAdd(t *testing.T) {
+	ts, fb := newServer(t, rpc.Config{})
+	sid := handshake(t, ts.URL, nil)
+	ids := strings.Repeat("1,", 9<<19) + "1"
+	code, _, out := post(t, ts.URL, sid, `{"method":"torrent-stop","arguments":{"ids":[`+ids+`]}}`, nil)
+	if res, _ := out["result"].(string); code != 200 || !strings.Contains(res, "more than") {
+		t.Errorf("9 MB of ids: %d %q, want 200 and an error result", code, res)
+	}
+	fb.mu.Lock()
+	calls := len(fb.calls)
+	fb.mu.Unlock()
+	if calls != 0 {
+		t.Errorf("the backend was called %d times", calls)
+	}
+}
