@@ -15,6 +15,7 @@ package rpc
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -174,8 +175,12 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
 			return false
 		}
 		user, pass, ok := r.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.User)) != 1 ||
-			subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.Password)) != 1 {
+		// Both compared, always, and as hashes: ConstantTimeCompare
+		// returns at once on a length mismatch, and || would skip the
+		// password when the user is wrong; either would tell a guesser
+		// something by the time taken.
+		userOK, passOK := sameSecret(user, s.cfg.User), sameSecret(pass, s.cfg.Password)
+		if !ok || !userOK || !passOK {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Transmission"`)
 			http.Error(w, "401: Unauthorized", http.StatusUnauthorized)
 			// A request without credentials is how a browser or curl
@@ -187,6 +192,11 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	return true
+}
+
+func sameSecret(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }
 
 // Guard serves h behind the RPC's Host check and auth: for the web page,
