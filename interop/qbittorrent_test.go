@@ -21,6 +21,13 @@ func startQbSeed(t testing.TB, torrent, save string) *proc {
 // at their defaults, adding torrent to save into save, with extra flags.
 func startQb(t testing.TB, name, torrent, save string, extra ...string) *proc {
 	t.Helper()
+	return startQbWith(t, name, torrent, save, "", extra...)
+}
+
+// startQbWith is startQb with more lines for the [BitTorrent] section of
+// qBittorrent's settings, e.g. "Session\\Encryption=1\n" (encryption required).
+func startQbWith(t testing.TB, name, torrent, save, bt string, extra ...string) *proc {
+	t.Helper()
 	bin := need(t, "qbittorrent-nox")
 	profile := t.TempDir()
 	port, webui := freePort(t), freePort(t)
@@ -40,13 +47,14 @@ Session\LSDEnabled=false
 Session\PeXEnabled=false
 Session\BTProtocol=TCP
 Session\AnnounceToAllTrackers=true
+%s
 
 [Preferences]
 Connection\UPnP=false
 WebUI\Address=127.0.0.1
 WebUI\Port=%d
 WebUI\LocalHostAuth=false
-`, port, webui)
+`, port, bt, webui)
 	if err := os.WriteFile(conf, []byte(settings), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -87,6 +87,15 @@ func TestTrackerTransmissionSeeds(t *testing.T) {
 // the data before its first announce.
 func startTransmissionSeed(t testing.TB, tx, dir, torrent, data string) *proc {
 	t.Helper()
+	// -et: prefer plaintext connections.
+	return startTransmissionSeedEnc(t, tx, dir, torrent, data, "-et")
+}
+
+// startTransmissionSeedEnc is startTransmissionSeed with an encryption flag
+// of transmission-cli: -et (prefer plaintext), -ep (prefer encryption) or
+// -er (require encryption).
+func startTransmissionSeedEnc(t testing.TB, tx, dir, torrent, data, enc string) *proc {
+	t.Helper()
 	cfg := filepath.Join(dir, "transmission")
 	settings := `{"bind-address-ipv4": "127.0.0.1", "bind-address-ipv6": "::1", "dht-enabled": false,
  "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false, "port-forwarding-enabled": false,
@@ -97,9 +106,9 @@ func startTransmissionSeed(t testing.TB, tx, dir, torrent, data string) *proc {
 	if err := os.WriteFile(filepath.Join(cfg, "settings.json"), []byte(settings), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// -et: prefer plaintext connections; -M: no port mapping.
+	// -M: no port mapping.
 	return start(t, dir, "transmission-cli", tx, "-g", cfg, "-w", data, "-p", fmt.Sprint(freePort(t)),
-		"-et", "-M", torrent)
+		enc, "-M", torrent)
 }
 
 // TestOpentrackerSwarmGets: swarm's announce client against opentracker:

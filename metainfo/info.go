@@ -56,6 +56,11 @@ type File struct {
 	Offset int64
 	// Padding marks a BEP 47 pad file: zeros that are never written to disk.
 	Padding bool
+	// Executable and Hidden are the BEP 47 attributes x and h. Storage
+	// creates an executable file with mode 0755 (less the umask); hidden
+	// means nothing on Unix, where a file is hidden by a leading dot in
+	// its name, and the name is the torrent's to choose.
+	Executable, Hidden bool
 }
 
 // DisplayPath returns the path joined with "/".
@@ -84,6 +89,7 @@ type rawInfo struct {
 	Private     int64      `bencode:"private"`
 	Source      string     `bencode:"source,omitempty,ignore_unmarshal_type_error"`
 	MetaVersion int64      `bencode:"meta version,ignore_unmarshal_type_error"`
+	Attr        string     `bencode:"attr,omitempty,ignore_unmarshal_type_error"` // BEP 47, single-file
 }
 
 type rawFile struct {
@@ -123,7 +129,7 @@ func parseInfo(data []byte, at int) (*Info, error) {
 	case raw.PieceLength == nil:
 		return fail("missing piece length")
 	case raw.Pieces == nil && raw.MetaVersion == 2:
-		return fail("v2-only torrent: swarm reads v1 and hybrid v1+v2 torrents")
+		return fail("v2-only torrent (meta version 2 without pieces): v2-only torrents are not supported yet; v1 and hybrid v1+v2 ones are")
 	case raw.Pieces == nil:
 		return fail("missing pieces")
 	}
@@ -161,7 +167,8 @@ func parseInfo(data []byte, at int) (*Info, error) {
 		if n < 0 || n > maxTotalLength {
 			return fail("length %d out of range", n)
 		}
-		info.Files = []File{{Path: []string{info.Name}, Length: n}}
+		info.Files = []File{{Path: []string{info.Name}, Length: n,
+			Executable: strings.Contains(raw.Attr, "x"), Hidden: strings.Contains(raw.Attr, "h")}}
 		info.Length = n
 	default:
 		if err := info.setFiles(*raw.Files); err != nil {
@@ -222,7 +229,8 @@ func (info *Info) setFiles(raw []rawFile) error {
 				return fmt.Errorf("files[%d]: path %q: %v", i, strings.Join(path, "/"), err)
 			}
 		}
-		f := File{Path: path, Length: n, Offset: total, Padding: strings.Contains(rf.Attr, "p")}
+		f := File{Path: path, Length: n, Offset: total, Padding: strings.Contains(rf.Attr, "p"),
+			Executable: strings.Contains(rf.Attr, "x"), Hidden: strings.Contains(rf.Attr, "h")}
 		total += n
 		info.Files = append(info.Files, f)
 		if f.Padding {

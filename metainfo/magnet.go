@@ -26,7 +26,9 @@ type Magnet struct {
 }
 
 // ParseMagnet parses a magnet link with a v1 (btih) exact topic, in hex or
-// base32. Unknown parameters are ignored.
+// base32. A hybrid torrent's link also carries a v2 (btmh) topic, which is
+// ignored: the torrent is fetched and shared through its v1 hash. Unknown
+// parameters are ignored.
 func ParseMagnet(s string) (Magnet, error) {
 	var m Magnet
 	if len(s) > maxMagnetLen {
@@ -58,7 +60,7 @@ func ParseMagnet(s string) (Magnet, error) {
 	}
 	if !found {
 		if v2 {
-			return m, errors.New("magnet link has only a v2 (btmh) hash: swarm needs a v1 btih hash")
+			return m, errors.New("magnet link has only a v2 (btmh) hash: v2-only torrents are not supported yet (hybrid ones with a btih are)")
 		}
 		return m, errors.New("magnet link has no xt=urn:btih: info hash")
 	}

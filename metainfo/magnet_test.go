@@ -53,7 +53,7 @@ func TestParseMagnetRefusesBadLinks(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"not a magnet", "http://x/", "must start with"},
 		{"no hash", "magnet:?dn=x", "no xt=urn:btih"},
-		{"v2 only", "magnet:?xt=urn:btmh:1220abcd", "v2"},
+		{"v2 only", "magnet:?xt=urn:btmh:1220abcd", "v2-only torrents are not supported yet"},
 		{"short hash", "magnet:?xt=urn:btih:abcd", "want 40 hex"},
 		{"bad hex", "magnet:?xt=urn:btih:" + strings.Repeat("g", 40), "not hex"},
 		{"bad base32", "magnet:?xt=urn:btih:" + strings.Repeat("1", 32), "not base32"},

@@ -162,7 +162,7 @@ func TestParseRefusesHostileTorrents(t *testing.T) {
 		{"non-string key", []byte("di1e1:ae"), "key is not a string"},
 		{"missing name", torrent("d6:lengthi100e12:piece lengthi16384e" + pieces(1) + "e"), "missing name"},
 		{"missing pieces", torrent("d6:lengthi100e4:name1:a12:piece lengthi16384ee"), "missing pieces"},
-		{"v2 only", torrent("d9:file treede12:meta versioni2e4:name1:a12:piece lengthi16384ee"), "v2-only"},
+		{"v2 only", torrent("d9:file treede12:meta versioni2e4:name1:a12:piece lengthi16384ee"), "v2-only torrents are not supported yet"},
 		{"piece length zero", torrent("d6:lengthi100e4:name1:a12:piece lengthi0e" + pieces(1) + "e"), "not positive"},
 		{"piece length negative", torrent("d6:lengthi100e4:name1:a12:piece lengthi-16384e" + pieces(1) + "e"), "not positive"},
 		{"piece length not power of two", torrent("d6:lengthi100e4:name1:a12:piece lengthi10000e" + pieces(1) + "e"), "not a power of two"},
@@ -384,5 +384,35 @@ func TestPieceLengthRules(t *testing.T) {
 		if metainfo.CheckPieceLength(pl) == nil {
 			t.Errorf("CheckPieceLength(%d) = nil, want an error", pl)
 		}
+	}
+}
+
+// BEP 47 attributes: p (pad), x (executable), h (hidden), per file and on
+// a single-file info dict.
+func TestParseFileAttributes(t *testing.T) {
+	pieces := strings.Repeat("x", 20)
+	multi := "d4:infod5:filesl" +
+		"d4:attr1:x6:lengthi10e4:pathl3:rune" +
+		"e" + "d4:attr1:p6:lengthi6e4:pathl4:.pad1:6ee" +
+		"d4:attr2:hx6:lengthi4e4:pathl4:.dotee" +
+		"e4:name3:dir12:piece lengthi16384e6:pieces20:" + pieces + "ee"
+	m, err := metainfo.Parse([]byte(multi))
+	if err != nil {
+		t.Fatalf("Parse(multi): %v", err)
+	}
+	type attrs struct{ pad, exec, hidden bool }
+	want := []attrs{{false, true, false}, {true, false, false}, {false, true, true}}
+	for i, f := range m.Info.Files {
+		if got := (attrs{f.Padding, f.Executable, f.Hidden}); got != want[i] {
+			t.Errorf("file %d %s: %+v, want %+v", i, f.DisplayPath(), got, want[i])
+		}
+	}
+	single := "d4:infod4:attr1:x6:lengthi10e4:name3:run12:piece lengthi16384e6:pieces20:" + pieces + "ee"
+	m, err = metainfo.Parse([]byte(single))
+	if err != nil {
+		t.Fatalf("Parse(single): %v", err)
+	}
+	if !m.Info.Files[0].Executable {
+		t.Errorf("single-file attr x: Executable false")
 	}
 }

@@ -31,6 +31,13 @@ type Config struct {
 	// endgame, counting the first. 0 means DefaultMaxDuplicates; 1 turns
 	// endgame off.
 	MaxDuplicates int
+	// Known reports blocks whose bytes are known in advance and so are
+	// never requested: those wholly inside BEP 47 pad files (zeros). A
+	// piece counts them as received (from the zero K) when it starts; its
+	// hash check still covers them. A piece made only of known blocks is
+	// requested as usual, so that every piece has a sender to blame. Nil
+	// means none.
+	Known func(Block) bool
 }
 
 // Request is an outstanding request of a block from a peer.
@@ -66,6 +73,7 @@ type Picker[K comparable] struct {
 	rand        *rand.Rand
 	randomFirst int
 	maxDup      int
+	known       func(Block) bool
 
 	have   *Bitfield
 	wanted *Bitfield
@@ -103,8 +111,9 @@ type pieceState[K comparable] struct {
 
 type blockState[K comparable] struct {
 	received bool
-	from     K   // sender, once received
-	reqs     []K // peers it is requested from; empty once received
+	known    bool // known in advance (Config.Known); never requested
+	from     K    // sender, once received
+	reqs     []K  // peers it is requested from; empty once received
 }
 
 type peerState struct {
@@ -138,6 +147,7 @@ func NewPicker[K comparable](cfg Config) (*Picker[K], error) {
 		rand:        cfg.Rand,
 		randomFirst: cmp.Or(cfg.RandomFirst, DefaultRandomFirst),
 		maxDup:      cmp.Or(cfg.MaxDuplicates, DefaultMaxDuplicates),
+		known:       cfg.Known,
 		have:        NewBitfield(n),
 		wanted:      NewBitfield(n),
 		avail:       make([]int32, n),
@@ -594,7 +604,7 @@ func (pk *Picker[K]) Discard(k K) int64 {
 	for _, p := range pk.active {
 		st := pk.pieces[p]
 		for i := range st.blocks {
-			if bs := &st.blocks[i]; bs.received && bs.from == k {
+			if bs := &st.blocks[i]; bs.received && !bs.known && bs.from == k {
 				bs.received, bs.from = false, zero
 				st.received--
 				st.pending++
@@ -646,7 +656,8 @@ func (pk *Picker[K]) Verified(p int) error {
 }
 
 // BlockSenders returns the peer that sent each block of complete piece p,
-// in block order, while p waits for Verified or Failed; nil otherwise.
+// in block order, while p waits for Verified or Failed; nil otherwise. A
+// block known in advance (Config.Known) has the zero K as its sender.
 func (pk *Picker[K]) BlockSenders(p int) []K {
 	if pk.checkVerifying(p) != nil {
 		return nil
@@ -669,7 +680,7 @@ func (pk *Picker[K]) Failed(p int) ([]K, error) {
 	st := pk.pieces[p]
 	var senders []K
 	for i := range st.blocks {
-		if k := st.blocks[i].from; !slices.Contains(senders, k) {
+		if k := st.blocks[i].from; !st.blocks[i].known && !slices.Contains(senders, k) {
 			senders = append(senders, k)
 		}
 	}
@@ -736,9 +747,25 @@ func (pk *Picker[K]) startPiece(p int) *pieceState[K] {
 	for i := range st.blocks {
 		st.blocks[i].reqs = first[i : i : i+1]
 	}
+	if pk.known != nil {
+		k := 0
+		for i := range st.blocks {
+			if pk.known(pk.geo.Block(p, i)) {
+				k++
+			}
+		}
+		if k < nb {
+			for i := range st.blocks {
+				if pk.known(pk.geo.Block(p, i)) {
+					st.blocks[i].received, st.blocks[i].known = true, true
+				}
+			}
+			st.received, st.pending = k, nb-k
+		}
+	}
 	pk.pieces[p] = st
 	pk.unstarted--
-	pk.pending += nb
+	pk.pending += st.pending
 	pk.active = append(pk.active, int32(p))
 	return st
 }

@@ -674,3 +674,43 @@ func TestAbandonStartsAPieceAfresh(t *testing.T) {
 		t.Errorf("Outstanding(A) = %d after abandoning a piece with 2 of its 4 requests", pk.Outstanding(A))
 	}
 }
+
+// A block known in advance (BEP 47 padding) is never picked: its piece
+// completes with the other blocks, and a hash failure blames only the
+// peers that sent something. A piece made only of known blocks is picked
+// as usual.
+func TestPickerNeverPicksKnownBlocks(t *testing.T) {
+	// Piece 0: blocks 2 and 3 are padding; piece 1: all padding.
+	known := func(b piece.Block) bool { return b.Piece == 1 || (b.Piece == 0 && b.Begin >= 2*piece.BlockSize) }
+	pk := newPicker(t, 2, 4, piece.Config{Known: known, RandomFirst: -1})
+	setBitfield(t, pk, A, "11")
+	got := pk.Pick(A, 100)
+	var p0, p1 int
+	for _, b := range got {
+		if b.Piece == 0 {
+			p0++
+			if known(b) {
+				t.Errorf("Pick returned pad block %v", b)
+			}
+		} else {
+			p1++
+		}
+	}
+	if p0 != 2 || p1 != 4 {
+		t.Fatalf("Pick = %v: %d blocks of piece 0 (want 2), %d of piece 1 (want 4)", got, p0, p1)
+	}
+	receive(t, pk, A, piece.Block{Piece: 0, Begin: 0, Length: piece.BlockSize})
+	if r := receive(t, pk, A, piece.Block{Piece: 0, Begin: piece.BlockSize, Length: piece.BlockSize}); !r.Complete {
+		t.Fatalf("piece 0 not complete after its two real blocks: %+v", r)
+	}
+	senders, err := pk.Failed(0)
+	if err != nil || !slices.Equal(senders, []int{A}) {
+		t.Fatalf("Failed(0) = %v, %v; want [A] (no sender for pad blocks)", senders, err)
+	}
+	again := pk.Pick(A, 100)
+	for _, b := range again {
+		if known(b) && b.Piece == 0 {
+			t.Errorf("Pick after Failed returned pad block %v", b)
+		}
+	}
+}

@@ -147,7 +147,9 @@ func testSeederUnderAttackServesAGoodDownload(t *testing.T) {
 	m, content := makeTorrent(t, 12<<20, 256<<10) // 48 pieces, 4 s at the rate
 	n := m.Info.NumPieces()
 	var logs logBuffer
-	seedSess := loggedSession(t, session.Config{UploadRate: rate, PeerIdleTimeout: 3 * time.Second}, &logs)
+	// Encryption off: bytes that are not a plaintext handshake are refused at
+	// once instead of being tried as MSE (TestEncryptedHandshakeBounds).
+	seedSess := loggedSession(t, session.Config{UploadRate: rate, PeerIdleTimeout: 3 * time.Second, Encryption: session.EncryptionPlaintext}, &logs)
 	seed, err := seedSess.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)}, Have: fullBitfield(n), Seed: true})
 	if err != nil {
 		t.Fatal(err)

@@ -88,6 +88,7 @@ func (s *Session) AddMagnet(link string, cfg TorrentConfig) (*Torrent, error) {
 	if t.meta, err = metadata.New[*peerConn](metadata.Config{InfoHash: mg.InfoHash}); err != nil {
 		return nil, err
 	}
+	t.magnetWS = mg.WebSeeds
 	t.publishStats()
 	if err := s.AddTorrent(t); err != nil {
 		return nil, err
@@ -191,6 +192,7 @@ func (t *Torrent) gotInfo(info []byte) {
 		return
 	}
 	t.meta = nil
+	m.URLList = t.magnetWS // BEP 19 web seeds from the link's ws
 	t.setInfo(m)
 	if m.Info.Private {
 		// BEP 27: no DHT and no pex from now on.

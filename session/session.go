@@ -101,6 +101,9 @@ type Config struct {
 	// either way (or without interest either way) before a new peer may
 	// take its place in a full torrent; 0 means 60 s. Tests lower it.
 	TurnoverAfter time.Duration
+	// Encryption is the MSE/PE policy for every peer, TCP and uTP; the zero
+	// value is EncryptionPrefer (both accepted, plaintext dialled first).
+	Encryption Encryption
 }
 
 // Session runs torrents: it accepts peers on one listener and routes them to
@@ -130,6 +133,9 @@ func New(cfg Config) (*Session, error) {
 	if cfg.MaxPeers < 0 || cfg.MaxConns < 0 || cfg.UploadRate < 0 || cfg.DownloadRate < 0 || cfg.DialTimeout < 0 || cfg.PeerIdleTimeout < 0 ||
 		cfg.UnchokeSlots < 0 || cfg.RechokeInterval < 0 || cfg.OptimisticInterval < 0 || cfg.PexInterval < 0 || cfg.TurnoverAfter < 0 {
 		return nil, errors.New("session: negative limit in Config")
+	}
+	if cfg.Encryption < EncryptionPrefer || cfg.Encryption > EncryptionPlaintext {
+		return nil, fmt.Errorf("session: unknown %v in Config", cfg.Encryption)
 	}
 	if cfg.MaxPeers == 0 {
 		cfg.MaxPeers = DefaultMaxPeers
@@ -326,12 +332,19 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn, ip netip.Ad
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	var t *Torrent
-	theirs, err := peer.Accept(conn, func(ih [20]byte) (peer.Handshake, bool) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		t = s.torrents[ih]
-		return s.handshake(ih), t != nil
-	})
+	var theirs peer.Handshake
+	hsConn, wire, skey, err := s.sniff(conn)
+	if err == nil {
+		theirs, err = peer.Accept(hsConn, func(ih [20]byte) (peer.Handshake, bool) {
+			if skey != nil && ih != *skey {
+				return peer.Handshake{}, false // MSE was keyed for another torrent
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			t = s.torrents[ih]
+			return s.handshake(ih), t != nil
+		})
+	}
 	s.conns.releaseIP(ip)
 	s.logRecovered(s.conns.handshakeDone())
 	// A full torrent still gets the peer: its loop may make room by
@@ -344,7 +357,7 @@ func (s *Session) handleIncoming(ctx context.Context, conn net.Conn, ip netip.Ad
 	if !stop() { // ctx ended during the handshake: conn is already closed
 		return
 	}
-	t.incoming(ctx, conn, theirs)
+	t.incoming(ctx, wire, theirs)
 }
 
 // dialPeer opens a connection to addr counted in the session's limits, or

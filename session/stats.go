@@ -33,6 +33,9 @@ type Stats struct {
 	// answered an announce; DHTLookups the DHT lookups finished.
 	Trackers, TrackersAnswered int
 	DHTLookups                 int
+	// WebSeeds are the BEP 19 web seeds in use; their bytes count in
+	// Downloaded and DownRate too.
+	WebSeeds []WebSeedStats
 
 	// Err is set when the torrent stopped downloading because of a storage
 	// error. After a full disk, verified data is still uploaded and the
@@ -114,6 +117,7 @@ func (t *Torrent) publishStats() {
 			}
 		}
 	}
+	t.webSeedStats(st)
 	for p := range t.peers {
 		st.DownRate += p.rate.recent(recentWindow)
 		st.UpRate += p.upRate.recent(recentWindow)

@@ -70,6 +70,7 @@ func (t *Torrent) tickContent(now time.Time) {
 		t.rechoke(now)
 	}
 	t.retryDisk(now)
+	t.tickWebSeeds(now)
 	if t.resumeDirty && now.Sub(t.lastResume) >= resumeInterval {
 		t.saveResume(false)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -151,7 +152,11 @@ type Torrent struct {
 	diskRetryWait time.Duration
 	suspects      map[int][]suspectBlock // blocks of failed pieces, for smartBan
 	workers       *diskWorkers
-	wg            sync.WaitGroup // connection goroutines and dials
+	wg            sync.WaitGroup // connection goroutines, dials and web seed fetches
+	webSeeds      []*webSeed     // BEP 19 url-list (webseed.go)
+	webClient     *http.Client   // the web seeds'; nil without any
+	magnetWS      []string       // a magnet link's ws parameters, the url-list once its info dict is known
+	webTimeout    time.Duration  // one web seed fetch's limit; 0 means webSeedTimeout (tests set it)
 	announce      chan announceEvent
 }
 
@@ -221,7 +226,7 @@ func (t *Torrent) setContent(cfg TorrentConfig) error {
 	if cfg.Store == nil {
 		return errors.New("torrent: no Store")
 	}
-	pk, err := piece.NewPicker[*peerConn](piece.Config{Geometry: t.geo})
+	pk, err := piece.NewPicker[*peerConn](piece.Config{Geometry: t.geo, Known: padBlocks(&t.m.Info, t.geo)})
 	if err != nil {
 		return err
 	}
@@ -358,6 +363,8 @@ func (t *Torrent) startContent() {
 	if t.picker.Complete() {
 		t.markComplete(false) // seeding from the start: nothing completed here
 	}
+	t.startWebSeeds()
+	t.fillWebSeeds(time.Now())
 }
 
 // private reports whether the torrent is private (BEP 27); false while its
@@ -391,6 +398,9 @@ func (t *Torrent) shutdown() {
 		}
 		break
 	}
+	if t.webClient != nil {
+		t.webClient.CloseIdleConnections()
+	}
 	if t.workers != nil {
 		t.workers.close(t.drop)
 	}
@@ -416,6 +426,8 @@ func (t *Torrent) drop(ev event) {
 	switch ev := ev.(type) {
 	case peerBlock:
 		putBlock(ev.data)
+	case webSeedFetched:
+		dropWebSeedFetched(ev)
 	case peerConnected:
 		ev.nc.Close()
 	case contentOpened:
@@ -471,6 +483,8 @@ func (t *Torrent) handle(ctx context.Context, ev event) {
 		t.connectMore(ctx)
 	case contentOpened:
 		t.onOpened(ev)
+	case webSeedFetched:
+		t.onWebSeedFetched(ev)
 	}
 }
 

@@ -2,9 +2,7 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -76,19 +74,32 @@ func (s *Session) dialUTP(ctx context.Context, addr netip.AddrPort, timeout time
 }
 
 // connect dials addr and does our side of the handshake for the torrent
-// ih. A peer that takes the TCP connection and hangs up before it answers
-// is tried again over uTP: libtorrent with incoming TCP off (qBittorrent's
-// "uTP only") accepts TCP and closes it at once. Such a retry costs a
-// round trip to a peer that closed for another reason (it does not have
-// the torrent), and utpRetryTimeout to one without uTP.
+// ih, encrypted first with EncryptionRequire. With EncryptionPrefer, a peer
+// that hangs up on our plaintext handshake is dialled again for MSE (a peer
+// requiring encryption does that). A peer that takes the TCP connection and
+// hangs up before it answers is also tried over uTP: libtorrent with
+// incoming TCP off (qBittorrent's "uTP only") accepts TCP and closes it at
+// once. Such a retry costs a round trip to a peer that closed for another
+// reason (it does not have the torrent), and utpRetryTimeout to one
+// without uTP.
 func (s *Session) connect(ctx context.Context, addr netip.AddrPort, ih [20]byte) (net.Conn, peer.Handshake, error) {
 	nc, err := s.dialPeer(ctx, addr)
 	if err != nil {
 		return nil, peer.Handshake{}, err
 	}
 	_, overTCP := nc.(*countedTCPConn)
-	hs, err := s.initiate(ctx, nc, ih)
-	if err != nil && overTCP && s.utp != nil && ctx.Err() == nil && errors.Is(err, io.EOF) {
+	encrypt := s.cfg.Encryption == EncryptionRequire
+	wire, hs, err := s.initiate(ctx, nc, ih, encrypt)
+	if err != nil && s.cfg.Encryption == EncryptionPrefer && ctx.Err() == nil && hungUp(err) {
+		ec, ehs, eerr := s.connectMSE(ctx, addr, ih)
+		if eerr == nil {
+			return ec, ehs, nil
+		}
+		err = fmt.Errorf("%w; then encrypted: %v", err, eerr)
+	}
+	// A reset counts as a hang-up too: the peer closed while our bytes
+	// were on their way (seen with libtorrent's TCP off, about 1 run in 3).
+	if err != nil && overTCP && s.utp != nil && ctx.Err() == nil && hungUp(err) {
 		if ok, first := s.conns.acquire(false); !ok {
 			s.refused(first, addr.String())
 			return nil, hs, err
@@ -99,25 +110,44 @@ func (s *Session) connect(ctx context.Context, addr netip.AddrPort, ih [20]byte)
 			return nil, hs, fmt.Errorf("%w; then uTP: %v", err, uerr)
 		}
 		nc = s.counted(uc)
-		hs, err = s.initiate(ctx, nc, ih)
+		wire, hs, err = s.initiate(ctx, nc, ih, encrypt)
 	}
 	if err != nil {
 		return nil, hs, err
 	}
-	return nc, hs, nil
+	return wire, hs, nil
 }
 
-// initiate sends our handshake on nc and reads the peer's; on failure it
-// closes nc.
-func (s *Session) initiate(ctx context.Context, nc net.Conn, ih [20]byte) (peer.Handshake, error) {
+// connectMSE dials addr again and does an encrypted handshake on it.
+func (s *Session) connectMSE(ctx context.Context, addr netip.AddrPort, ih [20]byte) (net.Conn, peer.Handshake, error) {
+	nc, err := s.dialPeer(ctx, addr)
+	if err != nil {
+		return nil, peer.Handshake{}, err
+	}
+	return s.initiate(ctx, nc, ih, true)
+}
+
+// initiate does our side of the handshake on nc, encrypted (MSE) or not,
+// and returns the conn to use from then on; on failure it closes nc.
+func (s *Session) initiate(ctx context.Context, nc net.Conn, ih [20]byte, encrypt bool) (net.Conn, peer.Handshake, error) {
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	hs, err := peer.Initiate(nc, s.handshake(ih))
+	wire := nc
+	var hs peer.Handshake
+	var err error
+	if encrypt {
+		wire, hs, err = s.initiateMSE(nc, ih)
+	} else {
+		hs, err = peer.Initiate(nc, s.handshake(ih))
+		if err != nil {
+			err = fmt.Errorf("handshake: %w", err)
+		}
+	}
 	if !stop() { // ctx ended: nc is closed
-		return hs, ctx.Err()
+		return nil, hs, ctx.Err()
 	}
 	if err != nil {
 		nc.Close()
-		return hs, fmt.Errorf("handshake: %w", err)
+		return nil, hs, err
 	}
-	return hs, nil
+	return wire, hs, nil
 }

@@ -75,7 +75,7 @@ func (t *Torrent) onHashed(ev pieceHashed) {
 		t.ban(senders[0], ev.piece)
 	default:
 		for _, p := range senders {
-			if _, ok := t.peers[p]; ok && !t.picker.OnParole(p) {
+			if t.isSource(p) && !t.picker.OnParole(p) {
 				p.log.Info().Int("piece", ev.piece).Int("senders", len(senders)).Msg("peer on parole: it shared in a piece that failed its hash check")
 				t.picker.SetParole(p, true)
 			}
@@ -105,19 +105,30 @@ const maxSuspectBlocks = 256
 // when more than one peer sent them. Call it before picker.Failed.
 func (t *Torrent) suspect(ev pieceHashed) {
 	senders := t.picker.BlockSenders(ev.piece)
-	if len(senders) != len(ev.blocks) || len(senders) < 2 {
+	if len(senders) != len(ev.blocks) {
 		return
 	}
-	for _, p := range senders[1:] {
-		if p != senders[0] {
-			recs := t.suspects[ev.piece]
-			for i, sum := range ev.blocks {
-				recs = append(recs, suspectBlock{index: i, sum: sum, from: senders[i]})
-			}
-			t.suspects[ev.piece] = recs[max(0, len(recs)-maxSuspectBlocks):]
-			return
+	var first *peerConn
+	shared := false
+	for _, p := range senders {
+		switch {
+		case p == nil: // pad bytes (BEP 47): nobody sent them
+		case first == nil:
+			first = p
+		case p != first:
+			shared = true
 		}
 	}
+	if !shared {
+		return
+	}
+	recs := t.suspects[ev.piece]
+	for i, sum := range ev.blocks {
+		if senders[i] != nil {
+			recs = append(recs, suspectBlock{index: i, sum: sum, from: senders[i]})
+		}
+	}
+	t.suspects[ev.piece] = recs[max(0, len(recs)-maxSuspectBlocks):]
 }
 
 // smartBan compares verified piece ev.piece with the blocks suspected when
@@ -146,7 +157,7 @@ func (t *Torrent) smartBan(ev pieceHashed) {
 			p.log.Info().Int("piece", ev.piece).Msg("smart ban: a block it sent differs from the piece as verified")
 			t.ban(p, ev.piece)
 		case !bad:
-			if _, ok := t.peers[p]; ok && t.picker.OnParole(p) {
+			if t.isSource(p) && t.picker.OnParole(p) {
 				t.picker.SetParole(p, false)
 			}
 		}
@@ -161,6 +172,9 @@ func (t *Torrent) smartBan(ev pieceHashed) {
 // addresses, but every client on one machine that connects from 127.0.0.1
 // is banned with the liar among them.
 func (t *Torrent) ban(p *peerConn, pc int) {
+	if t.banWebSeed(p, pc) {
+		return
+	}
 	ip := p.addr.Addr().Unmap()
 	t.addrs.ban(ip)
 	t.bannedIDs[p.id] = true

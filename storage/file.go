@@ -480,7 +480,11 @@ func (s *File) open(i int, write bool) (f *os.File, writable bool, err error) {
 	if s.readOnly {
 		flag = os.O_RDONLY
 	}
-	f, err = s.root.OpenFile(d.rel, flag, 0o644)
+	mode := fs.FileMode(0o644)
+	if d.exec {
+		mode = 0o755 // BEP 47 attribute x
+	}
+	f, err = s.root.OpenFile(d.rel, flag, mode)
 	writable = err == nil && !s.readOnly
 	if err != nil && !write && !s.readOnly && !errors.Is(err, fs.ErrNotExist) {
 		f, err = s.root.OpenFile(d.rel, os.O_RDONLY, 0) // read-only file or file system

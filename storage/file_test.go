@@ -390,3 +390,25 @@ func TestReadOnlyFileNeverWrites(t *testing.T) {
 		t.Errorf("NewFileReadOnly created its missing folder")
 	}
 }
+
+// A file with the BEP 47 attribute x is created executable; others are not.
+func TestExecutableAttributeSetsMode(t *testing.T) {
+	info, content := storagetest.NewTorrent(t, "modes", 32*kib, []storagetest.FileSpec{
+		{Path: "run.sh", Length: 1000},
+		{Path: "data", Length: 1000},
+	}, 4)
+	info.Files[0].Executable = true
+	dir := t.TempDir()
+	s := openFile(t, dir, info)
+	defer s.Close()
+	writeAll(t, s, content)
+	for i, want := range []fs.FileMode{0o100, 0} {
+		fi, err := os.Stat(filepath.Join(dir, "modes", info.Files[i].DisplayPath()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm() & 0o100; got != want {
+			t.Errorf("%s: mode %v, want owner-execute %v", info.Files[i].DisplayPath(), fi.Mode(), want != 0)
+		}
+	}
+}

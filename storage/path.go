@@ -18,6 +18,7 @@ const maxDepth = 64
 type diskFile struct {
 	off, length int64
 	pad         bool
+	exec        bool     // BEP 47 attribute x: created with mode 0755
 	comps       []string // path below the download folder; nil for pad files
 	rel         string   // comps joined with the OS separator
 }
@@ -42,7 +43,7 @@ func layout(info *metainfo.Info) ([]diskFile, error) {
 			return nil, fmt.Errorf("storage: file %d at offset %d, length %d: want offset %d", i, f.Offset, f.Length, off)
 		}
 		off += f.Length
-		d := diskFile{off: f.Offset, length: f.Length, pad: f.Padding}
+		d := diskFile{off: f.Offset, length: f.Length, pad: f.Padding, exec: f.Executable}
 		if !d.pad {
 			d.comps = []string{info.Name}
 			if info.MultiFile {

@@ -13,6 +13,9 @@
       127.0.0.1:P (--preset high_performance_seed uses that preset instead). Times from add_torrent until the torrent is seeding and
       prints one JSON line.
 
+--encrypt (either mode) requires MSE/PE with RC4 (out_enc_policy and
+in_enc_policy forced, allowed_enc_level rc4), as bench/transfer --encrypt.
+
 Run it with Debian's /usr/bin/python3, which has the libtorrent module.
 """
 
@@ -31,8 +34,16 @@ sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "
 from lt_bench import loopback  # noqa: E402
 
 
+ENCRYPT = False  # set from --encrypt
+
+
 def with_loopback(settings, port):
     settings.update(loopback(port))
+    if ENCRYPT:
+        settings.update({
+            "out_enc_policy": int(lt.enc_policy.forced), "in_enc_policy": int(lt.enc_policy.forced),
+            "allowed_enc_level": int(lt.enc_level.rc4), "prefer_rc4": True,
+        })
     settings["alert_mask"] = lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
     return settings
 
@@ -151,13 +162,17 @@ def main():
     s.add_argument("--data", required=True)
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--timeout", type=float, default=600)
+    s.add_argument("--encrypt", action="store_true")
     g = sub.add_parser("leech")
     g.add_argument("--torrent", required=True)
     g.add_argument("--save", required=True)
     g.add_argument("--peer-port", type=int, required=True)
     g.add_argument("--timeout", type=float, default=300)
     g.add_argument("--preset", choices=["default", "high_performance_seed"], default="default")
+    g.add_argument("--encrypt", action="store_true")
     args = ap.parse_args()
+    global ENCRYPT
+    ENCRYPT = args.encrypt
     return seed(args) if args.mode == "seed" else leech(args)
 
 

@@ -5,7 +5,11 @@
 // each side, and peak RSS of each side. It prints one JSON line per
 // measurement and a summary line with the ratios swarm/libtorrent.
 //
-//	go run ./bench/transfer [--size 1GiB] [--dir /dev/shm] [--runs 1]
+//	go run ./bench/transfer [--size 1GiB] [--dir /dev/shm] [--runs 1] [--encrypt]
+//
+// --encrypt runs both pairs with MSE/PE encryption required and RC4 only:
+// swarm with --encryption require, libtorrent with out_enc_policy and
+// in_enc_policy forced and allowed_enc_level rc4.
 //
 // Timing: the swarm getter is timed from process start to its exit 0 (it
 // exits once every piece is verified and flushed); the libtorrent leecher
@@ -48,6 +52,7 @@ import (
 	"swarm/bench/internal/content"
 	"swarm/bench/internal/ltpy"
 	"swarm/bench/internal/proc"
+	"swarm/mse"
 )
 
 //go:embed lt_pair.py
@@ -57,7 +62,8 @@ const gib = 1 << 30
 
 // measurement is one transfer of one pair.
 type measurement struct {
-	Pair        string  `json:"pair"` // "swarm" or "libtorrent"
+	Pair        string  `json:"pair"`      // "swarm" or "libtorrent"
+	Encrypted   bool    `json:"encrypted"` // MSE/PE with RC4 required on both sides
 	Preset      string  `json:"lt_leecher_preset,omitempty"`
 	Run         int     `json:"run"`
 	Bytes       int64   `json:"bytes"`
@@ -95,6 +101,7 @@ func main() {
 	ltLeech := flag.String("lt-leecher-preset", "default", `libtorrent leecher settings: "default" or "high_performance_seed"`)
 	only := flag.String("only", "", `run one pair only: "swarm" or "libtorrent" (no summary line)`)
 	swarmBin := flag.String("swarm", "", "swarm binary to measure (default: build swarm/cmd/swarm from this module)")
+	encrypt := flag.Bool("encrypt", false, "require MSE/PE encryption (RC4) on both sides of both pairs")
 	flag.Parse()
 	n, err := parseSize(*size)
 	if err != nil || n <= 0 {
@@ -109,7 +116,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench/transfer: --runs: want at least 1")
 		os.Exit(2)
 	}
-	b := &bench{size: n, dir: *dir, runs: *runs, timeout: *timeout, python: *python, swarm: *swarmBin, ltLeech: *ltLeech, only: *only}
+	b := &bench{size: n, dir: *dir, runs: *runs, timeout: *timeout, python: *python, swarm: *swarmBin, ltLeech: *ltLeech, only: *only, encrypt: *encrypt}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -133,6 +140,7 @@ type bench struct {
 	python  string
 	ltLeech string     // libtorrent leecher preset
 	only    string     // "", "swarm" or "libtorrent"
+	encrypt bool       // MSE/PE with RC4 required on both sides
 	procs   proc.Group // every process started, killed at the end
 
 	work     string // temporary folder under dir
@@ -196,7 +204,9 @@ func (b *bench) run() error {
 		}
 	}
 	if b.only == "" {
-		enc.Encode(summarize(all, b.size))
+		s := summarize(all, b.size)
+		s["encrypted"] = b.encrypt
+		enc.Encode(s)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d transfer(s) failed (see \"error\" above)", failed)
@@ -206,12 +216,16 @@ func (b *bench) run() error {
 
 // swarmPair runs swarm seed, waits for it, and times swarm get.
 func (b *bench) swarmPair(run int) (measurement, error) {
-	r := measurement{Pair: "swarm", Run: run, Bytes: b.size, PieceLength: b.pieceLen}
+	r := measurement{Pair: "swarm", Encrypted: b.encrypt, Run: run, Bytes: b.size, PieceLength: b.pieceLen}
 	addr, err := proc.FreeAddr()
 	if err != nil {
 		return r, err
 	}
-	seed := b.procs.Command(b.swarm, "seed", b.torrent, "--data", b.seedDir, "--listen", addr, "-q")
+	var encArgs []string
+	if b.encrypt {
+		encArgs = []string{"--encryption", "require"}
+	}
+	seed := b.procs.Command(b.swarm, append([]string{"seed", b.torrent, "--data", b.seedDir, "--listen", addr, "-q"}, encArgs...)...)
 	if err := seed.Start(); err != nil {
 		return r, err
 	}
@@ -220,21 +234,25 @@ func (b *bench) swarmPair(run int) (measurement, error) {
 		return r, fmt.Errorf("swarm seed: %w", err)
 	}
 	return b.timeGetter(r, seed, func(out string) (*proc.Proc, error) {
-		g := b.procs.Command(b.swarm, "get", b.torrent, "-o", out, "--peer", addr, "--listen", "127.0.0.1:0", "-q")
+		g := b.procs.Command(b.swarm, append([]string{"get", b.torrent, "-o", out, "--peer", addr, "--listen", "127.0.0.1:0", "-q"}, encArgs...)...)
 		return g, nil
 	}, nil)
 }
 
 // ltPair runs the libtorrent seeder, waits for it, and times the leecher.
 func (b *bench) ltPair(run int) (measurement, error) {
-	r := measurement{Pair: "libtorrent", Preset: b.ltLeech, Run: run, Bytes: b.size, PieceLength: b.pieceLen}
+	r := measurement{Pair: "libtorrent", Encrypted: b.encrypt, Preset: b.ltLeech, Run: run, Bytes: b.size, PieceLength: b.pieceLen}
 	addr, err := proc.FreeAddr()
 	if err != nil {
 		return r, err
 	}
 	_, portStr, _ := net.SplitHostPort(addr)
 	secs := strconv.Itoa(int(b.timeout.Seconds()))
-	seed := b.procs.Command(b.python, b.script, "seed", "--torrent", b.torrent, "--data", b.seedDir, "--port", portStr, "--timeout", secs)
+	var encArgs []string
+	if b.encrypt {
+		encArgs = []string{"--encrypt"}
+	}
+	seed := b.procs.Command(b.python, append([]string{b.script, "seed", "--torrent", b.torrent, "--data", b.seedDir, "--port", portStr, "--timeout", secs}, encArgs...)...)
 	stdin, err := seed.Cmd.StdinPipe()
 	if err != nil {
 		return r, err
@@ -255,7 +273,7 @@ func (b *bench) ltPair(run int) (measurement, error) {
 	}
 	var leechOut bytes.Buffer
 	return b.timeGetter(r, seed, func(out string) (*proc.Proc, error) {
-		g := b.procs.Command(b.python, b.script, "leech", "--torrent", b.torrent, "--save", out, "--peer-port", portStr, "--timeout", secs, "--preset", b.ltLeech)
+		g := b.procs.Command(b.python, append([]string{b.script, "leech", "--torrent", b.torrent, "--save", out, "--peer-port", portStr, "--timeout", secs, "--preset", b.ltLeech}, encArgs...)...)
 		g.Cmd.Stdout = &leechOut
 		return g, nil
 	}, func(r *measurement) error {
@@ -368,7 +386,7 @@ func (b *bench) waitHandshake(p *proc.Proc, addr string) error {
 		if p.Exited() {
 			return fmt.Errorf("exited before it was ready: %s", p.Stderr())
 		}
-		if last = handshake(addr, b.infoHash); last == nil {
+		if last = handshake(addr, b.infoHash, b.encrypt); last == nil {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -376,19 +394,24 @@ func (b *bench) waitHandshake(p *proc.Proc, addr string) error {
 	return fmt.Errorf("no handshake on %s after %v: %v", addr, b.timeout, last)
 }
 
-func handshake(addr string, ih [20]byte) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+func handshake(addr string, ih [20]byte, encrypt bool) error {
+	nc, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(2 * time.Second))
 	msg := append([]byte("\x13BitTorrent protocol"), make([]byte, 8)...)
 	msg = append(msg, ih[:]...)
 	id := []byte("-BENCH0-000000000000")
 	rand.Read(id[8:])
 	msg = append(msg, id...)
-	if _, err := c.Write(msg); err != nil {
+	c := nc
+	if encrypt { // the handshake rides in MSE's initial payload
+		if c, _, err = mse.Initiate(nc, ih, mse.RC4, msg); err != nil {
+			return err
+		}
+	} else if _, err := c.Write(msg); err != nil {
 		return err
 	}
 	resp := make([]byte, 68)

@@ -4,36 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
+	"swarm/internal/humanize"
+	"swarm/internal/progress"
 	"swarm/metainfo"
 )
-
-const createHelp = `
-Usage: swarm create PATH [flags]
-
-Make a .torrent file from a file or a folder. Files are hashed in parallel on
-all cores; a folder's files are taken in sorted path order, as mktorrent does.
-Symlinks and special files are refused.
-
-The piece length is 256 KiB unless --piece-length says otherwise: a power of
-two from 16KiB to 64MiB, or "auto", which picks the smallest power of two that
-keeps the piece count at or below 2048 (capped at 16 MiB), close to what
-libtorrent and mktorrent choose for large content (1 GiB -> 512 KiB).
-
-Each --tracker is a tier (BEP 12); commas inside one value put several
-trackers in the same tier.
-
-Examples:
-  swarm create video.mkv
-  swarm create ./album -t http://tracker.example:6969/announce -o album.torrent
-  swarm create big.iso --piece-length auto --comment "release 1.0"
-  swarm create data/ --private -t http://tracker.example/PASSKEY/announce
-`
 
 type createOptions struct {
 	output      string
@@ -63,7 +41,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	fs.BoolVarP(&o.force, "force", "f", false, "overwrite the output file if it exists")
 	fs.BoolVar(&o.noDate, "no-date", false, "leave out the creation date (reproducible output)")
 	o.log.register(fs)
-	if err := parseFlags(fs, createHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("create"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -98,7 +76,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 		}
 		cfg.PieceLength = metainfo.AutoPieceLength(total)
 	} else {
-		pl, err := parseSize(o.pieceLength)
+		pl, err := humanize.ParseSize(o.pieceLength)
 		if err != nil {
 			return usagef("--piece-length: %v", err)
 		}
@@ -122,11 +100,11 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 		}
 	}
 
-	bar := newHashProgress(e.stderr)
-	cfg.Progress = bar.update
+	bar := progress.NewHashing(e.stderr)
+	cfg.Progress = bar.Update
 	start := time.Now()
 	m, err := metainfo.Build(ctx, cfg)
-	bar.finish()
+	bar.Finish()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return errors.New("interrupted")
@@ -144,8 +122,8 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "wrote %s\n", out)
 	fmt.Fprintf(e.stdout, "name:       %s\n", m.Info.Name)
-	fmt.Fprintf(e.stdout, "size:       %s in %d %s\n", formatSize(m.Info.Length), len(m.Info.Files), plural(len(m.Info.Files), "file", "files"))
-	fmt.Fprintf(e.stdout, "pieces:     %d x %s\n", m.Info.NumPieces(), formatSize(m.Info.PieceLength))
+	fmt.Fprintf(e.stdout, "size:       %s in %d %s\n", humanize.Size(m.Info.Length), len(m.Info.Files), humanize.Plural(len(m.Info.Files), "file", "files"))
+	fmt.Fprintf(e.stdout, "pieces:     %d x %s\n", m.Info.NumPieces(), humanize.Size(m.Info.PieceLength))
 	fmt.Fprintf(e.stdout, "info hash:  %s\n", m.InfoHash)
 	if magnet := m.ShareableMagnet(); magnet != "" {
 		fmt.Fprintf(e.stdout, "magnet:     %s\n", magnet)
@@ -201,46 +179,6 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// hashProgress draws a one-line progress display on a terminal while a
-// torrent is hashed; elsewhere it stays silent.
-type hashProgress struct {
-	w     io.Writer
-	on    bool
-	start time.Time
-	mu    sync.Mutex
-	last  time.Time
-	drawn bool
-}
-
-func newHashProgress(w io.Writer) *hashProgress {
-	return &hashProgress{w: w, on: isTerminal(w), start: time.Now()}
-}
-
-// update is called after each piece; it redraws at most five times a second.
-func (p *hashProgress) update(done, total int64) {
-	if !p.on || total < 64<<20 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	if now.Sub(p.last) < 200*time.Millisecond && done < total {
-		return
-	}
-	p.last = now
-	rate := float64(done) / now.Sub(p.start).Seconds()
-	fmt.Fprintf(p.w, "\rhashing %3d%%  %s / %s  %s/s   ", done*100/total, formatSize(done), formatSize(total), formatSize(int64(rate)))
-	p.drawn = true
-}
-
-func (p *hashProgress) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.drawn {
-		fmt.Fprint(p.w, "\n")
-	}
 }
 
 // warnNoTracker says, when a torrent is made without -t, how its peers can

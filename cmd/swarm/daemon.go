@@ -12,29 +12,10 @@ import (
 
 	"swarm/daemon"
 	"swarm/daemon/rpc"
+	"swarm/internal/humanize"
 	"swarm/session"
 	"swarm/web"
 )
-
-const daemonHelp = `
-Usage: swarm daemon [flags]
-
-Run many torrents as a service until SIGTERM or Ctrl-C, driven over the
-Transmission RPC protocol at http://RPC/transmission/rpc: transmission-remote,
-Flood, Sonarr, Radarr and swarm's own add, list, pause, resume, remove and
-verify commands all work. The torrent list, each torrent's settings and
-counters survive a restart or a crash (in --state); verified data is never
-hashed again. A torrent that fails (folder gone, permission denied) shows
-its error while the others run on.
-
-The RPC listens on 127.0.0.1 by default. On any other address it needs
---rpc-password (or SWARM_RPC_PASSWORD), and refuses to start without one.
-
-Examples:
-  swarm daemon
-  swarm daemon --download-dir ~/Downloads --watch ~/torrents
-  swarm daemon --rpc 0.0.0.0:9091 --rpc-user me --rpc-password secret --listen :51413
-`
 
 // defaultRPC is where the daemon answers and the client commands ask.
 const defaultRPC = "127.0.0.1:9091"
@@ -66,7 +47,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&o.utp, "utp", true, "accept uTP (BEP 29) on UDP at the --listen port, and dial it when TCP fails")
 	o.dht.register(fs)
 	o.log.register(fs)
-	if err := parseFlags(fs, daemonHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("daemon"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
@@ -78,11 +59,11 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	if err := rpc.CheckListen(o.rpcAddr, o.rpcPassword); err != nil {
 		return usagef("%v", err)
 	}
-	up, err := parseRate(o.upRate)
+	up, err := humanize.ParseRate(o.upRate)
 	if err != nil {
 		return usagef("--up-rate: %v", err)
 	}
-	down, err := parseRate(o.downRate)
+	down, err := humanize.ParseRate(o.downRate)
 	if err != nil {
 		return usagef("--down-rate: %v", err)
 	}

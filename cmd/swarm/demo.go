@@ -4,30 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"time"
 
+	"swarm/internal/humanize"
+	"swarm/internal/progress"
 	"swarm/lab"
-	"swarm/session"
 )
-
-const demoHelp = `
-Usage: swarm demo [flags]
-
-Watch a swarm at work with nothing to set up: a tracker, a seed and a few
-leechers start in this process on 127.0.0.1 and share a random sample file.
-The leechers' progress shows live; at the end comes a summary: how long it
-took, how much came from the seed and how much the leechers traded among
-themselves, and the time against the theoretical bound (see 'swarm lab').
-Uploads are rate-limited so that the leechers must trade to finish early.
-Nothing is written outside a temporary folder, which is removed at the end.
-
-Examples:
-  swarm demo
-  swarm demo --peers 12 --size 64MiB
-  swarm demo --upload 512KiB/s --seed-upload 4MiB/s
-`
 
 func runDemo(ctx context.Context, e *env, args []string) error {
 	var peers int
@@ -40,7 +22,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	var lo logOptions
 	lo.register(fs)
 	fs.Lookup("log-level").DefValue, lo.level = "warn", "warn"
-	if err := parseFlags(fs, demoHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("demo"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
@@ -51,13 +33,13 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	r := lab.Rates{Leechers: peers}
 	var err error
-	if r.Size, err = parseSize(size); err != nil || r.Size < 1 || r.Size > 1<<30 {
+	if r.Size, err = humanize.ParseSize(size); err != nil || r.Size < 1 || r.Size > 1<<30 {
 		return usagef("--size %q: want 1 byte to 1 GiB", size)
 	}
-	if r.Upload, err = parseRate(upload); err != nil || r.Upload < 1 {
+	if r.Upload, err = humanize.ParseRate(upload); err != nil || r.Upload < 1 {
 		return usagef("--upload %q: want a rate above zero, e.g. 2MiB/s", upload)
 	}
-	if r.SeedUpload, err = parseRate(seedUpload); err != nil || r.SeedUpload < 1 {
+	if r.SeedUpload, err = humanize.ParseRate(seedUpload); err != nil || r.SeedUpload < 1 {
 		return usagef("--seed-upload %q: want a rate above zero, e.g. 8MiB/s", seedUpload)
 	}
 	log, err := lo.logger(e.stderr)
@@ -66,17 +48,17 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 
 	fmt.Fprintf(e.stdout, "A tracker, a seed and %d %s on 127.0.0.1, all in this process, sharing %s.\n",
-		peers, plural(peers, "leecher", "leechers"), formatSize(r.Size))
+		peers, humanize.Plural(peers, "leecher", "leechers"), humanize.Size(r.Size))
 	fmt.Fprintf(e.stdout, "The seed uploads at %s/s, each leecher at %s/s: to finish soon they must trade.\n\n",
-		formatSize(r.SeedUpload), formatSize(r.Upload))
-	board := &demoBoard{w: e.stdout, terminal: isTerminal(e.stdout)}
+		humanize.Size(r.SeedUpload), humanize.Size(r.Upload))
+	board := &lab.Board{W: e.stdout, Terminal: progress.IsTerminal(e.stdout)}
 	var last lab.Snapshot
 	res, err := lab.Run(ctx, lab.Config{
 		Rates:  r,
 		Logger: &log,
 		Progress: func(s lab.Snapshot) {
 			last = s
-			board.draw(s)
+			board.Draw(s)
 		},
 		ProgressInterval: 200 * time.Millisecond,
 	})
@@ -87,86 +69,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		}
 		return err
 	}
-	if board.terminal {
-		board.draw(last) // the final state, done
+	if board.Terminal {
+		board.Draw(last) // the final state, done
 	}
-	writeDemoSummary(e.stdout, res, last)
+	lab.WriteSummary(e.stdout, res, last)
 	return nil
-}
-
-// demoBoard shows one line per leecher and one for the seed. On a terminal
-// it redraws them in place; otherwise it prints one short line a second.
-type demoBoard struct {
-	w        io.Writer
-	terminal bool
-	drawn    int // lines on screen (terminal)
-	printed  time.Duration
-}
-
-func (b *demoBoard) draw(s lab.Snapshot) {
-	if !b.terminal {
-		if s.Elapsed-b.printed < time.Second && !allDone(s) {
-			return
-		}
-		b.printed = s.Elapsed
-		var have, total int
-		done := 0
-		for _, l := range s.Leechers {
-			have += l.Have
-			total += l.Pieces
-			if l.Complete {
-				done++
-			}
-		}
-		fmt.Fprintf(b.w, "%5.1fs  leechers hold %3.0f%% of their pieces, %d of %d done\n",
-			s.Elapsed.Seconds(), 100*float64(have)/float64(max(total, 1)), done, len(s.Leechers))
-		return
-	}
-	var out strings.Builder
-	if b.drawn > 0 {
-		fmt.Fprintf(&out, "\x1b[%dA", b.drawn) // back to the first line
-	}
-	for i, l := range s.Leechers {
-		fmt.Fprintf(&out, "\r\x1b[Kleecher %-2d %s\n", i+1, demoBar(l))
-	}
-	fmt.Fprintf(&out, "\r\x1b[Kseed       uploaded %s at %s/s   %.1fs\n",
-		formatSize(s.Seed.Uploaded), formatSize(int64(s.Seed.UpRate)), s.Elapsed.Seconds())
-	b.drawn = len(s.Leechers) + 1
-	io.WriteString(b.w, out.String())
-}
-
-func demoBar(st session.Stats) string {
-	const width = 24
-	full := int(st.Percent() / 100 * width)
-	state := fmt.Sprintf("down %9s/s  up %9s/s", formatSize(int64(st.DownRate)), formatSize(int64(st.UpRate)))
-	if st.Complete {
-		state = "done, seeding"
-	}
-	return fmt.Sprintf("[%s%s] %5.1f%%  %s", strings.Repeat("#", full), strings.Repeat(".", width-full), st.Percent(), state)
-}
-
-func allDone(s lab.Snapshot) bool {
-	for _, l := range s.Leechers {
-		if !l.Complete {
-			return false
-		}
-	}
-	return true
-}
-
-func writeDemoSummary(w io.Writer, res lab.Result, last lab.Snapshot) {
-	var between int64
-	for _, l := range last.Leechers {
-		between += l.Uploaded
-	}
-	fromSeed := last.Seed.Uploaded
-	fmt.Fprintf(w, "\nAll %d leechers hold the file, byte for byte, after %.1fs.\n", res.Leechers, res.Measured)
-	if total := fromSeed + between; total > 0 {
-		fmt.Fprintf(w, "They received %s: %s (%.0f%%) from the seed and %s (%.0f%%) from each other.\n",
-			formatSize(total), formatSize(fromSeed), 100*float64(fromSeed)/float64(total),
-			formatSize(between), 100*float64(between)/float64(total))
-	}
-	fmt.Fprintf(w, "The least time any swarm could take is %.1fs (the P2P bound): %.2f times that.\n", res.Bound, res.Ratio)
-	fmt.Fprintf(w, "The seed alone, serving each leecher in turn, would need %.1fs.\n", res.ClientServer)
-	fmt.Fprintf(w, "\nNext: 'swarm lab --plot lab.png' runs this for 4 to 32 leechers and draws the figure.\n")
 }

@@ -1,16 +1,16 @@
 package main
 
 import (
+	"embed"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strconv"
 	"strings"
 
-	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
+
+	"swarm/internal/progress"
 )
 
 // logOptions are the logging flags every command has.
@@ -26,7 +26,7 @@ func (o *logOptions) register(fs *pflag.FlagSet) {
 
 // logger builds the logger for a command; logs go to w (stderr).
 func (o *logOptions) logger(w io.Writer) (zerolog.Logger, error) {
-	return o.loggerFor(w, isTerminal(w))
+	return o.loggerFor(w, progress.IsTerminal(w))
 }
 
 // loggerFor builds a logger that writes to w, which leads to a terminal if
@@ -51,11 +51,6 @@ func (o *logOptions) loggerFor(w io.Writer, terminal bool) (zerolog.Logger, erro
 		return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), nil
 	}
 	return zerolog.Nop(), usagef("--log-format %q: want console, json or auto", o.format)
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && isatty.IsTerminal(f.Fd())
 }
 
 // newFlagSet makes a flag set that reports errors instead of printing them.
@@ -84,56 +79,18 @@ func helpText(fs *pflag.FlagSet, help string) string {
 	return strings.TrimLeft(help, "\n") + "\nFlags:\n" + fs.FlagUsages()
 }
 
-// parseSize reads a byte count such as "262144", "256KiB", "256k", "1MiB",
-// "16MB" (decimal), "1.5GiB".
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	i := 0
-	for i < len(t) && (t[i] >= '0' && t[i] <= '9' || t[i] == '.') {
-		i++
-	}
-	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || num == "" {
-		return 0, fmt.Errorf("size %q: want a number with an optional unit (KiB, MiB, GiB, KB, MB, GB)", s)
-	}
-	mult := map[string]float64{
-		"": 1, "b": 1,
-		"k": 1 << 10, "kib": 1 << 10, "kb": 1e3,
-		"m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
-		"g": 1 << 30, "gib": 1 << 30, "gb": 1e9,
-		"t": 1 << 40, "tib": 1 << 40, "tb": 1e12,
-	}[unit]
-	if mult == 0 {
-		return 0, fmt.Errorf("size %q: unknown unit %q", s, unit)
-	}
-	v *= mult
-	if v > 1<<62 {
-		return 0, fmt.Errorf("size %q: too large", s)
-	}
-	return int64(v), nil
-}
+// The help texts are files in help/, so that they read and diff as the
+// prose they are; testdata/help-*.golden holds each command's whole --help
+// output (text and flags), which TestHelpMatchesGolden compares.
+//
+//go:embed help/*.txt
+var helpFiles embed.FS
 
-// formatSize renders bytes in binary units: "1.5 GiB", "300 B".
-func formatSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
+// helpFor is the help text of a command, help/NAME.txt.
+func helpFor(name string) string {
+	b, err := helpFiles.ReadFile("help/" + name + ".txt")
+	if err != nil {
+		return "(no help for " + name + ")" // a file missing from help/: the help goldens catch it
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	if v == float64(int64(v)) {
-		return fmt.Sprintf("%d %ciB", int64(v), "KMGTP"[exp])
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[exp])
-}
-
-// parseRate reads a rate in bytes per second: a size with an optional "/s",
-// e.g. "1MiB/s" or "500KB".
-func parseRate(s string) (int64, error) {
-	return parseSize(strings.TrimSuffix(strings.TrimSpace(s), "/s"))
+	return string(b)
 }

@@ -6,30 +6,11 @@ import (
 	"fmt"
 	"os"
 
+	"swarm/internal/humanize"
+	"swarm/internal/progress"
 	"swarm/metainfo"
 	"swarm/session"
 )
-
-const getHelp = `
-Usage: swarm get FILE.torrent|URL|MAGNET [flags]
-
-Download a torrent into a folder (the current one unless -o says otherwise),
-verify every piece, and exit 0 when the download is complete. The torrent is
-a file, an http(s) URL of one, or a magnet link, whose info dict is fetched
-from peers (BEP 9) and checked against its hash. Peers come from the
-torrent's trackers, the DHT (public torrents; --dht=false turns it off) and
---peer. Interrupt with Ctrl-C at any time: verified pieces are kept, and
-running the same command again resumes. Exit status 130 (SIGINT) or 143
-(SIGTERM) says the download was interrupted before it completed.
-
-Examples:
-  swarm get album.torrent
-  swarm get https://example.org/album.torrent -o ~/Downloads
-  swarm get album.torrent --only '*.flac' --only 'disc 2'
-  swarm get album.torrent --seed-ratio 2 --seed-time 1h
-  swarm get album.torrent --peer 127.0.0.1:6881 --json
-  swarm get 'magnet:?xt=urn:btih:HASH&tr=http://tracker.example/announce'
-`
 
 func runGet(ctx context.Context, e *env, args []string) error {
 	var o peerOptions
@@ -42,7 +23,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&seed, "seed", false, "keep seeding after the download completes, until Ctrl-C or a --seed-* limit")
 	fs.StringArrayVar(&only, "only", nil, "download only the files whose path, name or folder matches the glob `PATTERN`; repeatable")
 	o.register(fs)
-	if err := parseFlags(fs, getHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("get"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -112,13 +93,13 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	st := t.Stats()
-	size := formatSize(m.Info.Length)
+	size := humanize.Size(m.Info.Length)
 	if st.Wanted != m.Info.Length {
-		size = fmt.Sprintf("%s of %s selected", formatSize(st.Wanted), formatSize(m.Info.Length))
+		size = fmt.Sprintf("%s of %s selected", humanize.Size(st.Wanted), humanize.Size(m.Info.Length))
 	}
-	tr.out.printf("downloading %s (%s) into %s, listening on %s; %d of %d pieces already verified\n",
+	tr.out.Printf("downloading %s (%s) into %s, listening on %s; %d of %d pieces already verified\n",
 		m.Info.Name, size, out, node.Addr(), st.Have, st.Pieces)
-	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: node.Addr().String(), Folder: out}, st)
+	tr.out.Event(progress.Event{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: node.Addr().String(), Folder: out}, st)
 	return runTorrent(ctx, tr, node, t, !seed)
 }
 

@@ -2,40 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 
-	"swarm/internal/chart"
+	"swarm/internal/humanize"
 	"swarm/lab"
 )
-
-const labHelp = `
-Usage: swarm lab [flags]
-       swarm lab dht [flags]
-
-Run a whole swarm in this process on 127.0.0.1 and measure how long it takes
-to distribute a file, against the theoretical bound. For each swarm size N: a
-tracker, a seed uploading at --seed-upload (u_s) and N leechers uploading at
---upload (u) each, all started together. D is the time until all N hold the
-whole file (checked byte for byte). It is printed beside
-
-  the P2P bound      max(F/u_s, F/d_min, N*F/(u_s + N*u))
-  client-server      max(N*F/u_s, F/d_min)
-
-where F is --size and d_min is --download (unlimited by default). A ratio of
-D to the bound of 1.0 is the physical limit. Client-server time grows with N;
-a good P2P swarm stays near the bound, which levels off at F/u.
-
-'swarm lab dht' measures DHT lookups instead; see 'swarm lab dht --help'.
-
-Examples:
-  swarm lab
-  swarm lab --peers 4,8,16,32 --size 16MiB --upload 1MiB/s --seed-upload 10MiB/s
-  swarm lab --peers 16 --json
-  swarm lab --plot distribution.png
-`
 
 func runLab(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "dht" {
@@ -57,7 +30,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	lo.register(fs)
 	// Dozens of peers log at info; the table is what a lab run is for.
 	fs.Lookup("log-level").DefValue, lo.level = "warn", "warn"
-	if err := parseFlags(fs, labHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("lab"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
@@ -73,10 +46,10 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		dst       *int64
 		parse     func(string) (int64, error)
 	}{
-		{"--size", size, &r.Size, parseSize},
-		{"--upload", upload, &r.Upload, parseRate},
-		{"--seed-upload", seedUpload, &r.SeedUpload, parseRate},
-		{"--download", download, &r.Download, parseRate},
+		{"--size", size, &r.Size, humanize.ParseSize},
+		{"--upload", upload, &r.Upload, humanize.ParseRate},
+		{"--seed-upload", seedUpload, &r.SeedUpload, humanize.ParseRate},
+		{"--download", download, &r.Download, humanize.ParseRate},
 	} {
 		if *f.dst, err = f.parse(f.val); err != nil {
 			return usagef("%s: %v", f.name, err)
@@ -89,31 +62,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !asJSON {
-		fmt.Fprintf(e.stdout, "F = %s, u_s = %s/s, u = %s/s, d = %s\n\n", formatSize(r.Size), formatSize(r.SeedUpload), formatSize(r.Upload), rateOrUnlimited(r.Download))
-		fmt.Fprintf(e.stdout, "%6s  %10s  %10s  %6s  %14s\n", "N", "D measured", "P2P bound", "ratio", "client-server")
-	}
-	var results []lab.Result
-	for _, n := range ns {
-		r.Leechers = n
-		res, err := lab.Run(ctx, lab.Config{Rates: r, FreeRiders: min(freeRiders, n), Logger: &log})
-		if err != nil {
-			return fmt.Errorf("N = %d: %w", n, err)
-		}
-		results = append(results, res)
-		if asJSON {
-			line, _ := json.Marshal(labJSON{
-				Peers: n, Size: r.Size, Upload: r.Upload, SeedUpload: r.SeedUpload, Download: r.Download,
-				PieceLength: res.PieceLength, FreeRiders: min(freeRiders, n),
-				Measured: res.Measured, Bound: res.Bound, Ratio: res.Ratio, ClientServer: res.ClientServer, Finish: res.Finish,
-			})
-			fmt.Fprintf(e.stdout, "%s\n", line)
-		} else {
-			fmt.Fprintf(e.stdout, "%6d  %9.2fs  %9.2fs  %6.2f  %13.2fs\n", n, res.Measured, res.Bound, res.Ratio, res.ClientServer)
-		}
+	results, err := lab.Series(ctx, lab.Config{Rates: r, FreeRiders: freeRiders, Logger: &log}, ns, e.stdout, asJSON)
+	if err != nil {
+		return err
 	}
 	if plot != "" {
-		if err := plotLab(plot, results); err != nil {
+		if err := lab.Plot(results, plot); err != nil {
 			return err
 		}
 		if !asJSON {
@@ -121,29 +75,6 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	return nil
-}
-
-// labJSON is one line of `swarm lab --json`; times are in seconds.
-type labJSON struct {
-	Peers        int       `json:"peers"`
-	Size         int64     `json:"size"`
-	Upload       int64     `json:"upload"`
-	SeedUpload   int64     `json:"seed_upload"`
-	Download     int64     `json:"download"`
-	PieceLength  int64     `json:"piece_length"`
-	FreeRiders   int       `json:"free_riders"`
-	Measured     float64   `json:"measured_s"`
-	Bound        float64   `json:"bound_s"`
-	Ratio        float64   `json:"ratio"`
-	ClientServer float64   `json:"client_server_s"`
-	Finish       []float64 `json:"finish_s"`
-}
-
-func rateOrUnlimited(r int64) string {
-	if r == 0 {
-		return "unlimited"
-	}
-	return formatSize(r) + "/s"
 }
 
 // parseCounts reads a comma-separated list of positive integers.
@@ -157,25 +88,4 @@ func parseCounts(s string) ([]int, error) {
 		ns = append(ns, n)
 	}
 	return ns, nil
-}
-
-// plotLab draws the textbook figure: measured time, the P2P bound and the
-// client-server time against N.
-func plotLab(path string, results []lab.Result) error {
-	var measured, bound, cs chart.Series
-	measured.Name, bound.Name, cs.Name = "swarm, measured", "P2P bound", "client-server"
-	bound.Dashed, cs.Dashed = true, true
-	for _, r := range results {
-		n := float64(r.Leechers)
-		measured.X, measured.Y = append(measured.X, n), append(measured.Y, r.Measured)
-		bound.X, bound.Y = append(bound.X, n), append(bound.Y, r.Bound)
-		cs.X, cs.Y = append(cs.X, n), append(cs.Y, r.ClientServer)
-	}
-	r := results[0]
-	l := chart.Lines{
-		Title:  fmt.Sprintf("Distributing %s: seed %s/s, leechers %s/s up", formatSize(r.Size), formatSize(r.SeedUpload), formatSize(r.Upload)),
-		XLabel: "leechers N", YLabel: "time until all hold the file (s)",
-		Series: []chart.Series{measured, bound, cs},
-	}
-	return l.SavePNG(path)
 }

@@ -12,25 +12,6 @@ import (
 	"swarm/lab/dhtlab"
 )
 
-const labDHTHelp = `
-Usage: swarm lab dht [flags]
-
-Measure swarm's DHT (BEP 5). For each network size N, start N DHT nodes in
-this process, each on its own UDP port of 127.0.0.1, let them join one by
-one, then look up random keys from random nodes and report, per lookup, the
-mean and 99th-percentile hops and messages beside log2 N, and the share of
-lookups whose nearest answer was the node truly closest to the key. Then
-replace a fraction of the nodes (abrupt leaves, fresh joins) in five rounds
-between lookups and report the same share under churn.
-
-The claim under test: lookups take O(log N) hops and survive churn.
-
-Examples:
-  swarm lab dht
-  swarm lab dht --nodes 64,256,1024 --plot hops.png
-  swarm lab dht --nodes 512 --lookups 1000 --churn 0.3 --json
-`
-
 type labDHTOptions struct {
 	nodes    string
 	lookups  int
@@ -56,7 +37,7 @@ func runLabDHT(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per size instead of the table")
 	o.log.register(fs)
 	o.log.level = "error"
-	if err := parseFlags(fs, labDHTHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("lab-dht"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
@@ -91,11 +72,8 @@ func runLabDHT(ctx context.Context, e *env, args []string) error {
 		cfg.Progress = e.stderr
 	}
 
-	// Fixed widths rather than a tabwriter: each row prints as soon as its
-	// size is measured, which can take a minute.
-	const row = "%6v %7v %8v %10v %9v %10v %9v %14v %6v %14v %13v\n"
 	if !o.json {
-		fmt.Fprintf(e.stdout, row, "N", "log2 N", "lookups", "hops mean", "hops p99", "msgs mean", "msgs p99", "found closest", "churn", "found (churn)", "hops (churn)")
+		dhtlab.WriteHeader(e.stdout)
 	}
 	enc := json.NewEncoder(e.stdout)
 	results, err := dhtlab.Run(ctx, cfg, func(r dhtlab.Result) {
@@ -103,14 +81,7 @@ func runLabDHT(ctx context.Context, e *env, args []string) error {
 			enc.Encode(r)
 			return
 		}
-		churn, cFound, cHops := "-", "-", "-"
-		if r.ChurnLookups > 0 {
-			churn = fmt.Sprintf("%.0f%%", 100*r.Churn)
-			cFound = fmt.Sprintf("%.1f%%", 100*r.ChurnFoundClosest)
-			cHops = fmt.Sprintf("%.2f", r.ChurnMeanHops)
-		}
-		fmt.Fprintf(e.stdout, row, r.N, fmt.Sprintf("%.1f", r.Log2N), r.Lookups, fmt.Sprintf("%.2f", r.MeanHops),
-			r.P99Hops, fmt.Sprintf("%.1f", r.MeanMessages), r.P99Messages, fmt.Sprintf("%.1f%%", 100*r.FoundClosest), churn, cFound, cHops)
+		dhtlab.WriteRow(e.stdout, r)
 	})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
+	"swarm/internal/progress"
 	"swarm/metainfo"
 	"swarm/session"
 )
@@ -44,23 +44,23 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string, tc session
 		node.Stop()
 		return nil, nil, err
 	}
-	tr.out.printf("fetching the metadata of %s from peers, listening on %s\n", mg.InfoHash, node.Addr())
+	tr.out.Printf("fetching the metadata of %s from peers, listening on %s\n", mg.InfoHash, node.Addr())
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-t.Opened():
-			tr.out.magnetStatus("")
+			tr.out.MagnetStatus("")
 			return node, t, nil
 		case <-t.Stopped():
-			tr.out.magnetStatus("")
+			tr.out.MagnetStatus("")
 			node.Stop()
 			if openErr != nil {
 				return nil, nil, openErr
 			}
 			return nil, nil, fmt.Errorf("magnet %s: %s", mg.InfoHash, t.Stats().Err)
 		case <-ctx.Done():
-			tr.out.magnetStatus("")
+			tr.out.MagnetStatus("")
 			node.Stop()
 			return nil, nil, ctx.Err()
 		case <-tick.C:
@@ -68,50 +68,8 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string, tc session
 			if node.DHT != nil {
 				nodes = node.DHT.Stats().Nodes
 			}
-			tr.out.magnetStatus(magnetLine(t.Stats(), nodes))
+			tr.out.MagnetStatus(progress.MagnetLine(t.Stats(), nodes))
 		}
-	}
-}
-
-// magnetLine is the status line of the metadata phase, e.g.
-//
-//	metadata: 1/2 trackers answered  3 peers, 1 connected  DHT 40 nodes, 2 lookups
-//
-// short enough for 80 columns; "n connecting" joins the peers while dials are
-// under way. dhtNodes is the DHT node's routing table size, -1 without one.
-func magnetLine(st session.Stats, dhtNodes int) string {
-	var parts []string
-	if st.Trackers > 0 {
-		parts = append(parts, fmt.Sprintf("%d/%d trackers answered", st.TrackersAnswered, st.Trackers))
-	}
-	peers := fmt.Sprintf("%d %s, %d connected", st.Known, plural(st.Known, "peer", "peers"), st.Peers)
-	if st.Connecting > 0 {
-		peers += fmt.Sprintf(", %d connecting", st.Connecting)
-	}
-	parts = append(parts, peers)
-	if dhtNodes >= 0 {
-		parts = append(parts, fmt.Sprintf("DHT %d %s, %d %s", dhtNodes, plural(dhtNodes, "node", "nodes"),
-			st.DHTLookups, plural(st.DHTLookups, "lookup", "lookups")))
-	}
-	return "metadata: " + strings.Join(parts, "  ")
-}
-
-// magnetStatus shows line as the status line (terminal), or every
-// plainInterval as a plain line; "" ends a terminal line. JSON mode has no
-// event for it.
-func (d *display) magnetStatus(line string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	switch {
-	case d.mode == modeTerminal && line == "":
-		d.clearLocked()
-		d.line = ""
-	case d.mode == modeTerminal:
-		d.line = "\r\033[K" + line[:min(len(line), max(termWidth(d.w)-1, 0))]
-		io.WriteString(d.w, d.line)
-	case d.mode == modePlain && line != "" && time.Since(d.lastPlain) >= plainInterval:
-		d.lastPlain = time.Now()
-		fmt.Fprintln(d.w, line)
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"swarm/metainfo"
-	"swarm/session"
 	"swarm/tracker/server"
 )
 
@@ -152,21 +151,4 @@ func TestGetMagnetFromASeedThatStartsLater(t *testing.T) {
 		t.Fatalf("get magnet: %v", err)
 	}
 	sameFile(t, filepath.Join(parent, "late", "a.bin"), filepath.Join(out, "late", "a.bin"))
-}
-
-func TestMagnetLine(t *testing.T) {
-	for _, tt := range []struct {
-		st    session.Stats
-		nodes int
-		want  string
-	}{
-		{session.Stats{Trackers: 2, TrackersAnswered: 1, Known: 3, Peers: 1, DHTLookups: 2}, 40,
-			"metadata: 1/2 trackers answered  3 peers, 1 connected  DHT 40 nodes, 2 lookups"},
-		{session.Stats{Known: 1, Connecting: 1}, -1, "metadata: 1 peer, 0 connected, 1 connecting"},
-		{session.Stats{Trackers: 1, DHTLookups: 1}, 1, "metadata: 0/1 trackers answered  0 peers, 0 connected  DHT 1 node, 1 lookup"},
-	} {
-		if got := magnetLine(tt.st, tt.nodes); got != tt.want {
-			t.Errorf("magnetLine(%+v, %d) = %q, want %q", tt.st, tt.nodes, got, tt.want)
-		}
-	}
 }

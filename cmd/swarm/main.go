@@ -122,28 +122,12 @@ func commands() []command {
 	}
 }
 
-const mainUsage = `swarm is a BitTorrent client and tracker in one binary.
-
-Usage:
-  swarm COMMAND [flags] [arguments]
-
-Commands:
-%s
-Run 'swarm help COMMAND' or 'swarm COMMAND --help' for a command's flags and examples.
-Flags:
-  -h, --help      show this help
-      --version   print the version
-
-Exit status: 0 ok, 1 failure, 2 bad usage, 130/143 get interrupted
-(SIGINT/SIGTERM) before the download completed.
-`
-
 func printMainUsage(w io.Writer) {
 	var list string
 	for _, c := range commands() {
 		list += fmt.Sprintf("  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, mainUsage, list)
+	fmt.Fprintf(w, helpFor("main"), list)
 }
 
 // run is swarm's whole command line: it returns the error that decides the

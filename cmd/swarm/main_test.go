@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"swarm/metainfo"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -109,7 +111,7 @@ func TestInfoMatchesGolden(t *testing.T) {
 			}
 			golden(t, "info-"+name+".golden", out)
 			js, _, code := runSwarm(t, "info", "--json", f)
-			var j infoJSON
+			var j metainfo.Summary
 			if code != 0 || json.Unmarshal([]byte(js), &j) != nil || !strings.Contains(out, j.InfoHash) {
 				t.Errorf("swarm info --json %s: exit %d, output %q does not match the text form", f, code, js)
 			}
@@ -141,7 +143,7 @@ func TestCreateThenInfo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("info: exit %d: %s", code, stderr)
 	}
-	var j infoJSON
+	var j metainfo.Summary
 	if err := json.Unmarshal([]byte(js), &j); err != nil {
 		t.Fatal(err)
 	}
@@ -155,25 +157,5 @@ func TestCreateThenInfo(t *testing.T) {
 	}
 	if _, stderr, code := runSwarm(t, "create", content, "-o", out, "--force"); code != 0 {
 		t.Errorf("create --force: exit %d, %q", code, stderr)
-	}
-}
-
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-	}{
-		{"262144", 262144}, {"256KiB", 256 << 10}, {"256k", 256 << 10}, {"1MiB", 1 << 20},
-		{"16MB", 16e6}, {"1.5GiB", 3 << 29}, {"2 GiB", 2 << 30},
-	}
-	for _, tt := range tests {
-		if got, err := parseSize(tt.in); err != nil || got != tt.want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
-		}
-	}
-	for _, bad := range []string{"", "abc", "12XB", "-5", "1e999"} {
-		if _, err := parseSize(bad); err == nil {
-			t.Errorf("parseSize(%q) = nil error, want one", bad)
-		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"swarm/daemon/rpc"
+	"swarm/internal/humanize"
 	"swarm/metainfo"
 )
 
@@ -50,18 +51,6 @@ func printJSON(e *env, v any) error {
 	return nil
 }
 
-const addHelp = `
-Usage: swarm add FILE.torrent|URL|MAGNET... [flags]
-
-Add torrents to a running swarm daemon. A .torrent file is read here and
-sent to the daemon; a URL or magnet link is fetched by the daemon.
-
-Examples:
-  swarm add ubuntu.torrent
-  swarm add 'magnet:?xt=urn:btih:...' -o /srv/media
-  swarm add https://example.org/file.torrent --paused
-`
-
 func runAdd(ctx context.Context, e *env, args []string) error {
 	var o remoteOptions
 	var dir string
@@ -70,7 +59,7 @@ func runAdd(ctx context.Context, e *env, args []string) error {
 	fs.StringVarP(&dir, "output", "o", "", "download folder on the daemon's machine (default: the daemon's)")
 	fs.BoolVar(&paused, "paused", false, "add without starting")
 	o.register(fs)
-	if err := parseFlags(fs, addHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("add"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -127,16 +116,6 @@ func runAdd(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-const listHelp = `
-Usage: swarm list [flags]
-
-List a running daemon's torrents: id, done, size, rates, ratio, status, name.
-
-Examples:
-  swarm list
-  swarm list --rpc 192.0.2.7:9091 --rpc-user me --json
-`
-
 // listFields are what list asks for.
 var listFields = []string{"id", "name", "percentDone", "sizeWhenDone", "rateDownload", "rateUpload", "uploadRatio", "status", "error", "errorString", "hashString"}
 
@@ -158,7 +137,7 @@ func runList(ctx context.Context, e *env, args []string) error {
 	var o remoteOptions
 	fs := newFlagSet("list")
 	o.register(fs)
-	if err := parseFlags(fs, listHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("list"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
@@ -190,8 +169,8 @@ func listTable(ts []listed) string {
 		if len(name) > nameWidth {
 			name = append(name[:nameWidth-1], '…')
 		}
-		fmt.Fprintf(&b, "%4d %4.0f%% %7s %7s %7s %5s %-11s %s\n", t.ID, math.Floor(100*t.PercentDone), shortSize(t.Size),
-			shortSize(t.Down), shortSize(t.Up), ratio, statusName(t.Status, t.Error), string(name))
+		fmt.Fprintf(&b, "%4d %4.0f%% %7s %7s %7s %5s %-11s %s\n", t.ID, math.Floor(100*t.PercentDone), humanize.ShortSize(t.Size),
+			humanize.ShortSize(t.Down), humanize.ShortSize(t.Up), ratio, statusName(t.Status, t.Error), string(name))
 	}
 	for _, t := range ts {
 		if t.ErrorString != "" {
@@ -204,21 +183,6 @@ func listTable(ts []listed) string {
 // nameWidth is what 80 columns leave for the name.
 const nameWidth = 80 - 53
 
-// shortSize is a byte count in at most 7 characters: 999 B, 976.6K, 1.4M.
-func shortSize(n int64) string {
-	if n < 1000 {
-		return fmt.Sprintf("%d B", n)
-	}
-	f := float64(n)
-	for _, unit := range []string{"K", "M", "G", "T"} {
-		f /= 1024
-		if f < 1000 || unit == "T" {
-			return strconv.FormatFloat(f, 'f', 1, 64) + unit
-		}
-	}
-	return ""
-}
-
 // statusName names a Transmission status code for the table.
 func statusName(status, errCode int) string {
 	if errCode == 3 {
@@ -230,17 +194,6 @@ func statusName(status, errCode int) string {
 	}
 	return "?"
 }
-
-const idsHelp = `
-Usage: swarm %[1]s ID|HASH|all... [flags]
-
-%[2]s IDs are those 'swarm list' shows; an info hash works too.
-
-Examples:
-  swarm %[1]s 3
-  swarm %[1]s 1 2 5
-  swarm %[1]s all
-`
 
 func runPause(ctx context.Context, e *env, args []string) error {
 	return idsCommand(ctx, e, args, "pause", "torrent-stop", "Stop torrents of a running daemon; they keep their data and resume record.", nil)
@@ -275,7 +228,7 @@ func idsCommand(ctx context.Context, e *env, args []string, name, method, summar
 		extra(fs, nil)
 	}
 	o.register(fs)
-	if err := parseFlags(fs, fmt.Sprintf(idsHelp, name, summary), args, e); err != nil {
+	if err := parseFlags(fs, fmt.Sprintf(helpFor("ids"), name, summary), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

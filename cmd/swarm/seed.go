@@ -10,26 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"swarm/internal/humanize"
+	"swarm/internal/progress"
 	"swarm/metainfo"
 	"swarm/session"
 )
-
-const seedHelp = `
-Usage: swarm seed PATH|FILE.torrent [flags]
-
-Seed a file or folder until Ctrl-C. Given content, swarm first makes its
-torrent (256 KiB pieces, trackers from -t) and writes NAME.torrent in the
-current folder, printing its path and magnet link; given a .torrent, it seeds
-the content found in --data (default: the current folder). Existing data is
-checked before it is offered, so only verified pieces are uploaded; seed
-never writes to --data (it downloads nothing: that is get's job), and exits
-1 when no piece matches.
-
-Examples:
-  swarm seed video.mkv -t http://tracker.example:6969/announce
-  swarm seed album.torrent --data ~/music
-  swarm seed ./album --listen 0.0.0.0:51413 --seed-ratio 3
-`
 
 func runSeed(ctx context.Context, e *env, args []string) error {
 	var o peerOptions
@@ -39,7 +24,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	fs.StringVarP(&torrentOut, "output", "o", "", "where to write the torrent made from PATH (default: NAME.torrent)")
 	fs.StringVar(&pieceLength, "piece-length", "256KiB", `piece length for a torrent made from PATH, or "auto"`)
 	o.register(fs)
-	if err := parseFlags(fs, seedHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("seed"), args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -62,7 +47,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		if data != "" {
 			return usagef("--data is for seeding a .torrent; given content, its folder is the data")
 		}
-		if m, err = makeTorrentFor(ctx, e, arg, torrentOut, pieceLength, trackerTiers(o.trackers), !tr.out.text()); err != nil {
+		if m, err = makeTorrentFor(ctx, e, arg, torrentOut, pieceLength, trackerTiers(o.trackers), !tr.out.Text()); err != nil {
 			return seedInterrupted(ctx, err)
 		}
 		abs, err := filepath.Abs(arg)
@@ -87,18 +72,18 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		return seedInterrupted(ctx, err)
 	}
 	st := t.Stats()
-	tr.out.printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
-		m.Info.Name, formatSize(m.Info.Length), data, node.Addr(), st.Have, st.Pieces)
+	tr.out.Printf("seeding %s (%s) from %s on %s: %d of %d pieces verified\n",
+		m.Info.Name, humanize.Size(m.Info.Length), data, node.Addr(), st.Have, st.Pieces)
 	magnet := m.ShareableMagnet()
 	if magnet != "" {
-		tr.out.printf("magnet: %s\n", magnet)
+		tr.out.Printf("magnet: %s\n", magnet)
 	} else {
-		tr.out.printf("%s\n", noMagnet)
+		tr.out.Printf("%s\n", noMagnet)
 	}
 	if st.Have < st.Pieces {
-		tr.out.printf("warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
+		tr.out.Printf("warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
 	}
-	tr.out.event(jsonEvent{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: node.Addr().String(),
+	tr.out.Event(progress.Event{Event: "started", Name: m.Info.Name, InfoHash: m.InfoHash.String(), Listen: node.Addr().String(),
 		Folder: data, Magnet: magnet}, st)
 	return runTorrent(ctx, tr, node, t, false)
 }
@@ -114,16 +99,16 @@ func makeTorrentFor(ctx context.Context, e *env, path, out, pieceLength string, 
 		}
 		cfg.PieceLength = metainfo.AutoPieceLength(total)
 	} else {
-		pl, err := parseSize(pieceLength)
+		pl, err := humanize.ParseSize(pieceLength)
 		if err != nil || metainfo.CheckPieceLength(pl) != nil {
 			return nil, usagef("--piece-length %s: want a power of two from 16KiB to 64MiB, or auto", pieceLength)
 		}
 		cfg.PieceLength = pl
 	}
-	bar := newHashProgress(e.stderr)
-	cfg.Progress = bar.update
+	bar := progress.NewHashing(e.stderr)
+	cfg.Progress = bar.Update
 	m, err := metainfo.Build(ctx, cfg)
-	bar.finish()
+	bar.Finish()
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -16,53 +15,6 @@ import (
 	"swarm/tracker/private"
 	"swarm/tracker/server"
 )
-
-const trackerHelp = `
-Usage: swarm tracker [flags]
-       swarm tracker user|torrent COMMAND [flags]   (private mode's database)
-
-Run an HTTP BitTorrent tracker until Ctrl-C: GET /announce (compact replies,
-BEP 23), GET /scrape (BEP 48) and Prometheus metrics at /metrics. Swarms live
-in memory only; a peer that has not announced for two intervals is dropped.
-swarm prints the announce URL to give to 'swarm create -t' once it is
-listening.
-
-With --udp it also speaks the UDP tracker protocol (BEP 15) on that address:
-the same swarms, limits and metrics, at udp://HOST:PORT/announce. It keeps
-nothing per client (connection ids are MACs of the client's address, good
-for one to two minutes) and answers nothing without a valid id.
-
-Clients announce again every --interval; a short interval makes peers that
-join later find each other sooner, at the cost of more requests.
-
-An open tracker keeps a swarm for any info hash a client names, so it
-bounds what strangers can make it hold: at most --max-swarms torrents
-(announces starting more are refused, the ones tracked carry on),
---ip-rate announces a second from one address and --prefix-rate from one
-/24 (IPv6: /48) together. --allow and --deny take
-files of info hashes (40 hex characters a line, as opentracker's
-whitelist and blacklist); send SIGHUP to reread them.
-
-With --private only members may announce, to /PASSKEY/announce or
-/announce?passkey=PASSKEY (the form libtorrent and qBittorrent accept for a
-tracker on their own machine), over UDP to udp://HOST:PORT/PASSKEY/announce
-(BEP 41), and only for registered torrents; their
-uploaded and downloaded totals are kept in the SQLite database --db,
-written once a second. Manage members and torrents
-with 'swarm tracker user' and 'swarm tracker torrent' (see their --help),
-also while the tracker runs: changes take effect within a second.
-
-Examples:
-  swarm tracker
-  swarm tracker --listen 127.0.0.1:8080 --interval 1m
-  swarm tracker --listen :6969 --numwant-max 200 --log-format console
-  swarm tracker --listen :6969 --udp :6969           # HTTP and UDP, one port number
-  swarm tracker --listen 10.0.0.1:6969 --trust-ip   # behind a proxy, or in a lab
-  swarm tracker --allow torrents.txt                 # only these; kill -HUP PID rereads the file
-  swarm tracker --private --db tracker.db --public-url http://tracker.example:6969
-  swarm tracker user add alice --db tracker.db
-  swarm tracker torrent add album.torrent --db tracker.db
-`
 
 type trackerOptions struct {
 	listen      string
@@ -110,7 +62,7 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	fs.Float64Var(&o.prefixRate, "prefix-rate", 0, "announces a second the addresses of one /24 (IPv6: /48) may make together in the long run; 0 means 5 times --ip-rate")
 	fs.IntVar(&o.prefixBurst, "prefix-burst", 0, "announces one /24 (IPv6: /48) may make at once; 0 means 5 times --ip-burst")
 	o.log.register(fs)
-	if err := parseFlags(fs, trackerHelp, args, e); err != nil {
+	if err := parseFlags(fs, helpFor("tracker"), args, e); err != nil {
 		return err
 	}
 	if o.private && !fs.Changed("ip-rate") {
@@ -141,10 +93,10 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		base := "http://" + displayAddr(ln.Addr())
+		base := "http://" + server.AnnounceHost(ln.Addr())
 		fmt.Fprintf(e.stdout, "tracker listening on %s/announce\n", base)
 		if udp != nil {
-			fmt.Fprintf(e.stdout, "udp tracker listening on udp://%s/announce\n", displayAddr(udp[0].LocalAddr()))
+			fmt.Fprintf(e.stdout, "udp tracker listening on udp://%s/announce\n", server.AnnounceHost(udp[0].LocalAddr()))
 		}
 		fmt.Fprintf(e.stdout, "scrape at %s/scrape, metrics at %s/metrics; press Ctrl-C to stop\n", base, base)
 		return srv.Serve(ctx, ln, udp...)
@@ -271,27 +223,4 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 		PrefixRate:     o.prefixRate,
 		PrefixBurst:    o.prefixBurst,
 	}, nil
-}
-
-// displayAddr is the HOST:PORT to show in the announce URL: the loopback
-// address when the listener is on every interface, since "0.0.0.0" or "::"
-// is not an address clients can announce to.
-func displayAddr(a net.Addr) string {
-	var (
-		ip   net.IP
-		port int
-	)
-	switch ta := a.(type) {
-	case *net.TCPAddr:
-		ip, port = ta.IP, ta.Port
-	case *net.UDPAddr:
-		ip, port = ta.IP, ta.Port
-	default:
-		return a.String()
-	}
-	if ip.IsUnspecified() {
-		// Go listens on both IPv4 and IPv6 for ":PORT" and "[::]:PORT".
-		ip = net.IPv4(127, 0, 0, 1)
-	}
-	return net.JoinHostPort(ip.String(), strconv.Itoa(port))
 }

@@ -4,63 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	iofs "io/fs"
-	"math"
-	"text/tabwriter"
-	"time"
 
+	"swarm/internal/humanize"
 	"swarm/metainfo"
 	"swarm/tracker/private"
 )
-
-const trackerUserHelp = `
-Usage: swarm tracker user add|list|show|disable|enable|reset-passkey [NAME] [flags]
-
-Manage the members of a private tracker (swarm tracker --private) in its
-database. Safe while the tracker runs: it picks up changes within a second.
-
-  add NAME            add a member; prints their passkey and announce URLs
-  list                every member with their totals
-  show NAME           one member: passkey, announce URLs, totals and ratio,
-                      and totals per torrent
-  disable NAME        refuse the member's announces from now on
-  enable NAME         accept them again
-  reset-passkey NAME  give a new passkey (the old one stops working); prints
-                      the new announce URLs
-
-A passkey is 32 random hex characters; it is the member's password, so
-send each member their own URL privately. Each URL comes in two forms,
-/PASSKEY/announce and /announce?passkey=PASSKEY; both work everywhere, but
-libtorrent and qBittorrent accept only the second for a tracker on a
-loopback address, as when it runs on their own machine. Totals come from what clients
-report in their announces: uploaded and downloaded bytes, completed
-downloads (snatches) and time spent seeding.
-
-Examples:
-  swarm tracker user add alice --db tracker.db
-  swarm tracker user list --db tracker.db
-  swarm tracker user show alice --db tracker.db --json
-  swarm tracker user reset-passkey alice --db tracker.db
-`
-
-const trackerTorrentHelp = `
-Usage: swarm tracker torrent add|list|remove [FILE.torrent... | HASH] [flags]
-
-Manage the torrents a private tracker (swarm tracker --private) tracks.
-Announces for any other info hash are refused. Safe while the tracker runs.
-
-  add FILE.torrent...  register torrents (make them with
-                       'swarm create --private -t ANNOUNCE-URL')
-  list                 the registered torrents
-  remove HASH          stop tracking a torrent (hex info hash); members'
-                       totals on it are kept
-
-Examples:
-  swarm tracker torrent add album.torrent --db tracker.db
-  swarm tracker torrent list --db tracker.db
-  swarm tracker torrent remove 0123456789abcdef0123456789abcdef01234567 --db tracker.db
-`
 
 type adminOptions struct {
 	db        string
@@ -71,10 +20,7 @@ type adminOptions struct {
 // runTrackerAdmin runs 'swarm tracker user|torrent VERB ...' on the
 // database.
 func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) error {
-	help := trackerUserHelp
-	if noun == "torrent" {
-		help = trackerTorrentHelp
-	}
+	help := helpFor("tracker-" + noun)
 	var o adminOptions
 	fs := newFlagSet("tracker " + noun)
 	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file (must exist: 'swarm tracker --private' creates it)")
@@ -130,7 +76,7 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 			if err != nil {
 				return err
 			}
-			return printPasskey(ctx, e, db, &o, rest[0], p)
+			return printPasskey(ctx, e, db, &o, p)
 		}
 	case "torrent add":
 		if len(rest) == 0 {
@@ -182,26 +128,16 @@ func userAdd(ctx context.Context, e *env, db *private.DB, o *adminOptions, name 
 		return err
 	}
 	fmt.Fprintf(e.stdout, "user %s added\n", u.Name)
-	return printPasskey(ctx, e, db, o, u.Name, u.Passkey)
+	return printPasskey(ctx, e, db, o, u.Passkey)
 }
 
-func printPasskey(ctx context.Context, e *env, db *private.DB, o *adminOptions, name string, p private.Passkey) error {
+func printPasskey(ctx context.Context, e *env, db *private.DB, o *adminOptions, p private.Passkey) error {
 	base, err := db.AnnounceBaseOr(ctx, o.publicURL)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "passkey:      %s\n", p)
-	printAnnounceURLs(e.stdout, base, p)
+	private.WritePasskey(e.stdout, base, p)
 	return nil
-}
-
-// printAnnounceURLs prints both forms of a member's announce URL: the
-// passkey in the path, and in the query for clients on the tracker's own
-// machine (libtorrent and qBittorrent refuse a loopback tracker whose path
-// is not /announce).
-func printAnnounceURLs(w io.Writer, base string, p private.Passkey) {
-	fmt.Fprintf(w, "announce URL: %s\n", private.AnnounceURL(base, p))
-	fmt.Fprintf(w, "  or:         %s (use this form when client and tracker share a machine)\n", private.AnnounceQueryURL(base, p))
 }
 
 func userList(ctx context.Context, e *env, db *private.DB, o *adminOptions) error {
@@ -210,19 +146,9 @@ func userList(ctx context.Context, e *env, db *private.DB, o *adminOptions) erro
 		return err
 	}
 	if o.json {
-		out := make([]private.UserView, 0, len(users))
-		for _, u := range users {
-			out = append(out, private.ViewUser(u))
-		}
-		return writeJSON(e.stdout, out)
+		return writeJSON(e.stdout, private.ViewUsers(users))
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tUPLOADED\tDOWNLOADED\tRATIO\tSNATCHES\tSEEDING")
-	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", u.Name, status(u.Disabled), formatSize(u.Uploaded),
-			formatSize(u.Downloaded), formatRatio(u.Totals), u.Snatches, seedTime(u.SeedSeconds))
-	}
-	return tw.Flush()
+	return private.WriteUsers(e.stdout, users)
 }
 
 func userShow(ctx context.Context, e *env, db *private.DB, o *adminOptions, name string) error {
@@ -241,30 +167,7 @@ func userShow(ctx context.Context, e *env, db *private.DB, o *adminOptions, name
 	if o.json {
 		return writeJSON(e.stdout, private.ViewUserDetail(u, base, per))
 	}
-	w := e.stdout
-	fmt.Fprintf(w, "user:         %s (%s, since %s)\n", u.Name, status(u.Disabled), u.Created.UTC().Format(time.DateOnly))
-	fmt.Fprintf(w, "passkey:      %s\n", u.Passkey)
-	printAnnounceURLs(w, base, u.Passkey)
-	fmt.Fprintf(w, "uploaded:     %s (%d bytes)\n", formatSize(u.Uploaded), u.Uploaded)
-	fmt.Fprintf(w, "downloaded:   %s (%d bytes)\n", formatSize(u.Downloaded), u.Downloaded)
-	fmt.Fprintf(w, "ratio:        %s\n", formatRatio(u.Totals))
-	fmt.Fprintf(w, "snatches:     %d\n", u.Snatches)
-	fmt.Fprintf(w, "seeding time: %s\n", seedTime(u.SeedSeconds))
-	if len(per) == 0 {
-		return nil
-	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INFO HASH\tNAME\tUPLOADED\tDOWNLOADED\tRATIO\tSNATCHES\tSEEDING")
-	for _, t := range per {
-		name := t.Name
-		if name == "" {
-			name = "(removed)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", t.InfoHash, name, formatSize(t.Uploaded), formatSize(t.Downloaded),
-			formatRatio(t.Totals), t.Snatches, seedTime(t.SeedSeconds))
-	}
-	return tw.Flush()
+	return private.WriteUser(e.stdout, u, base, per)
 }
 
 func torrentAdd(ctx context.Context, e *env, db *private.DB, files []string) error {
@@ -281,7 +184,7 @@ func torrentAdd(ctx context.Context, e *env, db *private.DB, files []string) err
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "torrent %s %s registered (%s)\n", m.InfoHash, m.Info.Name, formatSize(m.Info.Length))
+		fmt.Fprintf(e.stdout, "torrent %s %s registered (%s)\n", m.InfoHash, m.Info.Name, humanize.Size(m.Info.Length))
 		if !m.Info.Private {
 			fmt.Fprintf(e.stderr, "warning: %s is not marked private (BEP 27): clients may also find peers through DHT and peer exchange; make it with 'swarm create --private'\n", f)
 		}
@@ -295,38 +198,7 @@ func torrentList(ctx context.Context, e *env, db *private.DB, o *adminOptions) e
 		return err
 	}
 	if o.json {
-		out := make([]private.TorrentView, 0, len(ts))
-		for _, t := range ts {
-			out = append(out, private.ViewTorrent(t))
-		}
-		return writeJSON(e.stdout, out)
+		return writeJSON(e.stdout, private.ViewTorrents(ts))
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INFO HASH\tNAME\tSIZE\tADDED")
-	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.InfoHash, t.Name, formatSize(t.Size), t.Added.UTC().Format(time.DateOnly))
-	}
-	return tw.Flush()
+	return private.WriteTorrents(e.stdout, ts)
 }
-
-func status(disabled bool) string {
-	if disabled {
-		return "disabled"
-	}
-	return "active"
-}
-
-// formatRatio shows uploaded/downloaded with two decimals, "inf" when only
-// uploaded, "-" when neither.
-func formatRatio(t private.Totals) string {
-	r := t.Ratio()
-	switch {
-	case math.IsInf(r, 1):
-		return "inf"
-	case t.Uploaded == 0 && t.Downloaded == 0:
-		return "-"
-	}
-	return fmt.Sprintf("%.2f", r)
-}
-
-func seedTime(secs int64) string { return (time.Duration(secs) * time.Second).String() }

@@ -49,7 +49,7 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 		return err
 	}
 	if base == "" {
-		base = "http://" + displayAddr(ln.Addr())
+		base = "http://" + server.AnnounceHost(ln.Addr())
 	}
 	if err := db.SetAnnounceBase(ctx, base); err != nil {
 		ln.Close()
@@ -61,7 +61,7 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	fmt.Fprintf(e.stdout, "private tracker listening on %s: members announce to %s/PASSKEY/announce\n", base, base)
 	fmt.Fprintf(e.stdout, "or to %s/announce?passkey=PASSKEY (the form libtorrent and qBittorrent accept for a tracker on their own machine)\n", base)
 	if udp != nil {
-		fmt.Fprintf(e.stdout, "and over UDP to udp://%s/PASSKEY/announce\n", displayAddr(udp[0].LocalAddr()))
+		fmt.Fprintf(e.stdout, "and over UDP to udp://%s/PASSKEY/announce\n", server.AnnounceHost(udp[0].LocalAddr()))
 	}
 	fmt.Fprintf(e.stdout, "'swarm tracker user add NAME' prints a member's URL; metrics at %s/metrics; press Ctrl-C to stop\n", base)
 	return tr.Serve(ctx, srv, ln, udp...)

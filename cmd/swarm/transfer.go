@@ -10,6 +10,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
+	"swarm/internal/humanize"
+	"swarm/internal/progress"
 	"swarm/session"
 )
 
@@ -27,6 +29,7 @@ type peerOptions struct {
 	json      bool
 	pex       bool
 	utp       bool
+	encrypt   string
 	dht       dhtOptions
 	log       logOptions
 }
@@ -44,6 +47,7 @@ func (o *peerOptions) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print progress as JSON events, one per line (started, progress, piece_failed, completed, stopped)")
 	fs.BoolVar(&o.pex, "pex", true, "exchange peer addresses with peers (BEP 11, ut_pex); never for private torrents")
 	fs.BoolVar(&o.utp, "utp", true, "accept uTP (BEP 29) on UDP at the --listen port, and dial it when TCP fails")
+	fs.StringVar(&o.encrypt, "encryption", "prefer", "peer encryption (MSE/PE), `MODE`: prefer (accept both; dial plaintext, retry encrypted if the peer hangs up), require (RC4 only, both ways) or plaintext (never encrypt)")
 	o.dht.register(fs)
 	o.log.register(fs)
 }
@@ -54,7 +58,7 @@ type transfer struct {
 	log   *zerolog.Logger
 	cfg   session.Config
 	peers []netip.AddrPort
-	out   *display
+	out   *progress.Display
 	stop  session.SeedLimits
 	// download is set by get: stopping before the download completes is
 	// then an error (an *interruptedError), not the end of a seed.
@@ -70,8 +74,8 @@ func (o *peerOptions) setup(fs *pflag.FlagSet, e *env) (*transfer, error) {
 	if (fs.Changed("seed-ratio") && !(o.seedRatio > 0)) || (fs.Changed("seed-time") && o.seedTime <= 0) {
 		return nil, usagef("--seed-ratio and --seed-time want more than 0 (leave them out to seed until Ctrl-C)")
 	}
-	tr := &transfer{opts: o, out: newDisplay(e.stdout, o.quiet, o.json), stop: session.SeedLimits{Ratio: o.seedRatio, Time: o.seedTime}}
-	log, err := o.log.loggerFor(tr.out.logWriter(e.stderr), isTerminal(e.stderr))
+	tr := &transfer{opts: o, out: progress.New(e.stdout, o.quiet, o.json), stop: session.SeedLimits{Ratio: o.seedRatio, Time: o.seedTime}}
+	log, err := o.log.loggerFor(tr.out.LogWriter(e.stderr), progress.IsTerminal(e.stderr))
 	if err != nil {
 		return nil, err
 	}
@@ -87,10 +91,13 @@ func (o *peerOptions) setup(fs *pflag.FlagSet, e *env) (*transfer, error) {
 func (o *peerOptions) sessionConfig(log *zerolog.Logger) (session.Config, []netip.AddrPort, error) {
 	cfg := session.Config{ListenAddr: o.listen, Logger: log, MaxPeers: o.maxPeers, NoPex: !o.pex, NoUTP: !o.utp}
 	var err error
-	if cfg.UploadRate, err = parseRate(o.upRate); err != nil {
+	if cfg.Encryption, err = session.ParseEncryption(o.encrypt); err != nil {
+		return cfg, nil, usagef("--encryption: %v", err)
+	}
+	if cfg.UploadRate, err = humanize.ParseRate(o.upRate); err != nil {
 		return cfg, nil, usagef("--up-rate: %v", err)
 	}
-	if cfg.DownloadRate, err = parseRate(o.downRate); err != nil {
+	if cfg.DownloadRate, err = humanize.ParseRate(o.downRate); err != nil {
 		return cfg, nil, usagef("--down-rate: %v", err)
 	}
 	if o.maxPeers < 1 {
@@ -152,21 +159,9 @@ func runTorrent(ctx context.Context, tr *transfer, node *session.Node, t *sessio
 	reason := t.Watch(ctx, session.WatchConfig{
 		StopOnDone: stopOnDone,
 		Limits:     tr.stop,
-		Tick:       d.status,
+		Tick:       d.Status,
 		Completed: func(st session.Stats) {
-			if d.mode == modeTerminal {
-				d.status(st) // the line at 100%, left on screen
-			}
-			d.endLine()
-			if st.Downloaded > 0 {
-				took := time.Since(d.start)
-				d.printf("complete: %s in %s (%s/s average)\n", formatSize(st.Wanted), formatElapsed(took),
-					formatSize(int64(float64(st.Downloaded)/max(took.Seconds(), 0.001))))
-			}
-			d.event(jsonEvent{Event: "completed"}, st)
-			if !stopOnDone {
-				d.printf("seeding; press Ctrl-C to stop\n")
-			}
+			d.Completed(st, !stopOnDone)
 		},
 	})
 	switch reason {
@@ -176,10 +171,10 @@ func runTorrent(ctx context.Context, tr *transfer, node *session.Node, t *sessio
 		if tr.download {
 			what += ", saving the resume record"
 		}
-		d.printf("stopping: %s (Ctrl-C again quits at once)\n", what)
+		d.Printf("stopping: %s (Ctrl-C again quits at once)\n", what)
 	case session.EndSeedRatio, session.EndSeedTime:
-		d.endLine()
-		d.printf("%s reached: stopping\n", reason)
+		d.EndLine()
+		d.Printf("%s reached: stopping\n", reason)
 	}
 	err := node.Stop()
 	st := t.Stats()
@@ -189,15 +184,7 @@ func runTorrent(ctx context.Context, tr *transfer, node *session.Node, t *sessio
 	if err != nil {
 		reason = session.EndError
 	}
-	d.endLine()
-	d.printf("stopped: downloaded %s (%d bytes), uploaded %s (%d bytes), ratio %.2f, %d of %d pieces verified, %d failed the hash check, after %s\n",
-		formatSize(st.Downloaded), st.Downloaded, formatSize(st.Uploaded), st.Uploaded, st.Ratio(), st.Have, st.Pieces, st.HashFails,
-		formatElapsed(time.Since(d.start)))
-	ev := jsonEvent{Event: "stopped", Reason: reason}
-	if err != nil {
-		ev.Error = err.Error()
-	}
-	d.event(ev, st)
+	d.Stopped(reason, err, st)
 	if tr.download && !st.Complete && err == nil {
 		return interrupted(ctx, "interrupted before the download completed (%d of %d pieces verified): run the same command again to resume", st.Have, st.Pieces)
 	}

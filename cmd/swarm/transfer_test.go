@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"swarm/session"
+	"swarm/internal/progress"
 )
 
 // syncBuffer is a bytes.Buffer that a running command writes while the test
@@ -83,12 +83,12 @@ func (b *bg) wait(t *testing.T, timeout time.Duration) error {
 }
 
 // events parses the --json lines printed so far.
-func (b *bg) events(t *testing.T) []jsonEvent {
+func (b *bg) events(t *testing.T) []progress.Event {
 	t.Helper()
-	var evs []jsonEvent
+	var evs []progress.Event
 	sc := bufio.NewScanner(strings.NewReader(b.out.String()))
 	for sc.Scan() {
-		var ev jsonEvent
+		var ev progress.Event
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			t.Fatalf("--json line %q: %v", sc.Text(), err)
 		}
@@ -98,7 +98,7 @@ func (b *bg) events(t *testing.T) []jsonEvent {
 }
 
 // waitEvent waits until an event of the given kind has been printed.
-func (b *bg) waitEvent(t *testing.T, kind string, timeout time.Duration) jsonEvent {
+func (b *bg) waitEvent(t *testing.T, kind string, timeout time.Duration) progress.Event {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -346,35 +346,5 @@ func TestTransferUsageErrors(t *testing.T) {
 				t.Errorf("swarm %v: exit %d, stderr %q; want 2 and %q", tt.args, code, errOut, tt.err)
 			}
 		})
-	}
-}
-
-func TestTerminalLineFitsTheWidth(t *testing.T) {
-	st := session.Stats{Length: 20 << 20, Wanted: 20 << 20, Left: 12 << 20, Pieces: 80, Have: 32,
-		DownRate: 3 << 20, UpRate: 1 << 20, Peers: 12, Seeds: 3, Uploaded: 1 << 20}
-	line := statusLine(st)
-	want := " 40.0%  8 MiB/20 MiB  down 3 MiB/s  up 1 MiB/s  peers 12 (3 seeds)  eta 4s  ratio 0.05"
-	if line != want {
-		t.Errorf("statusLine = %q, want %q", line, want)
-	}
-	for _, width := range []int{20, 80, 100, 200} {
-		got := terminalLine(st, width)
-		if len(got) >= width {
-			t.Errorf("terminalLine(width %d) is %d columns: %q", width, len(got), got)
-		}
-		if hasBar := strings.HasPrefix(got, "["); hasBar != (width >= len(line)+9) {
-			t.Errorf("terminalLine(width %d) = %q: bar shown %v", width, got, hasBar)
-		}
-	}
-	if got := terminalLine(st, 200); !strings.HasPrefix(got, "[########............] ") {
-		t.Errorf("terminalLine at 40%% = %q, want a bar 8 of 20 full", got)
-	}
-	for _, d := range []struct {
-		d    time.Duration
-		want string
-	}{{4 * time.Second, "4s"}, {291 * time.Second, "4m51s"}, {2*time.Hour + 5*time.Minute, "2h05m"}, {300 * time.Hour, "12d"}} {
-		if got := formatDuration(d.d); got != d.want {
-			t.Errorf("formatDuration(%v) = %q, want %q", d.d, got, d.want)
-		}
 	}
 }

@@ -37,8 +37,10 @@ var allowed = map[string][]string{
 	"choke":             nil,
 	"dht":               nil,
 	"utp":               nil,
+	"mse":               nil,
 	"internal/chart":    nil,
 	"internal/randfile": nil,
+	"internal/humanize": nil,
 	"internal/deptest":  nil,
 	"internal/memnet":   nil, // test support: see testOnly
 	// The daemon's web page: it speaks the Transmission RPC over HTTP from
@@ -50,30 +52,36 @@ var allowed = map[string][]string{
 	"storage/storagetest": {"storage"}, // test support: see testOnly
 	"tracker":             {"metainfo"},
 	"tracker/server":      {"tracker", "metainfo"},
-	"tracker/private":     {"tracker/server", "tracker", "metainfo"},
+	"tracker/private":     {"tracker/server", "tracker", "metainfo", "internal/humanize"},
 
 	// metadata assembles a magnet's info dict from ut_metadata pieces; the
 	// torrent loop in session owns the connections.
 	"metadata": {"peer"},
 
 	// The engine and composition root.
-	"session": {"metainfo", "piece", "storage", "peer", "choke", "dht", "utp",
+	"session": {"metainfo", "piece", "storage", "peer", "mse", "choke", "dht", "utp",
 		"tracker", "tracker/server", "tracker/private", "metadata"},
+
+	"lab":        {"session", "dht", "internal/randfile", "internal/chart", "internal/humanize"},
+	"lab/dhtlab": {"dht", "internal/chart"},
 
 	// A long-running service over the engine: the torrent list, queue and
 	// persistence (daemon); the Transmission RPC over it (daemon/rpc).
 	"daemon":     {"session"},
 	"daemon/rpc": {"daemon"},
 
-	"lab":        {"session", "dht", "internal/randfile"},
-	"lab/dhtlab": {"dht", "internal/chart"},
-
 	// The binary: flags, output and one call into the engine per command.
-	"cmd/...": {"session", "daemon/rpc", "web", "lab", "lab/dhtlab", "tracker/private", "internal/chart"},
+	"cmd/...": {"session", "daemon/rpc", "web", "lab", "lab/dhtlab", "tracker/private", "internal/humanize", "internal/progress"},
+
+	// A torrent's progress for a terminal, a log or JSON lines: front-end
+	// code that draws session.Stats, shared by the commands that follow a
+	// torrent.
+	"internal/progress": {"session", "internal/humanize"},
 
 	// Benchmarks drive swarm's binary as a process; they may use the
 	// tracker packages and their own helpers, never session.
-	"bench/...":          {"bench/internal/...", "tracker/private", "internal/randfile"},
+	// mse: bench/transfer --encrypt checks a seeder is ready with an MSE handshake.
+	"bench/...":          {"bench/internal/...", "tracker/private", "internal/randfile", "mse"},
 	"bench/internal/...": {"bench/internal/...", "metainfo", "internal/randfile"},
 
 	// Tests against real clients; no production code.
@@ -303,9 +311,10 @@ func TestTableKeepsItsShape(t *testing.T) {
 		t.Errorf("the table lets piece import %s; it may import only metainfo", strings.Join(m, ", "))
 	}
 	// Who may import session: the binary, the lab (it runs many sessions in
-	// one process), the daemon, and the daemon's RPC through the daemon's
-	// types (it imports daemon only).
-	sessionUsers := []string{"cmd/...", "lab", "daemon", "daemon/rpc"}
+	// one process), the daemon, the daemon's RPC through the daemon's
+	// types (it imports daemon only), and the progress display front ends
+	// share.
+	sessionUsers := []string{"cmd/...", "lab", "daemon", "daemon/rpc", "internal/progress"}
 	for key := range allowed {
 		if !slices.Contains(sessionUsers, key) && allows(strings.TrimSuffix(key, "/..."), "session") {
 			t.Errorf("the table lets %s import session; only %s may", key, strings.Join(sessionUsers, ", "))

@@ -10,8 +10,10 @@ INTEROP.md: loopback only, no DHT/LSD/UPnP/uTP, several connections per IP.
 --ssrf-mitigation keeps libtorrent's default SSRF mitigation on, as
 libtorrent and qBittorrent users have it. --utp keeps libtorrent's default
 uTP on (it then tries uTP first, then TCP); --no-tcp turns TCP off, so that
-every connection is uTP. With a peer, 'get' prints "connected SECONDS utp=0|1"
-once the first peer finished its handshake and "first_piece SECONDS", both
+every connection is uTP. --encrypt forces MSE/PE with RC4 both ways
+(out_enc_policy and in_enc_policy forced, allowed_enc_level rc4): plaintext
+peers are refused. With a peer, 'get' prints "connected SECONDS utp=0|1"
+(and rc4=0|1) once the first peer finished its handshake and "first_piece SECONDS", both
 counted from connect_peer.
 """
 import sys, time
@@ -20,7 +22,8 @@ import libtorrent as lt
 ssrf = "--ssrf-mitigation" in sys.argv
 utp = "--utp" in sys.argv
 notcp = "--no-tcp" in sys.argv
-sys.argv = [a for a in sys.argv if a not in ("--ssrf-mitigation", "--utp", "--no-tcp")]
+encrypt = "--encrypt" in sys.argv
+sys.argv = [a for a in sys.argv if a not in ("--ssrf-mitigation", "--utp", "--no-tcp", "--encrypt")]
 
 mode, torrent, save, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 peer = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] != "-" else None
@@ -42,6 +45,11 @@ settings.update({
     "min_announce_interval": 1,
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
 })
+if encrypt:
+    settings.update({
+        "out_enc_policy": int(lt.enc_policy.forced), "in_enc_policy": int(lt.enc_policy.forced),
+        "allowed_enc_level": int(lt.enc_level.rc4), "prefer_rc4": True,
+    })
 ses = lt.session(settings)
 ti = lt.torrent_info(torrent)
 params = lt.add_torrent_params()
@@ -60,12 +68,13 @@ connected = first_piece = False
 # peer_info::utp_socket (1 << 17, between i2p_socket and ssl_socket) has no
 # Python binding in libtorrent 2.0.
 UTP_SOCKET = getattr(lt.peer_info, "utp_socket", 1 << 17)
+RC4 = int(lt.peer_info.rc4_encrypted)
 while True:
     if mode == "get" and peer and not connected:
         for p in h.get_peer_info():
             if not p.flags & (lt.peer_info.connecting | lt.peer_info.handshake):
                 connected = True
-                print("connected %.3f utp=%d" % (time.time() - start, 1 if p.flags & UTP_SOCKET else 0), flush=True)
+                print("connected %.3f utp=%d rc4=%d" % (time.time() - start, 1 if p.flags & UTP_SOCKET else 0, 1 if p.flags & RC4 else 0), flush=True)
     s = h.status()
     if mode == "get" and peer and not first_piece and s.num_pieces > 0:
         first_piece = True
