@@ -165,8 +165,16 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	d.settings = defaultSettings(cfg)
 	if err := d.loadSettings(); err != nil {
-		unlock()
-		return nil, err
+		// A service that does not come back after a reboot is worse than
+		// one with default settings: keep the bad file for the user, say
+		// so, and start.
+		d.settings = defaultSettings(cfg)
+		bad := d.settingsPath() + ".corrupt"
+		if rerr := os.Rename(d.settingsPath(), bad); rerr != nil {
+			unlock()
+			return nil, errors.Join(err, rerr)
+		}
+		d.log.Error().Err(err).Str("kept_as", bad).Msg("settings unreadable: starting with the defaults")
 	}
 	recs, errs := d.store.load()
 	for _, err := range errs {
@@ -199,6 +207,7 @@ func New(cfg Config) (*Daemon, error) {
 			d.byID[e.rec.ID] = e
 		}
 	}
+	d.finishMoves()
 	return d, nil
 }
 

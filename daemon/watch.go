@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,12 @@ func (d *Daemon) scanWatch(ctx context.Context, failing map[string]bool) {
 			continue
 		}
 		path := filepath.Join(d.cfg.WatchDir, e.Name())
+		// A file written within the last interval may still be being
+		// copied in (cp writes in pieces): read half, it would not parse
+		// and be renamed .invalid for good. It is taken at a later scan.
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) < d.cfg.WatchInterval {
+			continue
+		}
 		data, err := readLimited(path, metainfo.MaxTorrentSize)
 		var added Added
 		if err == nil {
@@ -77,17 +84,22 @@ func (d *Daemon) scanWatch(ctx context.Context, failing map[string]bool) {
 	}
 }
 
-// readLimited reads a file of at most limit bytes; a larger one is bad
-// input.
+// readLimited reads a file of at most limit bytes; a larger one (also one
+// that grows while read) is bad input.
 func readLimited(path string, limit int64) ([]byte, error) {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if fi.Size() > limit {
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
 		return nil, errors.Join(ErrBadInput, errors.New("larger than a torrent file may be"))
 	}
-	return os.ReadFile(path)
+	return b, nil
 }
 
 // maybeStillWritten says whether the file at path changed within the last

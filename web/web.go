@@ -80,6 +80,10 @@ func Handler() http.Handler {
 		h := w.Header()
 		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
+		// frame-ancestors above says the same to current browsers; older
+		// ones (and some embedded views) know only this header, and a
+		// framed page could be clicked on by the page around it.
+		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		// no-cache: the browser revalidates with the ETag, so a new binary's
 		// page is never mixed with an old cached script.

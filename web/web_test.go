@@ -36,6 +36,9 @@ func TestHandlerServesThePage(t *testing.T) {
 		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 			t.Errorf("GET %s: Content-Security-Policy = %q, want default-src 'none'", tc.path, csp)
 		}
+		if xfo := res.Header.Get("X-Frame-Options"); xfo != "DENY" {
+			t.Errorf("GET %s: X-Frame-Options = %q, want DENY (clickjacking)", tc.path, xfo)
+		}
 		req, _ := http.NewRequest("GET", srv.URL+tc.path, nil)
 		req.Header.Set("If-None-Match", res.Header.Get("ETag"))
 		res2, err := http.DefaultClient.Do(req)

@@ -128,6 +128,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 		d.Wait()
 		return fmt.Errorf("listen for the RPC on %s: %w", o.rpcAddr, err)
 	}
+	ln = rpc.LimitListener(ln, rpc.DefaultMaxConns)
 	mux := http.NewServeMux()
 	mux.Handle(rpc.Path, srv)
 	mux.Handle(rpc.Path+"/", srv) // transmission-remote asks here
