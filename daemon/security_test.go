@@ -218,6 +218,7 @@ func TestDaemonStartsAfterCorruptStateFiles(t *testing.T) {
 	if err := d.SetSettings(func(s *daemon.Settings) { s.SpeedLimitUp, s.SpeedLimitUpEnabled = 1000, true }); err != nil {
 		t.Fatal(err)
 	}
+	d.Wait() // never started: frees the state folder for the next daemon
 	write(t, filepath.Join(state, "settings.json"), "{garbage")
 	write(t, filepath.Join(state, "torrents", hashes[0]+".json"), "")
 	write(t, filepath.Join(state, "torrents", hashes[1]+".torrent"), "d4:infoi1ee junk")
