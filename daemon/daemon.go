@@ -118,6 +118,7 @@ type Daemon struct {
 	added     int // torrents added this run, for session-stats
 	startedAt time.Time
 	runDone   chan struct{}
+	unlock    func() // releases the state folder's lock
 }
 
 // ErrNotFound is returned for an id the daemon does not have.
@@ -153,12 +154,27 @@ func New(cfg Config) (*Daemon, error) {
 	if err := d.store.init(); err != nil {
 		return nil, err
 	}
+	unlock, err := lockState(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	d.unlock = unlock
 	if err := os.MkdirAll(cfg.DownloadDir, 0o755); err != nil {
+		unlock()
 		return nil, fmt.Errorf("create download folder: %w", err)
 	}
 	d.settings = defaultSettings(cfg)
 	if err := d.loadSettings(); err != nil {
-		return nil, err
+		// A service that does not come back after a reboot is worse than
+		// one with default settings: keep the bad file for the user, say
+		// so, and start.
+		d.settings = defaultSettings(cfg)
+		bad := d.settingsPath() + ".corrupt"
+		if rerr := os.Rename(d.settingsPath(), bad); rerr != nil {
+			unlock()
+			return nil, errors.Join(err, rerr)
+		}
+		d.log.Error().Err(err).Str("kept_as", bad).Msg("settings unreadable: starting with the defaults")
 	}
 	recs, errs := d.store.load()
 	for _, err := range errs {
@@ -191,6 +207,7 @@ func New(cfg Config) (*Daemon, error) {
 			d.byID[e.rec.ID] = e
 		}
 	}
+	d.finishMoves()
 	return d, nil
 }
 
@@ -273,6 +290,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.writeAllLocked(d.sorted())
 		d.mu.Unlock()
+		d.unlock()
 		d.log.Info().Msg("daemon stopped")
 	}()
 	d.log.Info().Str("peers", d.Addr()).Int("torrents", len(d.byID)).Bool("dht", node.DHT != nil).Msg("daemon started")
@@ -281,14 +299,16 @@ func (d *Daemon) Start(ctx context.Context) error {
 
 // Wait blocks until the daemon has stopped after its ctx ended: every
 // torrent stopped, announced so, and saved. Without Start it returns at
-// once.
+// once. Either way the state folder is free for another daemon then.
 func (d *Daemon) Wait() {
 	d.mu.Lock()
 	done := d.runDone
 	d.mu.Unlock()
 	if done != nil {
 		<-done
+		return
 	}
+	d.unlock()
 }
 
 // Run is Start, then Wait once ctx ends.

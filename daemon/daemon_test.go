@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -362,6 +363,44 @@ func TestWatchFolderAddsAndMarksInvalid(t *testing.T) {
 	}
 }
 
+// TestWatchFolderWaitsForAFileStillBeingWritten: a .torrent copied into
+// the watch folder in two writes, the first scan seeing only half of it,
+// is added once whole, not renamed .invalid (Transmission retries too).
+func TestWatchFolderWaitsForAFileStillBeingWritten(t *testing.T) {
+	dir := t.TempDir()
+	watch := filepath.Join(dir, "watch")
+	raw, m := content(t, filepath.Join(dir, "src"), "w.bin", 5000, "")
+	os.MkdirAll(watch, 0o755)
+	path := filepath.Join(watch, "w.torrent")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(raw[:len(raw)/2])
+	d := newDaemon(t, filepath.Join(dir, "state"), filepath.Join(dir, "dl"), func(c *daemon.Config) {
+		c.WatchDir, c.WatchInterval = watch, time.Second
+	})
+	run(t, d) // scans at once: half a torrent
+	time.Sleep(300 * time.Millisecond)
+	f.Write(raw[len(raw)/2:])
+	f.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		_, e1 := os.Stat(path + ".added")
+		_, e2 := os.Stat(path + ".invalid")
+		if e1 == nil || e2 == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(path + ".invalid"); err == nil {
+		t.Fatal("the half-written torrent was renamed .invalid")
+	}
+	if id, ok := d.ResolveHash(m.InfoHash.String()); !ok || view(t, d, id).Name != "w.bin" {
+		t.Errorf("the torrent was not added once whole")
+	}
+}
+
 // TestStopSavesCountersAndRestartKeepsThem: a daemon stopped after a
 // download has the torrent, complete, with its counters, after a restart.
 func TestStopSavesCountersAndRestartKeepsThem(t *testing.T) {
@@ -386,6 +425,23 @@ func TestStopSavesCountersAndRestartKeepsThem(t *testing.T) {
 	if v.Downloaded != 200_000 || v.Done == 0 {
 		t.Errorf("after the restart: downloaded %d, done %d", v.Downloaded, v.Done)
 	}
+}
+
+// TestSecondDaemonOnOneStateFolderIsRefused: while a daemon holds a state
+// folder, another is refused with a message saying why (the two would
+// overwrite each other's records); once the first has stopped, one starts.
+func TestSecondDaemonOnOneStateFolderIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	state, dl := filepath.Join(dir, "state"), filepath.Join(dir, "dl")
+	stop := run(t, newDaemon(t, state, dl, nil))
+	_, err := daemon.New(daemon.Config{StateDir: state, DownloadDir: filepath.Join(dir, "dl2")})
+	if err == nil || !strings.Contains(err.Error(), "in use by another swarm daemon") {
+		t.Fatalf("second daemon on %s: %v, want it refused", state, err)
+	}
+	stop()
+	d := newDaemon(t, state, dl, nil)
+	d.Wait() // never started: frees the folder all the same
+	run(t, newDaemon(t, state, dl, nil))
 }
 
 func ptr[T any](v T) *T { return &v }

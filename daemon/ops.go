@@ -25,6 +25,9 @@ type AddRequest struct {
 	// Dir is the download folder; "" means the session's.
 	Dir    string
 	Paused bool
+	// Start starts it even when the settings say added torrents start
+	// paused: Transmission's explicit "paused": false.
+	Start bool
 	// Unwanted lists files not to download (indexes into the file list).
 	Unwanted []int
 }
@@ -59,7 +62,14 @@ func (d *Daemon) Add(ctx context.Context, req AddRequest) (Added, error) {
 		}
 	case req.Source != "":
 		// A URL (a private tracker's download link holds the passkey:
-		// errors name it masked) or a path on this machine.
+		// errors name it masked) or a path on this machine: only a
+		// regular file, as opening a FIFO or a device such as /dev/tty
+		// would block the request (and an OS thread) for good.
+		if !strings.HasPrefix(req.Source, "http://") && !strings.HasPrefix(req.Source, "https://") {
+			if fi, err := os.Stat(req.Source); err == nil && !fi.Mode().IsRegular() {
+				return Added{}, fmt.Errorf("%w: %s is not a regular file", ErrBadInput, req.Source)
+			}
+		}
 		var err error
 		if m, err = session.ReadTorrent(ctx, req.Source, "swarm/"+Version); err != nil {
 			return Added{}, fmt.Errorf("%w: %v", ErrBadInput, err)
@@ -85,7 +95,7 @@ func (d *Daemon) Add(ctx context.Context, req AddRequest) (Added, error) {
 	if dir == "" {
 		dir = d.settings.DownloadDir
 	}
-	rec := record{Dir: dir, Paused: req.Paused || !d.settings.StartAddedTorrents, Added: time.Now().Unix()}
+	rec := record{Dir: dir, Paused: req.Paused || !req.Start && !d.settings.StartAddedTorrents, Added: time.Now().Unix()}
 	if m != nil {
 		rec.InfoHash, rec.Name = m.InfoHash.String(), m.Info.Name
 		for _, i := range req.Unwanted {
@@ -327,30 +337,51 @@ func (d *Daemon) Remove(ids []int, deleteData bool) error {
 
 // deleteContent removes m's files below dir, the folders they leave empty,
 // and its resume record. Paths come from a parsed torrent, which refuses
-// any that would leave dir.
+// any that would leave dir; removing through an os.Root also refuses a
+// symbolic link below dir that points out of it, so a link planted in the
+// torrent's folder cannot make "remove with data" delete files elsewhere.
 func deleteContent(m *metainfo.MetaInfo, dir string) error {
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete the data: %w", err)
+	}
+	defer root.Close()
 	var errs []error
 	for _, f := range m.Info.Files {
 		if f.Padding {
 			continue
 		}
-		p := filepath.Join(append([]string{dir}, contentPath(m, f)...)...)
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
+		p := filepath.Join(contentPath(m, f)...)
+		if err := root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("delete %s: %w", filepath.Join(dir, p), err))
 		}
-		// Folders left empty, up to the torrent's own.
-		for q := filepath.Dir(p); m.Info.MultiFile && strings.HasPrefix(q, filepath.Join(dir, m.Info.Name)); q = filepath.Dir(q) {
-			if os.Remove(q) != nil {
-				break
-			}
+		if m.Info.MultiFile {
+			removeEmptyFolders(root, p)
 		}
 	}
-	rp := session.ResumePath(m, dir)
-	if err := os.Remove(rp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	rp, err := filepath.Rel(dir, session.ResumePath(m, dir))
+	if err == nil {
+		err = root.Remove(rp)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
 	}
-	os.Remove(filepath.Dir(rp)) // the state folder, if now empty
+	root.Remove(filepath.Dir(rp)) // the state folder, if now empty
 	return errors.Join(errs...)
+}
+
+// removeEmptyFolders removes the folders of the file p (relative to root)
+// that are empty, from the deepest up to the torrent's own folder; Remove
+// fails on a folder that still holds anything, which ends the walk.
+func removeEmptyFolders(root *os.Root, p string) {
+	for q := filepath.Dir(p); q != "." && q != string(filepath.Separator); q = filepath.Dir(q) {
+		if root.Remove(q) != nil {
+			return
+		}
+	}
 }
 
 // contentPath is a file's path below the download folder.
@@ -379,7 +410,15 @@ func (d *Daemon) SetLocation(ids []int, dir string, move bool) error {
 		m, old := e.meta, e.rec.Dir
 		d.mu.Unlock()
 		if move && m != nil && filepath.Clean(old) != filepath.Clean(dir) {
-			if err := moveContent(m, old, dir); err != nil {
+			d.mu.Lock()
+			e.rec.MoveTo = dir
+			d.saveLocked(e)
+			d.mu.Unlock()
+			err := moveContent(m, old, dir)
+			d.mu.Lock()
+			e.rec.MoveTo = ""
+			d.mu.Unlock()
+			if err != nil {
 				return err
 			}
 		}
@@ -390,28 +429,76 @@ func (d *Daemon) SetLocation(ids []int, dir string, move bool) error {
 	})
 }
 
-// moveContent moves m's files and resume record from old to dir.
+// moveContent moves m's files and resume record from old to dir. It
+// refuses before moving anything when a file is already at its place in
+// dir (it would be overwritten) or when a path on either side goes through
+// a symbolic link (a move must not read or write outside the two folders),
+// and afterwards removes only the folders it left empty: files the user
+// keeps beside the torrent's stay where they are.
 func moveContent(m *metainfo.MetaInfo, old, dir string) error {
-	var paths [][]string
+	var paths []string
 	for _, f := range m.Info.Files {
 		if !f.Padding {
-			paths = append(paths, contentPath(m, f))
+			paths = append(paths, filepath.Join(contentPath(m, f)...))
 		}
 	}
 	rel, err := filepath.Rel(old, session.ResumePath(m, old))
 	if err != nil {
 		return err
 	}
-	paths = append(paths, strings.Split(rel, string(filepath.Separator)))
+	paths = append(paths, rel)
 	for _, p := range paths {
-		from := filepath.Join(append([]string{old}, p...)...)
-		to := filepath.Join(append([]string{dir}, p...)...)
+		if err := noLink(old, p, false); err != nil {
+			return err
+		}
+		if _, err := os.Lstat(filepath.Join(old, p)); errors.Is(err, fs.ErrNotExist) {
+			continue // not downloaded, or moved by a move a crash cut short
+		}
+		if err := noLink(dir, p, true); err != nil {
+			return err
+		}
+	}
+	for _, p := range paths {
+		from, to := filepath.Join(old, p), filepath.Join(dir, p)
 		if err := moveFile(from, to); err != nil {
 			return fmt.Errorf("move %s to %s: %w", from, dir, err)
 		}
 	}
-	if m.Info.MultiFile {
-		os.RemoveAll(filepath.Join(old, m.Info.Name)) // only empty folders are left
+	if root, err := os.OpenRoot(old); err == nil {
+		for _, p := range paths {
+			removeEmptyFolders(root, p)
+		}
+		root.Close()
+	}
+	return nil
+}
+
+// noLink refuses a path p below dir that goes through a symbolic link or
+// ends at anything but a regular file; a missing path is fine. With
+// target, p is where a file is to go, and anything already there is
+// refused.
+func noLink(dir, p string, target bool) error {
+	comps := strings.Split(p, string(filepath.Separator))
+	for i := range comps {
+		q := filepath.Join(dir, filepath.Join(comps[:i+1]...))
+		fi, err := os.Lstat(q)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		last := i == len(comps)-1
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%s is a symbolic link: refusing to move through it", q)
+		case last && target:
+			return fmt.Errorf("%s already exists: refusing to overwrite it", q)
+		case last && !fi.Mode().IsRegular():
+			return fmt.Errorf("%s is not a regular file", q)
+		case !last && !fi.IsDir():
+			return fmt.Errorf("%s is not a folder", q)
+		}
 	}
 	return nil
 }
@@ -428,12 +515,15 @@ func moveFile(from, to string) error {
 	if err := os.Rename(from, to); err == nil {
 		return nil
 	}
+	// Across file systems: copy to a temporary name, then rename it into
+	// place, so a crash never leaves a partial file under the real name
+	// (a move resumed after it would take that for the moved file).
 	src, err := os.Open(from)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	dst, err := os.CreateTemp(filepath.Dir(to), ".swarm-move-*")
 	if err != nil {
 		return err
 	}
@@ -444,7 +534,11 @@ func moveFile(from, to string) error {
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(dst.Name(), to)
+	}
 	if err != nil {
+		os.Remove(dst.Name()) // the partial copy; from is still whole
 		return err
 	}
 	return os.Remove(from)
@@ -585,5 +679,32 @@ func (d *Daemon) moveInQueueLocked(e *entry, pos int) {
 				d.saveLocked(x)
 			}
 		}
+	}
+}
+
+// finishMoves completes the moves a crash cut short (records with MoveTo
+// set, from New): files already moved are skipped, the others moved. A
+// move that cannot finish leaves the torrent paused in its old folder with
+// the reason as its error, rather than running it there, where it would
+// download again what is already in the new folder.
+func (d *Daemon) finishMoves() {
+	for _, e := range d.byHash {
+		to := e.rec.MoveTo
+		if to == "" {
+			continue
+		}
+		e.rec.MoveTo = ""
+		if e.meta != nil {
+			if err := moveContent(e.meta, e.rec.Dir, to); err != nil {
+				e.rec.Paused = true
+				e.rec.Error = fmt.Sprintf("finish the move to %s, cut short by a crash: %v", to, err)
+				d.log.Error().Str("infohash", e.rec.InfoHash).Str("error", e.rec.Error).Msg("torrent paused")
+				d.saveLocked(e)
+				continue
+			}
+		}
+		e.rec.Dir = to
+		d.log.Info().Str("infohash", e.rec.InfoHash).Str("dir", to).Msg("finished a move cut short by a crash")
+		d.saveLocked(e)
 	}
 }

@@ -28,8 +28,12 @@ type record struct {
 	InfoHash string `json:"info_hash"`
 	Name     string `json:"name"`
 	// Magnet is the link, kept until the metadata is fetched.
-	Magnet   string `json:"magnet,omitempty"`
-	Dir      string `json:"dir"`
+	Magnet string `json:"magnet,omitempty"`
+	Dir    string `json:"dir"`
+	// MoveTo is the folder a move is taking the data to, saved before the
+	// first file moves and cleared once the last has: a daemon killed in
+	// between finishes the move when it starts again (finishMoves).
+	MoveTo   string `json:"move_to,omitempty"`
 	Paused   bool   `json:"paused"`
 	QueuePos int    `json:"queue_position"`
 	Added    int64  `json:"added"`

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,12 @@ func (d *Daemon) scanWatch(ctx context.Context, failing map[string]bool) {
 			continue
 		}
 		path := filepath.Join(d.cfg.WatchDir, e.Name())
+		// A file written within the last interval may still be being
+		// copied in (cp writes in pieces): read half, it would not parse
+		// and be renamed .invalid for good. It is taken at a later scan.
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) < d.cfg.WatchInterval {
+			continue
+		}
 		data, err := readLimited(path, metainfo.MaxTorrentSize)
 		var added Added
 		if err == nil {
@@ -59,6 +66,10 @@ func (d *Daemon) scanWatch(ctx context.Context, failing map[string]bool) {
 				d.log.Warn().Err(rerr).Str("file", path).Msg("rename watched file")
 			}
 			d.log.Info().Str("file", path).Int("id", added.ID).Bool("duplicate", added.Duplicate).Msg("added from the watch folder")
+		case errors.Is(err, ErrBadInput) && d.maybeStillWritten(path):
+			// A copy in progress (scp, a browser's download) does not parse
+			// yet: try again once the file has been left alone for two
+			// scans, as Transmission retries its watch folder.
 		case errors.Is(err, ErrBadInput):
 			d.log.Warn().Err(err).Str("file", path).Msg("watched file is not a torrent: renamed .invalid")
 			if rerr := os.Rename(path, path+".invalid"); rerr != nil {
@@ -73,15 +84,27 @@ func (d *Daemon) scanWatch(ctx context.Context, failing map[string]bool) {
 	}
 }
 
-// readLimited reads a file of at most limit bytes; a larger one is bad
-// input.
+// readLimited reads a file of at most limit bytes; a larger one (also one
+// that grows while read) is bad input.
 func readLimited(path string, limit int64) ([]byte, error) {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if fi.Size() > limit {
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
 		return nil, errors.Join(ErrBadInput, errors.New("larger than a torrent file may be"))
 	}
-	return os.ReadFile(path)
+	return b, nil
+}
+
+// maybeStillWritten says whether the file at path changed within the last
+// two watch intervals, so may still be being written.
+func (d *Daemon) maybeStillWritten(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && time.Since(fi.ModTime()) < 2*d.cfg.WatchInterval
 }

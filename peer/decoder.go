@@ -54,7 +54,9 @@ func (e *LengthError) Error() string {
 // Messages with ids this package does not know are read and discarded, up to
 // MaxPieceMessageLen bytes each, and Decode goes on to the next message. libtorrent and
 // others do the same; it keeps us compatible with peers that send extensions we did not
-// negotiate (BEP 6 ones, say) rather than dropping them. Skipped returns how many there were.
+// negotiate rather than dropping them. Skipped returns how many there were. The messages of
+// the fast extension (BEP 6) are decoded whether or not it was negotiated: whether a peer
+// may send them is the caller's to check (Reserved.Fast).
 //
 // The limit fields may be changed between calls to Decode, by the goroutine that calls it.
 type Decoder struct {
@@ -132,17 +134,17 @@ func (d *Decoder) decode(m *Message) (skip bool, err error) {
 	n := int(length - 1) // payload length, bounded by maxLen above
 
 	switch id {
-	case Choke, Unchoke, Interested, NotInterested:
+	case Choke, Unchoke, Interested, NotInterested, HaveAll, HaveNone:
 		return false, nil
-	case Have, Request, Cancel, Port:
+	case Have, Request, Cancel, Port, Suggest, Reject, AllowedFast:
 		p, err := d.r.Peek(n)
 		if err != nil {
 			return false, noEOF(err)
 		}
 		switch id {
-		case Have:
+		case Have, Suggest, AllowedFast:
 			m.Index = binary.BigEndian.Uint32(p)
-		case Request, Cancel:
+		case Request, Cancel, Reject:
 			m.Index = binary.BigEndian.Uint32(p)
 			m.Begin = binary.BigEndian.Uint32(p[4:])
 			m.Length = binary.BigEndian.Uint32(p[8:])
@@ -192,11 +194,11 @@ func (d *Decoder) decode(m *Message) (skip bool, err error) {
 // lengthRange returns the accepted range of the length prefix for messages with id.
 func (d *Decoder) lengthRange(id ID) (minLen, maxLen uint32) {
 	switch id {
-	case Choke, Unchoke, Interested, NotInterested:
+	case Choke, Unchoke, Interested, NotInterested, HaveAll, HaveNone:
 		return 1, 1
-	case Have:
+	case Have, Suggest, AllowedFast:
 		return 5, 5
-	case Request, Cancel:
+	case Request, Cancel, Reject:
 		return 13, 13
 	case Port:
 		return 3, 3

@@ -33,6 +33,11 @@ func allMessages() []namedMessage {
 		{"port", peer.Message{ID: peer.Port, Port: 6881}},
 		{"extended", peer.Message{ID: peer.Extended, ExtendedID: 3, Payload: []byte("d1:md11:ut_metadatai3eee")}},
 		{"empty extended", peer.Message{ID: peer.Extended, ExtendedID: 1}},
+		{"suggest", peer.Message{ID: peer.Suggest, Index: 11}},
+		{"have all", peer.Message{ID: peer.HaveAll}},
+		{"have none", peer.Message{ID: peer.HaveNone}},
+		{"reject", peer.Message{ID: peer.Reject, Index: 12, Begin: peer.BlockSize, Length: peer.BlockSize}},
+		{"allowed fast", peer.Message{ID: peer.AllowedFast, Index: 13}},
 	}
 }
 
@@ -88,7 +93,7 @@ func TestAppendMessageWireFormat(t *testing.T) {
 			"\x00\x00\x00\x0d\x08\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"},
 		{"port", peer.Message{ID: peer.Port, Port: 0x1ae1}, "\x00\x00\x00\x03\x09\x1a\xe1"},
 		{"extended", peer.Message{ID: peer.Extended, ExtendedID: 0, Payload: []byte("de")}, "\x00\x00\x00\x04\x14\x00de"},
-		{"unknown id", peer.Message{ID: 14, Payload: []byte("x")}, "\x00\x00\x00\x02\x0ex"},
+		{"unknown id", peer.Message{ID: 18, Payload: []byte("x")}, "\x00\x00\x00\x02\x12x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,6 +130,12 @@ func TestDecoderRejectsBadLengths(t *testing.T) {
 		{"cancel of 14 bytes", frame(14, peer.Cancel), peer.LengthError{ID: peer.Cancel, Length: 14, Min: 13, Max: 13}},
 		{"port of 2 bytes", frame(2, peer.Port, 0), peer.LengthError{ID: peer.Port, Length: 2, Min: 3, Max: 3}},
 		{"extended without ext id", frame(1, peer.Extended), peer.LengthError{ID: peer.Extended, Length: 1, Min: 2, Max: 2 + peer.DefaultMaxExtendedLen}},
+		{"have all with payload", frame(2, peer.HaveAll, 0), peer.LengthError{ID: peer.HaveAll, Length: 2, Min: 1, Max: 1}},
+		{"have none of 2^31", frame(1<<31, peer.HaveNone), peer.LengthError{ID: peer.HaveNone, Length: 1 << 31, Min: 1, Max: 1}},
+		{"suggest of 4 bytes", frame(4, peer.Suggest, 0, 0, 0), peer.LengthError{ID: peer.Suggest, Length: 4, Min: 5, Max: 5}},
+		{"allowed fast of 6 bytes", frame(6, peer.AllowedFast), peer.LengthError{ID: peer.AllowedFast, Length: 6, Min: 5, Max: 5}},
+		{"reject of 12 bytes", frame(12, peer.Reject), peer.LengthError{ID: peer.Reject, Length: 12, Min: 13, Max: 13}},
+		{"reject of 2^32-1", frame(1<<32-1, peer.Reject), peer.LengthError{ID: peer.Reject, Length: 1<<32 - 1, Min: 13, Max: 13}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,8 +274,8 @@ func TestDecoderReportsTruncatedStream(t *testing.T) {
 
 func TestDecoderSkipsUnknownIDs(t *testing.T) {
 	var in []byte
-	in = append(in, frame(1, 14)...)                                                           // BEP 6 have all
-	in = append(in, frame(13, 16, make([]byte, 12)...)...)                                     // BEP 6 reject request
+	in = append(in, frame(1, 18)...)                                                           // an id nobody assigned
+	in = append(in, frame(13, 0x30, make([]byte, 12)...)...)                                   // another
 	in = append(in, frame(peer.MaxPieceMessageLen, 200, make([]byte, peer.BlockSize+8)...)...) // largest allowed
 	in = peer.AppendMessage(in, peer.Message{ID: peer.Unchoke})
 	d := peer.NewDecoder(bytes.NewReader(in))

@@ -16,10 +16,10 @@ func AppendMessage(dst []byte, m Message) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, uint32(messageLen(m)))
 	dst = append(dst, byte(m.ID))
 	switch m.ID {
-	case Choke, Unchoke, Interested, NotInterested:
-	case Have:
+	case Choke, Unchoke, Interested, NotInterested, HaveAll, HaveNone:
+	case Have, Suggest, AllowedFast:
 		dst = binary.BigEndian.AppendUint32(dst, m.Index)
-	case Request, Cancel:
+	case Request, Cancel, Reject:
 		dst = binary.BigEndian.AppendUint32(dst, m.Index)
 		dst = binary.BigEndian.AppendUint32(dst, m.Begin)
 		dst = binary.BigEndian.AppendUint32(dst, m.Length)
@@ -55,11 +55,11 @@ const pieceHeaderLen = 4 + 1 + 8
 // messageLen returns the length prefix of m: the id byte plus the payload.
 func messageLen(m Message) int {
 	switch m.ID {
-	case Choke, Unchoke, Interested, NotInterested:
+	case Choke, Unchoke, Interested, NotInterested, HaveAll, HaveNone:
 		return 1
-	case Have:
+	case Have, Suggest, AllowedFast:
 		return 5
-	case Request, Cancel:
+	case Request, Cancel, Reject:
 		return 13
 	case Port:
 		return 3

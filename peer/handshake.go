@@ -44,8 +44,8 @@ const (
 // Extended reports whether the extension protocol (BEP 10) bit is set.
 func (r Reserved) Extended() bool { return r[extendedByte]&extendedBit != 0 }
 
-// Fast reports whether the fast extension (BEP 6) bit is set. We never set it, so a peer's
-// fast messages are unknown messages to us.
+// Fast reports whether the fast extension (BEP 6) bit is set. Only then may the peer send
+// its messages (suggest, have all, have none, reject, allowed fast).
 func (r Reserved) Fast() bool { return r[fastByte]&fastBit != 0 }
 
 // DHT reports whether the DHT (BEP 5) bit is set.
@@ -61,11 +61,12 @@ type Handshake struct {
 	PeerID   [20]byte
 }
 
-// NewHandshake returns our handshake for a torrent: the extension protocol bit (BEP 10) set,
-// the fast (BEP 6) and DHT (BEP 5) bits clear.
+// NewHandshake returns our handshake for a torrent: the extension protocol (BEP 10) and fast
+// extension (BEP 6) bits set, the DHT (BEP 5) bit clear.
 func NewHandshake(infoHash, peerID [20]byte) Handshake {
 	h := Handshake{InfoHash: infoHash, PeerID: peerID}
 	h.Reserved[extendedByte] |= extendedBit
+	h.Reserved[fastByte] |= fastBit
 	return h
 }
 

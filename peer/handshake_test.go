@@ -22,14 +22,14 @@ var (
 
 func handshakeBytes(h peer.Handshake) []byte { return peer.AppendHandshake(nil, h) }
 
-func TestNewHandshakeSetsOnlyExtensionBit(t *testing.T) {
+func TestNewHandshakeSetsExtensionAndFastBits(t *testing.T) {
 	h := peer.NewHandshake(hashA, idA)
-	want := peer.Reserved{0, 0, 0, 0, 0, 0x10, 0, 0}
+	want := peer.Reserved{0, 0, 0, 0, 0, 0x10, 0, 0x04}
 	if h.Reserved != want {
 		t.Errorf("NewHandshake reserved = %x, want %x", h.Reserved, want)
 	}
-	if !h.Reserved.Extended() || h.Reserved.Fast() || h.Reserved.DHT() {
-		t.Errorf("reserved %x: Extended=%v Fast=%v DHT=%v, want true false false",
+	if !h.Reserved.Extended() || !h.Reserved.Fast() || h.Reserved.DHT() {
+		t.Errorf("reserved %x: Extended=%v Fast=%v DHT=%v, want true true false",
 			h.Reserved, h.Reserved.Extended(), h.Reserved.Fast(), h.Reserved.DHT())
 	}
 }
@@ -39,7 +39,7 @@ func TestAppendHandshakeLayout(t *testing.T) {
 	if len(b) != peer.HandshakeLen {
 		t.Fatalf("len = %d, want %d", len(b), peer.HandshakeLen)
 	}
-	want := append([]byte("\x13BitTorrent protocol\x00\x00\x00\x00\x00\x10\x00\x00"), hashA[:]...)
+	want := append([]byte("\x13BitTorrent protocol\x00\x00\x00\x00\x00\x10\x00\x04"), hashA[:]...)
 	want = append(want, idA[:]...)
 	if !bytes.Equal(b, want) {
 		t.Errorf("AppendHandshake = %q, want %q", b, want)

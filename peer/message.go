@@ -12,8 +12,7 @@ const BlockSize = 16 << 10
 // ID is a message id, the byte after the length prefix (BEP 3, BEP 5, BEP 10).
 type ID uint8
 
-// Message ids this package decodes. Other ids (for example those of the fast extension,
-// BEP 6, which we never advertise) are skipped by the Decoder.
+// Message ids this package decodes. Other ids are skipped by the Decoder.
 const (
 	Choke         ID = 0
 	Unchoke       ID = 1
@@ -25,6 +24,11 @@ const (
 	Piece         ID = 7
 	Cancel        ID = 8
 	Port          ID = 9  // DHT port (BEP 5)
+	Suggest       ID = 13 // suggest piece (BEP 6)
+	HaveAll       ID = 14 // have all (BEP 6)
+	HaveNone      ID = 15 // have none (BEP 6)
+	Reject        ID = 16 // reject request (BEP 6)
+	AllowedFast   ID = 17 // allowed fast (BEP 6)
 	Extended      ID = 20 // extension protocol (BEP 10)
 )
 
@@ -39,6 +43,11 @@ var idNames = [...]string{
 	Piece:         "piece",
 	Cancel:        "cancel",
 	Port:          "port",
+	Suggest:       "suggest",
+	HaveAll:       "have all",
+	HaveNone:      "have none",
+	Reject:        "reject",
+	AllowedFast:   "allowed fast",
 	Extended:      "extended",
 }
 
@@ -59,9 +68,10 @@ func (id ID) Known() bool {
 //
 //	KeepAlive                   no other field
 //	Choke .. NotInterested      none
-//	Have                        Index
+//	HaveAll, HaveNone           none
+//	Have, Suggest, AllowedFast  Index
 //	Bitfield                    Bitfield
-//	Request, Cancel             Index, Begin, Length
+//	Request, Cancel, Reject     Index, Begin, Length
 //	Piece                       Index, Begin, Block
 //	Port                        Port
 //	Extended                    ExtendedID, Payload
@@ -99,13 +109,13 @@ func (m Message) String() string {
 		return "keep-alive"
 	}
 	switch m.ID {
-	case Choke, Unchoke, Interested, NotInterested:
+	case Choke, Unchoke, Interested, NotInterested, HaveAll, HaveNone:
 		return m.ID.String()
-	case Have:
-		return fmt.Sprintf("have %d", m.Index)
+	case Have, Suggest, AllowedFast:
+		return fmt.Sprintf("%v %d", m.ID, m.Index)
 	case Bitfield:
 		return fmt.Sprintf("bitfield %x", m.Bitfield)
-	case Request, Cancel:
+	case Request, Cancel, Reject:
 		return fmt.Sprintf("%v index=%d begin=%d length=%d", m.ID, m.Index, m.Begin, m.Length)
 	case Piece:
 		return fmt.Sprintf("piece index=%d begin=%d block=%d bytes", m.Index, m.Begin, len(m.Block))

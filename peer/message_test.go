@@ -28,7 +28,10 @@ func TestMessageString(t *testing.T) {
 		{peer.Message{ID: peer.Request, Index: 1, Begin: 16384, Length: 16384}, "request index=1 begin=16384 length=16384"},
 		{peer.Message{ID: peer.Piece, Index: 2, Begin: 0, Block: make([]byte, 10)}, "piece index=2 begin=0 block=10 bytes"},
 		{peer.Message{ID: peer.Port, Port: 6881}, "port 6881"},
-		{peer.Message{ID: 13}, `id 13 payload=""`},
+		{peer.Message{ID: 18}, `id 18 payload=""`},
+		{peer.Message{ID: peer.Reject, Index: 1, Begin: 0, Length: 16384}, "reject index=1 begin=0 length=16384"},
+		{peer.Message{ID: peer.AllowedFast, Index: 3}, "allowed fast 3"},
+		{peer.Message{ID: peer.HaveAll}, "have all"},
 	}
 	for _, tt := range tests {
 		if got := tt.m.String(); got != tt.want {

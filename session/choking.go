@@ -5,6 +5,7 @@ import (
 
 	"swarm/choke"
 	"swarm/peer"
+	"swarm/piece"
 )
 
 // Choking: which interested peers we upload to.
@@ -53,8 +54,18 @@ func (t *Torrent) setChoke(p *peerConn, choked bool) {
 	}
 	p.amChoking = choked
 	if choked {
-		p.q.clearUploads()
+		if !p.fast {
+			p.q.clearUploads(nil)
+			p.send(peer.Message{ID: peer.Choke})
+			return
+		}
+		// A fast peer keeps what it asked of its allowed-fast set and is
+		// told of every other request we drop (BEP 6).
+		dropped := p.q.clearUploads(func(b piece.Block) bool { return p.allowedWhileChoked(b.Piece) })
 		p.send(peer.Message{ID: peer.Choke})
+		for _, b := range dropped {
+			p.reject(b)
+		}
 	} else {
 		p.unchokedAt, p.upAtUnchoke = time.Now(), p.uploaded.Load()
 		p.send(peer.Message{ID: peer.Unchoke})

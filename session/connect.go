@@ -82,6 +82,7 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	pctx, cancel := context.WithCancel(ctx)
 	p := &peerConn{
 		t: t, conn: conn, addr: ev.addr, id: ev.hs.PeerID, outgoing: ev.outgoing, ctx: pctx, cancel: cancel,
+		fast:      ev.hs.Reserved.Fast(),
 		amChoking: true, peerChoking: true, pipeline: minPipeline, slowStart: true, lastBlock: now, connected: now, lastPayload: now,
 		log: t.log.With().Str("peer", ev.addr.String()).Str("client", peer.ClientName(ev.hs.PeerID)).Logger(),
 	}
@@ -112,12 +113,19 @@ func (t *Torrent) adopt(ctx context.Context, ev peerConnected) {
 	t.publishStats()
 }
 
-// sendBitfield tells p which pieces we have, unless we have none.
+// sendBitfield tells p which pieces we have: to a fast peer (BEP 6) by
+// have-all or have-none when they say it, otherwise by a bitfield unless we
+// have none.
 func (t *Torrent) sendBitfield(p *peerConn) {
 	if t.picker == nil {
 		return
 	}
-	if have := t.picker.Have(); have.Count() > 0 {
+	switch have := t.picker.Have(); {
+	case p.fast && have.Full():
+		p.send(peer.Message{ID: peer.HaveAll})
+	case p.fast && have.Count() == 0:
+		p.send(peer.Message{ID: peer.HaveNone})
+	case have.Count() > 0:
 		p.send(peer.Message{ID: peer.Bitfield, Bitfield: have.Bytes()})
 	}
 }

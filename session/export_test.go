@@ -1,10 +1,20 @@
 package session
 
-import "time"
+import (
+	"context"
+	"net"
+	"time"
+)
 
 // CloseTCPListener closes s's TCP listener and leaves its uTP socket
 // open: s is then a peer whose TCP port is firewalled.
 func CloseTCPListener(s *Session) error { return s.listener.Close() }
+
+// ServeLPD runs local peer discovery on conn, announcing to group, as
+// runLPD does on the multicast group (tests use unicast on loopback).
+func ServeLPD(s *Session, ctx context.Context, conn *net.UDPConn, group *net.UDPAddr, port uint16, cookie string) {
+	s.serveLPD(ctx, conn, group, port, cookie)
+}
 
 // SetWebSeedTimeout sets the limit of one web seed fetch of t; call it
 // before the torrent runs.

@@ -280,6 +280,11 @@ func (t *Torrent) beforeContent(p *peerConn, m peer.Message) error {
 		return p.early.have(m.Index)
 	case peer.Bitfield:
 		p.early.bitfield(m.Bitfield)
+	case peer.HaveAll:
+		p.early = earlyHave{all: true}
+		t.fastStats.haveAlls++
+	case peer.HaveNone:
+		p.early = earlyHave{}
 	case peer.Request:
 		return violation("request for piece %d before we have any", m.Index)
 	}
@@ -292,10 +297,11 @@ func (t *Torrent) beforeContent(p *peerConn, m peer.Message) error {
 type earlyHave struct {
 	field []byte // the bitfield's payload; nil if none came
 	haves []byte // bits set by have messages, grown as they come
+	all   bool   // it sent have-all (BEP 6) since its last bitfield
 }
 
 func (e *earlyHave) bitfield(b []byte) {
-	e.field, e.haves = b, nil
+	e.field, e.haves, e.all = b, nil, false
 	if e.field == nil {
 		e.field = []byte{}
 	}
@@ -316,10 +322,13 @@ func (e *earlyHave) have(i uint32) error {
 // has, or nil if it said nothing; a bitfield of the wrong size or a have
 // past n breaks the protocol.
 func (e *earlyHave) resolve(n int) (*piece.Bitfield, error) {
-	if e.field == nil && e.haves == nil {
+	if e.field == nil && e.haves == nil && !e.all {
 		return nil, nil
 	}
 	bf := piece.NewBitfield(n)
+	if e.all {
+		bf.SetAll()
+	}
 	if e.field != nil {
 		var err error
 		if bf, err = piece.FromBytes(e.field, n); err != nil {

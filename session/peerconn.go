@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -111,6 +112,9 @@ type peerConn struct {
 	dhtPing        time.Time // when its PORT message (BEP 5) last started a DHT ping
 	portsIgnored   int       // PORT messages since then that did not
 	metaServed     int       // ut_metadata pieces sent to it (BEP 9)
+	fast           bool      // both sides speak the fast extension (BEP 6)
+	allowedFast    []uint32  // the allowed-fast set we gave it; nil if none yet
+	saidAllOrNone  bool      // it sent have-all or have-none (BEP 6)
 
 	q writeQueue
 }
@@ -229,8 +233,9 @@ func (q *writeQueue) err() error {
 	return q.overflow
 }
 
-// cancelUpload drops a queued block the peer no longer wants.
-func (q *writeQueue) cancelUpload(b piece.Block) {
+// cancelUpload drops a queued block the peer no longer wants, and reports
+// whether it was still queued (not yet taken by the writer).
+func (q *writeQueue) cancelUpload(b piece.Block) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for i, u := range q.uploads {
@@ -238,20 +243,37 @@ func (q *writeQueue) cancelUpload(b piece.Block) {
 			q.uploads = append(q.uploads[:i], q.uploads[i+1:]...)
 			q.upCount--
 			q.upBytes -= int(b.Length)
-			return
+			return true
 		}
 	}
+	return false
 }
 
-// clearUploads drops every queued block, as when we choke the peer.
-func (q *writeQueue) clearUploads() {
+// clearUploads drops the queued blocks keep does not keep (every one if
+// keep is nil), as when we choke the peer, and returns them.
+func (q *writeQueue) clearUploads(keep func(piece.Block) bool) []piece.Block {
 	q.mu.Lock()
+	defer q.mu.Unlock()
+	var dropped []piece.Block
+	kept := q.uploads[:0]
 	for _, u := range q.uploads {
+		if keep != nil && keep(u) {
+			kept = append(kept, u)
+			continue
+		}
+		dropped = append(dropped, u)
 		q.upCount--
 		q.upBytes -= int(u.Length)
 	}
-	q.uploads = q.uploads[:0]
-	q.mu.Unlock()
+	clear(q.uploads[len(kept):])
+	q.uploads = kept
+	return dropped
+}
+
+// allowedWhileChoked reports whether the peer may have piece i while we
+// choke it: a piece of the allowed-fast set we gave it (BEP 6).
+func (p *peerConn) allowedWhileChoked(i uint32) bool {
+	return p.fast && slices.Contains(p.allowedFast, i)
 }
 
 func (q *writeQueue) signal() {
@@ -313,6 +335,10 @@ func (p *peerConn) queueUpload(b piece.Block) {
 	switch {
 	case err != nil:
 		p.cancel()
+	case !queued && p.fast:
+		// Past the queue we advertise (reqq): a fast peer is told
+		// (BEP 6) and may ask someone else at once.
+		p.reject(b)
 	case !queued:
 		// Past the queue we advertise (reqq): drop the request, as
 		// libtorrent does; the peer asks again when it times out.

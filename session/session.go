@@ -91,6 +91,10 @@ type Config struct {
 	// NoUTP turns uTP (BEP 29) off: no UDP socket on the listen port, and
 	// outgoing connections TCP only.
 	NoUTP bool
+	// LPD turns local peer discovery (BEP 14) on: public torrents are
+	// announced to the LAN's multicast group and peers announced there are
+	// dialled. It stays off when the listener is on loopback.
+	LPD bool
 	// CapLoopback applies the per-IP caps (2 connections per torrent, 4
 	// incoming handshakes at once) to loopback addresses too. By default
 	// 127.0.0.0/8 and ::1 are exempt: every peer on one machine shares
@@ -236,6 +240,9 @@ func (s *Session) Run(ctx context.Context) error {
 
 	stop := context.AfterFunc(ctx, func() { s.listener.Close() })
 	defer stop()
+	if s.cfg.LPD {
+		s.wg.Go(func() { s.runLPD(ctx) })
+	}
 	s.conns.mu.Lock()
 	maxConns := s.conns.max
 	s.conns.mu.Unlock()

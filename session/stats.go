@@ -25,6 +25,10 @@ type Stats struct {
 	DownRate   float64 // bytes per second, over the last few seconds
 	UpRate     float64
 
+	// Fast extension (BEP 6) this session: peers that said have-all,
+	// requests of ours peers rejected, and requests of theirs we rejected.
+	HaveAlls, RejectsIn, RejectsOut int
+
 	Peers      int // connected peers
 	Seeds      int // connected peers that have everything
 	Connecting int // outgoing connection attempts in flight
@@ -83,6 +87,9 @@ func (t *Torrent) publishStats() {
 		Uploaded:         t.uploaded.Load(),
 		Wasted:           t.wasted,
 		HashFails:        t.hashFails,
+		HaveAlls:         t.fastStats.haveAlls,
+		RejectsIn:        t.fastStats.rejectsIn,
+		RejectsOut:       t.fastStats.rejectsOut,
 		Peers:            len(t.peers),
 		Connecting:       t.addrs.dialing,
 		Known:            t.addrs.len(),

@@ -138,6 +138,7 @@ type Torrent struct {
 	downloaded  int64       // payload bytes received, all peers
 	wasted      int64       // bytes received but not used
 	hashFails   int         // pieces that failed their hash check
+	fastStats   struct{ haveAlls, rejectsIn, rejectsOut int }
 	resumeDirty bool
 	lastResume  time.Time
 	complete    bool

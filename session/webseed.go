@@ -142,7 +142,10 @@ func (t *Torrent) onWebSeedFetched(ev webSeedFetched) {
 		for _, b := range ev.missing {
 			t.picker.Release(ws.key, b)
 		}
-		if !ws.banned {
+		// Fetches in flight together fail together (a server without
+		// Range fails all four): one failure rests the seed, the others
+		// ending during that rest do not double it again.
+		if !ws.banned && !now.Before(ws.retryAt) {
 			ws.failures++
 			wait := min(webSeedRetryMin<<min(ws.failures-1, 10), webSeedRetryMax)
 			ws.retryAt, ws.lastErr = now.Add(wait), ev.err

@@ -332,3 +332,27 @@ func TestStalledWebSeedIsDropped(t *testing.T) {
 		t.Errorf("stalled web seed credited with %d bytes", st.WebSeeds[0].Downloaded)
 	}
 }
+
+// A web seed whose fetches in flight all fail at once (a server that
+// ignores Range fails every one) rests webSeedRetryMin once, not doubled
+// for each (5, 10, 20, 40 s): it is asked again after about 5 s.
+func TestWebSeedFailingFetchesInFlightRestOnce(t *testing.T) {
+	checkGoroutines(t)
+	m, _ := makeTorrent(t, 8<<20, 64<<10)
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "broken", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	m.URLList = []string{srv.URL + "/test"}
+	tor, _, cancel := addLeecher(t, m)
+	defer cancel()
+	deadline := time.Now().Add(20 * time.Second)
+	for hits.Load() <= 4 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := hits.Load(); n <= 4 {
+		t.Fatalf("web seed asked %d times in 20 s: the first failures rested it for %s or more, want 5 s (%+v)", n, 20*time.Second, tor.Stats().WebSeeds)
+	}
+}

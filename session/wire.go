@@ -22,6 +22,9 @@ func violation(format string, args ...any) error {
 
 // onMessage handles every message but piece.
 func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
+	if isFast(m.ID) && !p.fast {
+		return violation("%v message without the fast extension (BEP 6) in its handshake", m.ID)
+	}
 	if t.picker == nil && m.ID != peer.Extended && m.ID != peer.Port {
 		return t.beforeContent(p, m)
 	}
@@ -76,10 +79,38 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 			return violation("bitfield: %v", err)
 		}
 		return t.peerHas(p, bf)
+	case peer.HaveAll, peer.HaveNone:
+		// Five bytes that cost the picker a pass over every piece: once
+		// per connection, as BEP 6 has them (the first message).
+		if p.saidAllOrNone {
+			return violation("a second have-all or have-none")
+		}
+		p.saidAllOrNone = true
+		bf := piece.NewBitfield(n)
+		if m.ID == peer.HaveAll {
+			bf.SetAll()
+			t.fastStats.haveAlls++
+			p.log.Debug().Msg("peer has every piece (have all)")
+		}
+		return t.peerHas(p, bf)
 	case peer.Request:
 		return t.onRequest(p, m)
 	case peer.Cancel:
-		p.q.cancelUpload(piece.Block{Piece: m.Index, Begin: m.Begin, Length: m.Length})
+		b := piece.Block{Piece: m.Index, Begin: m.Begin, Length: m.Length}
+		if p.q.cancelUpload(b) && p.fast {
+			// BEP 6: a cancelled request is answered, by its block or a
+			// reject; libtorrent waits for one or the other.
+			p.reject(b)
+		}
+	case peer.Reject:
+		return t.onReject(p, m)
+	case peer.Suggest, peer.AllowedFast:
+		// Read and checked, not acted on: the picker's rarest-first order
+		// serves the swarm better than a peer's suggestion, and we do not
+		// request while choked.
+		if int(m.Index) >= n {
+			return violation("%v %d of a torrent with %d pieces", m.ID, m.Index, n)
+		}
 	case peer.Extended:
 		if m.ExtendedID == peer.ExtensionHandshakeID {
 			hs, err := peer.ParseExtensionHandshake(m.Payload)
@@ -125,6 +156,72 @@ func (t *Torrent) peerHas(p *peerConn, bf *piece.Bitfield) error {
 		return errBothSeeds
 	}
 	t.updateInterest(p)
+	t.sendAllowedFast(p)
+	return nil
+}
+
+// isFast reports the messages of the fast extension (BEP 6).
+func isFast(id peer.ID) bool {
+	switch id {
+	case peer.Suggest, peer.HaveAll, peer.HaveNone, peer.Reject, peer.AllowedFast:
+		return true
+	}
+	return false
+}
+
+// reject tells a fast peer we will not serve its request of b (BEP 6).
+func (p *peerConn) reject(b piece.Block) {
+	p.t.fastStats.rejectsOut++
+	p.send(peer.Message{ID: peer.Reject, Index: b.Piece, Begin: b.Begin, Length: b.Length})
+}
+
+// allowedFastCount is the size of the allowed-fast set we give a peer
+// (BEP 6's k), as libtorrent's allowed_fast_set_size.
+const allowedFastCount = 10
+
+// sendAllowedFast gives a fast peer that has fewer than allowedFastCount
+// pieces its allowed-fast set (BEP 6), once: the pieces of it we have, which
+// it may then request while we choke it, so that a newcomer gets something
+// to trade before its first unchoke.
+func (t *Torrent) sendAllowedFast(p *peerConn) {
+	if !p.fast || p.allowedFast != nil || p.has == nil || p.has.Count() >= allowedFastCount {
+		return
+	}
+	set, ok := peer.AllowedFastSet(allowedFastCount, t.geo.NumPieces(), p.addr.Addr(), t.infoHash)
+	if !ok {
+		p.allowedFast = []uint32{} // none for IPv6; do not try again
+		return
+	}
+	p.allowedFast = set
+	for _, i := range set {
+		if t.picker.HasPiece(int(i)) {
+			p.send(peer.Message{ID: peer.AllowedFast, Index: i})
+		}
+	}
+}
+
+// onReject takes a fast peer's refusal of a request (BEP 6): the block goes
+// back to the picker and to the other peers at once, rather than waiting
+// for the snub timeout. A reject of a block we no longer ask of it (one
+// released when it choked us) is expected and ignored. The rejecting peer
+// is not asked again until its next block or tick, so that a peer refusing
+// everything does not start a request-reject loop.
+func (t *Torrent) onReject(p *peerConn, m peer.Message) error {
+	b := piece.Block{Piece: m.Index, Begin: m.Begin, Length: m.Length}
+	if _, ok := t.geo.BlockIndex(b); !ok {
+		return violation("reject of %v, not a block of the torrent", b)
+	}
+	t.fastStats.rejectsIn++
+	released := t.picker.Release(p, b)
+	p.log.Debug().Stringer("block", b).Bool("released", released).Msg("request rejected")
+	if !released {
+		return nil
+	}
+	for q := range t.peers {
+		if q != p {
+			t.fillRequests(q)
+		}
+	}
 	return nil
 }
 
@@ -135,10 +232,19 @@ func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
 		return violation("%v", err)
 	}
 	if !t.picker.HasPiece(int(m.Index)) {
-		return violation("request for piece %d, which we do not have", m.Index)
+		if !p.fast {
+			return violation("request for piece %d, which we do not have", m.Index)
+		}
+		p.reject(b) // BEP 6: refused aloud; it may have raced a have
+		return nil
 	}
-	if p.amChoking {
-		return nil // a request racing our choke; BEP 3 lets us ignore it
+	if p.amChoking && !p.allowedWhileChoked(m.Index) {
+		// A request racing our choke: BEP 3 lets us ignore it, BEP 6
+		// has us reject it.
+		if p.fast {
+			p.reject(b)
+		}
+		return nil
 	}
 	p.queueUpload(b)
 	return nil
@@ -221,7 +327,14 @@ func (t *Torrent) fillRequests(p *peerConn) {
 	if t.picker == nil || p.peerChoking || !p.amInterested || t.diskErr != nil {
 		return
 	}
-	n := p.pipeline - t.picker.Outstanding(p)
+	depth := p.pipeline
+	if p.reqq > 0 {
+		// Never more than the peer queues: slow start grows the pipeline
+		// per block between the ticks that clamp it, and a fast peer
+		// rejects what is past its reqq (libtorrent does).
+		depth = min(depth, p.reqq)
+	}
+	n := depth - t.picker.Outstanding(p)
 	if n <= 0 {
 		return
 	}

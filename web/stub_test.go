@@ -234,9 +234,16 @@ func TestPageWith1000TorrentsOnAStubRPC(t *testing.T) {
 	b.run("375 px", chromedp.EmulateViewport(375, 740))
 	b.waitFor("no horizontal scrolling at 375 px", `document.documentElement.scrollWidth <= 375 && document.querySelector('#spacer .row').offsetHeight === 70`, 5*time.Second)
 	b.shot("phone-375")
+	b.run("details at 375 px", chromedp.Evaluate[chromedp.Void](`document.querySelector('#spacer .row:not([hidden])').dispatchEvent(new MouseEvent('dblclick', {bubbles: true}))`))
+	b.waitFor("the five detail tabs within 375 px", `(t => t.checkVisibility() && t.scrollWidth <= t.clientWidth)(document.querySelector('#detail-dlg .tabs'))`, 5*time.Second)
+	b.shot("phone-375-details")
+	b.run("close the details", chromedp.KeyEvent(kb.Escape))
 	b.run("1920 px", chromedp.EmulateViewport(1920, 1080))
 	b.waitFor("every column at 1920 px", `getComputedStyle(document.querySelector('#head .c-added')).display !== 'none' && getComputedStyle(document.querySelector('#head .c-peers')).display !== 'none'`, 5*time.Second)
 	b.shot("wide-1920")
+	// The status column holds error messages: on a wide screen it takes a
+	// share of the room, not 10rem beside a name column of 1,000 px.
+	b.waitFor("a status column of 300 px or more at 1920 px", `document.querySelector('#head .c-status').offsetWidth >= 300`, 5*time.Second)
 	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
 		t.Fatal(err)

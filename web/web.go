@@ -39,8 +39,9 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // Handler returns the handler that serves the page at "/" and its files
-// below it. It answers GET and HEAD only, and 404 for any other path, so a
-// daemon can mount it at "/" beside its RPC.
+// below it. It answers GET and HEAD only, redirects Transmission's
+// /transmission/web/ to "/", and 404 for any other path, so a daemon can
+// mount it at "/" beside its RPC.
 func Handler() http.Handler {
 	assets := map[string]asset{}
 	// static is embedded: walking it cannot fail unless the build is broken.
@@ -60,6 +61,12 @@ func Handler() http.Handler {
 	})
 	assets["/"] = assets["/index.html"]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/transmission/web" || r.URL.Path == "/transmission/web/" {
+			// Transmission's page is there: bookmarks and apps that open
+			// it land on this one. 302, so a browser remembers nothing.
+			http.Redirect(w, r, "/", http.StatusFound)
+			return
+		}
 		a, ok := assets[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
@@ -73,6 +80,10 @@ func Handler() http.Handler {
 		h := w.Header()
 		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
+		// frame-ancestors above says the same to current browsers; older
+		// ones (and some embedded views) know only this header, and a
+		// framed page could be clicked on by the page around it.
+		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		// no-cache: the browser revalidates with the ETag, so a new binary's
 		// page is never mixed with an old cached script.

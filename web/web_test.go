@@ -36,6 +36,9 @@ func TestHandlerServesThePage(t *testing.T) {
 		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 			t.Errorf("GET %s: Content-Security-Policy = %q, want default-src 'none'", tc.path, csp)
 		}
+		if xfo := res.Header.Get("X-Frame-Options"); xfo != "DENY" {
+			t.Errorf("GET %s: X-Frame-Options = %q, want DENY (clickjacking)", tc.path, xfo)
+		}
 		req, _ := http.NewRequest("GET", srv.URL+tc.path, nil)
 		req.Header.Set("If-None-Match", res.Header.Get("ETag"))
 		res2, err := http.DefaultClient.Do(req)
@@ -65,6 +68,25 @@ func TestHandlerServesThePage(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != tc.want {
 			t.Errorf("%s %s = %d, want %d", tc.method, tc.path, res.StatusCode, tc.want)
+		}
+	}
+}
+
+// TestTransmissionsPagePathLeadsHere: /transmission/web/, where
+// transmission-daemon serves its page (and where Transmission users'
+// bookmarks point), redirects to the page.
+func TestTransmissionsPagePathLeadsHere(t *testing.T) {
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	for _, path := range []string{"/transmission/web/", "/transmission/web"} {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || res.Request.URL.Path != "/" || !strings.Contains(string(body), "<title>swarm</title>") {
+			t.Errorf("GET %s ended at %s with %d, want the page at /", path, res.Request.URL.Path, res.StatusCode)
 		}
 	}
 }

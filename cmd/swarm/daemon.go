@@ -128,7 +128,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 		ln.Close()
 		return err
 	}
-	log.Info().Str("rpc", ln.Addr().String()).Str("state", o.state).Str("download_dir", o.downloadDir).Bool("rpc_auth", o.rpcPassword != "").Msg("daemon answering the Transmission RPC")
+	log.Info().Str("rpc", ln.Addr().String()).Str("web", "http://"+ln.Addr().String()+"/").Str("state", o.state).Str("download_dir", o.downloadDir).Bool("rpc_auth", o.rpcPassword != "").Msg("daemon answering the Transmission RPC")
 	err = srv.Serve(ctx, ln, web.Handler())
 	d.Wait()
 	return err

@@ -116,7 +116,7 @@ func commands() []command {
 		{"resume", "resume paused torrents of a daemon", runResume},
 		{"remove", "remove torrents from a daemon", runRemove},
 		{"verify", "check a daemon's torrents' data again", runVerify},
-		{"tracker", "run an HTTP BitTorrent tracker", runTracker},
+		{"tracker", "run a BitTorrent tracker: HTTP, and UDP with --udp", runTracker},
 		{"lab", "measure a whole swarm on 127.0.0.1 against the theoretical bound", runLab},
 		{"demo", "watch a seed and leechers share a file on 127.0.0.1 (no set-up needed)", runDemo},
 	}

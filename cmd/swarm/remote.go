@@ -157,12 +157,20 @@ func idsCommand(ctx context.Context, e *env, args []string, name, method, summar
 	if extra != nil {
 		extra(nil, a)
 	}
-	if err := o.client().Act(ctx, method, ids, a); err != nil {
+	done, err := o.client().Act(ctx, method, ids, a)
+	if err != nil {
 		return err
 	}
 	if o.json {
 		return printJSON(e, map[string]string{"result": "success"})
 	}
-	fmt.Fprintf(e.stdout, "%s: done\n", name)
+	// verify only starts the check: say so rather than "verified".
+	did := map[string]string{"pause": "paused", "resume": "resumed", "verify": "verifying", "remove": "removed"}[name]
+	for _, t := range done {
+		fmt.Fprintf(e.stdout, "%s: id %d, %s\n", did, t.ID, t.Name)
+	}
+	if len(done) == 0 {
+		fmt.Fprintln(e.stdout, "the daemon has no torrents")
+	}
 	return nil
 }

@@ -36,7 +36,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	}
 	arg := fs.Arg(0)
 	var m *metainfo.MetaInfo
-	if strings.HasSuffix(arg, ".torrent") {
+	if strings.HasSuffix(arg, ".torrent") || isTorrentFile(arg) {
 		if m, err = metainfo.Load(arg); err != nil {
 			return err
 		}
@@ -136,4 +136,16 @@ func seedInterrupted(ctx context.Context, err error) error {
 		return nil
 	}
 	return err
+}
+
+// isTorrentFile says whether path is a .torrent by another name, as the
+// daemon's watch folder leaves one (x.torrent.added): it is seeded as a
+// torrent, not made into a torrent of its own.
+func isTorrentFile(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > metainfo.MaxTorrentSize {
+		return false
+	}
+	_, err = metainfo.Load(path)
+	return err == nil
 }

@@ -79,3 +79,26 @@ func TestSeedNeverWritesToItsDataFolder(t *testing.T) {
 		})
 	}
 }
+
+// TestSeedTakesATorrentByAnotherName: x.torrent.added (what the daemon's
+// watch folder leaves) is seeded as the torrent it is, with --data; it
+// used to be taken for content ("--data is for seeding a .torrent"), or,
+// without --data, made into a torrent of the .torrent file itself.
+func TestSeedTakesATorrentByAnotherName(t *testing.T) {
+	parent, torrent := makeContent(t, "album", map[string]int{"a.bin": 64 << 10})
+	raw, err := os.ReadFile(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := filepath.Join(t.TempDir(), "album.torrent.added")
+	if err := os.WriteFile(added, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	err = run(ctx, []string{"seed", added, "--data", parent, "--listen", "127.0.0.1:0", "--dht=false", "--log-level", "error"}, &out, &errOut)
+	if code := exitCode(err); code != 0 || !strings.Contains(out.String(), "seeding album (") {
+		t.Errorf("seed %s: exit %d (%v)\nstdout %q\nstderr %q", added, code, err, out.String(), errOut.String())
+	}
+}

@@ -29,6 +29,7 @@ type peerOptions struct {
 	json      bool
 	pex       bool
 	utp       bool
+	lpd       bool
 	encrypt   string
 	dht       dhtOptions
 	log       logOptions
@@ -47,6 +48,7 @@ func (o *peerOptions) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print progress as JSON events, one per line (started, progress, piece_failed, completed, stopped)")
 	fs.BoolVar(&o.pex, "pex", true, "exchange peer addresses with peers (BEP 11, ut_pex); never for private torrents")
 	fs.BoolVar(&o.utp, "utp", true, "accept uTP (BEP 29) on UDP at the --listen port, and dial it when TCP fails")
+	fs.BoolVar(&o.lpd, "lpd", true, "find peers on the LAN by multicast (BEP 14); never for private torrents, off when --listen is loopback")
 	fs.StringVar(&o.encrypt, "encryption", "prefer", "peer encryption (MSE/PE), `MODE`: prefer (accept both; dial plaintext, retry encrypted if the peer hangs up), require (RC4 only, both ways) or plaintext (never encrypt)")
 	o.dht.register(fs)
 	o.log.register(fs)
@@ -89,7 +91,7 @@ func (o *peerOptions) setup(fs *pflag.FlagSet, e *env) (*transfer, error) {
 
 // sessionConfig turns the flags into a session config.
 func (o *peerOptions) sessionConfig(log *zerolog.Logger) (session.Config, []netip.AddrPort, error) {
-	cfg := session.Config{ListenAddr: o.listen, Logger: log, MaxPeers: o.maxPeers, NoPex: !o.pex, NoUTP: !o.utp}
+	cfg := session.Config{ListenAddr: o.listen, Logger: log, MaxPeers: o.maxPeers, NoPex: !o.pex, NoUTP: !o.utp, LPD: o.lpd}
 	var err error
 	if cfg.Encryption, err = session.ParseEncryption(o.encrypt); err != nil {
 		return cfg, nil, usagef("--encryption: %v", err)

@@ -12,8 +12,10 @@ import (
 // Serve answers the RPC on ln at Path (and below it, where
 // transmission-remote asks) and page, behind the RPC's Host check and auth
 // (Guard), at every other path, until ctx is done or serving fails; then it
-// gives requests in flight 2 s to finish.
+// gives requests in flight 2 s to finish. At most DefaultMaxConns
+// connections are open at once (LimitListener).
 func (s *Server) Serve(ctx context.Context, ln net.Listener, page http.Handler) error {
+	ln = LimitListener(ln, DefaultMaxConns)
 	mux := http.NewServeMux()
 	mux.Handle(Path, s)
 	mux.Handle(Path+"/", s)

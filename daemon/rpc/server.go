@@ -8,12 +8,14 @@
 // X-Transmission-Session-Id handshake (a 409 carrying the id, against
 // cross-site requests), HTTP Basic auth when a password is set, and, with
 // no password, only Host headers naming an IP address or localhost (against
-// DNS rebinding). Request bodies are bounded. Handlers run on net/http's
+// DNS rebinding). Wrong passwords are limited per client address, open
+// connections by LimitListener, request bodies by MaxBody. Handlers run on net/http's
 // goroutines; Backend must be safe for concurrent use.
 package rpc
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -23,6 +25,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -61,6 +64,7 @@ type Server struct {
 	cfg       Config
 	log       zerolog.Logger
 	sessionID string
+	auth      authLimiter
 }
 
 // New makes a Server.
@@ -78,7 +82,8 @@ func New(cfg Config) (*Server, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: zerolog.Nop(), sessionID: base64.RawURLEncoding.EncodeToString(b[:])}
+	s := &Server{cfg: cfg, log: zerolog.Nop(), sessionID: base64.RawURLEncoding.EncodeToString(b[:]),
+		auth: authLimiter{now: time.Now, by: map[netip.Prefix]*failWindow{}}}
 	if cfg.Logger != nil {
 		s.log = *cfg.Logger
 	}
@@ -164,16 +169,34 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	if s.cfg.Password != "" {
+		if no, wait := s.auth.blocked(r.RemoteAddr); no {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			http.Error(w, "429: Too Many Requests: too many wrong passwords from your address; try again later", http.StatusTooManyRequests)
+			return false
+		}
 		user, pass, ok := r.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.User)) != 1 ||
-			subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.Password)) != 1 {
+		// Both compared, always, and as hashes: ConstantTimeCompare
+		// returns at once on a length mismatch, and || would skip the
+		// password when the user is wrong; either would tell a guesser
+		// something by the time taken.
+		userOK, passOK := sameSecret(user, s.cfg.User), sameSecret(pass, s.cfg.Password)
+		if !ok || !userOK || !passOK {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Transmission"`)
 			http.Error(w, "401: Unauthorized", http.StatusUnauthorized)
-			s.log.Warn().Str("remote", r.RemoteAddr).Msg("rpc: bad or missing credentials")
+			// A request without credentials is how a browser or curl
+			// asks which scheme to use: not a guess.
+			if ok && s.auth.fail(r.RemoteAddr) {
+				s.log.Warn().Str("remote", r.RemoteAddr).Msg("rpc: wrong credentials (further ones from this address within a minute are not logged)")
+			}
 			return false
 		}
 	}
 	return true
+}
+
+func sameSecret(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }
 
 // Guard serves h behind the RPC's Host check and auth: for the web page,

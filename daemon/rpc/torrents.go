@@ -146,8 +146,11 @@ func ParseIDs(args []string) ([]any, error) {
 
 // Act runs method (torrent-start, torrent-stop, torrent-verify,
 // torrent-remove, ...) on ids (nil: every torrent), with more arguments
-// (nil for none).
-func (c *Client) Act(ctx context.Context, method string, ids []any, more map[string]any) error {
+// (nil for none), and returns the torrents it acted on (ID, Name and Hash
+// set). The RPC answers "success" for ids it does not have, as
+// Transmission does, so Act asks first: an id the daemon does not have is
+// an error naming it, and nothing is done.
+func (c *Client) Act(ctx context.Context, method string, ids []any, more map[string]any) ([]Listed, error) {
 	a := map[string]any{}
 	for k, v := range more {
 		a[k] = v
@@ -155,5 +158,33 @@ func (c *Client) Act(ctx context.Context, method string, ids []any, more map[str
 	if ids != nil {
 		a["ids"] = ids
 	}
-	return c.Call(ctx, method, a, nil)
+	var got struct {
+		Torrents []Listed `json:"torrents"`
+	}
+	if err := c.Call(ctx, "torrent-get", map[string]any{"ids": a["ids"], "fields": []string{"id", "name", "hashString"}}, &got); err != nil {
+		return nil, err
+	}
+	if missing := missingIDs(ids, got.Torrents); len(missing) > 0 {
+		return nil, fmt.Errorf("no torrent %s in the daemon ('swarm list' shows the ids); nothing done", strings.Join(missing, ", "))
+	}
+	if err := c.Call(ctx, method, a, nil); err != nil {
+		return nil, err
+	}
+	return got.Torrents, nil
+}
+
+// missingIDs are the ids (numbers or info hashes) that no torrent in have
+// answers to.
+func missingIDs(ids []any, have []Listed) []string {
+	var missing []string
+	for _, id := range ids {
+		found := false
+		for _, t := range have {
+			found = found || id == any(t.ID) || id == any(t.Hash)
+		}
+		if !found {
+			missing = append(missing, fmt.Sprint(id))
+		}
+	}
+	return missing
 }

@@ -47,7 +47,8 @@ func TestListTableFitsEightyColumns(t *testing.T) {
 
 // TestClientAddListAct: Add sends a magnet link for the daemon to fetch and
 // a .torrent file inline (refusing one that does not parse before any
-// call), List reads every torrent, ParseIDs and Act reach the backend.
+// call), List reads every torrent, ParseIDs and Act reach the backend; Act
+// on an id the daemon lacks does nothing.
 func TestClientAddListAct(t *testing.T) {
 	ts, fb := newServer(t, rpc.Config{})
 	c := &rpc.Client{Addr: strings.TrimPrefix(ts.URL, "http://")}
@@ -86,17 +87,21 @@ func TestClientAddListAct(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Act(ctx, "torrent-remove", ids, map[string]any{"delete-local-data": true}); err != nil {
-		t.Fatal(err)
+	if _, err := c.Act(ctx, "torrent-remove", []any{1, 7}, nil); err == nil || !strings.Contains(err.Error(), "no torrent 7") {
+		t.Errorf("Act on an id the daemon lacks = %v, want an error naming 7", err)
+	}
+	done, err := c.Act(ctx, "torrent-remove", ids, map[string]any{"delete-local-data": true})
+	if err != nil || len(done) != 2 || done[0].Name != "one" || done[1].Hash != strings.Repeat("2", 40) {
+		t.Fatalf("Act = %+v, %v; want torrents one and two", done, err)
 	}
 	if all, err := rpc.ParseIDs([]string{"1", "all"}); err != nil || all != nil {
 		t.Errorf("ParseIDs(1 all) = %v, %v; want nil (every torrent)", all, err)
 	}
-	if err := c.Act(ctx, "torrent-stop", nil, nil); err != nil {
-		t.Fatal(err)
+	if done, err := c.Act(ctx, "torrent-stop", nil, nil); err != nil || len(done) != 2 {
+		t.Fatalf("Act on every torrent = %+v, %v", done, err)
 	}
 	if want := []string{"remove [1,2] true", "pause null"}; j(fb.calls) != j(want) {
-		t.Errorf("backend calls %v, want %v (null: every torrent)", fb.calls, want)
+		t.Errorf("backend calls %v, want %v (null: every torrent; nothing for the unknown id)", fb.calls, want)
 	}
 	for _, bad := range []string{"0", "x1", strings.Repeat("2", 39)} {
 		if _, err := rpc.ParseIDs([]string{bad}); err == nil {

@@ -24,6 +24,13 @@ utp = "--utp" in sys.argv
 notcp = "--no-tcp" in sys.argv
 encrypt = "--encrypt" in sys.argv
 sys.argv = [a for a in sys.argv if a not in ("--ssrf-mitigation", "--utp", "--no-tcp", "--encrypt")]
+# --max-queue N: libtorrent's max_allowed_in_request_queue, which it also
+# advertises as reqq; requests past it are rejected (BEP 6).
+max_queue = None
+if "--max-queue" in sys.argv:
+    i = sys.argv.index("--max-queue")
+    max_queue = int(sys.argv[i + 1])
+    del sys.argv[i:i + 2]
 
 mode, torrent, save, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 peer = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] != "-" else None
@@ -45,6 +52,8 @@ settings.update({
     "min_announce_interval": 1,
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
 })
+if max_queue is not None:
+    settings["max_allowed_in_request_queue"] = max_queue
 if encrypt:
     settings.update({
         "out_enc_policy": int(lt.enc_policy.forced), "in_enc_policy": int(lt.enc_policy.forced),

@@ -751,7 +751,7 @@ function showTrackers(t) {
   for (const k of trackers) {
     const tr = el('tr');
     let last = 'not yet';
-    if (k.hasAnnounced) last = `${fmtAgo(k.lastAnnounceTime)}: ${k.lastAnnounceSucceeded ? `ok, ${k.lastAnnouncePeerCount} peers` : k.lastAnnounceResult}`;
+    if (k.hasAnnounced) last = `${fmtAgo(k.lastAnnounceTime)}: ${k.lastAnnounceSucceeded ? `ok, ${k.lastAnnouncePeerCount} peer${k.lastAnnouncePeerCount === 1 ? '' : 's'}` : k.lastAnnounceResult}`;
     const next = k.nextAnnounceTime > 0 ? fmtAgo(k.nextAnnounceTime) : '–';
     const count = (n) => (n >= 0 ? String(n) : '–');
     tr.append(el('td', 'path', k.announce), el('td', k.hasAnnounced && !k.lastAnnounceSucceeded ? 'bad' : '', last),
