@@ -26,6 +26,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -47,10 +48,14 @@ import (
 
 	"github.com/anacrolix/torrent/bencode"
 
+	"swarm/bench/internal/ltpy"
 	"swarm/bench/internal/proc"
 	"swarm/metainfo"
 	"swarm/tracker"
 )
+
+//go:embed lt_seeds.py
+var ltSeeds []byte
 
 func main() {
 	n := flag.Int("torrents", 1000, "torrents added to each daemon")
@@ -62,6 +67,9 @@ func main() {
 	timeout := flag.Duration("timeout", 5*time.Minute, "bound on every wait")
 	swarmBin := flag.String("swarm", "", "swarm binary to measure (default: build swarm/cmd/swarm from this module)")
 	only := flag.String("only", "", `measure one daemon only: "swarm" or "transmission" (no summary line)`)
+	tpFiles := flag.Int("tp-torrents", 20, "throughput: torrents the daemon downloads at once (0 skips the throughput runs)")
+	tpSize := flag.Int64("tp-size", 16<<20, "throughput: bytes of each torrent's file")
+	tpOnly := flag.Bool("tp-only", false, "run the throughput runs only")
 	flag.Parse()
 	if *n < 1 || *runs < 1 || *calls < 1 || *fileSize < 1 || (*only != "" && *only != "swarm" && *only != "transmission") {
 		fmt.Fprintln(os.Stderr, `bench/daemon: want --torrents, --runs, --calls, --file-size >= 1 and --only "", "swarm" or "transmission"`)
@@ -75,7 +83,7 @@ func main() {
 		b.procs.KillAll()
 		os.Exit(130)
 	}()
-	err := b.run(*dir, *runs, *only)
+	err := b.run(*dir, *runs, *only, *tpFiles, *tpSize, *tpOnly)
 	b.procs.KillAll()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/daemon:", err)
@@ -132,7 +140,7 @@ type result struct {
 	Load string `json:"loadavg"`
 }
 
-func (b *bench) run(dir string, runs int, only string) error {
+func (b *bench) run(dir string, runs int, only string, tpFiles int, tpSize int64, tpOnly bool) error {
 	var err error
 	if dir == "" {
 		if b.work, err = os.MkdirTemp("", "bench-daemon-"); err != nil {
@@ -153,6 +161,9 @@ func (b *bench) run(dir string, runs int, only string) error {
 		return err
 	}
 	b.tracker = addr
+	if tpOnly {
+		return b.throughputRuns(tpFiles, tpSize, runs)
+	}
 	if err := b.makeTorrents(); err != nil {
 		return err
 	}
@@ -178,6 +189,9 @@ func (b *bench) run(dir string, runs int, only string) error {
 	if only == "" {
 		line, _ := json.Marshal(summarize(all))
 		fmt.Println(string(line))
+	}
+	if tpFiles > 0 {
+		return b.throughputRuns(tpFiles, tpSize, runs)
 	}
 	return nil
 }
@@ -220,7 +234,7 @@ type daemonProc struct {
 }
 
 // start starts daemon kind with its state in state, peers on peer.
-func (b *bench) start(kind, state, peer string) (*daemonProc, error) {
+func (b *bench) start(kind, state, peer string, extra ...string) (*daemonProc, error) {
 	rpcAddr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
@@ -228,8 +242,9 @@ func (b *bench) start(kind, state, peer string) (*daemonProc, error) {
 	var p *proc.Proc
 	switch kind {
 	case "swarm":
-		p = b.procs.Command(b.swarm, "daemon", "--state", state, "--download-dir", b.content,
-			"--listen", peer, "--rpc", rpcAddr, "--dht=false", "--pex=false", "--log-level", "info", "--log-format", "json")
+		args := []string{"daemon", "--state", state, "--download-dir", b.content,
+			"--listen", peer, "--rpc", rpcAddr, "--dht=false", "--pex=false", "--log-level", "info", "--log-format", "json"}
+		p = b.procs.Command(b.swarm, append(args, extra...)...)
 	case "transmission":
 		_, port, _ := net.SplitHostPort(peer)
 		_, rport, _ := net.SplitHostPort(rpcAddr)
@@ -360,9 +375,7 @@ func (b *bench) measure(kind string, run int) (result, error) {
 	r.RestartRSSKiB, _ = proc.StatusKiB(d.p.PID(), "VmRSS")
 	d.p.Cmd.Process.Signal(syscall.SIGTERM)
 	d.p.Wait(b.timeout)
-	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
-		r.Load = strings.Join(strings.Fields(string(la))[:3], " ")
-	}
+	r.Load = loadavg()
 	return r, nil
 }
 
@@ -619,4 +632,206 @@ func quantile(v []float64, q float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	return s[min(len(s)-1, max(0, int(math.Ceil(q*float64(len(s))))-1))]
+}
+
+// throughput is one download of the --tp-torrents files from the libtorrent
+// seeder: by the daemon as that many torrents at once, or by `swarm get`
+// as one torrent of a folder holding the same files.
+type throughput struct {
+	Mode   string  `json:"throughput"` // "daemon" or "get"
+	Run    int     `json:"run"`
+	Files  int     `json:"files"`
+	Bytes  int64   `json:"bytes"`
+	WallS  float64 `json:"wall_s"` // daemon: first torrent-add to all percentDone 1; get: process start to exit 0
+	MBPerS float64 `json:"mb_per_s"`
+	CPUS   float64 `json:"cpu_s"`
+	Load   string  `json:"loadavg"`
+}
+
+// throughputRuns prepares the files, their torrents and the seeder, then
+// alternates daemon and get downloads.
+func (b *bench) throughputRuns(files int, size int64, runs int) error {
+	dir := filepath.Join(b.work, "tp")
+	data, folder := filepath.Join(dir, "data"), filepath.Join(dir, "data", "tp-folder")
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		return err
+	}
+	announce := [][]string{{"http://" + b.tracker + "/announce"}}
+	build := func(path string) (string, error) {
+		m, err := metainfo.Build(context.Background(), metainfo.BuildConfig{Path: path, Tiers: announce})
+		if err != nil {
+			return "", fmt.Errorf("torrent of %s: %w", path, err)
+		}
+		enc, err := m.Encode()
+		if err != nil {
+			return "", err
+		}
+		t := filepath.Join(dir, filepath.Base(path)+".torrent")
+		return t, os.WriteFile(t, enc, 0o644)
+	}
+	var singles []string
+	buf := make([]byte, 1<<20)
+	for i := range files {
+		name := fmt.Sprintf("f%02d.bin", i)
+		f, err := os.Create(filepath.Join(folder, name))
+		if err != nil {
+			return err
+		}
+		for n := int64(0); n < size; n += int64(len(buf)) {
+			rand.Read(buf)
+			if _, err := f.Write(buf[:min(int64(len(buf)), size-n)]); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		// The single-file torrents find their file in data/ too.
+		if err := os.Link(filepath.Join(folder, name), filepath.Join(data, name)); err != nil {
+			return err
+		}
+		t, err := build(filepath.Join(data, name))
+		if err != nil {
+			return err
+		}
+		singles = append(singles, t)
+	}
+	whole, err := build(folder)
+	if err != nil {
+		return err
+	}
+	tr, err := b.startTracker()
+	if err != nil {
+		return err
+	}
+	defer tr.Kill()
+	script, err := ltpy.WriteScript(dir, "lt_seeds.py", ltSeeds)
+	if err != nil {
+		return err
+	}
+	seedAddr, err := proc.FreeAddr()
+	if err != nil {
+		return err
+	}
+	_, port, _ := net.SplitHostPort(seedAddr)
+	seed := b.procs.Command("/usr/bin/python3", append([]string{script, "--data", data, "--port", port, whole}, singles...)...)
+	stdin, err := seed.Cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	lines, err := seed.StdoutLines()
+	if err != nil {
+		return err
+	}
+	if err := seed.Start(); err != nil {
+		return err
+	}
+	defer func() { stdin.Close(); seed.Stop(10 * time.Second) }()
+	if err := ltpy.WaitReady(seed, lines, b.timeout); err != nil {
+		return fmt.Errorf("libtorrent seeder: %w", err)
+	}
+	for run := range runs {
+		for i := range 2 {
+			var r throughput
+			var err error
+			if (i+run)%2 == 0 {
+				r, err = b.daemonDownload(singles, run)
+			} else {
+				r, err = b.getDownload(whole, run)
+			}
+			if err != nil {
+				return err
+			}
+			r.Files, r.Bytes = files, int64(files)*size
+			r.MBPerS = round(float64(r.Bytes) / r.WallS / 1e6)
+			r.Load = loadavg()
+			line, _ := json.Marshal(r)
+			fmt.Println(string(line))
+		}
+	}
+	return nil
+}
+
+// daemonDownload adds every torrent to a fresh swarm daemon at once and
+// times until all are complete.
+func (b *bench) daemonDownload(torrents []string, run int) (throughput, error) {
+	r := throughput{Mode: "daemon", Run: run}
+	state := filepath.Join(b.work, "tp", fmt.Sprintf("daemon-%d", run))
+	out := state + "-out"
+	defer os.RemoveAll(out)
+	peer, err := proc.FreeAddr()
+	if err != nil {
+		return r, err
+	}
+	d, err := b.start("swarm", state, peer, "--download-dir", out, "--max-active-downloads", "0")
+	if err != nil {
+		return r, err
+	}
+	defer d.p.Kill()
+	t := time.Now()
+	for _, p := range torrents {
+		if _, err := d.rpc.call("torrent-add", map[string]any{"filename": p}); err != nil {
+			return r, fmt.Errorf("torrent-add %s: %w", p, err)
+		}
+	}
+	deadline := t.Add(b.timeout)
+	for {
+		got, err := d.rpc.call("torrent-get", map[string]any{"fields": []string{"percentDone"}})
+		if err != nil {
+			return r, err
+		}
+		var a struct {
+			Torrents []struct{ PercentDone float64 }
+		}
+		json.Unmarshal(got, &a)
+		done := 0
+		for _, x := range a.Torrents {
+			if x.PercentDone == 1 {
+				done++
+			}
+		}
+		if done == len(torrents) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return r, fmt.Errorf("daemon: %d of %d complete after %v", done, len(torrents), b.timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r.WallS = secs(time.Since(t))
+	r.CPUS, _ = proc.CPUSeconds(d.p.PID())
+	r.CPUS = round(r.CPUS)
+	d.p.Cmd.Process.Signal(syscall.SIGTERM)
+	d.p.Wait(b.timeout)
+	return r, nil
+}
+
+// getDownload times `swarm get` of the folder torrent from start to exit.
+func (b *bench) getDownload(torrent string, run int) (throughput, error) {
+	r := throughput{Mode: "get", Run: run}
+	out := filepath.Join(b.work, "tp", fmt.Sprintf("get-%d-out", run))
+	defer os.RemoveAll(out)
+	g := b.procs.Command(b.swarm, "get", torrent, "-o", out, "--listen", "127.0.0.1:0", "--dht=false", "-q")
+	t := time.Now()
+	if err := g.Start(); err != nil {
+		return r, err
+	}
+	if err := g.Wait(b.timeout); err != nil {
+		g.Kill()
+		return r, fmt.Errorf("swarm get: %v\n%s", err, g.Stderr())
+	}
+	r.WallS = secs(time.Since(t))
+	if ru, ok := g.Cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.CPUS = round(time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds())
+	}
+	return r, nil
+}
+
+func loadavg() string {
+	la, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.Join(strings.Fields(string(la))[:3], " ")
 }
