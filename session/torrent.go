@@ -403,7 +403,11 @@ func (t *Torrent) shutdown() {
 		t.drop(<-t.events)
 	}
 	if t.picker != nil {
-		t.saveResume(true)
+		// A seed whose record already holds every piece wrote nothing
+		// since: no record to write (1,000 of them cost a daemon's stop
+		// 1,000 fsyncs). Anything else saves, so that the record's file
+		// stamps match what was written.
+		t.saveResume(!t.complete || !t.cfg.HaveSaved)
 	}
 	if t.cfg.Store != nil {
 		if err := t.cfg.Store.Close(); err != nil {
@@ -524,4 +528,5 @@ func (t *Torrent) saveResume(force bool) {
 		return
 	}
 	t.resumeDirty = false
+	t.cfg.HaveSaved = true
 }
