@@ -636,13 +636,17 @@ func round(v float64) float64 {
 	return math.Round(v*1000) / 1000
 }
 
-// quantile returns the q-quantile of v (nearest rank), NaN if v is empty.
+// quantile returns the q-quantile of v (nearest rank; the median of an
+// even count is the mean of the middle two), NaN if v is empty.
 func quantile(v []float64, q float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
 	}
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
+	if q == 0.5 && len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
 	return s[min(len(s)-1, max(0, int(math.Ceil(q*float64(len(s))))-1))]
 }
 
