@@ -420,8 +420,10 @@ type Settings struct {
 	IdleSeedingLimit        int     `json:"idle_seeding_limit"` // minutes
 	IdleSeedingLimitEnabled bool    `json:"idle_seeding_limit_enabled"`
 	StartAddedTorrents      bool    `json:"start_added_torrents"`
-	// DHT says whether the DHT runs (set by Settings; not a setting).
-	DHT bool `json:"-"`
+	// DHT says whether the DHT runs, DHTNodes how many nodes its routing
+	// table holds (set by Settings; not settings).
+	DHT      bool `json:"-"`
+	DHTNodes int  `json:"-"`
 }
 
 func defaultSettings(cfg Config) Settings {
@@ -486,6 +488,9 @@ func (d *Daemon) Settings() Settings {
 	defer d.mu.Unlock()
 	s := d.settings
 	s.DHT = d.node != nil && d.node.DHT != nil
+	if s.DHT {
+		s.DHTNodes = d.node.DHT.Stats().Nodes
+	}
 	return s
 }
 

@@ -62,6 +62,11 @@ type TorrentConfig struct {
 	// SaveResume, if set, is called (from the loop, after Store.Flush) with
 	// the verified pieces every few seconds while they change, and at stop.
 	SaveResume func(have *piece.Bitfield) error
+	// HaveSaved says Have is what the resume record already holds (read
+	// from it, not checked): a torrent complete from the start then writes
+	// no record until a piece changes. A daemon restarting 1,000 seeds
+	// would otherwise write and fsync 1,000 identical records.
+	HaveSaved bool
 	// Seed keeps the torrent running after it completes; otherwise it stops
 	// trading once Done is closed (the caller ends the session).
 	Seed bool
@@ -250,7 +255,7 @@ func (t *Torrent) setContent(cfg TorrentConfig) error {
 			}
 		}
 	}
-	t.cfg.Store, t.cfg.Have, t.cfg.SaveResume, t.cfg.Wanted = cfg.Store, cfg.Have, cfg.SaveResume, cfg.Wanted
+	t.cfg.Store, t.cfg.Have, t.cfg.SaveResume, t.cfg.Wanted, t.cfg.HaveSaved = cfg.Store, cfg.Have, cfg.SaveResume, cfg.Wanted, cfg.HaveSaved
 	t.picker = pk
 	return nil
 }
@@ -409,7 +414,11 @@ func (t *Torrent) shutdown() {
 		t.drop(<-t.events)
 	}
 	if t.picker != nil {
-		t.saveResume(true)
+		// A seed whose record already holds every piece wrote nothing
+		// since: no record to write (1,000 of them cost a daemon's stop
+		// 1,000 fsyncs). Anything else saves, so that the record's file
+		// stamps match what was written.
+		t.saveResume(!t.complete || !t.cfg.HaveSaved)
 	}
 	if t.cfg.Store != nil {
 		if err := t.cfg.Store.Close(); err != nil {
@@ -499,7 +508,7 @@ func (t *Torrent) markComplete(announce bool) {
 	}
 	t.complete = true
 	t.log.Info().Msg("all wanted pieces verified")
-	t.saveResume(true)
+	t.saveResume(announce || !t.cfg.HaveSaved)
 	// The announcer reads left from the published stats: publish first,
 	// or "completed" goes out with the old left and the tracker keeps
 	// counting us as a leecher until the next announce.
@@ -534,4 +543,5 @@ func (t *Torrent) saveResume(force bool) {
 		return
 	}
 	t.resumeDirty = false
+	t.cfg.HaveSaved = true
 }

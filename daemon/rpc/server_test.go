@@ -104,7 +104,7 @@ func newServer(t *testing.T, cfg rpc.Config) (*httptest.Server, *fakeBackend) {
 			{ID: 1, Name: "one", Hash: strings.Repeat("1", 40), Status: daemon.StatusSeed, SizeWhenDone: 100, TotalSize: 100, MetadataDone: true, Uploaded: 50},
 			{ID: 2, Name: "two", Hash: strings.Repeat("2", 40), Status: daemon.StatusDownload, SizeWhenDone: 200, Left: 150, TotalSize: 200, MetadataDone: true, DownRate: 10, Error: "disk on fire"},
 		},
-		settings: daemon.Settings{DownloadDir: "/dl"},
+		settings: daemon.Settings{DownloadDir: "/dl", DHT: true, DHTNodes: 42},
 	}
 	cfg.Backend = fb
 	s, err := rpc.New(cfg)
@@ -161,6 +161,9 @@ func TestRequestWithoutSessionIDGets409ThenSucceeds(t *testing.T) {
 	args := out["arguments"].(map[string]any)
 	if args["rpc-version"] != 17.0 || args["download-dir"] != "/dl" || args["peer-port"] != 6881.0 {
 		t.Errorf("session-get arguments: %v", args)
+	}
+	if args["dht-enabled"] != true || args["dht-nodes"] != 42.0 {
+		t.Errorf("session-get DHT: enabled %v, nodes %v; want true and the backend's 42", args["dht-enabled"], args["dht-nodes"])
 	}
 }
 
