@@ -317,9 +317,17 @@ func TestDaemonFailingTorrentShowsErrorWhileAnotherCompletes(t *testing.T) {
 	t.Logf("error shown: %s", failed.ErrorString)
 	d.waitTorrent(t, 2, "complete", 60*time.Second, complete)
 	sameBytes(t, filepath.Join(dir, "src-good.bin", "good.bin"), filepath.Join(dl, "good.bin"))
+	// A file that does not parse is marked only once it has been left
+	// alone for a few scans (it may be a copy in progress): wait for it.
 	for _, name := range []string{"good.torrent.added", "junk.torrent.invalid"} {
-		if _, err := os.Stat(filepath.Join(watch, name)); err != nil {
-			t.Errorf("watch folder: %v", err)
+		var err error
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if _, err = os.Stat(filepath.Join(watch, name)); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Errorf("watch folder after 30 s: %v", err)
 		}
 	}
 	if l := run(t, swarmBin, "list", "--rpc", d.rpc); !strings.Contains(l, "Error") {
