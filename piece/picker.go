@@ -95,7 +95,24 @@ type Picker[K comparable] struct {
 	pending   int              // blocks of started pieces neither requested nor received
 
 	peers map[K]*peerState
+
+	// prio is each piece's Priority, nil while all are normal; mixed
+	// counts the pieces that are not normal, so that Pick scans by tier
+	// only when some are.
+	prio  []Priority
+	mixed int
 }
+
+// Priority ranks pieces: Pick starts no piece while a piece of a higher
+// priority that the peer has is not started. The values are Transmission's
+// file priorities.
+type Priority int8
+
+const (
+	PriorityLow    Priority = -1
+	PriorityNormal Priority = 0
+	PriorityHigh   Priority = 1
+)
 
 type pieceState[K comparable] struct {
 	blocks    []blockState[K]
@@ -245,6 +262,41 @@ func (pk *Picker[K]) SetWanted(p int, want bool) ([]Request[K], error) {
 	return pk.removeCandidate(p), nil
 }
 
+// SetPriority sets the priority of piece p: new pieces are started from
+// the highest priority the peer has, rarest first within it. Pieces
+// already started keep their place (they are finished first).
+func (pk *Picker[K]) SetPriority(p int, pr Priority) error {
+	if err := pk.checkPiece(p); err != nil {
+		return err
+	}
+	if pr < PriorityLow || pr > PriorityHigh {
+		return fmt.Errorf("picker: priority %d of piece %d is not -1, 0 or 1", pr, p)
+	}
+	if pk.prio == nil {
+		if pr == PriorityNormal {
+			return nil
+		}
+		pk.prio = make([]Priority, pk.n)
+	}
+	if (pk.prio[p] == PriorityNormal) != (pr == PriorityNormal) {
+		if pr == PriorityNormal {
+			pk.mixed--
+		} else {
+			pk.mixed++
+		}
+	}
+	pk.prio[p] = pr
+	return nil
+}
+
+// Priority returns the priority of piece p.
+func (pk *Picker[K]) Priority(p int) Priority {
+	if pk.prio == nil || uint(p) >= uint(pk.n) {
+		return PriorityNormal
+	}
+	return pk.prio[p]
+}
+
 // Wanted reports whether piece p is to be downloaded.
 func (pk *Picker[K]) Wanted(p int) bool { return pk.wanted.Has(p) }
 
@@ -365,7 +417,8 @@ func (pk *Picker[K]) Pick(k K, n int) []Block {
 			}
 		}
 	}
-	// 2. Start new pieces: random ones until we have a few, then the rarest.
+	// 2. Start new pieces: random ones until we have a few, then the rarest;
+	// when priorities differ, one pass per priority, highest first.
 	if pk.unstarted > 0 {
 		m := pk.numCandidates()
 		lo := int(pk.start[0])
@@ -376,22 +429,29 @@ func (pk *Picker[K]) Pick(k K, n int) []Block {
 		if pk.have.Count() < pk.randomFirst && m > lo {
 			first = lo + pk.rand.IntN(m-lo)
 		}
-		for i := range m - lo {
-			j := first + i
-			if j >= m {
-				j -= m - lo
-			}
-			p := int(pk.order[j])
-			if pk.pieces[p] != nil || !ps.has.Has(p) {
-				continue
-			}
-			st := pk.startPiece(p)
-			if ps.parole {
-				st.owned, st.owner = true, k
-			}
-			out = pk.take(k, ps, p, st, out, n)
-			if len(out) == n || pk.unstarted == 0 {
-				break
+		top, bottom := PriorityNormal, PriorityNormal
+		if pk.mixed > 0 {
+			top, bottom = PriorityHigh, PriorityLow
+		}
+	tiers:
+		for tier := top; tier >= bottom; tier-- {
+			for i := range m - lo {
+				j := first + i
+				if j >= m {
+					j -= m - lo
+				}
+				p := int(pk.order[j])
+				if pk.pieces[p] != nil || !ps.has.Has(p) || (pk.mixed > 0 && pk.prio[p] != tier) {
+					continue
+				}
+				st := pk.startPiece(p)
+				if ps.parole {
+					st.owned, st.owner = true, k
+				}
+				out = pk.take(k, ps, p, st, out, n)
+				if len(out) == n || pk.unstarted == 0 {
+					break tiers
+				}
 			}
 		}
 	}
