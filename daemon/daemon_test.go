@@ -460,3 +460,61 @@ func same(t testing.TB, want, got string) {
 		t.Errorf("%s differs from %s", got, want)
 	}
 }
+
+// TestFilePrioritiesOrderTheDownload: file 1 high and file 0 low, under a
+// download cap: no byte of file 0 is verified before file 1 is complete
+// (the only seed sends blocks in the order asked). Set either before the
+// torrent starts (stored, applied at start) or while it runs, before the
+// seed is up (applied to the running torrent).
+func TestFilePrioritiesOrderTheDownload(t *testing.T) {
+	for _, running := range []bool{false, true} {
+		t.Run(map[bool]string{false: "set while paused", true: "set while running"}[running], func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(dir, "src", "two")
+			for i, name := range []string{"a.bin", "b.bin"} {
+				content(t, src, name, 320<<10+i, "")
+			}
+			m, err := metainfo.Build(context.Background(), metainfo.BuildConfig{Path: src, PieceLength: 64 << 10, Tiers: [][]string{{startTracker(t)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := m.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !running {
+				seed(t, m, filepath.Dir(src))
+			}
+			d := newDaemon(t, filepath.Join(dir, "state"), filepath.Join(dir, "dl"), nil)
+			run(t, d)
+			added, err := d.Add(context.Background(), daemon.AddRequest{Torrent: raw, Paused: !running, Start: running})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := added.ID
+			if running {
+				waitFor(t, d, id, "downloading", 10*time.Second, func(v daemon.View) bool { return v.Status == daemon.StatusDownload })
+			}
+			if err := d.Set([]int{id}, daemon.Change{PriorityHigh: []int{1}, PriorityLow: []int{0},
+				DownLimit: ptr(int64(256 << 10)), DownLimited: ptr(true)}); err != nil {
+				t.Fatal(err)
+			}
+			v := view(t, d, id)
+			if fs := v.Files(); fs[0].Priority != -1 || fs[1].Priority != 1 {
+				t.Fatalf("priorities after Set: %+v", fs)
+			}
+			if running {
+				seed(t, m, filepath.Dir(src))
+			} else if err := d.Resume([]int{id}, false); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, d, id, "complete", 30*time.Second, func(v daemon.View) bool {
+				fs := v.Files()
+				if fs[0].Completed > 0 && fs[1].Completed < fs[1].Length {
+					t.Fatalf("file 0 (low) has %d bytes verified while file 1 (high) has %d of %d", fs[0].Completed, fs[1].Completed, fs[1].Length)
+				}
+				return seeding(v)
+			})
+		})
+	}
+}

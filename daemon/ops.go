@@ -567,6 +567,11 @@ func (d *Daemon) Set(ids []int, c Change) error {
 		return err
 	}
 	var restart []*entry
+	type prioChange struct {
+		t     *session.Torrent
+		prios []int
+	}
+	var reprio []prioChange
 	for _, e := range es {
 		n := -1
 		if e.meta != nil {
@@ -622,9 +627,18 @@ func (d *Daemon) Set(ids []int, c Change) error {
 				r.Priorities[i] = prio
 			}
 		}
+		if len(c.PriorityHigh)+len(c.PriorityLow)+len(c.PriorityNormal) > 0 && e.t != nil && !slices.Contains(restart, e) {
+			reprio = append(reprio, prioChange{e.t, r.filePriorities()})
+		}
 		d.saveLocked(e)
 	}
 	d.mu.Unlock()
+	// Outside the lock: the torrent's loop takes the change in its turn.
+	for _, pc := range reprio {
+		if err := pc.t.SetFilePriorities(pc.prios); err != nil {
+			return err
+		}
+	}
 	if len(restart) > 0 {
 		return d.restart(restart, nil)
 	}
