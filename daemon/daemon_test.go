@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -516,5 +519,68 @@ func TestFilePrioritiesOrderTheDownload(t *testing.T) {
 				return seeding(v)
 			})
 		})
+	}
+}
+
+// TestReannounceAndClose: Reannounce makes a seeding torrent announce
+// again at once (its tracker's interval is 30 min), an unknown id is
+// refused, and Close stops the daemon as SIGTERM does: Done closes, the
+// tracker hears "stopped", Wait returns.
+func TestReannounceAndClose(t *testing.T) {
+	var mu sync.Mutex
+	var events []string
+	heard := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(events) }
+	tr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		events = append(events, r.URL.Query().Get("event"))
+		mu.Unlock()
+		w.Write([]byte("d8:intervali1800e5:peers0:e"))
+	}))
+	t.Cleanup(tr.Close)
+	dir := t.TempDir()
+	dl := filepath.Join(dir, "dl")
+	raw, _ := content(t, dl, "a.bin", 100_000, tr.URL+"/announce")
+	d := newDaemon(t, filepath.Join(dir, "state"), dl, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	added, err := d.Add(context.Background(), daemon.AddRequest{Torrent: raw, Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, d, added.ID, "seeding", 10*time.Second, seeding)
+	waitHeard := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); len(heard()) < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the tracker heard %q, want %d announces within 10 s", heard(), n)
+			}
+		}
+	}
+	waitHeard(1)
+	if err := d.Reannounce([]int{added.ID + 1}); !errors.Is(err, daemon.ErrNotFound) {
+		t.Errorf("Reannounce of an unknown id = %v, want ErrNotFound", err)
+	}
+	if err := d.Reannounce([]int{added.ID}); err != nil {
+		t.Fatal(err)
+	}
+	waitHeard(2)
+	d.Close()
+	select {
+	case <-d.Done():
+	case <-time.After(time.Second):
+		t.Fatal("Done not closed after Close")
+	}
+	stopped := make(chan struct{})
+	go func() { d.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return within 10 s of Close")
+	}
+	if got := heard(); !slices.Equal(got, []string{"started", "", "stopped"}) {
+		t.Errorf("the tracker heard %q, want started, a regular announce, stopped", got)
 	}
 }

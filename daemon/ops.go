@@ -208,6 +208,24 @@ func (d *Daemon) Pause(ids []int) error {
 	return nil
 }
 
+// Reannounce asks the trackers of the running torrents of ids for peers
+// now (RPC torrent-reannounce); within a tracker's min interval the
+// request is ignored, as Transmission does. Stopped torrents are left.
+func (d *Daemon) Reannounce(ids []int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	es, err := d.entriesLocked(ids)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if e.t != nil {
+			e.t.Reannounce()
+		}
+	}
+	return nil
+}
+
 // restart stops each of es, runs between on it (d.mu not held), and
 // queues it again if it was to run; between's error leaves it stopped
 // with that error.

@@ -146,6 +146,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	var serveErr error
 	select {
 	case <-ctx.Done():
+	case <-d.Done(): // session-close
 	case serveErr = <-served:
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
