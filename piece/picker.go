@@ -101,6 +101,9 @@ type Picker[K comparable] struct {
 	// only when some are.
 	prio  []Priority
 	mixed int
+	// tierUnstarted counts the unstarted candidates of each priority,
+	// low first, so that Pick skips a tier with none.
+	tierUnstarted [3]int
 }
 
 // Priority ranks pieces: Pick starts no piece while a piece of a higher
@@ -159,21 +162,22 @@ func NewPicker[K comparable](cfg Config) (*Picker[K], error) {
 		return nil, fmt.Errorf("picker: negative MaxDuplicates %d", cfg.MaxDuplicates)
 	}
 	pk := &Picker[K]{
-		geo:         g,
-		n:           n,
-		rand:        cfg.Rand,
-		randomFirst: cmp.Or(cfg.RandomFirst, DefaultRandomFirst),
-		maxDup:      cmp.Or(cfg.MaxDuplicates, DefaultMaxDuplicates),
-		known:       cfg.Known,
-		have:        NewBitfield(n),
-		wanted:      NewBitfield(n),
-		avail:       make([]int32, n),
-		order:       make([]int32, n),
-		pos:         make([]int32, n),
-		start:       []int32{0, int32(n)},
-		pieces:      make([]*pieceState[K], n),
-		unstarted:   n,
-		peers:       make(map[K]*peerState),
+		geo:           g,
+		n:             n,
+		rand:          cfg.Rand,
+		randomFirst:   cmp.Or(cfg.RandomFirst, DefaultRandomFirst),
+		maxDup:        cmp.Or(cfg.MaxDuplicates, DefaultMaxDuplicates),
+		known:         cfg.Known,
+		have:          NewBitfield(n),
+		wanted:        NewBitfield(n),
+		avail:         make([]int32, n),
+		order:         make([]int32, n),
+		pos:           make([]int32, n),
+		start:         []int32{0, int32(n)},
+		pieces:        make([]*pieceState[K], n),
+		unstarted:     n,
+		tierUnstarted: [3]int{1: n},
+		peers:         make(map[K]*peerState),
 	}
 	if pk.rand == nil {
 		pk.rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
@@ -285,8 +289,21 @@ func (pk *Picker[K]) SetPriority(p int, pr Priority) error {
 			pk.mixed++
 		}
 	}
+	unstarted := pk.pos[p] >= 0 && pk.pieces[p] == nil
+	if unstarted {
+		pk.addUnstarted(p, -1)
+	}
 	pk.prio[p] = pr
+	if unstarted {
+		pk.addUnstarted(p, 1)
+	}
 	return nil
+}
+
+// addUnstarted adds d to the unstarted candidates, p among them.
+func (pk *Picker[K]) addUnstarted(p, d int) {
+	pk.unstarted += d
+	pk.tierUnstarted[pk.Priority(p)-PriorityLow] += d
 }
 
 // Priority returns the priority of piece p.
@@ -435,6 +452,9 @@ func (pk *Picker[K]) Pick(k K, n int) []Block {
 		}
 	tiers:
 		for tier := top; tier >= bottom; tier-- {
+			if pk.tierUnstarted[tier-PriorityLow] == 0 {
+				continue
+			}
 			for i := range m - lo {
 				j := first + i
 				if j >= m {
@@ -451,6 +471,9 @@ func (pk *Picker[K]) Pick(k K, n int) []Block {
 				out = pk.take(k, ps, p, st, out, n)
 				if len(out) == n || pk.unstarted == 0 {
 					break tiers
+				}
+				if pk.tierUnstarted[tier-PriorityLow] == 0 {
+					continue tiers
 				}
 			}
 		}
@@ -687,7 +710,7 @@ func (pk *Picker[K]) Abandon(p int) []Request[K] {
 		return nil
 	}
 	reqs := pk.dropState(p)
-	pk.unstarted++
+	pk.addUnstarted(p, 1)
 	return reqs
 }
 
@@ -745,7 +768,7 @@ func (pk *Picker[K]) Failed(p int) ([]K, error) {
 		}
 	}
 	pk.pieces[p] = nil
-	pk.unstarted++
+	pk.addUnstarted(p, 1)
 	return senders, nil
 }
 
@@ -824,7 +847,7 @@ func (pk *Picker[K]) startPiece(p int) *pieceState[K] {
 		}
 	}
 	pk.pieces[p] = st
-	pk.unstarted--
+	pk.addUnstarted(p, -1)
 	pk.pending += st.pending
 	pk.active = append(pk.active, int32(p))
 	return st
@@ -851,7 +874,7 @@ func (pk *Picker[K]) addCandidate(p int) {
 		pk.start[b]++
 	}
 	pk.shuffleIn(p, a)
-	pk.unstarted++
+	pk.addUnstarted(p, 1)
 	pk.adjustWants(p, +1)
 }
 
@@ -874,7 +897,7 @@ func (pk *Picker[K]) removeCandidate(p int) []Request[K] {
 	pk.adjustWants(p, -1)
 
 	if pk.pieces[p] == nil {
-		pk.unstarted--
+		pk.addUnstarted(p, -1)
 		return nil
 	}
 	return pk.dropState(p)
