@@ -359,3 +359,25 @@ func TestDaemonRefusesOpenRPCWithoutPassword(t *testing.T) {
 		t.Errorf("the daemon logged its RPC password")
 	}
 }
+
+// TestTransmissionRemoteReannounceAndExit: transmission-remote's
+// --reannounce (torrent-reannounce) succeeds, and --exit (session-close)
+// stops the daemon as SIGTERM does: exit 0 within 10 s.
+func TestTransmissionRemoteReannounceAndExit(t *testing.T) {
+	need(t, "transmission-remote")
+	dir := t.TempDir()
+	announce := startSwarmTracker(t)
+	writeRandomFile(t, filepath.Join(dir, "src", "r.bin"), 200_000, 91)
+	torrent, _ := createWithTracker(t, filepath.Join(dir, "src", "r.bin"), announce, "64KiB")
+	d := startDaemon(t, filepath.Join(dir, "state"), filepath.Join(dir, "dl"), "")
+	d.remote(t, "-a", torrent)
+	if out := d.remote(t, "-t", "1", "--reannounce"); !strings.Contains(out, "success") {
+		t.Errorf("--reannounce: %q, want success", out)
+	}
+	exitAt := time.Now()
+	d.remote(t, "--exit")
+	if err := d.p.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("daemon after --exit: %v, want exit 0", err)
+	}
+	t.Logf("--exit: daemon exited 0 after %v", time.Since(exitAt).Round(time.Millisecond))
+}

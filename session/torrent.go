@@ -77,6 +77,14 @@ type TorrentConfig struct {
 	Trackers [][]string
 	// Wanted, if set, says which pieces to download; nil means all.
 	Wanted func(p int) bool
+	// FilePriorities, if set, holds one priority per file of the info
+	// dict (-1 low, 0 normal, 1 high, as Transmission numbers them): new
+	// pieces are started from the highest priority first, rarest first
+	// within it. A piece takes the highest priority of the files it holds
+	// bytes of, pad files aside; give skipped files -1 so that they do
+	// not raise a piece they share with a wanted file. Nil means all
+	// normal. SetFilePriorities changes them while the torrent runs.
+	FilePriorities []int
 	// UploadRate and DownloadRate cap this torrent, in bytes per second, on
 	// top of the session's caps; 0 means no cap of its own.
 	UploadRate, DownloadRate int64
@@ -254,6 +262,9 @@ func (t *Torrent) setContent(cfg TorrentConfig) error {
 				return err
 			}
 		}
+	}
+	if err := applyPriorities(pk, &t.m.Info, t.cfg.FilePriorities); err != nil {
+		return err
 	}
 	t.cfg.Store, t.cfg.Have, t.cfg.SaveResume, t.cfg.Wanted, t.cfg.HaveSaved = cfg.Store, cfg.Have, cfg.SaveResume, cfg.Wanted, cfg.HaveSaved
 	t.picker = pk
@@ -493,6 +504,8 @@ func (t *Torrent) handle(ctx context.Context, ev event) {
 		t.connectMore(ctx)
 	case contentOpened:
 		t.onOpened(ev)
+	case prioritiesSet:
+		t.setPriorities(ev.prios)
 	case webSeedFetched:
 		t.onWebSeedFetched(ev)
 	}

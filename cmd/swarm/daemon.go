@@ -129,7 +129,17 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log.Info().Str("rpc", ln.Addr().String()).Str("web", "http://"+ln.Addr().String()+"/").Str("state", o.state).Str("download_dir", o.downloadDir).Bool("rpc_auth", o.rpcPassword != "").Msg("daemon answering the Transmission RPC")
-	err = srv.Serve(ctx, ln, web.Handler())
+	// session-close (an RPC) stops the daemon as SIGTERM does.
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-d.Done():
+			stop()
+		case <-sctx.Done():
+		}
+	}()
+	err = srv.Serve(sctx, ln, web.Handler())
 	d.Wait()
 	return err
 }

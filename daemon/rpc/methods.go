@@ -35,6 +35,10 @@ type Backend interface {
 	PeerPort() int
 	// ConfigDir is the state folder.
 	ConfigDir() string
+	// Reannounce asks the torrents' trackers for peers now.
+	Reannounce(ids []int) error
+	// Close stops the daemon gracefully, as SIGTERM does, without waiting.
+	Close()
 }
 
 // kilo is the protocol's unit of speed: kB/s of 1000 bytes ("speed-bytes").
@@ -55,6 +59,8 @@ var methods = map[string]handler{
 	"torrent-start-now":    startMethod(true),
 	"torrent-stop":         idsMethod(func(b Backend, ids []int) error { return b.Pause(ids) }),
 	"torrent-verify":       idsMethod(func(b Backend, ids []int) error { return b.Verify(ids) }),
+	"torrent-reannounce":   idsMethod(func(b Backend, ids []int) error { return b.Reannounce(ids) }),
+	"session-close":        sessionClose,
 	"torrent-remove":       torrentRemove,
 	"torrent-set":          torrentSet,
 	"torrent-set-location": torrentSetLocation,
@@ -186,6 +192,13 @@ func idsMethod(f func(Backend, []int) error) handler {
 		}
 		return nil, f(s.cfg.Backend, ids)
 	}
+}
+
+// sessionClose stops the daemon; the answer still goes out, as the HTTP
+// server finishes the requests in flight when the daemon stops.
+func sessionClose(s *Server, _ *http.Request, _ json.RawMessage) (any, error) {
+	s.cfg.Backend.Close()
+	return nil, nil
 }
 
 func startMethod(now bool) handler {
