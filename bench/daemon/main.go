@@ -30,7 +30,6 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -50,6 +49,7 @@ import (
 	"github.com/anacrolix/torrent/bencode"
 
 	"swarm/bench/internal/ltpy"
+	"swarm/bench/internal/probe"
 	"swarm/bench/internal/proc"
 	"swarm/metainfo"
 	"swarm/tracker"
@@ -517,7 +517,7 @@ func unanswered(addr string, hashes [][20]byte) [][20]byte {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if handshake(addr, h) != nil {
+			if probe.Handshake(addr, h, false) != nil {
 				mu.Lock()
 				left = append(left, h)
 				mu.Unlock()
@@ -526,31 +526,6 @@ func unanswered(addr string, hashes [][20]byte) [][20]byte {
 	}
 	wg.Wait()
 	return left
-}
-
-func handshake(addr string, ih [20]byte) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	msg := append([]byte("\x13BitTorrent protocol"), make([]byte, 8)...)
-	msg = append(msg, ih[:]...)
-	id := []byte("-BENCH0-000000000000")
-	rand.Read(id[8:])
-	msg = append(msg, id...)
-	if _, err := c.Write(msg); err != nil {
-		return err
-	}
-	resp := make([]byte, 68)
-	if _, err := io.ReadFull(c, resp); err != nil {
-		return err
-	}
-	if !bytes.Equal(resp[28:48], ih[:]) {
-		return errors.New("handshake for another info hash")
-	}
-	return nil
 }
 
 // rpcClient speaks the Transmission RPC, with the session-id handshake.

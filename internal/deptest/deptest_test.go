@@ -84,7 +84,7 @@ var allowed = map[string][]string{
 	// tracker packages and their own helpers, never session.
 	// mse: bench/transfer --encrypt checks a seeder is ready with an MSE handshake.
 	"bench/...":          {"bench/internal/...", "tracker/private", "internal/randfile", "mse"},
-	"bench/internal/...": {"bench/internal/...", "metainfo", "internal/randfile"},
+	"bench/internal/...": {"bench/internal/...", "metainfo", "internal/randfile", "mse"},
 
 	// Tests against real clients; no production code.
 	"interop": nil,
