@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -39,6 +41,11 @@ type Config struct {
 	Session session.Config
 	// Logger receives every peer's logs; nil means none.
 	Logger *zerolog.Logger
+	// Trace, if set, receives who unchoked whom: one TraceEvent per choke
+	// and unchoke of every peer, then one TraceServed per pair of peers
+	// (JSON lines). The peers then log at debug level into the trace
+	// filter instead of into Logger.
+	Trace io.Writer
 	// Progress, if set, is called every ProgressInterval (default 250 ms)
 	// while leechers download, from Run's goroutine.
 	Progress         func(Snapshot)
@@ -71,6 +78,31 @@ type Result struct {
 	FreeRider []bool
 }
 
+// Means returns the mean time to completion of the free riders (0 if there
+// are none) and of the other leechers (0 if all ride free), in seconds.
+func (r Result) Means() (riders, others float64) {
+	var rs, os []float64
+	for i, f := range r.Finish {
+		if r.FreeRider[i] {
+			rs = append(rs, f)
+		} else {
+			os = append(os, f)
+		}
+	}
+	return mean(rs), mean(os)
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
+}
+
 func errorf(format string, args ...any) error { return fmt.Errorf("lab: "+format, args...) }
 
 // Run sets up a tracker, a seed and cfg.Leechers leechers on 127.0.0.1,
@@ -95,6 +127,12 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	log := zerolog.Nop()
 	if cfg.Logger != nil {
 		log = *cfg.Logger
+	}
+	peerLog := log
+	var tr *tracer
+	if cfg.Trace != nil {
+		tr = newTracer(cfg.Trace, cfg.Leechers)
+		peerLog = tr.logger()
 	}
 	if cfg.Dir == "" {
 		dir, err := os.MkdirTemp("", "swarm-lab-")
@@ -149,7 +187,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	have := piece.NewBitfield(len(m.Info.Pieces))
 	have.SetAll()
-	seed, err := startPeer(ctx, &wg, &runErrs, "seed", m, cfg.Session, &log, cfg.SeedUpload, 0, session.TorrentConfig{Store: seedStore, Have: have, Seed: true})
+	seed, err := startPeer(ctx, &wg, &runErrs, "seed", m, cfg.Session, &peerLog, cfg.SeedUpload, 0, session.TorrentConfig{Store: seedStore, Have: have, Seed: true})
 	if err != nil {
 		seedStore.Close()
 		return res, err
@@ -177,7 +215,11 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		st := storage.NewMemory(cfg.Size)
 		tc := session.TorrentConfig{Store: st, Seed: !cfg.LeaveWhenDone, FreeRide: i < cfg.FreeRiders}
 		lctx, leave := context.WithCancel(ctx)
-		t, start, err := preparePeer(lctx, &wg, &runErrs, fmt.Sprintf("leecher %d", i), m, cfg.Session, &log, cfg.Upload, cfg.Download, tc)
+		name := fmt.Sprintf("leecher %d", i)
+		if tc.FreeRide {
+			name = fmt.Sprintf("free rider %d", i)
+		}
+		t, start, err := preparePeer(lctx, &wg, &runErrs, name, m, cfg.Session, &peerLog, cfg.Upload, cfg.Download, tc)
 		if err != nil {
 			leave()
 			return res, err
@@ -185,8 +227,13 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		ls[i] = leecher{t: t, store: st, start: start, leave: leave}
 	}
 	began := time.Now()
-	for _, l := range ls {
-		l.start()
+	if tr != nil {
+		tr.start()
+	}
+	// In a random order: the first to reach the seed get its first slots,
+	// and free riders, being the first leechers, would always be first.
+	for _, i := range rand.Perm(len(ls)) {
+		ls[i].start()
 	}
 
 	res = Result{Rates: cfg.Rates, PieceLength: cfg.PieceLength, Bound: cfg.P2PBound(), ClientServer: cfg.ClientServer()}
@@ -249,5 +296,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		}
 	}
 	res.Ratio = res.Measured / res.Bound
+	if tr != nil {
+		return res, tr.finish()
+	}
 	return res, nil
 }

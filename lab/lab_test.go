@@ -79,11 +79,3 @@ func TestFreeRiderFinishesLater(t *testing.T) {
 		t.Errorf("free riders finished at %.2f s on average over %d runs, no later than reciprocating leechers (%.2f s)", mean(riders), runs, mean(others))
 	}
 }
-
-func mean(xs []float64) float64 {
-	var sum float64
-	for _, x := range xs {
-		sum += x
-	}
-	return sum / float64(len(xs))
-}

@@ -33,15 +33,20 @@ func Series(ctx context.Context, cfg Config, sizes []int, w io.Writer, asJSON bo
 			return results, fmt.Errorf("N = %d: %w", n, err)
 		}
 		results = append(results, res)
+		riders, others := res.Means()
 		if asJSON {
 			line, _ := json.Marshal(ResultJSON{
 				Peers: n, Size: r.Size, Upload: r.Upload, SeedUpload: r.SeedUpload, Download: r.Download,
 				PieceLength: res.PieceLength, FreeRiders: cfg.FreeRiders,
 				Measured: res.Measured, Bound: res.Bound, Ratio: res.Ratio, ClientServer: res.ClientServer, Finish: res.Finish,
+				FreeRidersMean: riders, OthersMean: others,
 			})
 			fmt.Fprintf(w, "%s\n", line)
 		} else {
 			fmt.Fprintf(w, "%6d  %9.2fs  %9.2fs  %6.2f  %13.2fs\n", n, res.Measured, res.Bound, res.Ratio, res.ClientServer)
+			if cfg.FreeRiders > 0 {
+				fmt.Fprintf(w, "        %d free riders done at %.2fs on average, the others at %.2fs\n", cfg.FreeRiders, riders, others)
+			}
 		}
 	}
 	return results, nil
@@ -62,6 +67,10 @@ type ResultJSON struct {
 	Ratio        float64   `json:"ratio"`
 	ClientServer float64   `json:"client_server_s"`
 	Finish       []float64 `json:"finish_s"`
+	// FreeRidersMean and OthersMean are the mean times to completion of
+	// the free riders (0 if none) and of the leechers that upload.
+	FreeRidersMean float64 `json:"free_riders_mean_s,omitempty"`
+	OthersMean     float64 `json:"others_mean_s"`
 }
 
 // Plot draws the textbook figure into a PNG at path: measured time, the

@@ -66,8 +66,10 @@ func (t *Torrent) tickContent(now time.Time) {
 		}
 		t.fillRequests(p)
 	}
-	if now.Sub(t.lastRechoke) >= t.sess.cfg.RechokeInterval {
+	if now.Sub(t.lastRechoke) >= t.sess.cfg.RechokeInterval || t.seedTurnDue() {
 		t.rechoke(now)
+	} else {
+		t.reclaimFreeSlots(now)
 	}
 	t.retryDisk(now)
 	t.tickWebSeeds(now)

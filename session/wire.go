@@ -184,7 +184,7 @@ const allowedFastCount = 10
 // it may then request while we choke it, so that a newcomer gets something
 // to trade before its first unchoke.
 func (t *Torrent) sendAllowedFast(p *peerConn) {
-	if !p.fast || p.allowedFast != nil || p.has == nil || p.has.Count() >= allowedFastCount {
+	if !p.fast || p.allowedFast != nil || p.has == nil || p.has.Count() >= allowedFastCount || t.cfg.FreeRide {
 		return
 	}
 	set, ok := peer.AllowedFastSet(allowedFastCount, t.geo.NumPieces(), p.addr.Addr(), t.infoHash)

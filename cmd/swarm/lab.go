@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -14,8 +15,8 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "dht" {
 		return runLabDHT(ctx, e, args[1:])
 	}
-	var peers, size, upload, seedUpload, download, plot string
-	var asJSON bool
+	var peers, size, upload, seedUpload, download, plot, trace string
+	var asJSON, leave bool
 	var freeRiders int
 	fs := newFlagSet("lab")
 	fs.StringVar(&peers, "peers", "4,8,16,32", "swarm sizes N to run, comma-separated")
@@ -24,6 +25,8 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&seedUpload, "seed-upload", "10MiB/s", "the seed's upload rate u_s")
 	fs.StringVar(&download, "download", "0", "each leecher's download rate d (0 means unlimited)")
 	fs.IntVar(&freeRiders, "free-riders", 0, "how many of the leechers upload nothing")
+	fs.BoolVar(&leave, "leave-when-done", false, "leechers leave once they hold the file instead of seeding until all do")
+	fs.StringVar(&trace, "trace", "", "write who unchoked whom and the bytes each slot served into this file (JSON lines)")
 	fs.StringVar(&plot, "plot", "", "draw distribution time against N into this PNG file")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per N instead of a table")
 	var lo logOptions
@@ -62,7 +65,16 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	results, err := lab.Series(ctx, lab.Config{Rates: r, FreeRiders: freeRiders, Logger: &log}, ns, e.stdout, asJSON)
+	cfg := lab.Config{Rates: r, FreeRiders: freeRiders, LeaveWhenDone: leave, Logger: &log}
+	if trace != "" {
+		f, err := os.Create(trace)
+		if err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
+		defer f.Close()
+		cfg.Trace = f
+	}
+	results, err := lab.Series(ctx, cfg, ns, e.stdout, asJSON)
 	if err != nil {
 		return err
 	}
