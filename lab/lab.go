@@ -33,6 +33,8 @@ type Config struct {
 	// real ones do, instead of seeding until the last is done. The bound
 	// assumes they stay.
 	LeaveWhenDone bool
+	// SuperSeed makes the seed a super-seed (BEP 16).
+	SuperSeed bool
 	// Dir holds the seed's file; "" means a temporary folder removed at the
 	// end.
 	Dir string
@@ -187,7 +189,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	have := piece.NewBitfield(len(m.Info.Pieces))
 	have.SetAll()
-	seed, err := startPeer(ctx, &wg, &runErrs, "seed", m, cfg.Session, &peerLog, cfg.SeedUpload, 0, session.TorrentConfig{Store: seedStore, Have: have, Seed: true})
+	seed, err := startPeer(ctx, &wg, &runErrs, "seed", m, cfg.Session, &peerLog, cfg.SeedUpload, 0, session.TorrentConfig{Store: seedStore, Have: have, Seed: true, SuperSeed: cfg.SuperSeed})
 	if err != nil {
 		seedStore.Close()
 		return res, err

@@ -82,28 +82,6 @@ func (t *Torrent) reclaimFreeSlots(now time.Time) {
 	}
 }
 
-// seedTurnDue says whether a seed should rotate its slots before the next
-// rechoke: a holder has had its quota (choke.DefaultSeedQuota) and a peer
-// is waiting. Rotating only every 10 s let the first peers to ask hold the
-// seed's slots for most of a short swarm's life: 14 MiB of 16 to one peer
-// in the lab, whether it uploaded or not.
-func (t *Torrent) seedTurnDue() bool {
-	if !t.complete || t.cfg.FreeRide {
-		return false
-	}
-	done, waiting := false, false
-	for p := range t.peers {
-		switch {
-		case !p.peerInterested:
-		case p.amChoking:
-			waiting = true
-		case p.uploaded.Load()-p.upAtUnchoke >= choke.DefaultSeedQuota:
-			done = true
-		}
-	}
-	return done && waiting
-}
-
 // fillSlot unchokes a newly interested peer at once if a slot is free, so
 // it need not wait for the next rechoke.
 func (t *Torrent) fillSlot(p *peerConn) {

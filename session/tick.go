@@ -66,7 +66,8 @@ func (t *Torrent) tickContent(now time.Time) {
 		}
 		t.fillRequests(p)
 	}
-	if now.Sub(t.lastRechoke) >= t.sess.cfg.RechokeInterval || t.seedTurnDue() {
+	t.superTick(now)
+	if now.Sub(t.lastRechoke) >= t.sess.cfg.RechokeInterval {
 		t.rechoke(now)
 	} else {
 		t.reclaimFreeSlots(now)

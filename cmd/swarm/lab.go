@@ -16,7 +16,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		return runLabDHT(ctx, e, args[1:])
 	}
 	var peers, size, upload, seedUpload, download, plot, trace string
-	var asJSON, leave bool
+	var asJSON, leave, superSeed bool
 	var freeRiders int
 	fs := newFlagSet("lab")
 	fs.StringVar(&peers, "peers", "4,8,16,32", "swarm sizes N to run, comma-separated")
@@ -25,6 +25,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&seedUpload, "seed-upload", "10MiB/s", "the seed's upload rate u_s")
 	fs.StringVar(&download, "download", "0", "each leecher's download rate d (0 means unlimited)")
 	fs.IntVar(&freeRiders, "free-riders", 0, "how many of the leechers upload nothing")
+	fs.BoolVar(&superSeed, "super-seed", false, "the seed super-seeds (BEP 16): one piece at a time to each leecher")
 	fs.BoolVar(&leave, "leave-when-done", false, "leechers leave once they hold the file instead of seeding until all do")
 	fs.StringVar(&trace, "trace", "", "write who unchoked whom and the bytes each slot served into this file (JSON lines)")
 	fs.StringVar(&plot, "plot", "", "draw distribution time against N into this PNG file")
@@ -65,7 +66,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := lab.Config{Rates: r, FreeRiders: freeRiders, LeaveWhenDone: leave, Logger: &log}
+	cfg := lab.Config{Rates: r, FreeRiders: freeRiders, LeaveWhenDone: leave, SuperSeed: superSeed, Logger: &log}
 	if trace != "" {
 		f, err := os.Create(trace)
 		if err != nil {
