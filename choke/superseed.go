@@ -148,3 +148,19 @@ func (s *SuperSeed[K]) Retract(k K, had func(int) bool) {
 		p.piece = -1
 	}
 }
+
+// WaitingPiece returns k's offer that has not travelled yet, if any.
+func (s *SuperSeed[K]) WaitingPiece(k K) (int, bool) {
+	if p := s.peers[k]; p != nil && p.piece >= 0 {
+		return p.piece, true
+	}
+	return 0, false
+}
+
+// Release ends k's wait without its piece being seen elsewhere: the caller
+// knows there is nobody to pass it to.
+func (s *SuperSeed[K]) Release(k K) {
+	if p := s.peers[k]; p != nil {
+		p.piece = -1
+	}
+}

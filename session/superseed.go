@@ -59,6 +59,27 @@ func (t *Torrent) superAnnounced(q *peerConn, i int) {
 	}
 }
 
+// superIdle runs when p lost interest in us: it holds every piece we
+// revealed to it. If no other connected peer lacks its waiting piece there
+// is nobody to pass it to (a lone leecher, the last ones), so waiting for
+// it to travel would only stall p: it gets its next piece now.
+func (t *Torrent) superIdle(p *peerConn, now time.Time) {
+	if !t.superSeeding() {
+		return
+	}
+	i, ok := t.super.WaitingPiece(p)
+	if !ok {
+		return
+	}
+	for q := range t.peers {
+		if q != p && (q.has == nil || !q.has.Has(i)) {
+			return
+		}
+	}
+	t.super.Release(p)
+	t.superOffer(p, now)
+}
+
 // superRecheck runs when p said what it has (bitfield, have-all or
 // have-none), which may come after our first offer: an offer of a piece it
 // already had is replaced at once.
@@ -83,6 +104,8 @@ func (t *Torrent) superTick(now time.Time) {
 	for p := range t.peers {
 		if !t.super.Waiting(p) {
 			t.superOffer(p, now)
+		} else if !p.peerInterested {
+			t.superIdle(p, now) // the others it waited for may have left
 		}
 	}
 }

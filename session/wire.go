@@ -55,6 +55,7 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		if !p.amChoking {
 			t.rechoke(time.Now())
 		}
+		t.superIdle(p, time.Now())
 	case peer.Have:
 		if int(m.Index) >= n {
 			return violation("have %d of a torrent with %d pieces", m.Index, n)

@@ -141,12 +141,20 @@ func (c *cluster) startSeed() error {
 	rate := strconv.FormatInt(b.seed, 10)
 	switch c.client {
 	case clientSwarm:
-		c.seed = b.procs.Command(b.swarm, "seed", b.torrent, "--data", b.seedDir, "--up-rate", rate, "-t", c.url, "--listen", "127.0.0.1:0", "-q")
+		args := []string{"seed", b.torrent, "--data", b.seedDir, "--up-rate", rate, "-t", c.url, "--listen", "127.0.0.1:0", "-q"}
+		if b.superSeed {
+			args = append(args, "--super-seed")
+		}
+		c.seed = b.procs.Command(b.swarm, args...)
 		if err := c.start(c.seed); err != nil {
 			return err
 		}
 	case clientLT:
-		l, err := c.startLTNow(b.seedDir, rate, "--seed")
+		extra := []string{"--seed"}
+		if b.superSeed {
+			extra = append(extra, "--super-seed")
+		}
+		l, err := c.startLTNow(b.seedDir, rate, extra...)
 		if err != nil {
 			return fmt.Errorf("libtorrent seed: %w", err)
 		}
