@@ -26,12 +26,18 @@ func (t *Torrent) rechoke(now time.Time) {
 	unchoke := t.choker.Rechoke(now, cands, t.complete)
 	opt, _ := t.choker.Optimistic()
 	for p := range t.peers {
-		p.freeSlotAt = time.Time{} // every slot is the rule's now
 		slot := "regular"
 		if p == opt {
 			slot = "optimistic"
 		}
 		t.setChoke(p, !unchoke[p], slot)
+		// Every slot is the rule's now, but a regular one that went to a
+		// peer giving nothing back (no peer that does wanted it) is held
+		// like a free one: the first peer that gives takes it.
+		p.freeSlotAt = time.Time{}
+		if unchoke[p] && p != opt && !t.complete && !p.chokeView().Reciprocates() {
+			p.freeSlotAt = now.Add(-freeSlotGrace)
+		}
 	}
 }
 
