@@ -110,6 +110,7 @@ type Daemon struct {
 	nextID   int
 	settings Settings
 	ctx      context.Context
+	close    context.CancelFunc // ends ctx: Close
 	stopping bool
 	wg       sync.WaitGroup // goroutines of opens, fetches, watchers
 	// removed lists ids removed recently, for torrent-get's
@@ -254,10 +255,13 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		dcfg = &c
 	}
+	ctx, cancel := context.WithCancel(ctx)
 	node, err := session.StartNode(ctx, session.NodeConfig{Session: scfg, DHT: dcfg})
 	if err != nil {
+		cancel()
 		return err
 	}
+	d.close = cancel
 	d.node, d.sess = node, node.Session
 	d.ctx, d.startedAt, d.runDone = ctx, time.Now(), make(chan struct{})
 	// A torrent that had failed is tried again: the folder may be back
@@ -309,6 +313,29 @@ func (d *Daemon) Wait() {
 		return
 	}
 	d.unlock()
+}
+
+// Close stops the daemon as the end of Start's ctx does (RPC
+// session-close): Done is closed at once, Wait returns once every torrent
+// has stopped and been saved. Before Start it does nothing.
+func (d *Daemon) Close() {
+	d.mu.Lock()
+	stop := d.close
+	d.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// Done is closed when the daemon starts stopping: Start's ctx ended or
+// Close was called. Before Start it is a channel never closed.
+func (d *Daemon) Done() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ctx == nil {
+		return nil
+	}
+	return d.ctx.Done()
 }
 
 // Run is Start, then Wait once ctx ends.
@@ -420,8 +447,10 @@ type Settings struct {
 	IdleSeedingLimit        int     `json:"idle_seeding_limit"` // minutes
 	IdleSeedingLimitEnabled bool    `json:"idle_seeding_limit_enabled"`
 	StartAddedTorrents      bool    `json:"start_added_torrents"`
-	// DHT says whether the DHT runs (set by Settings; not a setting).
-	DHT bool `json:"-"`
+	// DHT says whether the DHT runs, DHTNodes how many nodes its routing
+	// table holds (set by Settings; not settings).
+	DHT      bool `json:"-"`
+	DHTNodes int  `json:"-"`
 }
 
 func defaultSettings(cfg Config) Settings {
@@ -486,6 +515,9 @@ func (d *Daemon) Settings() Settings {
 	defer d.mu.Unlock()
 	s := d.settings
 	s.DHT = d.node != nil && d.node.DHT != nil
+	if s.DHT {
+		s.DHTNodes = d.node.DHT.Stats().Nodes
+	}
 	return s
 }
 

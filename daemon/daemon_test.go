@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -458,5 +461,126 @@ func same(t testing.TB, want, got string) {
 	}
 	if !bytes.Equal(a, b) {
 		t.Errorf("%s differs from %s", got, want)
+	}
+}
+
+// TestFilePrioritiesOrderTheDownload: file 1 high and file 0 low, under a
+// download cap: no byte of file 0 is verified before file 1 is complete
+// (the only seed sends blocks in the order asked). Set either before the
+// torrent starts (stored, applied at start) or while it runs, before the
+// seed is up (applied to the running torrent).
+func TestFilePrioritiesOrderTheDownload(t *testing.T) {
+	for _, running := range []bool{false, true} {
+		t.Run(map[bool]string{false: "set while paused", true: "set while running"}[running], func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(dir, "src", "two")
+			for i, name := range []string{"a.bin", "b.bin"} {
+				content(t, src, name, 320<<10+i, "")
+			}
+			m, err := metainfo.Build(context.Background(), metainfo.BuildConfig{Path: src, PieceLength: 64 << 10, Tiers: [][]string{{startTracker(t)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := m.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !running {
+				seed(t, m, filepath.Dir(src))
+			}
+			d := newDaemon(t, filepath.Join(dir, "state"), filepath.Join(dir, "dl"), nil)
+			run(t, d)
+			added, err := d.Add(context.Background(), daemon.AddRequest{Torrent: raw, Paused: !running, Start: running})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := added.ID
+			if running {
+				waitFor(t, d, id, "downloading", 10*time.Second, func(v daemon.View) bool { return v.Status == daemon.StatusDownload })
+			}
+			if err := d.Set([]int{id}, daemon.Change{PriorityHigh: []int{1}, PriorityLow: []int{0},
+				DownLimit: ptr(int64(256 << 10)), DownLimited: ptr(true)}); err != nil {
+				t.Fatal(err)
+			}
+			v := view(t, d, id)
+			if fs := v.Files(); fs[0].Priority != -1 || fs[1].Priority != 1 {
+				t.Fatalf("priorities after Set: %+v", fs)
+			}
+			if running {
+				seed(t, m, filepath.Dir(src))
+			} else if err := d.Resume([]int{id}, false); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, d, id, "complete", 30*time.Second, func(v daemon.View) bool {
+				fs := v.Files()
+				if fs[0].Completed > 0 && fs[1].Completed < fs[1].Length {
+					t.Fatalf("file 0 (low) has %d bytes verified while file 1 (high) has %d of %d", fs[0].Completed, fs[1].Completed, fs[1].Length)
+				}
+				return seeding(v)
+			})
+		})
+	}
+}
+
+// TestReannounceAndClose: Reannounce makes a seeding torrent announce
+// again at once (its tracker's interval is 30 min), an unknown id is
+// refused, and Close stops the daemon as SIGTERM does: Done closes, the
+// tracker hears "stopped", Wait returns.
+func TestReannounceAndClose(t *testing.T) {
+	var mu sync.Mutex
+	var events []string
+	heard := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(events) }
+	tr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		events = append(events, r.URL.Query().Get("event"))
+		mu.Unlock()
+		w.Write([]byte("d8:intervali1800e5:peers0:e"))
+	}))
+	t.Cleanup(tr.Close)
+	dir := t.TempDir()
+	dl := filepath.Join(dir, "dl")
+	raw, _ := content(t, dl, "a.bin", 100_000, tr.URL+"/announce")
+	d := newDaemon(t, filepath.Join(dir, "state"), dl, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	added, err := d.Add(context.Background(), daemon.AddRequest{Torrent: raw, Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, d, added.ID, "seeding", 10*time.Second, seeding)
+	waitHeard := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); len(heard()) < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the tracker heard %q, want %d announces within 10 s", heard(), n)
+			}
+		}
+	}
+	waitHeard(1)
+	if err := d.Reannounce([]int{added.ID + 1}); !errors.Is(err, daemon.ErrNotFound) {
+		t.Errorf("Reannounce of an unknown id = %v, want ErrNotFound", err)
+	}
+	if err := d.Reannounce([]int{added.ID}); err != nil {
+		t.Fatal(err)
+	}
+	waitHeard(2)
+	d.Close()
+	select {
+	case <-d.Done():
+	case <-time.After(time.Second):
+		t.Fatal("Done not closed after Close")
+	}
+	stopped := make(chan struct{})
+	go func() { d.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return within 10 s of Close")
+	}
+	if got := heard(); !slices.Equal(got, []string{"started", "", "stopped"}) {
+		t.Errorf("the tracker heard %q, want started, a regular announce, stopped", got)
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"swarm/metainfo"
@@ -103,6 +104,7 @@ func (d *Daemon) open(ctx context.Context, e *entry, gen int, m *metainfo.MetaIn
 	d.mu.Lock()
 	tc := session.TorrentConfig{Seed: true}
 	tc.UploadRate, tc.DownloadRate = e.rec.limits()
+	tc.FilePriorities = e.rec.filePriorities()
 	d.mu.Unlock()
 	t, err := d.sess.AddContent(ctx, m, dir, tc, session.OpenOptions{
 		Logger:   &log,
@@ -327,4 +329,20 @@ func (r *record) limits() (up, down int64) {
 		down = r.DownLimit
 	}
 	return up, down
+}
+
+// filePriorities are r's file priorities for the session, nil for all
+// normal. Skipped files count as low, so that they do not raise a piece
+// they share with a wanted file.
+func (r *record) filePriorities() []int {
+	if r.Priorities == nil {
+		return nil
+	}
+	out := slices.Clone(r.Priorities)
+	for _, i := range r.Unwanted {
+		if i < len(out) {
+			out[i] = -1
+		}
+	}
+	return out
 }

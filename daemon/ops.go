@@ -208,6 +208,24 @@ func (d *Daemon) Pause(ids []int) error {
 	return nil
 }
 
+// Reannounce asks the trackers of the running torrents of ids for peers
+// now (RPC torrent-reannounce); within a tracker's min interval the
+// request is ignored, as Transmission does. Stopped torrents are left.
+func (d *Daemon) Reannounce(ids []int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	es, err := d.entriesLocked(ids)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if e.t != nil {
+			e.t.Reannounce()
+		}
+	}
+	return nil
+}
+
 // restart stops each of es, runs between on it (d.mu not held), and
 // queues it again if it was to run; between's error leaves it stopped
 // with that error.
@@ -567,6 +585,11 @@ func (d *Daemon) Set(ids []int, c Change) error {
 		return err
 	}
 	var restart []*entry
+	type prioChange struct {
+		t     *session.Torrent
+		prios []int
+	}
+	var reprio []prioChange
 	for _, e := range es {
 		n := -1
 		if e.meta != nil {
@@ -622,9 +645,18 @@ func (d *Daemon) Set(ids []int, c Change) error {
 				r.Priorities[i] = prio
 			}
 		}
+		if len(c.PriorityHigh)+len(c.PriorityLow)+len(c.PriorityNormal) > 0 && e.t != nil && !slices.Contains(restart, e) {
+			reprio = append(reprio, prioChange{e.t, r.filePriorities()})
+		}
 		d.saveLocked(e)
 	}
 	d.mu.Unlock()
+	// Outside the lock: the torrent's loop takes the change in its turn.
+	for _, pc := range reprio {
+		if err := pc.t.SetFilePriorities(pc.prios); err != nil {
+			return err
+		}
+	}
 	if len(restart) > 0 {
 		return d.restart(restart, nil)
 	}

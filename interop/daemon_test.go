@@ -317,9 +317,17 @@ func TestDaemonFailingTorrentShowsErrorWhileAnotherCompletes(t *testing.T) {
 	t.Logf("error shown: %s", failed.ErrorString)
 	d.waitTorrent(t, 2, "complete", 60*time.Second, complete)
 	sameBytes(t, filepath.Join(dir, "src-good.bin", "good.bin"), filepath.Join(dl, "good.bin"))
+	// A file that does not parse is marked only once it has been left
+	// alone for a few scans (it may be a copy in progress): wait for it.
 	for _, name := range []string{"good.torrent.added", "junk.torrent.invalid"} {
-		if _, err := os.Stat(filepath.Join(watch, name)); err != nil {
-			t.Errorf("watch folder: %v", err)
+		var err error
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if _, err = os.Stat(filepath.Join(watch, name)); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Errorf("watch folder after 30 s: %v", err)
 		}
 	}
 	if l := run(t, swarmBin, "list", "--rpc", d.rpc); !strings.Contains(l, "Error") {
@@ -350,4 +358,26 @@ func TestDaemonRefusesOpenRPCWithoutPassword(t *testing.T) {
 	if strings.Contains(d.p.output(), "s3cret") {
 		t.Errorf("the daemon logged its RPC password")
 	}
+}
+
+// TestTransmissionRemoteReannounceAndExit: transmission-remote's
+// --reannounce (torrent-reannounce) succeeds, and --exit (session-close)
+// stops the daemon as SIGTERM does: exit 0 within 10 s.
+func TestTransmissionRemoteReannounceAndExit(t *testing.T) {
+	need(t, "transmission-remote")
+	dir := t.TempDir()
+	announce := startSwarmTracker(t)
+	writeRandomFile(t, filepath.Join(dir, "src", "r.bin"), 200_000, 91)
+	torrent, _ := createWithTracker(t, filepath.Join(dir, "src", "r.bin"), announce, "64KiB")
+	d := startDaemon(t, filepath.Join(dir, "state"), filepath.Join(dir, "dl"), "")
+	d.remote(t, "-a", torrent)
+	if out := d.remote(t, "-t", "1", "--reannounce"); !strings.Contains(out, "success") {
+		t.Errorf("--reannounce: %q, want success", out)
+	}
+	exitAt := time.Now()
+	d.remote(t, "--exit")
+	if err := d.p.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("daemon after --exit: %v, want exit 0", err)
+	}
+	t.Logf("--exit: daemon exited 0 after %v", time.Since(exitAt).Round(time.Millisecond))
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,25 +36,7 @@ func TestSwarmTrackerUDP(t *testing.T) {
 			waitTrackerCounts(t, httpURL, ih, 1, 0, 30*time.Second)
 			t.Logf("%s seed registered over UDP after %v", seeder, time.Since(began).Round(time.Millisecond))
 
-			got := filepath.Join(dir, "got")
-			g := startSwarmGet(t, dir, "swarm get", torrent, got)
-			if err := g.wait(t, 90*time.Second); err != nil {
-				t.Fatalf("swarm get: %v", err)
-			}
-			sameBytes(t, filepath.Join(src, "album"), filepath.Join(got, "album"))
-			if peers := announcedPeers(g.output()); !slices.ContainsFunc(peers, func(n int) bool { return n > 0 }) {
-				t.Errorf("swarm get announced with peer counts %v; want the tracker to have named the seed", peers)
-			}
-			t.Logf("swarm get complete after %v", time.Since(began).Round(time.Millisecond))
-			if seeder != "swarm" {
-				return
-			}
-			ltGot := filepath.Join(dir, "lt")
-			lt := startLtPeer(t, dir, "get", torrent, ltGot)
-			if err := lt.wait(t, 90*time.Second); err != nil {
-				t.Fatalf("libtorrent get through swarm's UDP tracker: %v", err)
-			}
-			sameBytes(t, filepath.Join(src, "album"), filepath.Join(ltGot, "album"))
+			downloadsFromUDPSeed(t, dir, seeder, torrent, src, began)
 		})
 	}
 }

@@ -37,27 +37,7 @@ func TestOpentrackerUDP(t *testing.T) {
 			waitTrackerCounts(t, scrapeURL, ih, 1, 0, 20*time.Second)
 			t.Logf("seed registered over UDP after %v", time.Since(began).Round(time.Millisecond))
 
-			got := filepath.Join(dir, "got")
-			g := startSwarmGet(t, dir, "swarm get", torrent, got)
-			if err := g.wait(t, 90*time.Second); err != nil {
-				t.Fatalf("swarm get: %v", err)
-			}
-			sameBytes(t, filepath.Join(src, "album"), filepath.Join(got, "album"))
-			if peers := announcedPeers(g.output()); !slices.ContainsFunc(peers, func(n int) bool { return n > 0 }) {
-				t.Errorf("swarm get announced with peer counts %v; want the tracker to have named the seed", peers)
-			}
-			t.Logf("swarm get complete after %v", time.Since(began).Round(time.Millisecond))
-
-			if seeder != "swarm" {
-				return
-			}
-			ltGot := filepath.Join(dir, "lt")
-			lt := startLtPeer(t, dir, "get", torrent, ltGot)
-			if err := lt.wait(t, 90*time.Second); err != nil {
-				t.Fatalf("libtorrent get through the UDP tracker: %v", err)
-			}
-			sameBytes(t, filepath.Join(src, "album"), filepath.Join(ltGot, "album"))
-			t.Logf("libtorrent get complete after %v", time.Since(began).Round(time.Millisecond))
+			downloadsFromUDPSeed(t, dir, seeder, torrent, src, began)
 		})
 	}
 }
@@ -106,4 +86,31 @@ func waitUDPTracker(t testing.TB, port int, timeout time.Duration) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("opentracker answers no UDP connect on port %d after %v", port, timeout)
+}
+
+// downloadsFromUDPSeed checks that swarm get finds the seed through the UDP
+// tracker in torrent and gets the album byte for byte, and, when the seed
+// is swarm's, that libtorrent does too.
+func downloadsFromUDPSeed(t *testing.T, dir, seeder, torrent, src string, began time.Time) {
+	t.Helper()
+	got := filepath.Join(dir, "got")
+	g := startSwarmGet(t, dir, "swarm get", torrent, got)
+	if err := g.wait(t, 90*time.Second); err != nil {
+		t.Fatalf("swarm get: %v", err)
+	}
+	sameBytes(t, filepath.Join(src, "album"), filepath.Join(got, "album"))
+	if peers := announcedPeers(g.output()); !slices.ContainsFunc(peers, func(n int) bool { return n > 0 }) {
+		t.Errorf("swarm get announced with peer counts %v; want the tracker to have named the seed", peers)
+	}
+	t.Logf("swarm get complete after %v", time.Since(began).Round(time.Millisecond))
+	if seeder != "swarm" {
+		return
+	}
+	ltGot := filepath.Join(dir, "lt")
+	lt := startLtPeer(t, dir, "get", torrent, ltGot)
+	if err := lt.wait(t, 90*time.Second); err != nil {
+		t.Fatalf("libtorrent get through the UDP tracker: %v", err)
+	}
+	sameBytes(t, filepath.Join(src, "album"), filepath.Join(ltGot, "album"))
+	t.Logf("libtorrent get complete after %v", time.Since(began).Round(time.Millisecond))
 }

@@ -43,6 +43,10 @@ func AutoPieceLength(total int64) int64 {
 	return pl
 }
 
+// PieceLengthAuto in BuildConfig.PieceLength chooses the piece length from
+// the content's size (AutoPieceLength).
+const PieceLengthAuto = -1
+
 // CheckPieceLength reports whether pl is a piece length swarm builds with:
 // a power of two from 16 KiB to 64 MiB.
 func CheckPieceLength(pl int64) error {
@@ -57,7 +61,8 @@ type BuildConfig struct {
 	// Path is the file or folder to share. A folder becomes a multi-file
 	// torrent named after it; its files are taken in sorted path order.
 	Path string
-	// PieceLength in bytes; 0 means DefaultPieceLength (256 KiB).
+	// PieceLength in bytes; 0 means DefaultPieceLength (256 KiB), and
+	// PieceLengthAuto the AutoPieceLength of the content's size.
 	PieceLength int64
 	// Tiers are the trackers (BEP 12); the first URL is also "announce".
 	Tiers [][]string
@@ -84,7 +89,7 @@ func Build(ctx context.Context, cfg BuildConfig) (*MetaInfo, error) {
 	if pl == 0 {
 		pl = DefaultPieceLength
 	}
-	if err := CheckPieceLength(pl); err != nil {
+	if err := CheckPieceLength(pl); err != nil && pl != PieceLengthAuto {
 		return nil, err
 	}
 	name, files, multi, err := scanFiles(cfg.Path)
@@ -98,6 +103,9 @@ func Build(ctx context.Context, cfg BuildConfig) (*MetaInfo, error) {
 	}
 	if total == 0 {
 		return nil, fmt.Errorf("%s: nothing to share (0 bytes)", cfg.Path)
+	}
+	if pl == PieceLengthAuto {
+		pl = AutoPieceLength(total)
 	}
 	hashes, err := hashFiles(ctx, files, total, pl, cfg.Workers, cfg.Progress)
 	if err != nil {

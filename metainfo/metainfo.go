@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/anacrolix/torrent/bencode"
@@ -198,4 +199,37 @@ func (m *MetaInfo) Encode() ([]byte, error) {
 
 func (u urlList) MarshalBencode() ([]byte, error) {
 	return bencode.Marshal([]string(u))
+}
+
+// Save writes the torrent (Encode) to path, mode 0644, through a temporary
+// file beside it renamed into place, so an interrupted write never leaves
+// half a torrent.
+func (m *MetaInfo) Save(path string) error {
+	data, err := m.Encode()
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".swarm-*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }

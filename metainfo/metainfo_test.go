@@ -326,6 +326,36 @@ func TestBuildProgressReachesTotal(t *testing.T) {
 	}
 }
 
+// TestBuildAutoPieceLengthAndSave: PieceLengthAuto picks the piece length
+// from the content's size, and Save writes a file Load reads back whole.
+func TestBuildAutoPieceLengthAndSave(t *testing.T) {
+	dir := writeFixtureContent(t)
+	m, err := metainfo.Build(t.Context(), metainfo.BuildConfig{Path: filepath.Join(dir, "album"), PieceLength: metainfo.PieceLengthAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := metainfo.AutoPieceLength(110102); m.Info.PieceLength != want {
+		t.Errorf("auto piece length %d, want %d", m.Info.PieceLength, want)
+	}
+	out := filepath.Join(t.TempDir(), "album.torrent")
+	if err := m.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	back, err := metainfo.Load(out)
+	if err != nil || back.InfoHash != m.InfoHash {
+		t.Fatalf("Load after Save: %v, %v", back, err)
+	}
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("saved file: %v, %v; want mode 0644", st, err)
+	}
+	if err := m.Save(filepath.Join(dir, "no such folder", "x.torrent")); err == nil {
+		t.Error("Save into a missing folder succeeded")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 1 {
+		t.Errorf("Save left %d files beside the torrent", len(entries)-1)
+	}
+}
+
 func TestBuildRefusesLinksAndSpecialFiles(t *testing.T) {
 	dir := t.TempDir()
 	must := func(err error) {

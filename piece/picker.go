@@ -95,7 +95,27 @@ type Picker[K comparable] struct {
 	pending   int              // blocks of started pieces neither requested nor received
 
 	peers map[K]*peerState
+
+	// prio is each piece's Priority, nil while all are normal; mixed
+	// counts the pieces that are not normal, so that Pick scans by tier
+	// only when some are.
+	prio  []Priority
+	mixed int
+	// tierUnstarted counts the unstarted candidates of each priority,
+	// low first, so that Pick skips a tier with none.
+	tierUnstarted [3]int
 }
+
+// Priority ranks pieces: Pick starts no piece while a piece of a higher
+// priority that the peer has is not started. The values are Transmission's
+// file priorities.
+type Priority int8
+
+const (
+	PriorityLow    Priority = -1
+	PriorityNormal Priority = 0
+	PriorityHigh   Priority = 1
+)
 
 type pieceState[K comparable] struct {
 	blocks    []blockState[K]
@@ -142,21 +162,22 @@ func NewPicker[K comparable](cfg Config) (*Picker[K], error) {
 		return nil, fmt.Errorf("picker: negative MaxDuplicates %d", cfg.MaxDuplicates)
 	}
 	pk := &Picker[K]{
-		geo:         g,
-		n:           n,
-		rand:        cfg.Rand,
-		randomFirst: cmp.Or(cfg.RandomFirst, DefaultRandomFirst),
-		maxDup:      cmp.Or(cfg.MaxDuplicates, DefaultMaxDuplicates),
-		known:       cfg.Known,
-		have:        NewBitfield(n),
-		wanted:      NewBitfield(n),
-		avail:       make([]int32, n),
-		order:       make([]int32, n),
-		pos:         make([]int32, n),
-		start:       []int32{0, int32(n)},
-		pieces:      make([]*pieceState[K], n),
-		unstarted:   n,
-		peers:       make(map[K]*peerState),
+		geo:           g,
+		n:             n,
+		rand:          cfg.Rand,
+		randomFirst:   cmp.Or(cfg.RandomFirst, DefaultRandomFirst),
+		maxDup:        cmp.Or(cfg.MaxDuplicates, DefaultMaxDuplicates),
+		known:         cfg.Known,
+		have:          NewBitfield(n),
+		wanted:        NewBitfield(n),
+		avail:         make([]int32, n),
+		order:         make([]int32, n),
+		pos:           make([]int32, n),
+		start:         []int32{0, int32(n)},
+		pieces:        make([]*pieceState[K], n),
+		unstarted:     n,
+		tierUnstarted: [3]int{1: n},
+		peers:         make(map[K]*peerState),
 	}
 	if pk.rand == nil {
 		pk.rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
@@ -243,6 +264,54 @@ func (pk *Picker[K]) SetWanted(p int, want bool) ([]Request[K], error) {
 		return nil, nil
 	}
 	return pk.removeCandidate(p), nil
+}
+
+// SetPriority sets the priority of piece p: new pieces are started from
+// the highest priority the peer has, rarest first within it. Pieces
+// already started keep their place (they are finished first).
+func (pk *Picker[K]) SetPriority(p int, pr Priority) error {
+	if err := pk.checkPiece(p); err != nil {
+		return err
+	}
+	if pr < PriorityLow || pr > PriorityHigh {
+		return fmt.Errorf("picker: priority %d of piece %d is not -1, 0 or 1", pr, p)
+	}
+	if pk.prio == nil {
+		if pr == PriorityNormal {
+			return nil
+		}
+		pk.prio = make([]Priority, pk.n)
+	}
+	if (pk.prio[p] == PriorityNormal) != (pr == PriorityNormal) {
+		if pr == PriorityNormal {
+			pk.mixed--
+		} else {
+			pk.mixed++
+		}
+	}
+	unstarted := pk.pos[p] >= 0 && pk.pieces[p] == nil
+	if unstarted {
+		pk.addUnstarted(p, -1)
+	}
+	pk.prio[p] = pr
+	if unstarted {
+		pk.addUnstarted(p, 1)
+	}
+	return nil
+}
+
+// addUnstarted adds d to the unstarted candidates, p among them.
+func (pk *Picker[K]) addUnstarted(p, d int) {
+	pk.unstarted += d
+	pk.tierUnstarted[pk.Priority(p)-PriorityLow] += d
+}
+
+// Priority returns the priority of piece p.
+func (pk *Picker[K]) Priority(p int) Priority {
+	if pk.prio == nil || uint(p) >= uint(pk.n) {
+		return PriorityNormal
+	}
+	return pk.prio[p]
 }
 
 // Wanted reports whether piece p is to be downloaded.
@@ -365,7 +434,8 @@ func (pk *Picker[K]) Pick(k K, n int) []Block {
 			}
 		}
 	}
-	// 2. Start new pieces: random ones until we have a few, then the rarest.
+	// 2. Start new pieces: random ones until we have a few, then the rarest;
+	// when priorities differ, one pass per priority, highest first.
 	if pk.unstarted > 0 {
 		m := pk.numCandidates()
 		lo := int(pk.start[0])
@@ -376,22 +446,35 @@ func (pk *Picker[K]) Pick(k K, n int) []Block {
 		if pk.have.Count() < pk.randomFirst && m > lo {
 			first = lo + pk.rand.IntN(m-lo)
 		}
-		for i := range m - lo {
-			j := first + i
-			if j >= m {
-				j -= m - lo
-			}
-			p := int(pk.order[j])
-			if pk.pieces[p] != nil || !ps.has.Has(p) {
+		top, bottom := PriorityNormal, PriorityNormal
+		if pk.mixed > 0 {
+			top, bottom = PriorityHigh, PriorityLow
+		}
+	tiers:
+		for tier := top; tier >= bottom; tier-- {
+			if pk.tierUnstarted[tier-PriorityLow] == 0 {
 				continue
 			}
-			st := pk.startPiece(p)
-			if ps.parole {
-				st.owned, st.owner = true, k
-			}
-			out = pk.take(k, ps, p, st, out, n)
-			if len(out) == n || pk.unstarted == 0 {
-				break
+			for i := range m - lo {
+				j := first + i
+				if j >= m {
+					j -= m - lo
+				}
+				p := int(pk.order[j])
+				if pk.pieces[p] != nil || !ps.has.Has(p) || (pk.mixed > 0 && pk.prio[p] != tier) {
+					continue
+				}
+				st := pk.startPiece(p)
+				if ps.parole {
+					st.owned, st.owner = true, k
+				}
+				out = pk.take(k, ps, p, st, out, n)
+				if len(out) == n || pk.unstarted == 0 {
+					break tiers
+				}
+				if pk.tierUnstarted[tier-PriorityLow] == 0 {
+					continue tiers
+				}
 			}
 		}
 	}
@@ -627,7 +710,7 @@ func (pk *Picker[K]) Abandon(p int) []Request[K] {
 		return nil
 	}
 	reqs := pk.dropState(p)
-	pk.unstarted++
+	pk.addUnstarted(p, 1)
 	return reqs
 }
 
@@ -685,7 +768,7 @@ func (pk *Picker[K]) Failed(p int) ([]K, error) {
 		}
 	}
 	pk.pieces[p] = nil
-	pk.unstarted++
+	pk.addUnstarted(p, 1)
 	return senders, nil
 }
 
@@ -764,7 +847,7 @@ func (pk *Picker[K]) startPiece(p int) *pieceState[K] {
 		}
 	}
 	pk.pieces[p] = st
-	pk.unstarted--
+	pk.addUnstarted(p, -1)
 	pk.pending += st.pending
 	pk.active = append(pk.active, int32(p))
 	return st
@@ -791,7 +874,7 @@ func (pk *Picker[K]) addCandidate(p int) {
 		pk.start[b]++
 	}
 	pk.shuffleIn(p, a)
-	pk.unstarted++
+	pk.addUnstarted(p, 1)
 	pk.adjustWants(p, +1)
 }
 
@@ -814,7 +897,7 @@ func (pk *Picker[K]) removeCandidate(p int) []Request[K] {
 	pk.adjustWants(p, -1)
 
 	if pk.pieces[p] == nil {
-		pk.unstarted--
+		pk.addUnstarted(p, -1)
 		return nil
 	}
 	return pk.dropState(p)

@@ -65,6 +65,45 @@ func BenchmarkPick(b *testing.B) {
 			}
 		}
 	})
+	b.Run("download-priorities", func(b *testing.B) {
+		// As download, with an eighth of the pieces high and an eighth
+		// low priority: Pick scans tier by tier.
+		r := rand.New(rand.NewPCG(1, 1))
+		setup := func() *piece.Picker[int] {
+			pk := benchSwarm(b, r)
+			for p := range benchPieces {
+				switch p % 8 {
+				case 0:
+					pk.SetPriority(p, piece.PriorityHigh)
+				case 1:
+					pk.SetPriority(p, piece.PriorityLow)
+				}
+			}
+			return pk
+		}
+		pk := setup()
+		k := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			k = (k + 1) % benchPeers
+			for _, blk := range pk.Pick(k, 8) {
+				rc, err := pk.Received(k, blk)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rc.Complete {
+					if err := pk.Verified(int(blk.Piece)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if pk.Complete() {
+				b.StopTimer()
+				pk = setup()
+				b.StartTimer()
+			}
+		}
+	})
 	b.Run("full-scan", func(b *testing.B) {
 		// The worst case: the peer's only piece is already requested from
 		// someone else, so Pick walks every candidate and finds nothing.

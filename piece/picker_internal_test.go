@@ -25,6 +25,7 @@ func (pk *Picker[K]) checkInvariants() error {
 		}
 	}
 	candidates, unstarted, pending := 0, 0, 0
+	var tiers [3]int
 	for p := range pk.n {
 		cand := !pk.have.Has(p) && pk.wanted.Has(p)
 		if cand {
@@ -39,6 +40,7 @@ func (pk *Picker[K]) checkInvariants() error {
 		if st == nil {
 			if cand {
 				unstarted++
+				tiers[pk.Priority(p)-PriorityLow]++
 			}
 			continue
 		}
@@ -85,6 +87,9 @@ func (pk *Picker[K]) checkInvariants() error {
 			return fmt.Errorf("piece %d: verifying %v, active %v", p, st.verifying, pk.active)
 		}
 		pending += pend
+	}
+	if tiers != pk.tierUnstarted {
+		return fmt.Errorf("unstarted by priority %v, books say %v", tiers, pk.tierUnstarted)
 	}
 	if candidates != m || unstarted != pk.unstarted || pending != pk.pending {
 		return fmt.Errorf("candidates %d unstarted %d pending %d, books say %d %d %d",
@@ -220,6 +225,11 @@ func TestPickerInvariantsUnderRandomOperations(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
+					}
+				case x < 88:
+					op = "priority"
+					if err := pk.SetPriority(r.IntN(n), Priority(r.IntN(3)-1)); err != nil {
+						t.Fatal(err)
 					}
 				case x < 92:
 					op = "wanted"

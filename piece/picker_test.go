@@ -714,3 +714,93 @@ func TestPickerNeverPicksKnownBlocks(t *testing.T) {
 		}
 	}
 }
+
+func TestPickHighPriorityPiecesFirst(t *testing.T) {
+	// 12 pieces of 1 block; peer A has them all, and B has pieces 8-11,
+	// which makes 0-7 the rarest. High: 9 and 10 (common); low: 0-3
+	// (rarest). Rarity orders within a priority, never across.
+	pk := newPicker(t, 12, 1, piece.Config{RandomFirst: -1})
+	setBitfield(t, pk, A, "111111111111")
+	setBitfield(t, pk, B, "000000001111")
+	for p, pr := range map[int]piece.Priority{9: piece.PriorityHigh, 10: piece.PriorityHigh, 0: piece.PriorityLow, 1: piece.PriorityLow, 2: piece.PriorityLow, 3: piece.PriorityLow} {
+		if err := pk.SetPriority(p, pr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := pieces(pk.Pick(A, 12))
+	if len(got) != 12 {
+		t.Fatalf("Pick(A, 12) = %v, want all 12 pieces", got)
+	}
+	if s := got[:2]; !slices.Equal(slices.Sorted(slices.Values(s)), []int{9, 10}) {
+		t.Errorf("first picks %v, want the high-priority pieces 9 and 10 (got %v)", s, got)
+	}
+	// Normal: 4-7 (rarer) before 8 and 11.
+	if s := got[2:6]; !slices.Equal(slices.Sorted(slices.Values(s)), []int{4, 5, 6, 7}) {
+		t.Errorf("picks 3-6 are %v, want the rarer normal pieces 4-7 (got %v)", s, got)
+	}
+	if s := got[6:8]; !slices.Equal(slices.Sorted(slices.Values(s)), []int{8, 11}) {
+		t.Errorf("picks 7-8 are %v, want normal pieces 8 and 11 (got %v)", s, got)
+	}
+	if s := got[8:]; !slices.Equal(slices.Sorted(slices.Values(s)), []int{0, 1, 2, 3}) {
+		t.Errorf("last picks %v, want the low-priority pieces 0-3 although rarest (got %v)", s, got)
+	}
+}
+
+func TestPickHighPriorityFirstAmongRandomFirstPieces(t *testing.T) {
+	// With nothing verified, new pieces start at random, but still from
+	// the highest priority a peer has, over many seeds.
+	for seed := range uint64(50) {
+		pk := newPicker(t, 64, 1, piece.Config{Rand: rand.New(rand.NewPCG(seed, 3))})
+		pk.PeerHasAll(A)
+		for _, p := range []int{5, 40} {
+			if err := pk.SetPriority(p, piece.PriorityHigh); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := pieces(pk.Pick(A, 2))
+		if !slices.Equal(slices.Sorted(slices.Values(got)), []int{5, 40}) {
+			t.Fatalf("seed %d: Pick(A, 2) = %v, want the high-priority pieces 5 and 40", seed, got)
+		}
+	}
+}
+
+func TestSetPriorityAtRuntime(t *testing.T) {
+	pk := newPicker(t, 8, 1, piece.Config{RandomFirst: -1})
+	pk.PeerHasAll(A)
+	setBitfield(t, pk, B, "11110000") // 4-7 rarest
+	if got := pieces(pk.Pick(A, 1)); len(got) != 1 || got[0] < 4 {
+		t.Fatalf("Pick(A, 1) = %v, want a rarest piece of 4-7", got)
+	}
+	// Raising 1 and lowering 4-7 takes effect at the next pick; the piece
+	// already started stays started (it is finished first).
+	if err := pk.SetPriority(1, piece.PriorityHigh); err != nil {
+		t.Fatal(err)
+	}
+	for p := 4; p < 8; p++ {
+		if err := pk.SetPriority(p, piece.PriorityLow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := pieces(pk.Pick(A, 4))
+	if got[0] != 1 || !slices.Equal(slices.Sorted(slices.Values(got[1:])), []int{0, 2, 3}) {
+		t.Errorf("after the change Pick(A, 4) = %v, want 1 then 0, 2, 3", got)
+	}
+	if pk.Priority(1) != piece.PriorityHigh || pk.Priority(0) != piece.PriorityNormal {
+		t.Errorf("Priority(1), Priority(0) = %d, %d", pk.Priority(1), pk.Priority(0))
+	}
+	// Back to normal everywhere: rarest first again.
+	for p := range 8 {
+		if err := pk.SetPriority(p, piece.PriorityNormal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := pieces(pk.Pick(A, 3)); len(got) != 3 || slices.ContainsFunc(got, func(p int) bool { return p < 4 }) {
+		t.Errorf("all normal again: Pick(A, 3) = %v, want the remaining rarest of 4-7", got)
+	}
+	if err := pk.SetPriority(0, 2); err == nil {
+		t.Error("SetPriority(0, 2) succeeded, want an error")
+	}
+	if err := pk.SetPriority(8, piece.PriorityHigh); err == nil {
+		t.Error("SetPriority(8) succeeded, want an out-of-range error")
+	}
+}

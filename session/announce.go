@@ -14,7 +14,22 @@ import (
 // announceEvent is a lifecycle change the loop tells the announcer about.
 type announceEvent int
 
-const announceCompleted announceEvent = 1
+const (
+	announceCompleted announceEvent = 1
+	// announceNow: Reannounce asked for peers now.
+	announceNow announceEvent = 2
+)
+
+// Reannounce asks the trackers for peers now rather than at the next
+// interval (Transmission's torrent-reannounce). Within the min interval
+// of the tracker's last answer it is ignored, as the tracker asked and as
+// Transmission does; it returns without waiting for the announce.
+func (t *Torrent) Reannounce() {
+	select {
+	case t.announce <- announceNow:
+	default: // an announce is queued already
+	}
+}
 
 // A downloading torrent with fewer than fewPeers connections re-announces
 // every shortOfPeersRetry (within the tracker's min interval) instead of

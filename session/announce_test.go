@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"bytes"
+	"cmp"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -18,8 +19,9 @@ import (
 // stuck tracker would.
 type eventTracker struct {
 	delay  map[string]time.Duration
-	mu     sync.Mutex // guards events
+	mu     sync.Mutex // guards events and reply
 	events []string
+	reply  string // bencoded answer; "" for an interval of 30 min
 }
 
 func startEventTracker(t *testing.T, delay map[string]time.Duration) (*eventTracker, string) {
@@ -30,12 +32,13 @@ func startEventTracker(t *testing.T, delay map[string]time.Duration) (*eventTrac
 		ev := r.URL.Query().Get("event")
 		et.mu.Lock()
 		et.events = append(et.events, ev)
+		reply := cmp.Or(et.reply, "d8:intervali1800e5:peers0:e")
 		et.mu.Unlock()
 		select {
 		case <-time.After(et.delay[ev]):
 		case <-r.Context().Done():
 		}
-		w.Write([]byte("d8:intervali1800e5:peers0:e"))
+		w.Write([]byte(reply))
 	})}
 	done := make(chan struct{})
 	go func() {
@@ -174,6 +177,66 @@ func TestTrackerErrorShowsInStats(t *testing.T) {
 				time.Sleep(2 * time.Second) // the first announce fails; stats are published every second
 				if got := tor.Stats().TrackerErr; got != tc.want {
 					t.Errorf("Stats.TrackerErr = %q, want %q", got, tc.want)
+				}
+			})
+		})
+	}
+}
+
+// TestReannounceAsksNowWithinMinInterval: Reannounce announces at once,
+// half an hour before the interval is up, unless the tracker's min
+// interval has not passed since its last answer: then it is ignored.
+func TestReannounceAsksNowWithinMinInterval(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reply string
+		min   time.Duration
+	}{
+		{"no min interval", "", 0},
+		{"min interval 60 s", "d8:intervali1800e12:min intervali60e5:peers0:e", time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			simulate(t, func(t *testing.T) {
+				checkGoroutines(t)
+				et, announce := startEventTracker(t, nil)
+				et.mu.Lock()
+				et.reply = tc.reply
+				et.mu.Unlock()
+				// A complete torrent: no early announces for want of peers.
+				m, content := makeTorrent(t, 64<<10, 16<<10)
+				s := newSession(t, session.Config{})
+				tor, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: bytes.Clone(content)},
+					Have: fullBitfield(m.Info.NumPieces()), Seed: true, Trackers: [][]string{{announce}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.AddTorrent(tor); err != nil {
+					t.Fatal(err)
+				}
+				runSession(t, s)
+				waitEvents := func(n int) {
+					t.Helper()
+					for deadline := time.Now().Add(10 * time.Second); len(et.seen()) < n; {
+						if time.Now().After(deadline) {
+							t.Fatalf("the tracker heard %q, want %d announces within 10 s", et.seen(), n)
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+				}
+				waitEvents(1)
+				time.Sleep(time.Second) // the answer is in
+				tor.Reannounce()
+				if tc.min > 0 {
+					time.Sleep(5 * time.Second)
+					if got := et.seen(); len(got) != 1 {
+						t.Fatalf("within the min interval the tracker heard %q, want only the first announce", got)
+					}
+					time.Sleep(tc.min)
+					tor.Reannounce()
+				}
+				waitEvents(2)
+				if got := et.seen(); !slices.Equal(got, []string{"started", ""}) {
+					t.Errorf("tracker heard %q, want started and a regular announce", got)
 				}
 			})
 		})

@@ -28,7 +28,7 @@ func (s *Session) AddContent(ctx context.Context, m *metainfo.MetaInfo, dir stri
 		opened.Store.Close()
 		return nil, fmt.Errorf("%w: 0 of %d pieces in %s", ErrNothingToSeed, m.Info.NumPieces(), dir)
 	}
-	tc.Store, tc.Have, tc.SaveResume, tc.Wanted = opened.Store, opened.Have, opened.SaveResume, opened.Wanted
+	tc.Store, tc.Have, tc.SaveResume, tc.Wanted, tc.HaveSaved = opened.Store, opened.Have, opened.SaveResume, opened.Wanted, opened.HaveSaved
 	t, err := s.NewTorrent(m, tc)
 	if err == nil {
 		err = s.AddTorrent(t)

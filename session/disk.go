@@ -21,13 +21,26 @@ type diskWorkers struct {
 	results chan event
 	fwd     sync.WaitGroup
 	bufs    sync.Pool // piece-length buffers for hash checks
+	n       int       // goroutines, started by the first job
 }
 
 func newDiskWorkers(t *Torrent, n int) *diskWorkers {
-	w := &diskWorkers{t: t, jobs: make(chan func() event, 256), results: make(chan event, 64)}
+	w := &diskWorkers{t: t, n: n}
 	pl := int(t.geo.PieceLength)
 	w.bufs.New = func() any { b := make([]byte, pl); return &b }
-	for range n {
+	return w
+}
+
+// start starts the goroutines on the first job, not before: a seed never
+// writes or hashes, and a daemon seeding 1,000 torrents would otherwise
+// hold 3,000 idle goroutines and their channels. Called from the loop
+// only, as write, hash and close are.
+func (w *diskWorkers) start() {
+	if w.jobs != nil {
+		return
+	}
+	w.jobs, w.results = make(chan func() event, 256), make(chan event, 64)
+	for range w.n {
 		w.wg.Go(func() {
 			for job := range w.jobs {
 				w.results <- job()
@@ -35,7 +48,6 @@ func newDiskWorkers(t *Torrent, n int) *diskWorkers {
 		})
 	}
 	w.fwd.Go(w.forward)
-	return w
 }
 
 func (w *diskWorkers) forward() {
@@ -63,6 +75,7 @@ func (w *diskWorkers) forward() {
 
 // write stores a block, then returns its buffer to the pool.
 func (w *diskWorkers) write(b piece.Block, data []byte, off int64) {
+	w.start()
 	w.jobs <- func() event {
 		_, err := w.t.cfg.Store.WriteAt(data, off)
 		putBlock(data)
@@ -73,6 +86,7 @@ func (w *diskWorkers) write(b piece.Block, data []byte, off int64) {
 // hash reads a piece back and checks it against its SHA-1. A piece that
 // fails, or passes with blockSums set, also gets the SHA-1 of each block.
 func (w *diskWorkers) hash(p int, off, length int64, want metainfo.Hash, blockSums bool) {
+	w.start()
 	w.jobs <- func() event {
 		bp := w.bufs.Get().(*[]byte)
 		defer w.bufs.Put(bp)
@@ -93,6 +107,9 @@ func (w *diskWorkers) hash(p int, off, length int64, want metainfo.Hash, blockSu
 // close waits for queued jobs to finish, handing their results to drop
 // (the loop no longer runs).
 func (w *diskWorkers) close(drop func(event)) {
+	if w.jobs == nil {
+		return // never started
+	}
 	close(w.jobs)
 	done := make(chan struct{})
 	go func() { w.wg.Wait(); close(w.results); w.fwd.Wait(); close(done) }()

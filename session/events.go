@@ -75,6 +75,9 @@ type contentOpened struct {
 	err error
 }
 
+// prioritiesSet: SetFilePriorities gave new file priorities.
+type prioritiesSet struct{ prios []int }
+
 func (peerConnected) isEvent() {}
 func (dialFailed) isEvent()    {}
 func (peerMessage) isEvent()   {}
@@ -84,3 +87,4 @@ func (blockWritten) isEvent()  {}
 func (pieceHashed) isEvent()   {}
 func (peersFound) isEvent()    {}
 func (contentOpened) isEvent() {}
+func (prioritiesSet) isEvent() {}

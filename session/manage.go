@@ -1,15 +1,18 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"swarm/metainfo"
 	"swarm/peer"
+	"swarm/piece"
 	"swarm/tracker"
 )
 
@@ -75,6 +78,71 @@ func (t *Torrent) SetRates(up, down int64) error {
 	}
 	setRate(t.up[0], up)
 	setRate(t.down[0], down)
+	return nil
+}
+
+// SetFilePriorities changes the file priorities (TorrentConfig's
+// FilePriorities): pieces started from then on follow them. Safe from any
+// goroutine; the loop applies the change in order with the torrent's other
+// events (peers added after it are picked from under it).
+func (t *Torrent) SetFilePriorities(prios []int) error {
+	for i, pr := range prios {
+		if pr < -1 || pr > 1 {
+			return fmt.Errorf("torrent: priority %d of file %d is not -1, 0 or 1", pr, i)
+		}
+	}
+	if m := t.Info(); m != nil && prios != nil && len(prios) != len(m.Info.Files) {
+		return fmt.Errorf("torrent: %d file priorities for %d files", len(prios), len(m.Info.Files))
+	}
+	t.post(context.Background(), prioritiesSet{prios: slices.Clone(prios)})
+	return nil
+}
+
+// setPriorities is SetFilePriorities in the loop; a magnet's torrent
+// keeps them for when its content opens.
+func (t *Torrent) setPriorities(prios []int) {
+	t.cfg.FilePriorities = prios
+	if t.picker == nil {
+		return
+	}
+	if err := applyPriorities(t.picker, &t.m.Info, prios); err != nil {
+		t.log.Warn().Err(err).Msg("file priorities not applied")
+	}
+}
+
+// applyPriorities gives each piece of pk the highest priority of the files
+// it holds bytes of (pad and empty files aside); nil prios makes all
+// normal.
+func applyPriorities(pk *piece.Picker[*peerConn], info *metainfo.Info, prios []int) error {
+	if prios != nil && len(prios) != len(info.Files) {
+		return fmt.Errorf("torrent: %d file priorities for %d files", len(prios), len(info.Files))
+	}
+	pr := make([]piece.Priority, info.NumPieces())
+	if prios != nil {
+		const unset = piece.PriorityLow - 1
+		for p := range pr {
+			pr[p] = unset
+		}
+		for i, f := range info.Files {
+			if f.Padding || f.Length == 0 {
+				continue
+			}
+			last := int((f.Offset + f.Length - 1) / info.PieceLength)
+			for p := int(f.Offset / info.PieceLength); p <= last; p++ {
+				pr[p] = max(pr[p], piece.Priority(prios[i]))
+			}
+		}
+		for p := range pr {
+			if pr[p] == unset {
+				pr[p] = piece.PriorityNormal // only padding
+			}
+		}
+	}
+	for p, x := range pr {
+		if err := pk.SetPriority(p, x); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -106,3 +106,53 @@ func TestReadTorrentFromURL(t *testing.T) {
 		t.Errorf("ReadTorrent of a malformed URL = %v, want a *URLError", err)
 	}
 }
+
+// TestSeedFromResumeRecordRewritesNoRecord: a seed opened from a valid
+// resume record neither rewrites it at start nor at stop (each rewrite is
+// an fsync: a daemon restarting or stopping 1,000 seeds paid seconds for
+// them, bench/daemon); one whose data was checked writes it once.
+func TestSeedFromResumeRecordRewritesNoRecord(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 50000, 16384)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, m.Info.Name), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, "")
+	rp := session.ResumePath(m, dir)
+	seedOnce := func() {
+		t.Helper()
+		tor, err := n.AddContent(context.Background(), m, dir, session.TorrentConfig{Seed: true}, session.OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-tor.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("not complete within 10 s: %+v", tor.Stats())
+		}
+		if err := n.RemoveTorrent(tor); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-tor.Stopped():
+		case <-time.After(10 * time.Second):
+			t.Fatal("not stopped within 10 s of RemoveTorrent")
+		}
+	}
+	seedOnce() // checks the data, writes the record
+	first, err := os.Stat(rp)
+	if err != nil {
+		t.Fatalf("no resume record after the first run: %v", err)
+	}
+	seedOnce() // from the record
+	second, err := os.Stat(rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record is written to a temporary file renamed over it: a rewrite
+	// is another file.
+	if !os.SameFile(first, second) {
+		t.Errorf("the resume record was rewritten by a seed that read it and changed nothing")
+	}
+}

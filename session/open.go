@@ -75,6 +75,7 @@ func OpenContent(ctx context.Context, m *metainfo.MetaInfo, dir string, opts Ope
 		Dir:      dir,
 	}
 	have, err := rec.Load()
+	saved := err == nil
 	switch {
 	case err == nil:
 		log.Debug().Int("have", have.Count()).Msg("resume record valid")
@@ -98,6 +99,7 @@ func OpenContent(ctx context.Context, m *metainfo.MetaInfo, dir string, opts Ope
 		Store:      st,
 		Have:       have,
 		SaveResume: func(h *piece.Bitfield) error { return rec.Save(h) },
+		HaveSaved:  saved,
 		Wanted:     wanted,
 	}, nil
 }

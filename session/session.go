@@ -124,10 +124,13 @@ type Session struct {
 	conns    connLimits
 	fds      int // descriptor limit when the session was made; 0 if unknown
 
-	mu       sync.Mutex // guards torrents, reserve, running, group
+	mu       sync.Mutex // guards torrents, reserve, running, stopping, group
 	torrents map[[20]byte]*Torrent
 	reserve  int // descriptors the torrents need besides peers
 	running  bool
+	// stopping is set once Run waits for its goroutines: a torrent added
+	// after that would start one the wait does not see (and race it).
+	stopping bool
 	ctx      context.Context
 	wg       sync.WaitGroup
 }
@@ -277,6 +280,9 @@ func (s *Session) Run(ctx context.Context) error {
 	acceptLoop(ctx, s.listener, s.log, handle)
 	s.listener.Close()
 	<-utpDone
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
 	s.wg.Wait()
 	if s.utp != nil {
 		s.utp.Close() // after the peers: their FINs are sent
@@ -404,11 +410,17 @@ func (s *Session) handshake(ih [20]byte) peer.Handshake {
 	return h
 }
 
+// errSessionStopped is AddTorrent's answer once Run has stopped.
+var errSessionStopped = errors.New("session stopped")
+
 // AddTorrent adds a torrent to the session; if Run is running it starts at
-// once, otherwise when Run is called.
+// once, otherwise when Run is called. Once Run has stopped it fails.
 func (s *Session) AddTorrent(t *Torrent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopping {
+		return errSessionStopped
+	}
 	if _, dup := s.torrents[t.infoHash]; dup {
 		return fmt.Errorf("torrent %x is already in the session", t.infoHash)
 	}

@@ -62,6 +62,11 @@ type TorrentConfig struct {
 	// SaveResume, if set, is called (from the loop, after Store.Flush) with
 	// the verified pieces every few seconds while they change, and at stop.
 	SaveResume func(have *piece.Bitfield) error
+	// HaveSaved says Have is what the resume record already holds (read
+	// from it, not checked): a torrent complete from the start then writes
+	// no record until a piece changes. A daemon restarting 1,000 seeds
+	// would otherwise write and fsync 1,000 identical records.
+	HaveSaved bool
 	// Seed keeps the torrent running after it completes; otherwise it stops
 	// trading once Done is closed (the caller ends the session).
 	Seed bool
@@ -72,6 +77,14 @@ type TorrentConfig struct {
 	Trackers [][]string
 	// Wanted, if set, says which pieces to download; nil means all.
 	Wanted func(p int) bool
+	// FilePriorities, if set, holds one priority per file of the info
+	// dict (-1 low, 0 normal, 1 high, as Transmission numbers them): new
+	// pieces are started from the highest priority first, rarest first
+	// within it. A piece takes the highest priority of the files it holds
+	// bytes of, pad files aside; give skipped files -1 so that they do
+	// not raise a piece they share with a wanted file. Nil means all
+	// normal. SetFilePriorities changes them while the torrent runs.
+	FilePriorities []int
 	// UploadRate and DownloadRate cap this torrent, in bytes per second, on
 	// top of the session's caps; 0 means no cap of its own.
 	UploadRate, DownloadRate int64
@@ -250,7 +263,10 @@ func (t *Torrent) setContent(cfg TorrentConfig) error {
 			}
 		}
 	}
-	t.cfg.Store, t.cfg.Have, t.cfg.SaveResume, t.cfg.Wanted = cfg.Store, cfg.Have, cfg.SaveResume, cfg.Wanted
+	if err := applyPriorities(pk, &t.m.Info, t.cfg.FilePriorities); err != nil {
+		return err
+	}
+	t.cfg.Store, t.cfg.Have, t.cfg.SaveResume, t.cfg.Wanted, t.cfg.HaveSaved = cfg.Store, cfg.Have, cfg.SaveResume, cfg.Wanted, cfg.HaveSaved
 	t.picker = pk
 	return nil
 }
@@ -409,7 +425,11 @@ func (t *Torrent) shutdown() {
 		t.drop(<-t.events)
 	}
 	if t.picker != nil {
-		t.saveResume(true)
+		// A seed whose record already holds every piece wrote nothing
+		// since: no record to write (1,000 of them cost a daemon's stop
+		// 1,000 fsyncs). Anything else saves, so that the record's file
+		// stamps match what was written.
+		t.saveResume(!t.complete || !t.cfg.HaveSaved)
 	}
 	if t.cfg.Store != nil {
 		if err := t.cfg.Store.Close(); err != nil {
@@ -484,6 +504,8 @@ func (t *Torrent) handle(ctx context.Context, ev event) {
 		t.connectMore(ctx)
 	case contentOpened:
 		t.onOpened(ev)
+	case prioritiesSet:
+		t.setPriorities(ev.prios)
 	case webSeedFetched:
 		t.onWebSeedFetched(ev)
 	}
@@ -499,7 +521,7 @@ func (t *Torrent) markComplete(announce bool) {
 	}
 	t.complete = true
 	t.log.Info().Msg("all wanted pieces verified")
-	t.saveResume(true)
+	t.saveResume(announce || !t.cfg.HaveSaved)
 	// The announcer reads left from the published stats: publish first,
 	// or "completed" goes out with the old left and the tracker keeps
 	// counting us as a leecher until the next announce.
@@ -534,4 +556,5 @@ func (t *Torrent) saveResume(force bool) {
 		return
 	}
 	t.resumeDirty = false
+	t.cfg.HaveSaved = true
 }

@@ -155,51 +155,16 @@ func TestPageWith1000TorrentsOnAStubRPC(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	b := startBrowser(t, 1280, 800, "", "")
-	if _, err := chromedp.Call(b.ctx, performance.Enable, performance.EnableParams{}); err != nil {
-		t.Fatalf("Performance.enable: %v", err)
-	}
-	b.run("load the page", chromedp.Navigate(srv.URL+"/"))
-	b.waitFor("the first render", `performance.getEntriesByName('swarm-first-render').length > 0`, 20*time.Second)
-	first, err := eval[float64](b, `performance.getEntriesByName('swarm-first-render')[0].startTime`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// How much of that is the stub answering the full torrent-get.
-	// The page's own share: from the end of the full torrent-get (the
-	// longest RPC answer) to the first render.
-	own, _ := eval[float64](b, `(() => {
-		const full = performance.getEntriesByType('resource').filter(e => e.name.endsWith('transmission/rpc')).sort((a, b) => b.duration - a.duration)[0];
-		return performance.getEntriesByName('swarm-first-render')[0].startTime - full.responseEnd; })()`)
+	rowsInDOM := measurePage(t, b, srv.URL+"/", "STUB RPC, 1,000 torrents, 50 changed per refresh", stub.gets.Load)
 	b.shot("stub-1000")
 
 	counts, err := eval[string](b, `[...document.querySelectorAll('.filters button')].map(b => b.textContent.trim().replace(/\s+/g, ' ')).join(', ')`)
 	if err != nil || counts != "All 1000, Downloading 300, Seeding 600, Paused 100, Error 20" {
 		t.Errorf("filter counts = %q (%v), want All 1000, Downloading 300, Seeding 600, Paused 100, Error 20", counts, err)
 	}
-	rowsInDOM, _ := eval[int](b, `document.querySelectorAll('#spacer .row').length`)
 	if rowsInDOM == 0 || rowsInDOM > 60 {
 		t.Errorf("%d row elements for 1,000 torrents in an 800 px window; want only the visible ones (1-60)", rowsInDOM)
 	}
-
-	// CPU per refresh: the browser's main-thread time over 10 refreshes.
-	time.Sleep(2 * time.Second)
-	m0, g0 := b.metrics(), stub.gets.Load()
-	r0, a0 := b.cpu()
-	deadline := time.Now().Add(30 * time.Second)
-	for stub.gets.Load() < g0+10 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	m1, g1 := b.metrics(), stub.gets.Load()
-	r1, a1 := b.cpu()
-	n := float64(g1 - g0)
-	if n < 10 {
-		t.Fatalf("only %v refreshes in 30 s", n)
-	}
-	per := func(k string) float64 { return (m1[k] - m0[k]) / n * 1000 }
-	t.Logf("STUB RPC, 1,000 torrents, 50 changed per refresh: first render %.0f ms after navigation start, %.0f ms of it after the full torrent-get arrived; "+
-		"per refresh: CPU %.1f ms in the renderer, %.1f ms in all of chromium's processes; main thread busy %.2f ms "+
-		"(script %.2f, layout %.2f, style %.2f); %d row elements in the DOM",
-		first, own, (r1-r0)/n*1000, (a1-a0)/n*1000, per("TaskDuration"), per("ScriptDuration"), per("LayoutDuration"), per("RecalcStyleDuration"), rowsInDOM)
 
 	if os.Getenv("WEB_PROFILE") != "" {
 		ms, _ := eval[float64](b, `(() => { const t0 = performance.now(); for (let i = 0; i < 100; i++) relist(); return (performance.now() - t0) / 100; })()`)
@@ -251,4 +216,48 @@ func TestPageWith1000TorrentsOnAStubRPC(t *testing.T) {
 	b.waitFor("the dark colours", `getComputedStyle(document.body).backgroundColor === 'rgb(21, 24, 28)'`, 5*time.Second)
 	b.shot("dark")
 	b.checkConsole()
+}
+
+// measurePage loads the page at url in b and logs, under label, the time to
+// its first render and the browser's CPU per refresh over 10 refreshes;
+// gets counts the torrent-get calls the server has answered. It returns
+// the number of row elements in the page.
+func measurePage(t *testing.T, b *browser, url, label string, gets func() int64) int {
+	t.Helper()
+	if _, err := chromedp.Call(b.ctx, performance.Enable, performance.EnableParams{}); err != nil {
+		t.Fatalf("Performance.enable: %v", err)
+	}
+	b.run("load the page", chromedp.Navigate(url))
+	b.waitFor("the first render", `performance.getEntriesByName('swarm-first-render').length > 0`, 20*time.Second)
+	first, err := eval[float64](b, `performance.getEntriesByName('swarm-first-render')[0].startTime`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The page's own share: from the end of the full torrent-get (the
+	// longest RPC answer) to the first render.
+	own, _ := eval[float64](b, `(() => {
+		const full = performance.getEntriesByType('resource').filter(e => e.name.endsWith('transmission/rpc')).sort((a, b) => b.duration - a.duration)[0];
+		return performance.getEntriesByName('swarm-first-render')[0].startTime - full.responseEnd; })()`)
+	rowsInDOM, _ := eval[int](b, `document.querySelectorAll('#spacer .row').length`)
+
+	// CPU per refresh: the browser's main-thread time over 10 refreshes.
+	time.Sleep(2 * time.Second)
+	m0, g0 := b.metrics(), gets()
+	r0, a0 := b.cpu()
+	deadline := time.Now().Add(30 * time.Second)
+	for gets() < g0+10 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	m1, g1 := b.metrics(), gets()
+	r1, a1 := b.cpu()
+	n := float64(g1 - g0)
+	if n < 10 {
+		t.Fatalf("only %v refreshes in 30 s", n)
+	}
+	per := func(k string) float64 { return (m1[k] - m0[k]) / n * 1000 }
+	t.Logf("%s: first render %.0f ms after navigation start, %.0f ms of it after the full torrent-get arrived; "+
+		"per refresh: CPU %.1f ms in the renderer, %.1f ms in all of chromium's processes; main thread busy %.2f ms "+
+		"(script %.2f, layout %.2f, style %.2f); %d row elements in the DOM",
+		label, first, own, (r1-r0)/n*1000, (a1-a0)/n*1000, per("TaskDuration"), per("ScriptDuration"), per("LayoutDuration"), per("RecalcStyleDuration"), rowsInDOM)
+	return rowsInDOM
 }

@@ -30,7 +30,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -51,8 +50,8 @@ import (
 
 	"swarm/bench/internal/content"
 	"swarm/bench/internal/ltpy"
+	"swarm/bench/internal/probe"
 	"swarm/bench/internal/proc"
-	"swarm/mse"
 )
 
 //go:embed lt_pair.py
@@ -386,42 +385,12 @@ func (b *bench) waitHandshake(p *proc.Proc, addr string) error {
 		if p.Exited() {
 			return fmt.Errorf("exited before it was ready: %s", p.Stderr())
 		}
-		if last = handshake(addr, b.infoHash, b.encrypt); last == nil {
+		if last = probe.Handshake(addr, b.infoHash, b.encrypt); last == nil {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("no handshake on %s after %v: %v", addr, b.timeout, last)
-}
-
-func handshake(addr string, ih [20]byte, encrypt bool) error {
-	nc, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(2 * time.Second))
-	msg := append([]byte("\x13BitTorrent protocol"), make([]byte, 8)...)
-	msg = append(msg, ih[:]...)
-	id := []byte("-BENCH0-000000000000")
-	rand.Read(id[8:])
-	msg = append(msg, id...)
-	c := nc
-	if encrypt { // the handshake rides in MSE's initial payload
-		if c, _, err = mse.Initiate(nc, ih, mse.RC4, msg); err != nil {
-			return err
-		}
-	} else if _, err := c.Write(msg); err != nil {
-		return err
-	}
-	resp := make([]byte, 68)
-	if _, err := io.ReadFull(c, resp); err != nil {
-		return err
-	}
-	if !bytes.Equal(resp[28:48], ih[:]) {
-		return errors.New("handshake for another info hash")
-	}
-	return nil
 }
 
 // summarize compares the medians of each pair.

@@ -69,21 +69,8 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	if len(cfg.Tiers) == 0 {
 		warnNoTracker(e, o.private)
 	}
-	if o.pieceLength == "auto" {
-		total, err := contentSize(path)
-		if err != nil {
-			return err
-		}
-		cfg.PieceLength = metainfo.AutoPieceLength(total)
-	} else {
-		pl, err := humanize.ParseSize(o.pieceLength)
-		if err != nil {
-			return usagef("--piece-length: %v", err)
-		}
-		if err := metainfo.CheckPieceLength(pl); err != nil {
-			return usagef("--piece-length %s: want a power of two from 16KiB to 64MiB, or auto", o.pieceLength)
-		}
-		cfg.PieceLength = pl
+	if cfg.PieceLength, err = parsePieceLength(o.pieceLength); err != nil {
+		return err
 	}
 
 	out := o.output
@@ -113,11 +100,7 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	}
 	elapsed := time.Since(start)
 	log.Debug().Str("infohash", m.InfoHash.String()).Dur("took", elapsed).Int("pieces", m.Info.NumPieces()).Msg("hashed")
-	data, err := m.Encode()
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(out, data); err != nil {
+	if err := m.Save(out); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "wrote %s\n", out)
@@ -133,53 +116,22 @@ func runCreate(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// contentSize adds up the regular files under path, for --piece-length auto.
-func contentSize(path string) (int64, error) {
-	var total int64
-	err := filepath.WalkDir(path, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			total += info.Size()
-		}
-		return nil
-	})
-	return total, err
+// parsePieceLength reads --piece-length: a size or "auto".
+func parsePieceLength(s string) (int64, error) {
+	if s == "auto" {
+		return metainfo.PieceLengthAuto, nil
+	}
+	pl, err := humanize.ParseSize(s)
+	if err != nil {
+		return 0, usagef("--piece-length: %v", err)
+	}
+	if err := metainfo.CheckPieceLength(pl); err != nil {
+		return 0, usagef("--piece-length %s: %s", s, pieceLengthWant)
+	}
+	return pl, nil
 }
 
-// writeFileAtomic writes data to a temporary file beside path and renames it
-// into place, so an interrupted write never leaves half a torrent.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".swarm-*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
+const pieceLengthWant = "want a power of two from 16KiB to 64MiB, or auto"
 
 // warnNoTracker says, when a torrent is made without -t, how its peers can
 // find each other: rtorrent ignores such a torrent without a word.

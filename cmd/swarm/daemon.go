@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"path/filepath"
-	"time"
 
 	"swarm/daemon"
 	"swarm/daemon/rpc"
@@ -70,10 +66,10 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	if o.maxDownloads < 0 || o.maxSeeds < 0 || o.maxTorrents < 1 || o.maxPeers < 1 {
 		return usagef("--max-active-downloads and --max-active-seeds want 0 or more, --max-torrents and --max-peers 1 or more")
 	}
-	if o.state, err = defaultDir(o.state, "XDG_DATA_HOME", ".local/share", "swarm"); err != nil {
+	if o.state, err = daemon.StateDir(o.state); err != nil {
 		return err
 	}
-	if o.downloadDir, err = defaultDir(o.downloadDir, "", "Downloads", ""); err != nil {
+	if o.downloadDir, err = daemon.DownloadDir(o.downloadDir); err != nil {
 		return err
 	}
 	log, err := o.log.logger(e.stderr)
@@ -128,47 +124,22 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 		d.Wait()
 		return fmt.Errorf("listen for the RPC on %s: %w", o.rpcAddr, err)
 	}
-	ln = rpc.LimitListener(ln, rpc.DefaultMaxConns)
-	mux := http.NewServeMux()
-	mux.Handle(rpc.Path, srv)
-	mux.Handle(rpc.Path+"/", srv) // transmission-remote asks here
-	mux.Handle("/", srv.Guard(web.Handler()))
-	// Timeouts bound what a slow or stuck client holds: a request (a 48 MiB
-	// torrent-add at most) is read within a minute.
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	if err := d.Start(ctx); err != nil {
 		ln.Close()
 		return err
 	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
 	log.Info().Str("rpc", ln.Addr().String()).Str("web", "http://"+ln.Addr().String()+"/").Str("state", o.state).Str("download_dir", o.downloadDir).Bool("rpc_auth", o.rpcPassword != "").Msg("daemon answering the Transmission RPC")
-	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-served:
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	hs.Shutdown(sctx)
-	cancel()
+	// session-close (an RPC) stops the daemon as SIGTERM does.
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-d.Done():
+			stop()
+		case <-sctx.Done():
+		}
+	}()
+	err = srv.Serve(sctx, ln, web.Handler())
 	d.Wait()
-	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-		return fmt.Errorf("rpc server: %w", serveErr)
-	}
-	return nil
-}
-
-// defaultDir returns dir, or $env/sub (when env is set), or ~/home/sub.
-func defaultDir(dir, env, home, sub string) (string, error) {
-	if dir != "" {
-		return filepath.Abs(dir)
-	}
-	if v := os.Getenv(env); env != "" && v != "" && filepath.IsAbs(v) {
-		return filepath.Join(v, sub), nil
-	}
-	h, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no home folder for the default: give the folder with a flag (%v)", err)
-	}
-	return filepath.Join(h, home, sub), nil
+	return err
 }

@@ -59,13 +59,14 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if isMagnet(fs.Arg(0)) {
 		// The info dict comes over the torrent's own connections, which
 		// then carry the download.
-		node, t, err = fetchMagnet(ctx, tr, fs.Arg(0), out, tc, func(ctx context.Context, m *metainfo.MetaInfo) (session.TorrentConfig, error) {
+		tc.Open = func(ctx context.Context, m *metainfo.MetaInfo) (session.TorrentConfig, error) {
 			open, err := openOptions(m)
 			if err != nil {
 				return session.TorrentConfig{}, err
 			}
 			return session.OpenContent(ctx, m, out, open)
-		})
+		}
+		node, t, err = fetchMagnet(ctx, tr, fs.Arg(0), out, tc)
 		if err != nil {
 			return orInterrupted(ctx, err)
 		}

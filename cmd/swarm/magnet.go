@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"time"
 
 	"swarm/internal/progress"
 	"swarm/metainfo"
@@ -13,12 +11,11 @@ import (
 
 // fetchMagnet starts the node (with a DHT node when --dht is on) and adds
 // a magnet link's torrent to it, then shows what the metadata phase does on
-// the status line until the torrent has its info dict and its storage (open
-// opens it) or stops. The info dict comes over the torrent's own
+// the status line until the torrent has its info dict and its storage
+// (tc.Open opens it) or stops. The info dict comes over the torrent's own
 // connections, which then carry the download. The node runs on; on an
 // error it is stopped.
-func fetchMagnet(ctx context.Context, tr *transfer, link, dir string, tc session.TorrentConfig,
-	open func(context.Context, *metainfo.MetaInfo) (session.TorrentConfig, error)) (*session.Node, *session.Torrent, error) {
+func fetchMagnet(ctx context.Context, tr *transfer, link, dir string, tc session.TorrentConfig) (*session.Node, *session.Torrent, error) {
 	mg, err := metainfo.ParseMagnet(link)
 	if err != nil {
 		return nil, nil, usagef("%v", err)
@@ -33,44 +30,16 @@ func fetchMagnet(ctx context.Context, tr *transfer, link, dir string, tc session
 	if err != nil {
 		return nil, nil, err
 	}
-	var openErr error // Open's own error, read once the torrent has stopped
-	tc.Open = func(ctx context.Context, m *metainfo.MetaInfo) (session.TorrentConfig, error) {
-		c, err := open(ctx, m)
-		openErr = err
-		return c, err
-	}
-	t, err := node.AddMagnet(link, tc)
+	tr.out.Printf("fetching the metadata of %s from peers, listening on %s\n", mg.InfoHash, node.Addr())
+	t, err := node.FetchMagnet(ctx, link, tc, func(st session.Stats, nodes int) {
+		tr.out.MagnetStatus(progress.MagnetLine(st, nodes))
+	})
+	tr.out.MagnetStatus("")
 	if err != nil {
 		node.Stop()
 		return nil, nil, err
 	}
-	tr.out.Printf("fetching the metadata of %s from peers, listening on %s\n", mg.InfoHash, node.Addr())
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-t.Opened():
-			tr.out.MagnetStatus("")
-			return node, t, nil
-		case <-t.Stopped():
-			tr.out.MagnetStatus("")
-			node.Stop()
-			if openErr != nil {
-				return nil, nil, openErr
-			}
-			return nil, nil, fmt.Errorf("magnet %s: %s", mg.InfoHash, t.Stats().Err)
-		case <-ctx.Done():
-			tr.out.MagnetStatus("")
-			node.Stop()
-			return nil, nil, ctx.Err()
-		case <-tick.C:
-			nodes := -1
-			if node.DHT != nil {
-				nodes = node.DHT.Stats().Nodes
-			}
-			tr.out.MagnetStatus(progress.MagnetLine(t.Stats(), nodes))
-		}
-	}
+	return node, t, nil
 }
 
 func isMagnet(arg string) bool { return strings.HasPrefix(arg, "magnet:") }

@@ -2,20 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/pflag"
 
 	"swarm/daemon/rpc"
-	"swarm/internal/humanize"
-	"swarm/metainfo"
 )
 
 // The commands that drive a running daemon over its RPC: add, list, pause,
@@ -74,29 +68,8 @@ func runAdd(ctx context.Context, e *env, args []string) error {
 	}
 	c := o.client()
 	for _, arg := range fs.Args() {
-		a := map[string]any{"paused": paused}
-		if dir != "" {
-			a["download-dir"] = dir
-		}
-		switch {
-		case isMagnet(arg) || strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://"):
-			a["filename"] = arg
-		default:
-			if _, err := metainfo.Load(arg); err != nil {
-				return err
-			}
-			b, err := os.ReadFile(arg)
-			if err != nil {
-				return err
-			}
-			a["metainfo"] = base64.StdEncoding.EncodeToString(b)
-		}
-		var out map[string]struct {
-			ID   int    `json:"id"`
-			Name string `json:"name"`
-			Hash string `json:"hashString"`
-		}
-		if err := c.Call(ctx, "torrent-add", a, &out); err != nil {
+		out, err := c.Add(ctx, arg, dir, paused)
+		if err != nil {
 			return err
 		}
 		if o.json {
@@ -116,23 +89,6 @@ func runAdd(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// listFields are what list asks for.
-var listFields = []string{"id", "name", "percentDone", "sizeWhenDone", "rateDownload", "rateUpload", "uploadRatio", "status", "error", "errorString", "hashString"}
-
-type listed struct {
-	ID          int     `json:"id"`
-	Name        string  `json:"name"`
-	PercentDone float64 `json:"percentDone"`
-	Size        int64   `json:"sizeWhenDone"`
-	Down        int64   `json:"rateDownload"`
-	Up          int64   `json:"rateUpload"`
-	Ratio       float64 `json:"uploadRatio"`
-	Status      int     `json:"status"`
-	Error       int     `json:"error"`
-	ErrorString string  `json:"errorString"`
-	Hash        string  `json:"hashString"`
-}
-
 func runList(ctx context.Context, e *env, args []string) error {
 	var o remoteOptions
 	fs := newFlagSet("list")
@@ -143,56 +99,15 @@ func runList(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 0 {
 		return usagef("list takes no arguments")
 	}
-	var out struct {
-		Torrents []listed `json:"torrents"`
-	}
-	if err := o.client().Call(ctx, "torrent-get", map[string]any{"fields": listFields}, &out); err != nil {
+	ts, err := o.client().List(ctx)
+	if err != nil {
 		return err
 	}
 	if o.json {
-		return printJSON(e, out.Torrents)
+		return printJSON(e, ts)
 	}
-	fmt.Fprint(e.stdout, listTable(out.Torrents))
+	rpc.WriteList(e.stdout, ts)
 	return nil
-}
-
-// listTable formats torrents in 80 columns: the name takes what is left.
-func listTable(ts []listed) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%4s %5s %7s %7s %7s %5s %-11s %s\n", "ID", "Done", "Size", "Down/s", "Up/s", "Ratio", "Status", "Name")
-	for _, t := range ts {
-		ratio := "-"
-		if t.Ratio >= 0 {
-			ratio = strconv.FormatFloat(t.Ratio, 'f', 2, 64)
-		}
-		name := []rune(t.Name)
-		if len(name) > nameWidth {
-			name = append(name[:nameWidth-1], '…')
-		}
-		fmt.Fprintf(&b, "%4d %4.0f%% %7s %7s %7s %5s %-11s %s\n", t.ID, math.Floor(100*t.PercentDone), humanize.ShortSize(t.Size),
-			humanize.ShortSize(t.Down), humanize.ShortSize(t.Up), ratio, statusName(t.Status, t.Error), string(name))
-	}
-	for _, t := range ts {
-		if t.ErrorString != "" {
-			fmt.Fprintf(&b, "%4d: %s\n", t.ID, t.ErrorString)
-		}
-	}
-	return b.String()
-}
-
-// nameWidth is what 80 columns leave for the name.
-const nameWidth = 80 - 53
-
-// statusName names a Transmission status code for the table.
-func statusName(status, errCode int) string {
-	if errCode == 3 {
-		return "Error"
-	}
-	names := []string{"Stopped", "Check wait", "Checking", "Queued", "Downloading", "Seed wait", "Seeding"}
-	if status >= 0 && status < len(names) {
-		return names[status]
-	}
-	return "?"
 }
 
 func runPause(ctx context.Context, e *env, args []string) error {
@@ -234,40 +149,16 @@ func idsCommand(ctx context.Context, e *env, args []string, name, method, summar
 	if fs.NArg() == 0 {
 		return usagef("want at least one ID, info hash, or all")
 	}
+	ids, err := rpc.ParseIDs(fs.Args())
+	if err != nil {
+		return usagef("%v", err)
+	}
 	a := map[string]any{}
-	var ids []any
-	for _, s := range fs.Args() {
-		if s == "all" {
-			ids = nil
-			break
-		}
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			ids = append(ids, n)
-		} else if _, err := metainfo.ParseHash(s); err == nil {
-			ids = append(ids, strings.ToLower(s))
-		} else {
-			return usagef("%q: want a torrent id (a number), an info hash or all", s)
-		}
-	}
-	if ids != nil {
-		a["ids"] = ids
-	}
 	if extra != nil {
 		extra(nil, a)
 	}
-	// The RPC answers "success" for ids it does not have, as Transmission
-	// does: ask first, so a mistyped id is an error, not a silent no-op.
-	c := o.client()
-	var got struct {
-		Torrents []listed `json:"torrents"`
-	}
-	if err := c.Call(ctx, "torrent-get", map[string]any{"ids": a["ids"], "fields": []string{"id", "name", "hashString"}}, &got); err != nil {
-		return err
-	}
-	if missing := missingIDs(ids, got.Torrents); len(missing) > 0 {
-		return fmt.Errorf("no torrent %s in the daemon ('swarm list' shows the ids); nothing done", strings.Join(missing, ", "))
-	}
-	if err := c.Call(ctx, method, a, nil); err != nil {
+	done, err := o.client().Act(ctx, method, ids, a)
+	if err != nil {
 		return err
 	}
 	if o.json {
@@ -275,27 +166,11 @@ func idsCommand(ctx context.Context, e *env, args []string, name, method, summar
 	}
 	// verify only starts the check: say so rather than "verified".
 	did := map[string]string{"pause": "paused", "resume": "resumed", "verify": "verifying", "remove": "removed"}[name]
-	for _, t := range got.Torrents {
+	for _, t := range done {
 		fmt.Fprintf(e.stdout, "%s: id %d, %s\n", did, t.ID, t.Name)
 	}
-	if len(got.Torrents) == 0 {
+	if len(done) == 0 {
 		fmt.Fprintln(e.stdout, "the daemon has no torrents")
 	}
 	return nil
-}
-
-// missingIDs are the ids (numbers or info hashes) that no torrent in have
-// answers to.
-func missingIDs(ids []any, have []listed) []string {
-	var missing []string
-	for _, id := range ids {
-		found := false
-		for _, t := range have {
-			found = found || id == any(t.ID) || id == any(t.Hash)
-		}
-		if !found {
-			missing = append(missing, fmt.Sprint(id))
-		}
-	}
-	return missing
 }

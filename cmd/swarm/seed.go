@@ -92,18 +92,9 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 // an existing .torrent of the same content at the output path.
 func makeTorrentFor(ctx context.Context, e *env, path, out, pieceLength string, tiers [][]string, quiet bool) (*metainfo.MetaInfo, error) {
 	cfg := metainfo.BuildConfig{Path: path, Tiers: tiers, CreatedBy: "swarm/" + version, CreationDate: time.Now()}
-	if pieceLength == "auto" {
-		total, err := contentSize(path)
-		if err != nil {
-			return nil, err
-		}
-		cfg.PieceLength = metainfo.AutoPieceLength(total)
-	} else {
-		pl, err := humanize.ParseSize(pieceLength)
-		if err != nil || metainfo.CheckPieceLength(pl) != nil {
-			return nil, usagef("--piece-length %s: want a power of two from 16KiB to 64MiB, or auto", pieceLength)
-		}
-		cfg.PieceLength = pl
+	var err error
+	if cfg.PieceLength, err = parsePieceLength(pieceLength); err != nil {
+		return nil, usagef("--piece-length %s: %s", pieceLength, pieceLengthWant)
 	}
 	bar := progress.NewHashing(e.stderr)
 	cfg.Progress = bar.Update
@@ -127,11 +118,7 @@ func makeTorrentFor(ctx context.Context, e *env, path, out, pieceLength string, 
 		if _, err := os.Stat(out); err == nil {
 			return nil, fmt.Errorf("%s exists and describes other content; remove it or give -o", out)
 		}
-		data, err := m.Encode()
-		if err != nil {
-			return nil, err
-		}
-		if err := writeFileAtomic(out, data); err != nil {
+		if err := m.Save(out); err != nil {
 			return nil, err
 		}
 	}

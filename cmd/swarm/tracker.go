@@ -4,13 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"os/signal"
 	"runtime"
-	"syscall"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"swarm/tracker/private"
 	"swarm/tracker/server"
@@ -82,7 +77,7 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	cfg.Logger = &log
-	if cfg.Allow, cfg.Deny, err = o.loadLists(); err != nil {
+	if cfg.Allow, cfg.Deny, err = o.access().Load(); err != nil {
 		return err
 	}
 	if !o.private {
@@ -94,7 +89,7 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 			return usagef("%v", err) // every field New checks comes from a flag
 		}
 		defer srv.Close()
-		defer o.reloadOnSIGHUP(ctx, srv, &log)()
+		defer o.access().ReloadOnSIGHUP(ctx, srv, &log)()
 		ln, udp, err := o.listenAll(ctx)
 		if err != nil {
 			return err
@@ -134,67 +129,8 @@ func (o *trackerOptions) listenAll(ctx context.Context) (net.Listener, []*net.UD
 // a second; --ip-burst covers a client announcing all its torrents at start.
 const defaultIPRate = 20
 
-// loadLists reads the --allow and --deny files; nil for a flag not given.
-func (o *trackerOptions) loadLists() (allow, deny *server.HashList, err error) {
-	read := func(flag, path string) (*server.HashList, error) {
-		if path == "" {
-			return nil, nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("--%s: %w", flag, err)
-		}
-		defer f.Close()
-		l, err := server.ParseHashList(f)
-		if err != nil {
-			return nil, fmt.Errorf("--%s %s: %w", flag, path, err)
-		}
-		return l, nil
-	}
-	if allow, err = read("allow", o.allow); err != nil {
-		return nil, nil, err
-	}
-	if deny, err = read("deny", o.deny); err != nil {
-		return nil, nil, err
-	}
-	return allow, deny, nil
-}
-
-// reloadOnSIGHUP rereads the --allow and --deny files into srv on every
-// SIGHUP until ctx is done, as opentracker does; a file that fails to read
-// leaves the lists as they were. The returned func stops it and waits. With
-// neither flag, SIGHUP keeps its default action.
-func (o *trackerOptions) reloadOnSIGHUP(ctx context.Context, srv *server.Server, log *zerolog.Logger) (stop func()) {
-	if o.allow == "" && o.deny == "" {
-		return func() {}
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-			}
-			allow, deny, err := o.loadLists()
-			if err != nil {
-				log.Error().Err(err).Msg("SIGHUP: info hash lists not reloaded, the old ones stay")
-				continue
-			}
-			dropped := srv.SetAccess(allow, deny)
-			log.Info().Int("allowed", allow.Len()).Int("denied", deny.Len()).Int("swarms_dropped", dropped).
-				Msg("SIGHUP: info hash lists reloaded")
-		}
-	}()
-	return func() {
-		signal.Stop(hup)
-		cancel()
-		<-done
-	}
+func (o *trackerOptions) access() server.AccessFiles {
+	return server.AccessFiles{Allow: o.allow, Deny: o.deny}
 }
 
 // serverConfig turns the flags into a tracker server config.

@@ -47,7 +47,7 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 		return usagef("%v", err)
 	}
 	defer srv.Close()
-	defer o.reloadOnSIGHUP(ctx, srv, log)()
+	defer o.access().ReloadOnSIGHUP(ctx, srv, log)()
 	ln, udp, err := o.listenAll(ctx)
 	if err != nil {
 		return err

@@ -35,6 +35,10 @@ type Backend interface {
 	PeerPort() int
 	// ConfigDir is the state folder.
 	ConfigDir() string
+	// Reannounce asks the torrents' trackers for peers now.
+	Reannounce(ids []int) error
+	// Close stops the daemon gracefully, as SIGTERM does, without waiting.
+	Close()
 }
 
 // kilo is the protocol's unit of speed: kB/s of 1000 bytes ("speed-bytes").
@@ -55,6 +59,8 @@ var methods = map[string]handler{
 	"torrent-start-now":    startMethod(true),
 	"torrent-stop":         idsMethod(func(b Backend, ids []int) error { return b.Pause(ids) }),
 	"torrent-verify":       idsMethod(func(b Backend, ids []int) error { return b.Verify(ids) }),
+	"torrent-reannounce":   idsMethod(func(b Backend, ids []int) error { return b.Reannounce(ids) }),
+	"session-close":        sessionClose,
 	"torrent-remove":       torrentRemove,
 	"torrent-set":          torrentSet,
 	"torrent-set-location": torrentSetLocation,
@@ -188,6 +194,13 @@ func idsMethod(f func(Backend, []int) error) handler {
 	}
 }
 
+// sessionClose stops the daemon; the answer still goes out, as the HTTP
+// server finishes the requests in flight when the daemon stops.
+func sessionClose(s *Server, _ *http.Request, _ json.RawMessage) (any, error) {
+	s.cfg.Backend.Close()
+	return nil, nil
+}
+
 func startMethod(now bool) handler {
 	return idsMethod(func(b Backend, ids []int) error { return b.Resume(ids, now) })
 }
@@ -312,40 +325,42 @@ func sessionGet(s *Server, _ *http.Request, _ json.RawMessage) (any, error) {
 	st := b.Settings()
 	free, _ := daemon.FreeSpace(st.DownloadDir)
 	return map[string]any{
-		"version":                      "4.0.0 (swarm " + daemon.Version + ")",
-		"rpc-version":                  Version,
-		"rpc-version-minimum":          VersionMinimum,
-		"rpc-version-semver":           "5.3.0",
-		"session-id":                   s.sessionID,
-		"config-dir":                   b.ConfigDir(),
-		"download-dir":                 st.DownloadDir,
-		"download-dir-free-space":      free,
-		"peer-port":                    b.PeerPort(),
-		"peer-port-random-on-start":    false,
-		"port-forwarding-enabled":      false,
-		"speed-limit-down":             st.SpeedLimitDown / kilo,
-		"speed-limit-down-enabled":     st.SpeedLimitDownEnabled,
-		"speed-limit-up":               st.SpeedLimitUp / kilo,
-		"speed-limit-up-enabled":       st.SpeedLimitUpEnabled,
-		"alt-speed-down":               st.AltSpeedDown / kilo,
-		"alt-speed-up":                 st.AltSpeedUp / kilo,
-		"alt-speed-enabled":            st.AltSpeedEnabled,
-		"alt-speed-time-enabled":       false,
-		"alt-speed-time-begin":         540,
-		"alt-speed-time-end":           1020,
-		"alt-speed-time-day":           127,
-		"download-queue-size":          st.DownloadQueueSize,
-		"download-queue-enabled":       st.DownloadQueueEnabled,
-		"seed-queue-size":              st.SeedQueueSize,
-		"seed-queue-enabled":           st.SeedQueueEnabled,
-		"queue-stalled-enabled":        false,
-		"queue-stalled-minutes":        30,
-		"seedRatioLimit":               st.SeedRatioLimit,
-		"seedRatioLimited":             st.SeedRatioLimited,
-		"idle-seeding-limit":           st.IdleSeedingLimit,
-		"idle-seeding-limit-enabled":   st.IdleSeedingLimitEnabled,
-		"start-added-torrents":         st.StartAddedTorrents,
-		"dht-enabled":                  st.DHT,
+		"version":                    "4.0.0 (swarm " + daemon.Version + ")",
+		"rpc-version":                Version,
+		"rpc-version-minimum":        VersionMinimum,
+		"rpc-version-semver":         "5.3.0",
+		"session-id":                 s.sessionID,
+		"config-dir":                 b.ConfigDir(),
+		"download-dir":               st.DownloadDir,
+		"download-dir-free-space":    free,
+		"peer-port":                  b.PeerPort(),
+		"peer-port-random-on-start":  false,
+		"port-forwarding-enabled":    false,
+		"speed-limit-down":           st.SpeedLimitDown / kilo,
+		"speed-limit-down-enabled":   st.SpeedLimitDownEnabled,
+		"speed-limit-up":             st.SpeedLimitUp / kilo,
+		"speed-limit-up-enabled":     st.SpeedLimitUpEnabled,
+		"alt-speed-down":             st.AltSpeedDown / kilo,
+		"alt-speed-up":               st.AltSpeedUp / kilo,
+		"alt-speed-enabled":          st.AltSpeedEnabled,
+		"alt-speed-time-enabled":     false,
+		"alt-speed-time-begin":       540,
+		"alt-speed-time-end":         1020,
+		"alt-speed-time-day":         127,
+		"download-queue-size":        st.DownloadQueueSize,
+		"download-queue-enabled":     st.DownloadQueueEnabled,
+		"seed-queue-size":            st.SeedQueueSize,
+		"seed-queue-enabled":         st.SeedQueueEnabled,
+		"queue-stalled-enabled":      false,
+		"queue-stalled-minutes":      30,
+		"seedRatioLimit":             st.SeedRatioLimit,
+		"seedRatioLimited":           st.SeedRatioLimited,
+		"idle-seeding-limit":         st.IdleSeedingLimit,
+		"idle-seeding-limit-enabled": st.IdleSeedingLimitEnabled,
+		"start-added-torrents":       st.StartAddedTorrents,
+		"dht-enabled":                st.DHT,
+		// Not in the protocol: the page shows it when present.
+		"dht-nodes":                    st.DHTNodes,
 		"pex-enabled":                  true,
 		"lpd-enabled":                  false,
 		"utp-enabled":                  true,

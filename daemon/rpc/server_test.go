@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -94,6 +95,8 @@ func (f *fakeBackend) SetSettings(change func(*daemon.Settings)) error {
 func (f *fakeBackend) Stats() daemon.SessionStats { return daemon.SessionStats{Torrents: len(f.views)} }
 func (f *fakeBackend) PeerPort() int              { return 6881 }
 func (f *fakeBackend) ConfigDir() string          { return "/state" }
+func (f *fakeBackend) Reannounce(ids []int) error { return f.note("reannounce " + j(ids)) }
+func (f *fakeBackend) Close()                     { f.note("close") }
 
 func j(v any) string { b, _ := json.Marshal(v); return string(b) }
 
@@ -104,7 +107,7 @@ func newServer(t *testing.T, cfg rpc.Config) (*httptest.Server, *fakeBackend) {
 			{ID: 1, Name: "one", Hash: strings.Repeat("1", 40), Status: daemon.StatusSeed, SizeWhenDone: 100, TotalSize: 100, MetadataDone: true, Uploaded: 50},
 			{ID: 2, Name: "two", Hash: strings.Repeat("2", 40), Status: daemon.StatusDownload, SizeWhenDone: 200, Left: 150, TotalSize: 200, MetadataDone: true, DownRate: 10, Error: "disk on fire"},
 		},
-		settings: daemon.Settings{DownloadDir: "/dl"},
+		settings: daemon.Settings{DownloadDir: "/dl", DHT: true, DHTNodes: 42},
 	}
 	cfg.Backend = fb
 	s, err := rpc.New(cfg)
@@ -161,6 +164,9 @@ func TestRequestWithoutSessionIDGets409ThenSucceeds(t *testing.T) {
 	args := out["arguments"].(map[string]any)
 	if args["rpc-version"] != 17.0 || args["download-dir"] != "/dl" || args["peer-port"] != 6881.0 {
 		t.Errorf("session-get arguments: %v", args)
+	}
+	if args["dht-enabled"] != true || args["dht-nodes"] != 42.0 {
+		t.Errorf("session-get DHT: enabled %v, nodes %v; want true and the backend's 42", args["dht-enabled"], args["dht-nodes"])
 	}
 }
 
@@ -343,5 +349,26 @@ func TestCheckListen(t *testing.T) {
 		if err := rpc.CheckListen(tc.addr, tc.password); (err == nil) != tc.ok {
 			t.Errorf("CheckListen(%q, %q) = %v, want ok=%v", tc.addr, tc.password, err, tc.ok)
 		}
+	}
+}
+
+// TestReannounceAndSessionClose: the two methods transmission-remote and
+// the *arr apps send reach the backend with their ids, and answer success.
+func TestReannounceAndSessionClose(t *testing.T) {
+	ts, fb := newServer(t, rpc.Config{})
+	sid := handshake(t, ts.URL, nil)
+	for _, body := range []string{
+		`{"method":"torrent-reannounce","arguments":{"ids":[2]}}`,
+		`{"method":"torrent-reannounce"}`,
+		`{"method":"session-close","tag":3}`,
+	} {
+		if code, _, out := post(t, ts.URL, sid, body, nil); code != 200 || out["result"] != "success" {
+			t.Errorf("%s: status %d, %v; want 200 and success", body, code, out)
+		}
+	}
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	if want := []string{"reannounce [2]", "reannounce null", "close"}; !slices.Equal(fb.calls, want) {
+		t.Errorf("backend calls %q, want %q", fb.calls, want)
 	}
 }
