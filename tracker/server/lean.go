@@ -330,10 +330,11 @@ func (c *prefixConn) CloseWrite() error {
 }
 
 // acceptLean accepts connections on ln until it is closed and serves each
-// on the lean path, or hands it to h when maxLeanConns are being read.
+// on the lean path in a goroutine, or hands it to h when s.maxLean are
+// being read: the lean path where raw sockets are not (lean_linux.go).
 // conns counts the lean connections under way.
 func (s *Server) acceptLean(ctx context.Context, ln net.Listener, h *handoff, conns *sync.WaitGroup) error {
-	slots := make(chan struct{}, maxLeanConns)
+	slots := make(chan struct{}, s.maxLean)
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -403,27 +404,36 @@ func (s *Server) serveLean(ctx context.Context, c net.Conn, h *handoff) {
 	defer c.Close()
 	sc := s.bufs.Get().(*scratch)
 	defer s.bufs.Put(sc)
+	b := s.leanReply(ctx, sc, &req, connIP(c))
+	_ = c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	// A failed write means the client hung up: nothing to do.
+	_, _ = c.Write(b)
+}
+
+// leanReply answers req from a client at remote: the whole HTTP reply, in
+// sc.head.
+func (s *Server) leanReply(ctx context.Context, sc *scratch, req *leanRequest, remote netip.Addr) (reply []byte) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).Str("path", tracker.MaskURL(req.target())).
 				Msg("tracker handler panicked")
 			s.metrics.failures.WithLabelValues("internal").Inc()
-			s.writeLean(c, sc, req.http10, appendFailure(nil, genericReason))
+			sc.head = appendLeanReply(sc.head[:0], req.http10, appendFailure(nil, genericReason))
+			reply = sc.head
 		}
 	}()
-	remote := connIP(c)
 	if req.scrape {
 		sc.out = s.scrapeReply(ctx, sc.out[:0], req.query, remote, req.passkey)
 	} else {
 		sc.out = s.announceReply(ctx, sc, req.query, remote, req.passkey)
 	}
-	s.writeLean(c, sc, req.http10, sc.out)
+	sc.head = appendLeanReply(sc.head[:0], req.http10, sc.out)
+	return sc.head
 }
 
-// writeLean writes a 200 reply with body in one write, with the headers
-// net/http would send.
-func (s *Server) writeLean(c net.Conn, sc *scratch, http10 bool, body []byte) {
-	b := sc.head[:0]
+// appendLeanReply appends a 200 reply with body, with the headers net/http
+// would send.
+func appendLeanReply(b []byte, http10 bool, body []byte) []byte {
 	if http10 {
 		b = append(b, "HTTP/1.0 200 OK\r\n"...)
 	} else {
@@ -434,11 +444,7 @@ func (s *Server) writeLean(c net.Conn, sc *scratch, http10 bool, body []byte) {
 	b = append(b, "\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)
-	b = append(b, body...)
-	sc.head = b
-	_ = c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-	// A failed write means the client hung up: nothing to do.
-	_, _ = c.Write(b)
+	return append(b, body...)
 }
 
 // connIP is the IP of c's peer as remoteIP reads it from net/http's

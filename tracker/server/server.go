@@ -40,6 +40,9 @@ type Server struct {
 	// connIDKey is the secret of UDP connection ids (see connIDs).
 	connIDKey [32]byte
 
+	maxLean int  // bounds the lean path's connections: maxLeanConns, less in tests
+	noRaw   bool // tests: the goroutine-per-connection lean path on Linux too
+
 	sweepMu   sync.Mutex // guards sweepRefs and sweepStop
 	sweepRefs int        // Run and RunUDP calls under way
 	sweepStop func()     // stops the sweep loop and waits for it
@@ -93,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 		s.store, s.mem = memStore{reg}, reg
 	}
 	s.connIDKey = newConnIDKey()
+	s.maxLean = maxLeanConns
 	s.access.Store(&access{allow: cfg.Allow, deny: cfg.Deny})
 	if cfg.IPRate > 0 {
 		s.ipLimit = newIPLimiter(cfg.IPRate, cfg.IPBurst, cfg.IPLimitAddrs, addrBits4, addrBits6)
@@ -173,7 +177,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	acceptErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- hs.Serve(hl) })
 	wg.Go(func() {
-		acceptErr <- s.acceptLean(base, ln, hl, &lean)
+		acceptErr <- s.accept(ctx, base, ln, hl, &lean)
 		lean.Wait()
 	})
 	select {
