@@ -46,17 +46,36 @@ func rawGet(t *testing.T, addr, req string) (*http.Response, []byte) {
 	return resp, body
 }
 
+// otherListener hides a *net.TCPListener, so that Run serves the lean path
+// with a goroutine per connection, as on systems other than Linux.
+type otherListener struct{ net.Listener }
+
 // TestLeanPath: announces and scrapes on connections the client closes are
 // answered whole (headers as net/http sends them), and everything else
 // (keep-alive, /metrics, unknown paths, long headers, passkey paths) still
-// works through net/http.
+// works through net/http; on raw sockets (Linux) and with a goroutine per
+// connection.
 func TestLeanPath(t *testing.T) {
-	log := zerolog.New(zerolog.NewTestWriter(t))
-	s, err := server.New(server.Config{Logger: &log, Interval: time.Minute, Hook: passkeyHook{}})
-	if err != nil {
-		t.Fatal(err)
+	for _, other := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tcp", true: "other"}[other], func(t *testing.T) {
+			log := zerolog.New(zerolog.NewTestWriter(t))
+			s, err := server.New(server.Config{Logger: &log, Interval: time.Minute, Hook: passkeyHook{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if other {
+				ln = otherListener{ln}
+			}
+			testLeanPath(t, strings.TrimSuffix(strings.TrimPrefix(runServerOn(t, s, ln), "http://"), "/announce"))
+		})
 	}
-	addr := strings.TrimSuffix(strings.TrimPrefix(runServer(t, s), "http://"), "/announce")
+}
+
+func testLeanPath(t *testing.T, addr string) {
 	seed, leech := testPeer(ihA, 1, 0), testPeer(ihA, 2, 100)
 
 	resp, body := rawGet(t, addr, "GET /good/announce?"+seed.Query()+" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
@@ -129,25 +148,52 @@ func TestLeanPath(t *testing.T) {
 	}
 }
 
-// TestLeanReadDeadline: a client that sends half a request and waits is
-// dropped after half the read timeout, as net/http drops it.
+// TestLeanReadDeadline: clients that send half a request and wait do not
+// hold up another client, and are dropped once half the read timeout has
+// passed, as net/http drops them.
 func TestLeanReadDeadline(t *testing.T) {
-	s, err := server.New(server.Config{Interval: time.Minute, ReadTimeout: 400 * time.Millisecond})
+	const readTimeout = 3 * time.Second
+	s, err := server.New(server.Config{Interval: time.Minute, ReadTimeout: readTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := strings.TrimSuffix(strings.TrimPrefix(runServer(t, s), "http://"), "/announce")
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	const slow = 20
+	start := time.Now()
+	closed := make(chan time.Time, slow) // when each slow client saw its connection closed; zero if not within 10 s
+	for range slow {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "GET /announce?info_hash=x HTTP/1.1\r\nHost: t\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, err := io.ReadAll(c)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				closed <- time.Time{}
+				return
+			}
+			closed <- time.Now()
+		}()
 	}
-	defer c.Close()
-	if _, err := io.WriteString(c, "GET /good/announce?info_hash=x HTTP/1.1\r\nHost: t\r\n"); err != nil {
-		t.Fatal(err)
+	_, body := rawGet(t, addr, "GET /announce?"+testPeer(ihA, 1, 0).Query()+" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+	answered := time.Now()
+	if _, err := tracker.ParseAnnounceResponse(body); err != nil {
+		t.Errorf("announce beside %d slow clients: %q: %v", slow, body, err)
 	}
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	got, err := io.ReadAll(c)
-	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		t.Fatalf("half a request: connection still open after 10 s (read %q)", got)
+	for range slow {
+		at := <-closed
+		switch {
+		case at.IsZero():
+			t.Fatal("half a request: connection still open after 10 s")
+		case at.Before(answered):
+			t.Errorf("a slow client was dropped (after %v) before the other client was answered (after %v)", at.Sub(start), answered.Sub(start))
+		case at.Sub(start) < readTimeout/2:
+			t.Errorf("a slow client was dropped after %v, before half the read timeout", at.Sub(start))
+		}
 	}
 }

@@ -39,7 +39,7 @@ const rawSweep = 50 * time.Millisecond
 // connections being served off the loops.
 func (s *Server) accept(stop, ctx context.Context, ln net.Listener, h *handoff, conns *sync.WaitGroup) error {
 	tl, ok := ln.(*net.TCPListener)
-	if !ok || s.noRaw {
+	if !ok {
 		return s.acceptLean(ctx, ln, h, conns)
 	}
 	rc, err := tl.SyscallConn()
@@ -154,6 +154,7 @@ func (l *rawLoop) run() error {
 		for fd, c := range l.pending {
 			l.drop(fd, c)
 		}
+		l.s.leanWaiting.Add(-int64(len(l.pending)))
 	}()
 	// Not f.Fd(), which would make f blocking and take it out of the poller.
 	epfd := l.ep
@@ -203,6 +204,7 @@ func (l *rawLoop) run() error {
 				}
 				if !l.step(epfd, fd, c) {
 					delete(l.pending, fd)
+					l.s.leanWaiting.Add(-1)
 				}
 			}
 		}
@@ -215,6 +217,7 @@ func (l *rawLoop) run() error {
 				for fd, c := range l.pending {
 					if now.After(c.deadline) {
 						delete(l.pending, fd)
+						l.s.leanWaiting.Add(-1)
 						l.drop(fd, c) // the client was too slow
 					}
 				}
@@ -274,6 +277,7 @@ func (l *rawLoop) acceptAll(ep int) error {
 		c.registered = true
 		c.deadline = time.Now().Add(l.s.cfg.ReadTimeout / 2)
 		l.pending[fd] = c
+		l.s.leanWaiting.Add(1)
 	}
 	return nil
 }

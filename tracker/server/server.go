@@ -40,8 +40,10 @@ type Server struct {
 	// connIDKey is the secret of UDP connection ids (see connIDs).
 	connIDKey [32]byte
 
-	maxLean int  // bounds the lean path's connections: maxLeanConns, less in tests
-	noRaw   bool // tests: the goroutine-per-connection lean path on Linux too
+	maxLean int // bounds the lean path's connections: maxLeanConns, less in tests
+	// leanWaiting counts the connections waiting in the raw loops' tables
+	// (lean_linux.go), for tests.
+	leanWaiting atomic.Int64
 
 	sweepMu   sync.Mutex // guards sweepRefs and sweepStop
 	sweepRefs int        // Run and RunUDP calls under way
