@@ -173,11 +173,15 @@ func (l *rawLoop) run() error {
 	wait := func(uintptr) bool {
 		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
 		n, werr = int(r), nil
-		if e != 0 {
+		switch e {
+		case 0:
+			return n > 0
+		case unix.EINTR:
+			n = 0 // look again before waiting
+		default:
 			n, werr = 0, e
-			return e != unix.EINTR
 		}
-		return n > 0
+		return true
 	}
 	for {
 		err := rc.Read(wait)

@@ -5,8 +5,12 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestRawLoopsBounded: with more slow clients than the raw loops may hold,
@@ -85,4 +89,29 @@ func TestRawLoopsBounded(t *testing.T) {
 	if n := waiting(); n != 0 {
 		t.Errorf("%d connections still waiting in the raw loops after their clients were dropped", n)
 	}
+}
+
+// TestWriteCloseSlowReader: a reply larger than the socket takes at once,
+// to a client that reads late, arrives whole: writeClose hands the rest to
+// Go's poller instead of waiting in the loop.
+func TestWriteCloseSlowReader(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 4096); err != nil {
+		t.Fatal(err)
+	}
+	peer := os.NewFile(uintptr(fds[1]), "peer")
+	defer peer.Close()
+	want := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	var wg sync.WaitGroup
+	writeClose(fds[0], want, 10*time.Second, &wg)
+	time.Sleep(100 * time.Millisecond) // the socket is full by now
+	_ = peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(peer)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("read %d bytes (%v), want the %d written", len(got), err, len(want))
+	}
+	wg.Wait()
 }
