@@ -409,11 +409,12 @@ func (l *rawLoop) get() *rawConn {
 	return new(rawConn)
 }
 
-// put keeps c for the next connection; the loop keeps at most as many as
-// it may have waiting.
+// put keeps c for the next connection: a few, as most connections are
+// served the moment they are accepted, not the thousands that may wait
+// (4 KiB each).
 func (l *rawLoop) put(c *rawConn) {
 	c.n, c.registered = 0, false
-	if len(l.free) < l.max {
+	if len(l.free) < 64 {
 		l.free = append(l.free, c)
 	}
 }
