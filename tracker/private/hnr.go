@@ -2,6 +2,7 @@ package private
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -96,4 +97,50 @@ func (d *DB) HitAndRuns(ctx context.Context, q HnRQuery) ([]HitAndRun, error) {
 		return nil, fmt.Errorf("list hit-and-runs: %w", err)
 	}
 	return out, nil
+}
+
+// addSnatches records, at a fold at now, the first snatch of each
+// user-torrent that snatched since the last fold, and adds the seeding
+// time folded to the snatches still within window: the hit-and-run rule
+// counts seeding after the snatch only. The snatch time is the fold's, up
+// to Config.FoldInterval late, which a rule measured in days can afford.
+func addSnatches(ctx context.Context, tx *sql.Tx, m map[userTorrent]delta, now time.Time, window time.Duration) error {
+	var ins, upd *sql.Stmt
+	defer func() {
+		for _, st := range []*sql.Stmt{ins, upd} {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}()
+	var err error
+	for ut, d := range m {
+		if d.snatches > 0 {
+			if ins == nil {
+				ins, err = tx.PrepareContext(ctx, `INSERT INTO snatches (user_id, info_hash, snatched_at) VALUES (?, ?, ?)
+					ON CONFLICT (user_id, info_hash) DO NOTHING`)
+				if err != nil {
+					return err
+				}
+			}
+			if _, err := ins.ExecContext(ctx, ut.user, ut.hash.String(), now.Unix()); err != nil {
+				return err
+			}
+		}
+	}
+	for ut, d := range m {
+		if d.seedNanos > 0 { // seconds here (inSeconds)
+			if upd == nil {
+				upd, err = tx.PrepareContext(ctx, `UPDATE snatches SET seed_seconds = seed_seconds + ?
+					WHERE user_id = ? AND info_hash = ? AND snatched_at >= ?`)
+				if err != nil {
+					return err
+				}
+			}
+			if _, err := upd.ExecContext(ctx, d.seedNanos, ut.user, ut.hash.String(), now.Add(-window).Unix()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
