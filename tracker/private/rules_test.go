@@ -499,7 +499,6 @@ func TestParseBan(t *testing.T) {
 	}
 }
 
-
 // TestRunPicksUpRuleChanges: bans, the client allow list and torrent kinds
 // changed through another connection (swarm tracker ban|client|torrent)
 // take effect while Run runs.
