@@ -47,6 +47,7 @@ type TorrentView struct {
 	Name     string    `json:"name"`
 	Size     int64     `json:"size"`
 	Added    time.Time `json:"added"`
+	Kind     Kind      `json:"kind"`
 }
 
 // ViewTotals returns t's view; its Ratio is nil when nothing was
@@ -79,7 +80,7 @@ func ViewUserDetail(u User, base string, per []TorrentTotals) UserView {
 
 // ViewTorrent returns t's view, in UTC.
 func ViewTorrent(t Torrent) TorrentView {
-	return TorrentView{InfoHash: t.InfoHash.String(), Name: t.Name, Size: t.Size, Added: t.Added.UTC()}
+	return TorrentView{InfoHash: t.InfoHash.String(), Name: t.Name, Size: t.Size, Added: t.Added.UTC(), Kind: t.Kind}
 }
 
 // CheckBaseURL accepts "" or an http(s) URL without a query or fragment,

@@ -82,9 +82,9 @@ func WritePasskey(w io.Writer, base string, p Passkey) {
 // WriteTorrents writes the registered torrents as a table.
 func WriteTorrents(w io.Writer, ts []Torrent) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INFO HASH\tNAME\tSIZE\tADDED")
+	fmt.Fprintln(tw, "INFO HASH\tNAME\tSIZE\tADDED\tKIND")
 	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.InfoHash, t.Name, humanize.Size(t.Size), t.Added.UTC().Format(time.DateOnly))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.InfoHash, t.Name, humanize.Size(t.Size), t.Added.UTC().Format(time.DateOnly), t.Kind)
 	}
 	return tw.Flush()
 }
