@@ -49,6 +49,10 @@ func WriteUser(w io.Writer, u User, base string, per []TorrentTotals) error {
 	WritePasskey(w, base, u.Passkey)
 	fmt.Fprintf(w, "uploaded:     %s (%d bytes)\n", humanize.Size(u.Uploaded), u.Uploaded)
 	fmt.Fprintf(w, "downloaded:   %s (%d bytes)\n", humanize.Size(u.Downloaded), u.Downloaded)
+	if u.Raw != (Raw{u.Uploaded, u.Downloaded}) {
+		fmt.Fprintf(w, "raw:          %s up, %s down (before freeleech, neutral, double upload)\n",
+			humanize.Size(u.RawUploaded), humanize.Size(u.RawDownloaded))
+	}
 	fmt.Fprintf(w, "ratio:        %s\n", formatRatio(u.Totals))
 	fmt.Fprintf(w, "snatches:     %d\n", u.Snatches)
 	fmt.Fprintf(w, "seeding time: %s\n", seedTime(u.SeedSeconds))

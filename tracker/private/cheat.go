@@ -211,12 +211,26 @@ type swarmActivity struct {
 	// leechers holds the time of the last announce of each peer whose last
 	// announce had left > 0, in Unix nanoseconds.
 	leechers map[peerKey]int64
-	// lastLeave is when a leecher last completed or stopped.
-	lastLeave int64
+	// leaves are the last two leechers to complete or stop, latest first:
+	// the latest other than the one asking tells whether someone left
+	// during its interval.
+	leaves [2]leave
 	// addrs lists, per user, the addresses their clients announce from
 	// (only with Config.MaxIPsPerTorrent).
 	addrs map[int64][]addrSeen
 }
+
+type leave struct {
+	peer peerKey
+	at   int64 // Unix nanoseconds; 0 if none
+}
+
+// leaveGrace is how long after a leecher left uploads to it are still
+// believed: clients report their counters a second or two behind their
+// transfers (libtorrent updates them once a second), so the bytes a seeder
+// sent just before the leecher completed may come with an announce made
+// just after.
+const leaveGrace = int64(10 * time.Second)
 
 type addrSeen struct {
 	addr netip.Addr
@@ -241,9 +255,9 @@ func (sh *activityShard) swarm(h metainfo.Hash) *swarmActivity {
 }
 
 // othersLeeching reports whether a peer other than self leeched h at some
-// time since since: one left during it, or one announced leeching at most
-// expiry before it (the server lists a peer for two intervals after its
-// last announce).
+// time since since: one left during it (or leaveGrace before), or one
+// announced leeching at most expiry before it (the server lists a peer for
+// two intervals after its last announce).
 func (a *activity) othersLeeching(h metainfo.Hash, self peerKey, since, expiry int64) bool {
 	sh := a.shard(h)
 	sh.mu.Lock()
@@ -252,8 +266,13 @@ func (a *activity) othersLeeching(h metainfo.Hash, self peerKey, since, expiry i
 	if s == nil {
 		return false
 	}
-	if s.lastLeave > since {
-		return true
+	for _, l := range s.leaves {
+		if l.at != 0 && l.peer != self {
+			if l.at > since-leaveGrace {
+				return true
+			}
+			break
+		}
 	}
 	for k, seen := range s.leechers {
 		if k != self && seen >= since-expiry {
@@ -280,7 +299,10 @@ func (a *activity) note(h metainfo.Hash, self peerKey, leeching, stopped bool, n
 		s.leechers[self] = now
 	} else if _, ok := s.leechers[self]; ok {
 		delete(s.leechers, self)
-		s.lastLeave = now
+		if s.leaves[0].peer != self {
+			s.leaves[1] = s.leaves[0]
+		}
+		s.leaves[0] = leave{self, now}
 	}
 	if stopped && s.addrs != nil {
 		s.addrs[self.user] = slices.DeleteFunc(s.addrs[self.user], func(e addrSeen) bool { return e.peer == self.peer })
@@ -329,7 +351,7 @@ func (a *activity) sweep(now, expiry int64) {
 			maps.DeleteFunc(s.addrs, func(_ int64, l []addrSeen) bool {
 				return !slices.ContainsFunc(l, func(e addrSeen) bool { return e.seen >= cutoff })
 			})
-			if len(s.leechers) == 0 && len(s.addrs) == 0 && s.lastLeave < cutoff {
+			if len(s.leechers) == 0 && len(s.addrs) == 0 && s.leaves[0].at < cutoff {
 				delete(sh.swarms, h)
 			}
 		}

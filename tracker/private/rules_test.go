@@ -93,8 +93,9 @@ func TestUploadWithNobodyLeechingIsNotCredited(t *testing.T) {
 	r.mustAnnounce(t, bob, peer(ihA, "b", tracker.EventCompleted, 0, size, 0))
 	r.clock.Advance(10 * time.Second)
 	r.mustAnnounce(t, alice, peer(ihA, "a", 0, 500_000+size, 0, 0))
-	// Bob now seeds: alice's next upload has nobody to go to again.
-	r.clock.Advance(30 * time.Second)
+	// Bob now seeds: alice's next upload, more than the 10 s of grace for
+	// clients' late counters after bob completed, has nobody to go to.
+	r.clock.Advance(40 * time.Second)
 	r.mustAnnounce(t, alice, peer(ihA, "a", 0, 500_000+2*size, 0, 0))
 	r.flush(t)
 	u, err := db.User(context.Background(), "alice")
@@ -107,6 +108,24 @@ func TestUploadWithNobodyLeechingIsNotCredited(t *testing.T) {
 	evs := cheatEvents(t, db)
 	if len(evs) != 2 || evs[0].Kind != private.CheatNoLeechers || evs[0].Claimed != size || evs[1].Claimed != 500_000 {
 		t.Errorf("cheat events = %+v, want two no_leechers: %d then 500000 bytes (newest first)", evs, size)
+	}
+}
+
+// TestOwnCompletionIsNoLeecher: a leecher that completes and then claims
+// an upload had nobody to upload to but itself.
+func TestOwnCompletionIsNoLeecher(t *testing.T) {
+	db, _ := openDB(t)
+	alice := addUser(t, db, "alice")
+	addTorrent(t, db, ihA)
+	r := newRig(t, db, private.Config{MinInterval: 10 * time.Second})
+	r.mustAnnounce(t, alice, peer(ihA, "a", tracker.EventStarted, 0, 0, size))
+	r.clock.Advance(30 * time.Second)
+	r.mustAnnounce(t, alice, peer(ihA, "a", tracker.EventCompleted, 0, size, 0))
+	r.clock.Advance(30 * time.Second)
+	r.mustAnnounce(t, alice, peer(ihA, "a", 0, 5000, size, 0))
+	r.flush(t)
+	if got := totals(t, db, "alice"); got.Uploaded != 0 || got.Downloaded != size {
+		t.Errorf("alice's totals = %+v, want %d down and nothing up", got, size)
 	}
 }
 
