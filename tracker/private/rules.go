@@ -410,7 +410,7 @@ func (t *Tracker) checkRatio(rs *ruleSet, user int64, req *server.AnnounceReques
 func (t *Tracker) refuseRule(r reason, err error, passkey string, ip netip.Addr) error {
 	t.metrics.refusals[r].Inc()
 	t.log.Info().Str("passkey", maskPasskey(passkey)).Stringer("ip", ip).Str("reason", err.Error()).
-		Msg("private tracker refused an announce")
+		Msg("private tracker refused a request")
 	return err
 }
 
