@@ -338,11 +338,13 @@ func (a *activity) admit(h metainfo.Hash, self peerKey, addr netip.Addr, now, ex
 	return true
 }
 
-// sweep forgets what no announce can ask about any more: leechers and
-// addresses older than twice expiry (a session is judged over at most
-// expiry, looking back expiry further), and swarms left empty.
+// sweep forgets what no announce can ask about any more, and swarms left
+// empty. A session is judged over at most expiry (a little more for one
+// the session sweep has not reached yet), looking back expiry further for
+// leechers and leaveGrace for leaves: three expiries and the grace cover
+// all of it.
 func (a *activity) sweep(now, expiry int64) {
-	cutoff := now - 2*expiry
+	cutoff := now - 3*expiry - leaveGrace
 	for i := range a {
 		sh := &a[i]
 		sh.mu.Lock()
