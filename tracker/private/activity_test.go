@@ -18,8 +18,9 @@ func TestActivitySweepKeepsWhatAnAnnounceMayAskAbout(t *testing.T) {
 	expiry := 4 * sec // two 2 s intervals
 	a.note(h, leecher, true, false, 10*sec)
 	a.note(h, leecher, false, true, 16*sec) // completed and stopped
+	horizon := 3*expiry + leaveGrace // sweepActivity's with no restore grace
 	for now := 17 * sec; now <= 26*sec; now += sec {
-		a.sweep(now, expiry)
+		a.sweep(now - horizon)
 	}
 	// A restored seeder at 26 s is judged from 26 s - expiry.
 	if !a.othersLeeching(h, seeder, 22*sec, expiry) {
@@ -32,9 +33,9 @@ func TestActivitySweepKeepsWhatAnAnnounceMayAskAbout(t *testing.T) {
 		t.Error("a departure 11 s before the interval counts")
 	}
 	for now := 27 * sec; now <= 60*sec; now += sec {
-		a.sweep(now, expiry)
+		a.sweep(now - horizon)
 	}
 	if n := len(a.shard(h).swarms); n != 0 {
-		t.Errorf("%d swarms left after 34 s without anyone, want 0", n)
+		t.Errorf("%d swarms left 44 s after anyone left, want 0", n)
 	}
 }

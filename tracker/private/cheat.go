@@ -167,15 +167,22 @@ func (j *judge) credit(prev session, found bool, d *delta) {
 	}
 	self := peerKey{j.key.user, j.key.peer}
 	if d.rawUp > 0 {
-		// The interval the bytes were moved in: since the last announce,
-		// or, for a session the tracker did not see start (new to it, or
-		// restored after a restart), the longest a session lives unseen.
-		since := j.now - t.policy.maxGap
-		if found && !prev.restored {
-			since = prev.seen
+		// The interval the bytes were moved in: since the last announce;
+		// for a session new to the tracker, the longest a session lives
+		// unseen. A session restored after a restart moved its bytes since
+		// the last write before the crash, over the downtime: at least as
+		// long as the longest unseen life for the rate, and for leechers
+		// since the restart, when the leechers restored with it count as
+		// present.
+		since, elapsed := j.now-t.policy.maxGap, t.policy.maxGap
+		if found {
+			since, elapsed = prev.seen, j.now-prev.seen
+			if prev.restored {
+				elapsed = max(elapsed, t.policy.maxGap)
+			}
 		}
 		switch {
-		case t.cfg.MaxRate > 0 && float64(d.rawUp) > float64(t.cfg.MaxRate)*float64(j.now-since)/1e9:
+		case t.cfg.MaxRate > 0 && float64(d.rawUp) > float64(t.cfg.MaxRate)*float64(elapsed)/1e9:
 			j.record(CheatTooFast, d.rawUp)
 			d.rawUp = 0
 		case !t.activity.othersLeeching(j.key.hash, self, since, t.policy.maxGap):
@@ -338,13 +345,20 @@ func (a *activity) admit(h metainfo.Hash, self peerKey, addr netip.Addr, now, ex
 	return true
 }
 
-// sweep forgets what no announce can ask about any more, and swarms left
-// empty. A session is judged over at most expiry (a little more for one
-// the session sweep has not reached yet), looking back expiry further for
-// leechers and leaveGrace for leaves: three expiries and the grace cover
-// all of it.
-func (a *activity) sweep(now, expiry int64) {
-	cutoff := now - 3*expiry - leaveGrace
+// sweepActivity forgets what no announce can ask about any more. A
+// session is judged from its last announce, at most two intervals ago (a
+// little more for one the session sweep has not reached yet), or for one
+// restored at start from the start, at most Config.RestoreGrace ago; it
+// looks back two intervals further for leechers and leaveGrace for leaves.
+func (t *Tracker) sweepActivity(now time.Time) {
+	expiry := 2 * t.cfg.Interval
+	horizon := max(3*expiry, t.cfg.RestoreGrace+expiry) + time.Duration(leaveGrace)
+	t.activity.sweep(now.Add(-horizon).UnixNano())
+}
+
+// sweep forgets the leechers, leaves and addresses older than cutoff, and
+// swarms left empty.
+func (a *activity) sweep(cutoff int64) {
 	for i := range a {
 		sh := &a[i]
 		sh.mu.Lock()
