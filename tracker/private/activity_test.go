@@ -18,7 +18,7 @@ func TestActivitySweepKeepsWhatAnAnnounceMayAskAbout(t *testing.T) {
 	expiry := 4 * sec // two 2 s intervals
 	a.note(h, leecher, true, false, 10*sec)
 	a.note(h, leecher, false, true, 16*sec) // completed and stopped
-	horizon := 3*expiry + leaveGrace // sweepActivity's with no restore grace
+	horizon := 3*expiry + leaveGrace        // sweepActivity's with no restore grace
 	for now := 17 * sec; now <= 26*sec; now += sec {
 		a.sweep(now - horizon)
 	}
