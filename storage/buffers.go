@@ -49,7 +49,7 @@ func (s *File) WriteBuffersAt(bufs [][]byte, off int64) (int64, error) {
 	}
 	var n int64
 	iov := make([][]byte, 0, len(bufs)+1) // a file's share of bufs; +1: one cut at each end
-	next, at := 0, 0 // the first byte not yet handed out: bufs[next][at]
+	next, at := 0, 0                      // the first byte not yet handed out: bufs[next][at]
 	err := s.span(off, total, func(i int, foff, _, k int64) error {
 		// The k bytes of bufs that go to file i, as sub-slices.
 		iov = iov[:0]
