@@ -117,7 +117,7 @@ var zeroBlock = make([]byte, piece.BlockSize)
 
 // check hashes complete piece p from its blocks in memory and, if it
 // passes, writes it; the result says ok only once the piece is written.
-// It gives the blocks back to the pool. At most checkSlots pieces are
+// It gives the blocks back to the pool. At most cap(w.slots) pieces are
 // queued or under check: beyond that it blocks the loop, which stalls the
 // readers, until a worker is done (the backpressure of the write queue).
 func (w *diskWorkers) check(p int, blocks [][]byte, want metainfo.Hash, blockSums bool) {
