@@ -112,6 +112,7 @@ type Tracker struct {
 	policy  policy
 	snap    atomic.Pointer[snapshot]
 	shards  shards
+	peers   peerIndex // the swarms with their users, for the admin API
 	metrics *metrics
 
 	// Owned by Run (and New before it).
@@ -132,6 +133,7 @@ type snapshot struct {
 type user struct {
 	id       int64
 	disabled bool
+	canLeech bool          // Class.CanLeech
 	limit    *rate.Limiter // survives reloads: it belongs to the user id
 }
 
@@ -181,6 +183,7 @@ var (
 	errUnregistered = server.ClientError("torrent not registered with this tracker")
 	errRate         = server.ClientError("too many requests with this passkey, slow down")
 	errMinInterval  = server.ClientError("announced sooner than the min interval")
+	errNoLeech      = server.ClientError("your account may not download: seeding only")
 )
 
 // BeforeAnnounce implements server.Hook: it refuses what private mode does
@@ -194,6 +197,9 @@ func (t *Tracker) BeforeAnnounce(_ context.Context, req *server.AnnounceRequest)
 	if _, ok := t.snap.Load().torrents[req.InfoHash]; !ok {
 		return t.refuse(reasonUnregistered, req.Passkey)
 	}
+	if req.Left > 0 && !u.canLeech {
+		return t.refuse(reasonNoLeech, req.Passkey)
+	}
 	k := sessionKey{user: u.id, hash: req.InfoHash, peer: req.PeerID}
 	a := announce{event: req.Event, up: req.Uploaded, down: req.Downloaded, left: req.Left}
 	d, ok := t.shards.of(&k).apply(k, a, now.UnixNano(), t.policy)
@@ -205,6 +211,7 @@ func (t *Tracker) BeforeAnnounce(_ context.Context, req *server.AnnounceRequest)
 	if !ok {
 		return t.refuse(reasonMinInterval, req.Passkey)
 	}
+	t.peers.record(u.id, &req.AnnounceRequest, req.Addr, now.UnixNano())
 	t.metrics.uploaded.Add(float64(d.up))
 	t.metrics.downloaded.Add(float64(d.down))
 	return nil
@@ -269,12 +276,13 @@ const (
 	reasonUnregistered
 	reasonRate
 	reasonMinInterval
+	reasonNoLeech
 	nReasons
 )
 
 var (
-	reasonErrors = [nReasons]server.ClientError{errNoPasskey, errBadPasskey, errDisabled, errUnregistered, errRate, errMinInterval}
-	reasonLabels = [nReasons]string{"no_passkey", "unknown_passkey", "disabled", "unregistered_torrent", "rate_limited", "min_interval"}
+	reasonErrors = [nReasons]server.ClientError{errNoPasskey, errBadPasskey, errDisabled, errUnregistered, errRate, errMinInterval, errNoLeech}
+	reasonLabels = [nReasons]string{"no_passkey", "unknown_passkey", "disabled", "unregistered_torrent", "rate_limited", "min_interval", "may_not_leech"}
 )
 
 // reload replaces the snapshot with the users and torrents in the database.
@@ -291,7 +299,7 @@ func (t *Tracker) reload(ctx context.Context) error {
 		}
 	}
 	s := &snapshot{users: map[Passkey]*user{}, torrents: map[metainfo.Hash]struct{}{}}
-	rows, err := t.conn.QueryContext(ctx, "SELECT id, passkey, disabled FROM users")
+	rows, err := t.conn.QueryContext(ctx, "SELECT id, passkey, disabled, can_leech FROM users")
 	if err != nil {
 		return fmt.Errorf("load users: %w", err)
 	}
@@ -301,7 +309,7 @@ func (t *Tracker) reload(ctx context.Context) error {
 			u  user
 			pk string
 		)
-		if err := rows.Scan(&u.id, &pk, &u.disabled); err != nil {
+		if err := rows.Scan(&u.id, &pk, &u.disabled, &u.canLeech); err != nil {
 			return fmt.Errorf("load users: %w", err)
 		}
 		p, err := ParsePasskey(pk)

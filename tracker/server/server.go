@@ -112,7 +112,7 @@ func New(cfg Config) (*Server, error) {
 		mux.HandleFunc("GET /{passkey}/announce", s.serveAnnounce)
 		mux.HandleFunc("GET /{passkey}/scrape", s.serveScrape)
 	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", requireToken(cfg.MetricsToken, s.MetricsHandler()))
 	s.handler = s.recoverPanics(mux)
 	return s, nil
 }
@@ -123,6 +123,13 @@ func (s *Server) Close() error { return s.store.close() }
 
 // Handler returns the tracker's HTTP handler: /announce, /scrape, /metrics.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the metrics in the Prometheus text format, without
+// Config.MetricsToken's check: for another listener (an admin API) that
+// checks its own.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
 
 // Listen opens a TCP listener on addr ("host:port") suited to Run: TCP
 // keep-alive probes are off, since Config.IdleTimeout already closes quiet
@@ -204,7 +211,8 @@ func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 	sc := s.bufs.Get().(*scratch)
 	defer s.bufs.Put(sc)
 	out := sc.out[:0]
-	req, bad := parseAnnounce(r.URL.RawQuery, remoteIP(r), s.parse)
+	remote := s.clientIP(r)
+	req, bad := parseAnnounce(r.URL.RawQuery, remote, s.parse)
 	if bad != nil {
 		s.fail(w, out, bad)
 		return
@@ -213,7 +221,7 @@ func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 		req.Passkey = pk
 	}
 	sc.rp.reset(!req.Compact)
-	if err := s.announce(r.Context(), &req, remoteIP(r), &sc.rp); err != nil {
+	if err := s.announce(r.Context(), &req, remote, &sc.rp); err != nil {
 		s.fail(w, out, err)
 		return
 	}
@@ -299,7 +307,7 @@ func (s *Server) serveScrape(w http.ResponseWriter, r *http.Request) {
 	sc := s.bufs.Get().(*scratch)
 	defer s.bufs.Put(sc)
 	out := sc.out[:0]
-	req, bad := parseScrape(r.URL.RawQuery, remoteIP(r), s.parse)
+	req, bad := parseScrape(r.URL.RawQuery, s.clientIP(r), s.parse)
 	if bad != nil {
 		s.fail(w, out, bad)
 		return
