@@ -14,18 +14,14 @@ import (
 // torrentJSON is a registered torrent with its totals over every user (as
 // of the tracker's last fold, a minute at most) and its live peers.
 type torrentJSON struct {
-	private.TorrentView
-	private.TotalsView
-	Seeders  int `json:"seeders"`
-	Leechers int `json:"leechers"`
+	private.TorrentStatsView
 	// Warning says what an operator should know about a torrent just
 	// registered from its file (not marked private).
 	Warning string `json:"warning,omitempty"`
 }
 
 func torrentView(t private.Torrent, tot private.Totals, act private.Activity) torrentJSON {
-	return torrentJSON{TorrentView: private.ViewTorrent(t), TotalsView: private.ViewTotals(tot),
-		Seeders: act.Seeding, Leechers: act.Leeching}
+	return torrentJSON{TorrentStatsView: private.ViewTorrentStats(t, tot, act)}
 }
 
 // peerJSON is one peer of a torrent.
