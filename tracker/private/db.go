@@ -72,11 +72,12 @@ var migrations = []string{
 	// 2: class flags, and the ids of deleted users, never given again:
 	// a running tracker's sessions and journal may still name them
 	// (manage.go).
-	`ALTER TABLE users ADD COLUMN can_leech INTEGER NOT NULL DEFAULT 1;
+	// BIGINT, as PostgreSQL needs for 64-bit values.
+	`ALTER TABLE users ADD COLUMN can_leech BIGINT NOT NULL DEFAULT 1;
 	CREATE TABLE deleted_users (
-		id      INTEGER PRIMARY KEY,
+		id      BIGINT PRIMARY KEY,
 		name    TEXT NOT NULL,
-		deleted INTEGER NOT NULL
+		deleted BIGINT NOT NULL
 	);`,
 }
 

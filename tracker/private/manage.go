@@ -90,7 +90,11 @@ var DefaultClass = Class{CanLeech: true}
 // SetClass sets a user's class. A running tracker applies it within a
 // second.
 func (d *DB) SetClass(ctx context.Context, name string, c Class) error {
-	return d.updateUser(ctx, name, "UPDATE users SET can_leech = ? WHERE name = ?", c.CanLeech, name)
+	canLeech := 0 // an integer column in both SQLite and PostgreSQL
+	if c.CanLeech {
+		canLeech = 1
+	}
+	return d.updateUser(ctx, name, "UPDATE users SET can_leech = ? WHERE name = ?", canLeech, name)
 }
 
 // Classes returns every user's class by id.

@@ -33,11 +33,11 @@ type peerIndex [nShards]peerShard
 // peerShard is the torrents whose info hash falls in it; mu guards them.
 type peerShard struct {
 	mu       sync.Mutex
-	torrents map[metainfo.Hash]map[peerKey]peerEntry
+	torrents map[metainfo.Hash]map[indexKey]peerEntry
 	_        [64]byte // keep neighbouring shards' mutexes off one cache line
 }
 
-type peerKey struct {
+type indexKey struct {
 	user int64
 	peer [20]byte
 }
@@ -57,7 +57,7 @@ func (x *peerIndex) of(h metainfo.Hash) *peerShard {
 // peer.
 func (x *peerIndex) record(user int64, req *tracker.AnnounceRequest, addr netip.AddrPort, now int64) {
 	sh := x.of(req.InfoHash)
-	k := peerKey{user, req.PeerID}
+	k := indexKey{user, req.PeerID}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	peers := sh.torrents[req.InfoHash]
@@ -70,9 +70,9 @@ func (x *peerIndex) record(user int64, req *tracker.AnnounceRequest, addr netip.
 	}
 	if peers == nil {
 		if sh.torrents == nil {
-			sh.torrents = map[metainfo.Hash]map[peerKey]peerEntry{}
+			sh.torrents = map[metainfo.Hash]map[indexKey]peerEntry{}
 		}
-		peers = map[peerKey]peerEntry{}
+		peers = map[indexKey]peerEntry{}
 		sh.torrents[req.InfoHash] = peers
 	}
 	peers[k] = peerEntry{addr: addr, up: req.Uploaded, down: req.Downloaded, left: req.Left, seen: now}
