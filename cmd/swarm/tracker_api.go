@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log"
 	"net"
 	"net/http"
 	"net/netip"
@@ -120,7 +119,7 @@ func serveAdmin(ctx context.Context, e *env, o *trackerOptions, db *private.DB, 
 		WriteTimeout:      time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          log.New(logger.With().Str("source", "admin API").Logger(), "", 0),
+		ErrorLog:          server.ErrorLog(logger.With().Str("listener", "admin API").Logger()),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	done := make(chan error, 1)

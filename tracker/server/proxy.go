@@ -2,9 +2,12 @@ package server
 
 import (
 	"crypto/subtle"
+	"log"
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/rs/zerolog"
 )
 
 // clientIP is the address of the client that sent r: the connection's,
@@ -83,3 +86,9 @@ func BearerTokenOK(r *http.Request, token string) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
+
+// ErrorLog returns a logger for http.Server.ErrorLog that sends net/http's
+// own lines (TLS handshake errors from scanners, accept retries) to l at
+// Debug, as the tracker's server does: another listener in front of the
+// tracker (an admin API) uses it.
+func ErrorLog(l zerolog.Logger) *log.Logger { return log.New(debugWriter{l}, "", 0) }
