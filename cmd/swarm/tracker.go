@@ -37,12 +37,16 @@ type trackerOptions struct {
 	trustedProxies []string
 	tlsCert        string
 	tlsKey         string
+	rules          ruleOptions
 	log            logOptions
 }
 
 func runTracker(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && (args[0] == "user" || args[0] == "torrent") {
 		return runTrackerAdmin(ctx, e, args[0], args[1:])
+	}
+	if len(args) > 0 && isRulesNoun(args[0]) {
+		return runTrackerRules(ctx, e, args[0], args[1:])
 	}
 	var o trackerOptions
 	fs := newFlagSet("tracker")
@@ -65,6 +69,7 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	fs.Float64Var(&o.prefixRate, "prefix-rate", 0, "announces a second the addresses of one /24 (IPv6: /48) may make together in the long run; 0 means 5 times --ip-rate")
 	fs.IntVar(&o.prefixBurst, "prefix-burst", 0, "announces one /24 (IPv6: /48) may make at once; 0 means 5 times --ip-burst")
 	fs.StringVar(&o.redis, "redis", "", "keep the swarms in this Redis (redis://HOST:PORT/DB) instead of memory, so that several tracker processes serve the same swarms")
+	o.rules.register(fs)
 	fs.StringVar(&o.adminListen, "admin-listen", "", "private mode: serve the admin API (JSON) on HOST:PORT; off if empty; a non-loopback address needs --admin-token-file")
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "file holding the bearer token the admin API and /metrics then require (at least 16 characters)")
 	fs.StringArrayVar(&o.trustedProxies, "trusted-proxy", nil, "a reverse proxy's address or CIDR prefix (repeatable): from it, take the client's address from X-Forwarded-For or X-Real-IP")

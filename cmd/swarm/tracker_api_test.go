@@ -102,7 +102,8 @@ func retry(t *testing.T, f func() string) {
 // admin API, a token, TLS on both listeners and a trusted proxy, as a site
 // would: it creates a user through the API, announces with the passkey
 // over HTTPS (through the "proxy", which names the client), and reads the
-// user's totals and the torrent's peers back. The admin commands see the
+// user's totals (a download: an upload with nobody leeching is not
+// credited) and the torrent's peers back. The admin commands see the
 // same database while it runs.
 func TestPrivateTrackerAdminAPIOverTLS(t *testing.T) {
 	dir := t.TempDir()
@@ -146,8 +147,8 @@ func TestPrivateTrackerAdminAPIOverTLS(t *testing.T) {
 	var alice struct {
 		Passkey     string `json:"passkey"`
 		AnnounceURL string `json:"announce_url"`
-		Uploaded    int64  `json:"uploaded"`
-		Seeding     int    `json:"seeding"`
+		Downloaded  int64  `json:"downloaded"`
+		Leeching    int    `json:"leeching"`
 	}
 	call("POST", "/api/users", `{"name":"alice"}`, http.StatusCreated, &alice)
 	if alice.AnnounceURL != base+"/"+alice.Passkey+"/announce" {
@@ -156,10 +157,10 @@ func TestPrivateTrackerAdminAPIOverTLS(t *testing.T) {
 	h := metainfo.Hash{0xaa, 0xbb}
 	call("POST", "/api/torrents", `{"info_hash":"`+h.String()+`","name":"film","size":4096}`, http.StatusCreated, nil)
 
-	announce := func(up int64, ev tracker.Event) string {
+	announce := func(down int64, ev tracker.Event) string {
 		var id [20]byte
 		copy(id[:], "-qB4630-alice-000001")
-		a := tracker.AnnounceRequest{InfoHash: h, PeerID: id, Port: 51413, Uploaded: up, Event: ev, Compact: true}
+		a := tracker.AnnounceRequest{InfoHash: h, PeerID: id, Port: 51413, Downloaded: down, Left: 4096, Event: ev, Compact: true}
 		req, _ := http.NewRequest("GET", alice.AnnounceURL+"?"+a.Query(), nil)
 		req.Header.Set("X-Forwarded-For", "198.51.100.7") // set by the trusted proxy (127.0.0.1)
 		resp, err := client.Do(req)
@@ -180,8 +181,8 @@ func TestPrivateTrackerAdminAPIOverTLS(t *testing.T) {
 	}
 	retry(t, func() string {
 		call("GET", "/api/users/alice", "", http.StatusOK, &alice)
-		if alice.Uploaded != 1<<20 || alice.Seeding != 1 {
-			return fmt.Sprintf("alice = %+v, want 1 MiB uploaded, seeding 1", alice)
+		if alice.Downloaded != 1<<20 || alice.Leeching != 1 {
+			return fmt.Sprintf("alice = %+v, want 1 MiB downloaded, leeching 1", alice)
 		}
 		return ""
 	})
@@ -205,15 +206,15 @@ func TestPrivateTrackerAdminAPIOverTLS(t *testing.T) {
 	}
 
 	// The admin commands, on the same database: a user added now gets the
-	// recorded https URL; the torrent list shows the seeder and its totals.
+	// recorded https URL; the torrent list shows the leecher and its totals.
 	out, errOut, code := runSwarm(t, "tracker", "user", "add", "bob", "--db", db)
 	if code != 0 || !strings.Contains(out, "announce URL: "+base+"/") {
 		t.Errorf("user add bob: exit %d, %s%s; want an announce URL under %s", code, out, errOut, base)
 	}
 	retry(t, func() string {
 		out, errOut, code := runSwarm(t, "tracker", "torrent", "list", "--db", db)
-		if code != 0 || !regexp.MustCompile(h.String()+`\s+film\s+4 KiB\s+\S+\s+1\s+0\s+0\n`).MatchString(out) {
-			return fmt.Sprintf("torrent list: exit %d, %s%s; want film with 1 seeder, 0 leechers, 0 snatches", code, out, errOut)
+		if code != 0 || !regexp.MustCompile(h.String()+`\s+film\s+4 KiB\s+\S+\s+normal\s+0\s+1\s+0\n`).MatchString(out) {
+			return fmt.Sprintf("torrent list: exit %d, %s%s; want film, normal, with 0 seeders, 1 leecher, 0 snatches", code, out, errOut)
 		}
 		return ""
 	})

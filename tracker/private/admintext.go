@@ -51,6 +51,10 @@ func WriteUser(w io.Writer, u User, base string, per []TorrentTotals) error {
 	WritePasskey(w, base, u.Passkey)
 	fmt.Fprintf(w, "uploaded:     %s (%d bytes)\n", humanize.Size(u.Uploaded), u.Uploaded)
 	fmt.Fprintf(w, "downloaded:   %s (%d bytes)\n", humanize.Size(u.Downloaded), u.Downloaded)
+	if u.Raw != (Raw{u.Uploaded, u.Downloaded}) {
+		fmt.Fprintf(w, "raw:          %s up, %s down (before freeleech, neutral, double upload)\n",
+			humanize.Size(u.RawUploaded), humanize.Size(u.RawDownloaded))
+	}
 	fmt.Fprintf(w, "ratio:        %s\n", formatRatio(u.Totals))
 	fmt.Fprintf(w, "snatches:     %d\n", u.Snatches)
 	fmt.Fprintf(w, "seeding time: %s\n", seedTime(u.SeedSeconds))
@@ -85,11 +89,11 @@ func WritePasskey(w io.Writer, base string, p Passkey) {
 // seeders and leechers (act) and snatches (totals).
 func WriteTorrents(w io.Writer, ts []Torrent, totals map[metainfo.Hash]Totals, act map[metainfo.Hash]Activity) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INFO HASH\tNAME\tSIZE\tADDED\tSEEDERS\tLEECHERS\tSNATCHES")
+	fmt.Fprintln(tw, "INFO HASH\tNAME\tSIZE\tADDED\tKIND\tSEEDERS\tLEECHERS\tSNATCHES")
 	for _, t := range ts {
 		a := act[t.InfoHash]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", t.InfoHash, t.Name, humanize.Size(t.Size), t.Added.UTC().Format(time.DateOnly),
-			a.Seeding, a.Leeching, totals[t.InfoHash].Snatches)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", t.InfoHash, t.Name, humanize.Size(t.Size), t.Added.UTC().Format(time.DateOnly),
+			t.Kind, a.Seeding, a.Leeching, totals[t.InfoHash].Snatches)
 	}
 	return tw.Flush()
 }
