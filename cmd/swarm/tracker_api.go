@@ -100,7 +100,8 @@ func (o *trackerOptions) tlsConfig() (*tls.Config, error) {
 // is called, which waits for requests in flight (5 s at most).
 func serveAdmin(ctx context.Context, e *env, o *trackerOptions, db *private.DB, tr *private.Tracker, srv *server.Server,
 	tlsCfg *tls.Config, token string, logger *zerolog.Logger) (stop func(), err error) {
-	api, err := adminapi.New(adminapi.Config{DB: db, Live: tr, Token: token, Metrics: srv.MetricsHandler(), Logger: logger})
+	api, err := adminapi.New(adminapi.Config{DB: db, Live: tr, Token: token, Metrics: srv.MetricsHandler(), Logger: logger,
+		HnRWindow: o.rules.hnrWindow})
 	if err != nil {
 		return nil, err
 	}

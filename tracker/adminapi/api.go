@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -38,6 +39,9 @@ type Config struct {
 	Token string
 	// Metrics, if not nil, is served at GET /metrics behind the token.
 	Metrics http.Handler
+	// HnRWindow is the tracker's private.Config.HnRWindow, which the
+	// hit-and-run list is counted over; 0 means private.DefaultHnRWindow.
+	HnRWindow time.Duration
 	// MaxBody bounds a request body in bytes; 0 means DefaultMaxBody.
 	MaxBody int64
 	// Logger receives a line per change made and internal errors; nil
@@ -60,8 +64,14 @@ func New(cfg Config) (*API, error) {
 		return nil, errors.New("new admin API: no database or tracker")
 	case cfg.MaxBody < 0:
 		return nil, fmt.Errorf("new admin API: max body %d: want 0 (the default) or more", cfg.MaxBody)
-	case cfg.MaxBody == 0:
+	case cfg.HnRWindow < 0:
+		return nil, fmt.Errorf("new admin API: hit-and-run window %v: want 0 (the default) or more", cfg.HnRWindow)
+	}
+	if cfg.MaxBody == 0 {
 		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.HnRWindow == 0 {
+		cfg.HnRWindow = private.DefaultHnRWindow
 	}
 	a := &API{cfg: cfg, log: zerolog.Nop(), mux: http.NewServeMux()}
 	if cfg.Logger != nil {
@@ -79,6 +89,18 @@ func New(cfg Config) (*API, error) {
 		"GET /api/torrents/{hash}":       a.getTorrent,
 		"DELETE /api/torrents/{hash}":    a.unregisterTorrent,
 		"GET /api/torrents/{hash}/peers": a.torrentPeers,
+		"PATCH /api/torrents/{hash}":     a.setTorrentKind,
+		"GET /api/clients":               a.listClients,
+		"POST /api/clients":              a.allowClient,
+		"DELETE /api/clients/{prefix}":   a.disallowClient,
+		"GET /api/bans":                  a.listBans,
+		"POST /api/bans":                 a.addBan,
+		"DELETE /api/bans/{cidr...}":     a.removeBan,
+		"GET /api/freeleech":             a.listWindows,
+		"POST /api/freeleech":            a.addWindow,
+		"DELETE /api/freeleech":          a.removeWindow,
+		"GET /api/hit-and-runs":          a.hitAndRuns,
+		"GET /api/cheats":                a.cheats,
 	} {
 		a.mux.HandleFunc(pattern, a.wrap(h))
 	}

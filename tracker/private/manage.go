@@ -124,9 +124,12 @@ func (d *DB) Classes(ctx context.Context) (map[int64]Class, error) {
 // Torrent returns the registered torrent h.
 func (d *DB) Torrent(ctx context.Context, h metainfo.Hash) (Torrent, error) {
 	t := Torrent{InfoHash: h}
-	var added int64
-	err := d.sql.QueryRowContext(ctx, "SELECT name, size, added FROM torrents WHERE info_hash = ?", h.String()).
-		Scan(&t.Name, &t.Size, &added)
+	var (
+		added int64
+		kind  string
+	)
+	err := d.sql.QueryRowContext(ctx, "SELECT name, size, added, kind FROM torrents WHERE info_hash = ?", h.String()).
+		Scan(&t.Name, &t.Size, &added, &kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("torrent %s: %w", h, ErrNotFound)
 	}
@@ -134,6 +137,9 @@ func (d *DB) Torrent(ctx context.Context, h metainfo.Hash) (Torrent, error) {
 		return t, fmt.Errorf("torrent %s: %w", h, err)
 	}
 	t.Added = time.Unix(added, 0)
+	if t.Kind, err = ParseKind(kind); err != nil {
+		return t, fmt.Errorf("torrent %s: stored %w", h, err)
+	}
 	return t, nil
 }
 
