@@ -41,7 +41,8 @@ func (d *DB) CreateUser(ctx context.Context, name string, p *Passkey) (User, err
 	return u, nil
 }
 
-// DeleteUser deletes a user and their totals per torrent. A running
+// DeleteUser deletes a user, their totals per torrent and their snatches
+// (the hit-and-run list); their cheat events stay. A running
 // tracker refuses their passkey within a second; what their sessions count
 // until then is dropped. Disable a user instead to keep their history.
 func (d *DB) DeleteUser(ctx context.Context, name string) error {
@@ -60,6 +61,7 @@ func (d *DB) DeleteUser(ctx context.Context, name string) error {
 		args []any
 	}{
 		{"DELETE FROM user_torrents WHERE user_id = ?", []any{id}},
+		{"DELETE FROM snatches WHERE user_id = ?", []any{id}}, // no hit-and-runs for a member gone; cheat events stay
 		{"DELETE FROM users WHERE id = ?", []any{id}},
 		{"INSERT INTO deleted_users (id, name, deleted) VALUES (?, ?, ?)", []any{id, name, time.Now().Unix()}},
 	} {
