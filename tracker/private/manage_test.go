@@ -13,8 +13,8 @@ import (
 
 // TestDeleteUserNeverReusesTheID: a new user never gets a deleted user's
 // id (the journal and the running tracker's sessions may still name it),
-// and the fold skips what the deleted user's sessions counted instead of
-// failing on the foreign key, every second after.
+// and the fold skips what the deleted user's sessions counted (bytes and
+// snatches) instead of failing on the foreign key, every second after.
 func TestDeleteUserNeverReusesTheID(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openDB(t)
@@ -23,9 +23,9 @@ func TestDeleteUserNeverReusesTheID(t *testing.T) {
 	alice := addUser(t, db, "alice")
 	bob := addUser(t, db, "bob")
 	r := newRig(t, db, private.Config{})
-	r.mustAnnounce(t, bob, peer(h, "b", tracker.EventStarted, 0, 0, 0))
+	r.mustAnnounce(t, bob, peer(h, "b", tracker.EventStarted, 0, 0, 500))
 	r.clock.Advance(time.Minute)
-	r.mustAnnounce(t, bob, peer(h, "b", tracker.EventNone, 500, 0, 0))
+	r.mustAnnounce(t, bob, peer(h, "b", tracker.EventCompleted, 0, 500, 0)) // a snatch, for the hit-and-run list
 	r.flush(t)
 	if err := db.DeleteUser(ctx, "bob"); err != nil {
 		t.Fatal(err)
@@ -34,6 +34,9 @@ func TestDeleteUserNeverReusesTheID(t *testing.T) {
 		t.Errorf("deleting bob twice: %v, want ErrNotFound", err)
 	}
 	r.fold(t)
+	if hs, err := db.HitAndRuns(ctx, private.HnRQuery{}); err != nil || len(hs) != 0 {
+		t.Errorf("hit-and-runs after deleting bob: %+v, %v; want none", hs, err)
+	}
 	carol := addUser(t, db, "carol")
 	if carol.ID <= bob.ID || carol.ID <= alice.ID {
 		t.Errorf("carol's id %d, want above deleted bob's %d", carol.ID, bob.ID)
