@@ -1,9 +1,11 @@
 package private_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"swarm/metainfo"
 	"swarm/tracker"
 	"swarm/tracker/private"
+	"swarm/tracker/server"
 )
 
 type discardWriter struct{ h http.Header }
@@ -50,5 +53,42 @@ func BenchmarkPrivateAnnounce(b *testing.B) {
 		req := httptest.NewRequest(http.MethodGet, "/"+u.Passkey.String()+"/announce?"+a.Query(), nil)
 		req.RemoteAddr = "10.0.0.1:5555"
 		r.h.ServeHTTP(w, req)
+	}
+}
+
+// BenchmarkBeforeAnnounce is the private mode's share of an announce: the
+// Hook alone, on the same swarm as BenchmarkPrivateAnnounce.
+func BenchmarkBeforeAnnounce(b *testing.B) {
+	db, _ := openDB(b)
+	ih := metainfo.Hash{0xbe}
+	addTorrent(b, db, ih)
+	const n = 100
+	users := make([]private.User, n)
+	for i := range users {
+		users[i] = addUser(b, db, fmt.Sprintf("u%d", i))
+	}
+	nop := zerolog.Nop()
+	r := newRig(b, db, private.Config{MinInterval: time.Millisecond, Rate: 1e9, Burst: 1e6, Logger: &nop})
+	reqs := make([]server.AnnounceRequest, n)
+	for i, u := range users {
+		reqs[i] = server.AnnounceRequest{AnnounceRequest: peer(ih, fmt.Sprint(i), tracker.EventStarted, 0, 0, int64(i%2)*size),
+			Addr: netip.MustParseAddrPort("10.0.0.1:6881"), Passkey: u.Passkey.String()}
+		if err := r.tr.BeforeAnnounce(context.Background(), &reqs[i]); err != nil {
+			b.Fatal(err)
+		}
+		reqs[i].Event = tracker.EventNone
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if i%n == 0 {
+			r.clock.Advance(2 * time.Millisecond)
+		}
+		req := &reqs[i%n]
+		req.Uploaded += 1000
+		req.Downloaded += 1000
+		if err := r.tr.BeforeAnnounce(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -166,24 +166,34 @@ func (j *judge) credit(prev session, found bool, d *delta) {
 		j.record(CheatDecreasing, max(prev.up-a.up, 0)+max(prev.down-a.down, 0))
 	}
 	self := peerKey{j.key.user, j.key.peer}
+	var q *leechQuery
 	if d.rawUp > 0 {
-		// The interval the bytes were moved in: since the last announce,
-		// or, for a session the tracker did not see start (new to it, or
-		// restored after a restart), the longest a session lives unseen.
-		since := j.now - t.policy.maxGap
-		if found && !prev.restored {
-			since = prev.seen
+		// The interval the bytes were moved in: since the last announce;
+		// for a session new to the tracker, the longest a session lives
+		// unseen. A session restored after a restart moved its bytes since
+		// the last write before the crash, over the downtime: at least as
+		// long as the longest unseen life for the rate, and for leechers
+		// since the restart, when the leechers restored with it count as
+		// present.
+		since, elapsed := j.now-t.policy.maxGap, t.policy.maxGap
+		if found {
+			since, elapsed = prev.seen, j.now-prev.seen
+			if prev.restored {
+				elapsed = max(elapsed, t.policy.maxGap)
+			}
 		}
-		switch {
-		case t.cfg.MaxRate > 0 && float64(d.rawUp) > float64(t.cfg.MaxRate)*float64(j.now-since)/1e9:
+		if t.cfg.MaxRate > 0 && float64(d.rawUp) > float64(t.cfg.MaxRate)*float64(elapsed)/1e9 {
 			j.record(CheatTooFast, d.rawUp)
 			d.rawUp = 0
-		case !t.activity.othersLeeching(j.key.hash, self, since, t.policy.maxGap):
-			j.record(CheatNoLeechers, d.rawUp)
-			d.rawUp = 0
+		} else {
+			q = &leechQuery{since, t.policy.maxGap}
 		}
 	}
-	t.activity.note(j.key.hash, self, a.left > 0 && a.event != tracker.EventStopped, a.event == tracker.EventStopped, j.now)
+	leeching, stopped := a.left > 0 && a.event != tracker.EventStopped, a.event == tracker.EventStopped
+	if others := t.activity.observe(j.key.hash, self, leeching, stopped, j.now, q); q != nil && !others {
+		j.record(CheatNoLeechers, d.rawUp)
+		d.rawUp = 0
+	}
 	up, down := j.rules.factors(j.key.hash, j.now)
 	d.up, d.down = d.rawUp*up, d.rawDown*down
 }
@@ -254,43 +264,23 @@ func (sh *activityShard) swarm(h metainfo.Hash) *swarmActivity {
 	return s
 }
 
-// othersLeeching reports whether a peer other than self leeched h at some
-// time since since: one left during it (or leaveGrace before), or one
-// announced leeching at most expiry before it (the server lists a peer for
-// two intervals after its last announce).
-func (a *activity) othersLeeching(h metainfo.Hash, self peerKey, since, expiry int64) bool {
-	sh := a.shard(h)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	s := sh.swarms[h]
-	if s == nil {
-		return false
-	}
-	for _, l := range s.leaves {
-		if l.at != 0 && l.peer != self {
-			if l.at > since-leaveGrace {
-				return true
-			}
-			break
-		}
-	}
-	for k, seen := range s.leechers {
-		if k != self && seen >= since-expiry {
-			return true
-		}
-	}
-	return false
-}
+// leechQuery asks observe whether a peer other than the one announcing
+// leeched at some time since since: one left during it (or leaveGrace
+// before), or one announced leeching at most expiry before it (the server
+// lists a peer for two intervals after its last announce).
+type leechQuery struct{ since, expiry int64 }
 
-// note records self's announce at now: leeching, or not (completed,
-// seeding, stopped). A stopped client also gives up its address.
-func (a *activity) note(h metainfo.Hash, self peerKey, leeching, stopped bool, now int64) {
+// observe answers q (false if q is nil) and then records self's announce
+// at now: leeching, or not (completed, seeding, stopped). A stopped client
+// also gives up its address. One lock for both: it runs on every announce.
+func (a *activity) observe(h metainfo.Hash, self peerKey, leeching, stopped bool, now int64, q *leechQuery) bool {
 	sh := a.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	s := sh.swarms[h]
+	others := q != nil && s != nil && s.othersLeeching(self, q.since, q.expiry)
 	if s == nil && !leeching {
-		return
+		return others
 	}
 	if s == nil {
 		s = sh.swarm(h)
@@ -307,6 +297,24 @@ func (a *activity) note(h metainfo.Hash, self peerKey, leeching, stopped bool, n
 	if stopped && s.addrs != nil {
 		s.addrs[self.user] = slices.DeleteFunc(s.addrs[self.user], func(e addrSeen) bool { return e.peer == self.peer })
 	}
+	return others
+}
+
+func (s *swarmActivity) othersLeeching(self peerKey, since, expiry int64) bool {
+	for _, l := range s.leaves {
+		if l.at != 0 && l.peer != self {
+			if l.at > since-leaveGrace {
+				return true
+			}
+			break
+		}
+	}
+	for k, seen := range s.leechers {
+		if k != self && seen >= since-expiry {
+			return true
+		}
+	}
+	return false
 }
 
 // admit records that self announces h from addr at now, unless its user
@@ -338,13 +346,20 @@ func (a *activity) admit(h metainfo.Hash, self peerKey, addr netip.Addr, now, ex
 	return true
 }
 
-// sweep forgets what no announce can ask about any more, and swarms left
-// empty. A session is judged over at most expiry (a little more for one
-// the session sweep has not reached yet), looking back expiry further for
-// leechers and leaveGrace for leaves: three expiries and the grace cover
-// all of it.
-func (a *activity) sweep(now, expiry int64) {
-	cutoff := now - 3*expiry - leaveGrace
+// sweepActivity forgets what no announce can ask about any more. A
+// session is judged from its last announce, at most two intervals ago (a
+// little more for one the session sweep has not reached yet), or for one
+// restored at start from the start, at most Config.RestoreGrace ago; it
+// looks back two intervals further for leechers and leaveGrace for leaves.
+func (t *Tracker) sweepActivity(now time.Time) {
+	expiry := 2 * t.cfg.Interval
+	horizon := max(3*expiry, t.cfg.RestoreGrace+expiry) + time.Duration(leaveGrace)
+	t.activity.sweep(now.Add(-horizon).UnixNano())
+}
+
+// sweep forgets the leechers, leaves and addresses older than cutoff, and
+// swarms left empty.
+func (a *activity) sweep(cutoff int64) {
 	for i := range a {
 		sh := &a[i]
 		sh.mu.Lock()
@@ -432,7 +447,7 @@ func (t *Tracker) noteRestoredLeechers() {
 		sh.mu.Lock()
 		for k, s := range sh.sessions {
 			if !s.seeder {
-				t.activity.note(k.hash, peerKey{k.user, k.peer}, true, false, now)
+				t.activity.observe(k.hash, peerKey{k.user, k.peer}, true, false, now, nil)
 			}
 		}
 		sh.mu.Unlock()

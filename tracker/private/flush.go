@@ -331,5 +331,5 @@ func (t *Tracker) sweep(now time.Time) {
 		}
 		sh.mu.Unlock()
 	}
-	t.activity.sweep(now.UnixNano(), int64(2*t.cfg.Interval))
+	t.sweepActivity(now)
 }

@@ -571,3 +571,36 @@ func TestRunPicksUpRuleChanges(t *testing.T) {
 	}
 	eventually("")
 }
+
+// TestUploadAfterARestartIsCredited: the tracker is killed while alice
+// seeds to bob; bob finishes while it is down, so his "stopped" is lost.
+// Alice comes back long after the restart, on her client's back-off: her
+// upload, moved over the downtime to bob (restored with the sessions), is
+// credited.
+func TestUploadAfterARestartIsCredited(t *testing.T) {
+	db, path := openDB(t)
+	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
+	addTorrent(t, db, ihA)
+	r := newRig(t, db, private.Config{})
+	r.mustAnnounce(t, alice, peer(ihA, "a", tracker.EventStarted, 0, 0, 0))
+	r.mustAnnounce(t, bob, peer(ihA, "b", tracker.EventStarted, 0, 0, size))
+	r.clock.Advance(time.Minute)
+	r.mustAnnounce(t, alice, peer(ihA, "a", 0, 300_000, 0, 0))
+	r.mustAnnounce(t, bob, peer(ihA, "b", 0, 0, 300_000, size-300_000))
+	r.flush(t)
+	// The crash: r is dropped without a flush.
+
+	r2 := newRig(t, reopenDB(t, path), private.Config{})
+	// Past twice the longest a session lives unseen, and the grace: her
+	// restored session (kept an hour, RestoreGrace) is judged from the
+	// restart, when bob was there.
+	r2.clock.Advance(5 * time.Minute)
+	r2.mustAnnounce(t, alice, peer(ihA, "a", 0, size, 0, 0))
+	r2.flush(t)
+	if got := totals(t, db, "alice").Uploaded; got != size {
+		t.Errorf("alice after the restart has %d bytes up, want %d", got, size)
+	}
+	if evs := cheatEvents(t, db); len(evs) != 0 {
+		t.Errorf("cheat events = %+v, want none", evs)
+	}
+}
