@@ -55,6 +55,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 		now := t.cfg.Now()
 		if now.Sub(lastSweep) >= sweepEvery {
 			t.sweep(now)
+			t.peers.sweep(now.Add(-2 * t.cfg.Interval).UnixNano())
 			lastSweep = now
 		}
 		// Writes are never cut short: a transaction whose context ends
@@ -253,9 +254,11 @@ func addUserTorrents(ctx context.Context, tx *sql.Tx, m map[userTorrent]delta) e
 	slices.SortFunc(keys, func(a, b userTorrent) int {
 		return cmp.Or(cmp.Compare(a.user, b.user), slices.Compare(a.hash[:], b.hash[:]))
 	})
+	// A user deleted since (DB.DeleteUser) is skipped: the foreign key
+	// would fail the whole fold, again at every retry.
 	st, err := tx.PrepareContext(ctx, `INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, snatches, seed_seconds,
 		raw_uploaded, raw_downloaded)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, info_hash) DO UPDATE SET
+		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?) ON CONFLICT (user_id, info_hash) DO UPDATE SET
 		uploaded = uploaded + excluded.uploaded, downloaded = downloaded + excluded.downloaded,
 		snatches = snatches + excluded.snatches, seed_seconds = seed_seconds + excluded.seed_seconds,
 		raw_uploaded = raw_uploaded + excluded.raw_uploaded, raw_downloaded = raw_downloaded + excluded.raw_downloaded`)
@@ -265,7 +268,7 @@ func addUserTorrents(ctx context.Context, tx *sql.Tx, m map[userTorrent]delta) e
 	defer st.Close()
 	for _, ut := range keys {
 		d := m[ut]
-		if _, err := st.ExecContext(ctx, ut.user, ut.hash[:], d.up, d.down, d.snatches, d.seedNanos, d.rawUp, d.rawDown); err != nil {
+		if _, err := st.ExecContext(ctx, ut.user, ut.hash[:], d.up, d.down, d.snatches, d.seedNanos, d.rawUp, d.rawDown, ut.user); err != nil {
 			return err
 		}
 	}

@@ -396,6 +396,9 @@ func (s *Server) serveLean(ctx context.Context, c net.Conn, h *handoff) {
 			return
 		}
 	}
+	if st != leanHandoff && s.trustedProxy(connIP(c)) {
+		st = leanHandoff // the client is named in headers only net/http reads
+	}
 	if st == leanHandoff {
 		_ = c.SetReadDeadline(time.Time{})
 		h.pass(c, bytes.Clone(buf[:n]))

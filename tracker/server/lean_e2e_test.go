@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,37 @@ func TestLeanReadDeadline(t *testing.T) {
 		case at.Sub(start) < readTimeout/2:
 			t.Errorf("a slow client was dropped after %v, before half the read timeout", at.Sub(start))
 		}
+	}
+}
+
+// TestLeanPathTrustedProxy: a request that comes through a trusted proxy
+// closes its connection like any other (nginx sends Connection: close), so
+// the lean path must hand it to net/http, which reads X-Forwarded-For:
+// the peer is recorded at the address the proxy names, not the proxy's.
+func TestLeanPathTrustedProxy(t *testing.T) {
+	for _, other := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tcp", true: "other"}[other], func(t *testing.T) {
+			log := zerolog.New(zerolog.NewTestWriter(t))
+			s, err := server.New(server.Config{Logger: &log, Interval: time.Minute,
+				TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if other {
+				ln = otherListener{ln}
+			}
+			addr := strings.TrimSuffix(strings.TrimPrefix(runServerOn(t, s, ln), "http://"), "/announce")
+			seed, leech := testPeer(ihA, 1, 0), testPeer(ihA, 2, 100)
+			rawGet(t, addr, "GET /announce?"+seed.Query()+" HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Forwarded-For: 198.51.100.7\r\n\r\n")
+			_, body := rawGet(t, addr, "GET /announce?"+leech.Query()+" HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Forwarded-For: 198.51.100.8\r\n\r\n")
+			ar, err := tracker.ParseAnnounceResponse(body)
+			if err != nil || len(ar.Peers) != 1 || ar.Peers[0].Addr() != netip.MustParseAddr("198.51.100.7") {
+				t.Errorf("leecher's reply %+v (%v), want the seed at 198.51.100.7 as the proxy named it", ar, err)
+			}
+		})
 	}
 }

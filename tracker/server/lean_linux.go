@@ -313,6 +313,10 @@ func (l *rawLoop) step(ep, fd int, c *rawConn) bool {
 		case leanHandoff:
 			l.handoff(ep, fd, c)
 		default:
+			if l.s.trustedProxy(c.remote) {
+				l.handoff(ep, fd, c) // the client is named in headers only net/http reads
+				return false
+			}
 			l.serve(ep, fd, c, &req)
 		}
 		return false

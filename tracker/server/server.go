@@ -119,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 		mux.HandleFunc("GET /{passkey}/announce", s.serveAnnounce)
 		mux.HandleFunc("GET /{passkey}/scrape", s.serveScrape)
 	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", requireToken(cfg.MetricsToken, s.MetricsHandler()))
 	s.handler = s.recoverPanics(mux)
 	return s, nil
 }
@@ -130,6 +130,13 @@ func (s *Server) Close() error { return s.store.close() }
 
 // Handler returns the tracker's HTTP handler: /announce, /scrape, /metrics.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the metrics in the Prometheus text format, without
+// Config.MetricsToken's check: for another listener (an admin API) that
+// checks its own.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
 
 // Listen opens a TCP listener on addr ("host:port") suited to Run: TCP
 // keep-alive probes are off, since Config.IdleTimeout already closes quiet
@@ -235,7 +242,7 @@ func (s *Server) sweepLoop(ctx context.Context) {
 func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 	sc := s.bufs.Get().(*scratch)
 	defer s.bufs.Put(sc)
-	sc.out = s.announceReply(r.Context(), sc, r.URL.RawQuery, remoteIP(r), r.PathValue("passkey"))
+	sc.out = s.announceReply(r.Context(), sc, r.URL.RawQuery, s.clientIP(r), r.PathValue("passkey"))
 	s.write(w, sc.out)
 }
 
@@ -333,7 +340,7 @@ func (s *Server) charge(ip netip.Addr, now time.Time) *refusal {
 func (s *Server) serveScrape(w http.ResponseWriter, r *http.Request) {
 	sc := s.bufs.Get().(*scratch)
 	defer s.bufs.Put(sc)
-	sc.out = s.scrapeReply(r.Context(), sc.out[:0], r.URL.RawQuery, remoteIP(r), r.PathValue("passkey"))
+	sc.out = s.scrapeReply(r.Context(), sc.out[:0], r.URL.RawQuery, s.clientIP(r), r.PathValue("passkey"))
 	s.write(w, sc.out)
 }
 
