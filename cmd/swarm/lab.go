@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -14,7 +15,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "dht" {
 		return runLabDHT(ctx, e, args[1:])
 	}
-	var peers, size, upload, seedUpload, download, plot string
+	var peers, size, upload, seedUpload, download, plot, timeline string
 	var asJSON bool
 	var freeRiders int
 	fs := newFlagSet("lab")
@@ -25,6 +26,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&download, "download", "0", "each leecher's download rate d (0 means unlimited)")
 	fs.IntVar(&freeRiders, "free-riders", 0, "how many of the leechers upload nothing")
 	fs.StringVar(&plot, "plot", "", "draw distribution time against N into this PNG file")
+	fs.StringVar(&timeline, "timeline", "", "write every peer's bytes sent and received, sampled every 100 ms, into this file (JSON lines)")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per N instead of a table")
 	var lo logOptions
 	lo.register(fs)
@@ -65,6 +67,19 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	results, err := lab.Series(ctx, lab.Config{Rates: r, FreeRiders: freeRiders, Logger: &log}, ns, e.stdout, asJSON)
 	if err != nil {
 		return err
+	}
+	if timeline != "" {
+		f, err := os.Create(timeline)
+		if err != nil {
+			return err
+		}
+		err = lab.WriteTimelines(f, results)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if plot != "" {
 		if err := lab.Plot(results, plot); err != nil {
