@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"swarm/internal/chart"
 	"swarm/internal/humanize"
+	"swarm/metainfo"
 )
 
 // Series runs one experiment per swarm size in sizes (cfg.Leechers is set
@@ -22,7 +24,8 @@ func Series(ctx context.Context, cfg Config, sizes []int, w io.Writer, asJSON bo
 		if r.Download != 0 {
 			download = humanize.Size(r.Download) + "/s"
 		}
-		fmt.Fprintf(w, "F = %s, u_s = %s/s, u = %s/s, d = %s\n\n", humanize.Size(r.Size), humanize.Size(r.SeedUpload), humanize.Size(r.Upload), download)
+		fmt.Fprintf(w, "F = %s in %s pieces, u_s = %s/s, u = %s/s, d = %s\n\n", humanize.Size(r.Size),
+			humanize.Size(cmp.Or(cfg.PieceLength, metainfo.DefaultPieceLength)), humanize.Size(r.SeedUpload), humanize.Size(r.Upload), download)
 		fmt.Fprintf(w, "%6s  %10s  %10s  %6s  %14s\n", "N", "D measured", "P2P bound", "ratio", "client-server")
 	}
 	freeRiders := cfg.FreeRiders
