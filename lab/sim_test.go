@@ -54,3 +54,28 @@ func TestSimulatedSwarmSendsNoExtraCopies(t *testing.T) {
 		}
 	})
 }
+
+// TestSimulatedSwarmBeyondFiftyPeersCompletes: more leechers than a peer
+// keeps connections (50) or a tracker hands out addresses (numwant 50), so
+// the file must travel through peers that never meet the seed; every
+// leecher ends with the seed's bytes (Run checks them).
+func TestSimulatedSwarmBeyondFiftyPeersCompletes(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		// scripts/test.sh runs this package again without -race.
+		t.Skip("80 peers: a minute of CPU under the race detector")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		res, err := Run(context.Background(), Config{
+			Rates:       Rates{Size: 256 << 10, Leechers: 80, SeedUpload: 1280 << 10, Upload: 128 << 10},
+			PieceLength: 16 << 10,
+			Network:     memNetwork(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("ratio %.3f, idle %.3f, extra %.4f, idle by tenth %.2f", res.Ratio, res.Usage.Idle, res.Usage.Extra, res.Usage.Phases)
+		if res.Ratio < 1 {
+			t.Errorf("ratio %.3f below the physical limit", res.Ratio)
+		}
+	})
+}
