@@ -50,20 +50,30 @@ const (
 )
 
 // blockPool recycles 16 KiB block buffers between readers, the loop and the
-// disk workers, so a transfer does not allocate per block.
-var blockPool = sync.Pool{New: func() any { b := make([]byte, peer.BlockSize); return &b }}
+// disk workers, so a transfer does not allocate per block. It holds
+// *[]byte, and holders recycles those pointers: a slice put in a sync.Pool
+// as it is, or through a new pointer, would allocate once a block.
+var (
+	blockPool = sync.Pool{New: func() any { b := make([]byte, peer.BlockSize); return &b }}
+	holders   = sync.Pool{New: func() any { return new([]byte) }}
+)
 
 func getBlock(n int) []byte {
 	if n > peer.BlockSize {
 		return make([]byte, n)
 	}
-	return (*blockPool.Get().(*[]byte))[:n]
+	h := blockPool.Get().(*[]byte)
+	b := *h
+	*h = nil
+	holders.Put(h)
+	return b[:n]
 }
 
 func putBlock(b []byte) {
 	if cap(b) == peer.BlockSize {
-		b = b[:peer.BlockSize]
-		blockPool.Put(&b)
+		h := holders.Get().(*[]byte)
+		*h = b[:peer.BlockSize]
+		blockPool.Put(h)
 	}
 }
 

@@ -255,7 +255,8 @@ func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
 	return nil
 }
 
-// onBlock takes a piece message: bookkeeping here, the write on a worker.
+// onBlock takes a piece message: bookkeeping here, the hash check and the
+// write on a worker once the piece is complete (assemble.go).
 func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 	if _, ok := t.geo.BlockIndex(b); !ok {
 		putBlock(data)
@@ -293,8 +294,7 @@ func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 		return t.unwantedBlock(p, data)
 	}
 	p.usefulBlocks++
-	t.writes.queued(int(b.Piece), rc.Complete)
-	t.workers.write(b, data, t.geo.Offset(b))
+	t.storeBlock(b, data, rc.Complete)
 	t.fillRequests(p)
 	return nil
 }
