@@ -23,8 +23,8 @@ type Timeline struct {
 	// Sent[k][i] is what peer i had uploaded at At[k], in bytes; peer 0 is
 	// the seed, peer i ≥ 1 leecher i-1.
 	Sent [][]int64 `json:"sent"`
-	// Got[k][i] is what leecher i had written to its storage at At[k]:
-	// blocks it accepted, before their hash check.
+	// Got[k][i] is what leecher i had written to its storage at At[k]
+	// (the session writes each piece once it passes its hash check).
 	Got [][]int64 `json:"got"`
 }
 
@@ -77,8 +77,9 @@ type Usage struct {
 	Extra float64
 	// Phases is Idle in each tenth of the run.
 	Phases []float64
-	// FirstByte is when each leecher wrote its first block, in seconds
-	// since the start; -1 if never.
+	// FirstByte is when each leecher first wrote to its storage (its first
+	// piece, as the session writes them), in seconds since the start; -1
+	// if never.
 	FirstByte []float64
 }
 
