@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	iofs "io/fs"
 
 	"swarm/internal/humanize"
 	"swarm/metainfo"
@@ -15,6 +14,7 @@ type adminOptions struct {
 	db        string
 	json      bool
 	publicURL string
+	kind      kindFlags
 }
 
 // runTrackerAdmin runs 'swarm tracker user|torrent VERB ...' on the
@@ -26,6 +26,9 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file (must exist: 'swarm tracker --private' creates it)")
 	fs.BoolVar(&o.json, "json", false, "list, show: print JSON")
 	fs.StringVar(&o.publicURL, "public-url", "", "user add, show, reset-passkey: the tracker's URL for announce URLs (default: the one the tracker recorded)")
+	if noun == "torrent" {
+		o.kind.register(fs)
+	}
 	if err := parseFlags(fs, help, args, e); err != nil {
 		return err
 	}
@@ -67,6 +70,17 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 			fmt.Fprintf(e.stdout, "user %s %sd\n", rest[0], verb)
 			return nil
 		}
+	case "user delete":
+		if err := want(1, "one NAME"); err != nil {
+			return err
+		}
+		run = func(db *private.DB) error {
+			if err := db.DeleteUser(ctx, rest[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "user %s deleted\n", rest[0])
+			return nil
+		}
 	case "user reset-passkey":
 		if err := want(1, "one NAME"); err != nil {
 			return err
@@ -103,18 +117,26 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 			fmt.Fprintf(e.stdout, "torrent %s removed\n", h)
 			return nil
 		}
+	case "torrent set":
+		if err := want(1, "one HASH"); err != nil {
+			return err
+		}
+		h, err := metainfo.ParseHash(rest[0])
+		if err != nil {
+			return usagef("%v", err)
+		}
+		k, err := o.kind.kind()
+		if err != nil {
+			return err
+		}
+		run = func(db *private.DB) error { return torrentSet(ctx, e, db, h, k) }
 	default:
 		return usagef("%s: unknown command %q (see 'swarm tracker %s --help')", noun, verb, noun)
 	}
 	if _, err := checkPublicURL(o.publicURL); err != nil {
 		return err
 	}
-	// Never create the database here: a mistyped --db would otherwise get
-	// members added to an empty file that no tracker reads.
-	db, err := private.OpenExisting(ctx, o.db)
-	if errors.Is(err, iofs.ErrNotExist) {
-		return fmt.Errorf("no tracker database at %s; 'swarm tracker --private --db %s' creates one", o.db, o.db)
-	}
+	db, err := openAdminDB(ctx, o.db)
 	if err != nil {
 		return err
 	}
@@ -197,8 +219,16 @@ func torrentList(ctx context.Context, e *env, db *private.DB, o *adminOptions) e
 	if err != nil {
 		return err
 	}
-	if o.json {
-		return writeJSON(e.stdout, private.ViewTorrents(ts))
+	totals, err := db.TorrentTotals(ctx)
+	if err != nil {
+		return err
 	}
-	return private.WriteTorrents(e.stdout, ts)
+	act, _, err := db.Activity(ctx)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return writeJSON(e.stdout, private.ViewTorrents(ts, totals, act))
+	}
+	return private.WriteTorrents(e.stdout, ts, totals, act)
 }

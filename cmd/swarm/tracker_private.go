@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 
 	"github.com/rs/zerolog"
@@ -17,11 +18,25 @@ const defaultTrackerDB = "swarm-tracker.db"
 // runPrivateTracker serves the tracker in private mode over the database
 // o.db until ctx is done; the last totals are written after the last
 // request (private.Tracker.Serve).
-func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg server.Config, log *zerolog.Logger) error {
+func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg server.Config, tlsCfg *tls.Config, log *zerolog.Logger) error {
 	if o.userRate <= 0 || o.userBurst < 1 {
 		return usagef("--user-rate %v, --user-burst %d: want a positive rate and a burst of at least 1", o.userRate, o.userBurst)
 	}
+	if o.trustIP {
+		// Anyone could otherwise have the swarm send peers to someone
+		// else's address in a member's name.
+		return usagef("--trust-ip: private mode never takes the address from the ip parameter; behind a proxy give --trusted-proxy")
+	}
+	if o.adminListen != "" {
+		if err := checkAdminListen(o.adminListen, cfg.MetricsToken); err != nil {
+			return err
+		}
+	}
 	base, err := checkPublicURL(o.publicURL)
+	if err != nil {
+		return err
+	}
+	rules, err := o.rules.config()
 	if err != nil {
 		return err
 	}
@@ -30,11 +45,10 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 		return err
 	}
 	defer db.Close()
-	tr, err := private.New(ctx, private.Config{
-		DB: db, Logger: log,
-		Interval: cfg.Interval, MinInterval: cfg.MinInterval,
-		Rate: o.userRate, Burst: o.userBurst,
-	})
+	rules.DB, rules.Logger = db, log
+	rules.Interval, rules.MinInterval = cfg.Interval, cfg.MinInterval
+	rules.Rate, rules.Burst = o.userRate, o.userBurst
+	tr, err := private.New(ctx, rules)
 	if err != nil {
 		return err
 	}
@@ -48,12 +62,12 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	}
 	defer srv.Close()
 	defer o.access().ReloadOnSIGHUP(ctx, srv, log)()
-	ln, udp, err := o.listenAll(ctx)
+	ln, udp, err := o.listenAll(ctx, tlsCfg)
 	if err != nil {
 		return err
 	}
 	if base == "" {
-		base = "http://" + server.AnnounceHost(ln.Addr())
+		base = scheme(tlsCfg) + "://" + server.AnnounceHost(ln.Addr())
 	}
 	if err := db.SetAnnounceBase(ctx, base); err != nil {
 		ln.Close()
@@ -66,6 +80,17 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	fmt.Fprintf(e.stdout, "or to %s/announce?passkey=PASSKEY (the form libtorrent and qBittorrent accept for a tracker on their own machine)\n", base)
 	if udp != nil {
 		fmt.Fprintf(e.stdout, "and over UDP to udp://%s/PASSKEY/announce\n", server.AnnounceHost(udp[0].LocalAddr()))
+	}
+	if o.adminListen != "" {
+		stop, err := serveAdmin(ctx, e, o, db, tr, srv, tlsCfg, cfg.MetricsToken, log)
+		if err != nil {
+			ln.Close()
+			for _, c := range udp {
+				c.Close()
+			}
+			return err
+		}
+		defer stop()
 	}
 	fmt.Fprintf(e.stdout, "'swarm tracker user add NAME' prints a member's URL; metrics at %s/metrics; press Ctrl-C to stop\n", base)
 	return tr.Serve(ctx, srv, ln, udp...)

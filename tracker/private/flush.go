@@ -55,6 +55,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 		now := t.cfg.Now()
 		if now.Sub(lastSweep) >= sweepEvery {
 			t.sweep(now)
+			t.peers.sweep(now.Add(-2 * t.cfg.Interval).UnixNano())
 			lastSweep = now
 		}
 		// Writes are never cut short: a transaction whose context ends
@@ -111,12 +112,16 @@ func (t *Tracker) takeBatch() *batch {
 func (t *Tracker) Flush(ctx context.Context) error {
 	b := t.takeBatch()
 	t.shards.collect(b, nil)
-	if b.empty() {
+	cheats := t.cheats.take()
+	if b.empty() && len(cheats) == 0 {
 		return nil
 	}
 	start := time.Now()
 	deltas := inSeconds(b.totals)
 	err := t.inTx(ctx, func(tx *sql.Tx) error {
+		if err := writeCheats(ctx, tx, cheats); err != nil || b.empty() {
+			return err
+		}
 		if err := addUserTotals(ctx, tx, deltas); err != nil {
 			return err
 		}
@@ -124,6 +129,7 @@ func (t *Tracker) Flush(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
+		t.cheats.putBack(cheats)
 		t.retry = b // the next flush writes it first, then what came after
 		t.metrics.flushErrors.Inc()
 		return fmt.Errorf("write totals: %w", err)
@@ -145,6 +151,7 @@ func (t *Tracker) Fold(ctx context.Context) error {
 	b := t.takeBatch()
 	var chunks [][]byte
 	t.shards.collect(b, &chunks)
+	cheats := t.cheats.take()
 	start := time.Now()
 	deltas := inSeconds(b.totals)
 	folded := make(map[userTorrent]delta, len(t.unfolded)+len(deltas))
@@ -163,6 +170,12 @@ func (t *Tracker) Fold(ctx context.Context) error {
 		if err := addUserTorrents(ctx, tx, folded); err != nil {
 			return err
 		}
+		if err := addSnatches(ctx, tx, folded, t.cfg.Now(), t.cfg.HnRWindow); err != nil {
+			return err
+		}
+		if err := writeCheats(ctx, tx, cheats); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM session_snapshot"); err != nil {
 			return err
 		}
@@ -177,6 +190,7 @@ func (t *Tracker) Fold(ctx context.Context) error {
 	if err != nil {
 		// The batch's sessions are in no snapshot: journal them next time.
 		t.retry = b
+		t.cheats.putBack(cheats)
 		t.metrics.flushErrors.Inc()
 		return fmt.Errorf("fold journal: %w", err)
 	}
@@ -216,13 +230,14 @@ func addUserTotals(ctx context.Context, tx *sql.Tx, deltas []seedDelta) error {
 		users[sd.ut.user] = e
 	}
 	st, err := tx.PrepareContext(ctx, `UPDATE users SET uploaded = uploaded + ?, downloaded = downloaded + ?,
-		snatches = snatches + ?, seed_seconds = seed_seconds + ? WHERE id = ?`)
+		snatches = snatches + ?, seed_seconds = seed_seconds + ?,
+		raw_uploaded = raw_uploaded + ?, raw_downloaded = raw_downloaded + ? WHERE id = ?`)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	for id, d := range users {
-		if _, err := st.ExecContext(ctx, d.up, d.down, d.snatches, d.seedNanos, id); err != nil {
+		if _, err := st.ExecContext(ctx, d.up, d.down, d.snatches, d.seedNanos, d.rawUp, d.rawDown, id); err != nil {
 			return err
 		}
 	}
@@ -239,17 +254,21 @@ func addUserTorrents(ctx context.Context, tx *sql.Tx, m map[userTorrent]delta) e
 	slices.SortFunc(keys, func(a, b userTorrent) int {
 		return cmp.Or(cmp.Compare(a.user, b.user), slices.Compare(a.hash[:], b.hash[:]))
 	})
-	st, err := tx.PrepareContext(ctx, `INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, snatches, seed_seconds)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, info_hash) DO UPDATE SET
+	// A user deleted since (DB.DeleteUser) is skipped: the foreign key
+	// would fail the whole fold, again at every retry.
+	st, err := tx.PrepareContext(ctx, `INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, snatches, seed_seconds,
+		raw_uploaded, raw_downloaded)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?) ON CONFLICT (user_id, info_hash) DO UPDATE SET
 		uploaded = uploaded + excluded.uploaded, downloaded = downloaded + excluded.downloaded,
-		snatches = snatches + excluded.snatches, seed_seconds = seed_seconds + excluded.seed_seconds`)
+		snatches = snatches + excluded.snatches, seed_seconds = seed_seconds + excluded.seed_seconds,
+		raw_uploaded = raw_uploaded + excluded.raw_uploaded, raw_downloaded = raw_downloaded + excluded.raw_downloaded`)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	for _, ut := range keys {
 		d := m[ut]
-		if _, err := st.ExecContext(ctx, ut.user, ut.hash[:], d.up, d.down, d.snatches, d.seedNanos); err != nil {
+		if _, err := st.ExecContext(ctx, ut.user, ut.hash[:], d.up, d.down, d.snatches, d.seedNanos, d.rawUp, d.rawDown, ut.user); err != nil {
 			return err
 		}
 	}
@@ -312,4 +331,5 @@ func (t *Tracker) sweep(now time.Time) {
 		}
 		sh.mu.Unlock()
 	}
+	t.sweepActivity(now)
 }
