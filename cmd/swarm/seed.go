@@ -82,6 +82,10 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	} else {
 		tr.out.Printf("%s\n", noMagnet)
 	}
+	if superSeed {
+		// Peers see this seed claim no pieces: say why, or the user may think it is broken.
+		tr.out.Printf("super-seeding (BEP 16): each peer is offered one piece at a time, the next once another peer has it\n")
+	}
 	if st.Have < st.Pieces {
 		tr.out.Printf("warning: %d pieces are missing or damaged in %s; seeding the rest\n", st.Pieces-st.Have, data)
 	}

@@ -102,3 +102,22 @@ func TestSeedTakesATorrentByAnotherName(t *testing.T) {
 		t.Errorf("seed %s: exit %d (%v)\nstdout %q\nstderr %q", added, code, err, out.String(), errOut.String())
 	}
 }
+
+// seed --super-seed says it is super-seeding: its peers see it claim no
+// pieces, which otherwise looks like a broken seed.
+func TestSeedSaysItSuperSeeds(t *testing.T) {
+	parent, torrent := makeContent(t, "album", map[string]int{"a.bin": 64 << 10})
+	for _, super := range []bool{false, true} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		args := []string{"seed", torrent, "--data", parent, "--listen", "127.0.0.1:0", "--dht=false", "--log-level", "error"}
+		if super {
+			args = append(args, "--super-seed")
+		}
+		var out, errOut bytes.Buffer
+		err := run(ctx, args, &out, &errOut)
+		cancel()
+		if code := exitCode(err); code != 0 || strings.Contains(out.String(), "super-seeding (BEP 16)") != super {
+			t.Errorf("seed --super-seed=%v: exit %d (%v), want super-seeding said %v\nstdout %q\nstderr %q", super, code, err, super, out.String(), errOut.String())
+		}
+	}
+}

@@ -473,3 +473,25 @@ func TestAdminAPIToken(t *testing.T) {
 		}
 	}
 }
+
+// A user's detail always carries "torrents", [] before any, as the README
+// shows, so a site need not test for the key; the list leaves it out.
+func TestAdminAPIUserDetailShowsEmptyTorrents(t *testing.T) {
+	r := newRig(t)
+	var created, detail map[string]any
+	r.call(t, "POST", "/api/users", `{"name":"alice"}`, http.StatusCreated, &created)
+	r.call(t, "GET", "/api/users/alice", "", http.StatusOK, &detail)
+	for what, v := range map[string]map[string]any{"created": created, "detail": detail} {
+		if ts, ok := v["torrents"].([]any); !ok || len(ts) != 0 {
+			t.Errorf("%s alice: torrents = %#v, want []", what, v["torrents"])
+		}
+	}
+	var list []map[string]any
+	r.call(t, "GET", "/api/users", "", http.StatusOK, &list)
+	if len(list) != 1 {
+		t.Fatalf("list: %d users, want 1", len(list))
+	}
+	if _, ok := list[0]["torrents"]; ok {
+		t.Errorf("list: alice has torrents %#v, want no key", list[0]["torrents"])
+	}
+}

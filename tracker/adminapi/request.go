@@ -80,7 +80,7 @@ func decodeUserCreate(body []byte) (userCreate, *private.Passkey, error) {
 	}
 	p, err := private.ParsePasskey(req.Passkey)
 	if err != nil {
-		return req, nil, badf("passkey: %v", err)
+		return req, nil, &badRequest{err.Error()}
 	}
 	return req, &p, nil
 }

@@ -21,7 +21,9 @@ type TotalsView struct {
 }
 
 // UserView is a member as admin tools show them. The announce URLs and the
-// per-torrent totals are filled in for one member's detail only.
+// per-torrent totals are filled in for one member's detail only: there
+// Torrents is never nil, so a member with none shows "torrents": [] (omitzero
+// drops only a nil slice, as in lists).
 type UserView struct {
 	Name        string    `json:"name"`
 	Disabled    bool      `json:"disabled"`
@@ -30,7 +32,7 @@ type UserView struct {
 	// AnnounceQueryURL has the passkey in the query, for clients on the
 	// tracker's machine.
 	AnnounceQueryURL string              `json:"announce_query_url,omitempty"`
-	Torrents         []TorrentTotalsView `json:"torrents,omitempty"`
+	Torrents         []TorrentTotalsView `json:"torrents,omitzero"`
 	TotalsView
 	RawView
 }
