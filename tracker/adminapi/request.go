@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"swarm/metainfo"
 	"swarm/tracker/private"
@@ -56,6 +57,11 @@ func decodeJSON(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
 			return badf("empty request body: want a JSON object")
+		}
+		// Go's own text ("cannot parse \"\" as \"T\"") names no format.
+		var te *time.ParseError
+		if errors.As(err, &te) {
+			return badf("request body: time %q: want RFC 3339, such as 2026-12-24T00:00:00Z", te.Value)
 		}
 		return badf("request body: %v", err)
 	}

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -99,6 +100,9 @@ func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	for i := range rules {
+		rules[i].Added = rules[i].Added.UTC()
+	}
 	writeJSON(w, http.StatusOK, nonNil(rules))
 	return nil
 }
@@ -117,8 +121,19 @@ func (a *API) allowClient(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.changed(r, "client prefix "+strconv.Quote(p)+" allowed")
-	writeJSON(w, http.StatusCreated, clientRequest{Prefix: p})
-	return nil
+	// Answer with the rule as GET lists it, its time added included.
+	rules, err := a.cfg.DB.ClientRules(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, c := range rules {
+		if c.Prefix == p {
+			c.Added = c.Added.UTC()
+			writeJSON(w, http.StatusCreated, c)
+			return nil
+		}
+	}
+	return fmt.Errorf("client prefix %q allowed but not listed", p)
 }
 
 // DELETE /api/clients/{prefix}: take a prefix off the list.

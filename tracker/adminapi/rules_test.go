@@ -24,12 +24,21 @@ func TestAdminAPIRules(t *testing.T) {
 	eventually(t, func() string { return r.announceAs(t, alice.Passkey, qb) })
 
 	// Client allow list.
-	r.call(t, "POST", "/api/clients", `{"prefix":"-qB4"}`, http.StatusCreated, nil)
+	type clientResp struct {
+		Prefix string
+		Added  time.Time
+	}
+	var allowed clientResp
+	r.call(t, "POST", "/api/clients", `{"prefix":"-qB4"}`, http.StatusCreated, &allowed)
 	r.call(t, "POST", "/api/clients", `{"prefix":"-qB4"}`, http.StatusConflict, nil)
-	var clients []struct{ Prefix string }
+	var clients []clientResp
 	r.call(t, "GET", "/api/clients", "", http.StatusOK, &clients)
 	if len(clients) != 1 || clients[0].Prefix != "-qB4" {
 		t.Fatalf("clients = %+v, want [-qB4]", clients)
+	}
+	// The POST answers the rule as GET lists it, its time added included.
+	if allowed != clients[0] || allowed.Added.IsZero() {
+		t.Errorf("POST /api/clients answered %+v, want %+v as listed, with its time added", allowed, clients[0])
 	}
 	eventually(t, func() string {
 		if reason := r.announceAs(t, alice.Passkey, tr); reason == "" {
@@ -103,6 +112,7 @@ func TestAdminAPIRules(t *testing.T) {
 		{"POST", "/api/bans", `{"cidr":"300.1.2.3"}`, "ban"},
 		{"PATCH", "/api/torrents/" + h.String(), `{"kind":"free"}`, "kind"},
 		{"POST", "/api/freeleech", `{"start":"2026-01-02T00:00:00Z","end":"2026-01-01T00:00:00Z","kind":"freeleech"}`, "after start"},
+		{"POST", "/api/freeleech", `{"start":"2026-12-24","end":"2026-12-26T00:00:00Z","kind":"freeleech"}`, `time \"2026-12-24\": want RFC 3339`},
 		{"GET", "/api/cheats?since=yesterday", "", "since"},
 		{"GET", "/api/hit-and-runs?closed=maybe", "", "closed"},
 	} {
