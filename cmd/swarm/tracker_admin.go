@@ -24,10 +24,14 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 	var o adminOptions
 	fs := newFlagSet("tracker " + noun)
 	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file (must exist: 'swarm tracker --private' creates it)")
-	fs.BoolVar(&o.json, "json", false, "list, show: print JSON")
-	fs.StringVar(&o.publicURL, "public-url", "", "user add, show, reset-passkey: the tracker's URL for announce URLs (default: the one the tracker recorded)")
+	// Each noun shows only the flags its verbs read: torrent has no show
+	// and prints no announce URL.
 	if noun == "torrent" {
+		fs.BoolVar(&o.json, "json", false, "list: print JSON")
 		o.kind.register(fs)
+	} else {
+		fs.BoolVar(&o.json, "json", false, "list, show: print JSON")
+		fs.StringVar(&o.publicURL, "public-url", "", "user add, show, reset-passkey: the tracker's URL for announce URLs (default: the one the tracker recorded)")
 	}
 	if err := parseFlags(fs, help, args, e); err != nil {
 		return err

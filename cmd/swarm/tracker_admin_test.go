@@ -107,3 +107,16 @@ func TestTrackerAdminCommands(t *testing.T) {
 		}
 	}
 }
+
+// 'swarm tracker torrent --help' lists only flags its verbs read: no
+// --public-url (torrents print no announce URL), no "show" for --json.
+func TestTrackerTorrentHelpShowsItsOwnFlags(t *testing.T) {
+	out, _, code := runSwarm(t, "tracker", "torrent", "--help")
+	if code != 0 || strings.Contains(out, "--public-url") || strings.Contains(out, "list, show") || !strings.Contains(out, "--freeleech") {
+		t.Errorf("tracker torrent --help: exit %d, want 0, --freeleech and no --public-url or \"list, show\":\n%s", code, out)
+	}
+	out, _, code = runSwarm(t, "tracker", "user", "--help")
+	if code != 0 || !strings.Contains(out, "--public-url") || strings.Contains(out, "--freeleech") {
+		t.Errorf("tracker user --help: exit %d, want 0, --public-url and no --freeleech:\n%s", code, out)
+	}
+}
