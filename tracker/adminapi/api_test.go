@@ -190,6 +190,8 @@ type peerResp struct {
 	Downloaded int64  `json:"downloaded"`
 	Left       int64  `json:"left"`
 	Seeder     bool   `json:"seeder"`
+	// LastAnnounce is kept as the text sent, to check its form.
+	LastAnnounce string `json:"last_announce"`
 }
 
 func announceReq(h metainfo.Hash, id string, ev tracker.Event, up, down, left int64) tracker.AnnounceRequest {
@@ -240,6 +242,12 @@ func TestAdminAPIUsersTorrentsStatsPeers(t *testing.T) {
 		peers[0].IP != "127.0.0.1" || peers[0].Port != 6881 || !strings.HasPrefix(peers[0].Client, "qBittorrent 4.6.3") ||
 		peers[1].User != "alice" || peers[1].Left != 1000 || !strings.HasPrefix(peers[1].Client, "Transmission 3.0") {
 		t.Fatalf("peers = %+v, want bob seeding (600 up, qBittorrent) then alice leeching (Transmission)", peers)
+	}
+	// Whole seconds in UTC, as every other time the API gives.
+	for _, p := range peers {
+		if at, err := time.Parse(time.RFC3339, p.LastAnnounce); err != nil || at.Nanosecond() != 0 || !strings.HasSuffix(p.LastAnnounce, "Z") {
+			t.Errorf("%s's last_announce %q: want whole seconds in UTC (%v)", p.User, p.LastAnnounce, err)
+		}
 	}
 	r.call(t, "GET", "/api/torrents/"+h.String(), "", http.StatusOK, &tor)
 	if tor.Seeders != 1 || tor.Leechers != 1 {

@@ -161,7 +161,7 @@ func (a *API) torrentPeers(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, peerJSON{User: names[p.UserID], IP: p.Addr.Addr().String(), Port: p.Addr.Port(),
 			Client: peer.ClientName(p.PeerID), PeerID: hex.EncodeToString(p.PeerID[:]),
 			Uploaded: p.Uploaded, Downloaded: p.Downloaded, Left: p.Left, Seeder: p.Left == 0,
-			LastAnnounce: p.LastAnnounce.UTC()})
+			LastAnnounce: p.LastAnnounce.UTC().Truncate(time.Second)}) // whole seconds, as every time the API gives
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
