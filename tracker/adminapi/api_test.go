@@ -503,3 +503,22 @@ func TestAdminAPIUserDetailShowsEmptyTorrents(t *testing.T) {
 		t.Errorf("list: alice has torrents %#v, want no key", list[0]["torrents"])
 	}
 }
+
+// A .torrent posted without its Content-Type, or as a form, is a 400 that
+// says how to send it (newuser walk: it was "invalid character 'd' looking
+// for beginning of value"), and registers nothing.
+func TestAdminAPITorrentFileWithoutItsType(t *testing.T) {
+	r := newRig(t)
+	data := torrentFile(t, "album", true)
+	for _, ct := range []string{"application/x-www-form-urlencoded", "", "multipart/form-data; boundary=x"} {
+		code, body := r.do(t, "POST", "/api/torrents", ct, data)
+		if code != http.StatusBadRequest || !strings.Contains(string(body), "Content-Type: application/x-bittorrent") {
+			t.Errorf("Content-Type %q: status %d %s, want 400 naming application/x-bittorrent", ct, code, body)
+		}
+	}
+	var list []torrentResp
+	r.call(t, "GET", "/api/torrents", "", http.StatusOK, &list)
+	if len(list) != 0 {
+		t.Errorf("torrents = %+v, want none registered", list)
+	}
+}

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"bytes"
 	"encoding/hex"
 	"mime"
 	"net/http"
@@ -80,9 +81,15 @@ func (a *API) registerTorrent(w http.ResponseWriter, r *http.Request) error {
 		t private.Torrent
 		m *metainfo.MetaInfo
 	)
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-bittorrent" {
+	switch ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); {
+	case ct == "application/x-bittorrent":
 		t, m, err = parseTorrent(body)
-	} else {
+	case ct == "multipart/form-data" || bytes.HasPrefix(body, []byte("d")):
+		// A .torrent sent as a form (curl -F) or without its type (curl
+		// --data-binary alone): say how to send it, not a JSON syntax error.
+		err = badf("request body: send a .torrent file as the whole body with Content-Type: application/x-bittorrent " +
+			"(curl -H 'Content-Type: application/x-bittorrent' --data-binary @FILE), or base64 in JSON")
+	default:
 		t, m, err = decodeTorrentRegister(body)
 	}
 	if err != nil {
