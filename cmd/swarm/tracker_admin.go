@@ -23,7 +23,7 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 	help := helpFor("tracker-" + noun)
 	var o adminOptions
 	fs := newFlagSet("tracker " + noun)
-	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file (must exist: 'swarm tracker --private' creates it)")
+	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file, or postgres://… (must exist: 'swarm tracker --private' creates it)")
 	fs.BoolVar(&o.json, "json", false, "list, show: print JSON")
 	fs.StringVar(&o.publicURL, "public-url", "", "user add, show, reset-passkey: the tracker's URL for announce URLs (default: the one the tracker recorded)")
 	if err := parseFlags(fs, help, args, e); err != nil {
@@ -113,7 +113,8 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 	// members added to an empty file that no tracker reads.
 	db, err := private.OpenExisting(ctx, o.db)
 	if errors.Is(err, iofs.ErrNotExist) {
-		return fmt.Errorf("no tracker database at %s; 'swarm tracker --private --db %s' creates one", o.db, o.db)
+		db := private.Redacted(o.db)
+		return fmt.Errorf("no tracker database at %s; 'swarm tracker --private --db %s' creates one", db, db)
 	}
 	if err != nil {
 		return err
