@@ -57,6 +57,8 @@ var pgMigrations = []string{
 	// version: a counter that every write by someone other than the
 	// tracker bumps, so that the tracker reloads users and torrents an
 	// admin command or the site changed (SQLite's PRAGMA data_version).
+	// The trigger function keeps the search_path it was created with, so
+	// that a site writing with another one still finds data_version.
 	`CREATE TABLE meta (
 		key   TEXT PRIMARY KEY,
 		value TEXT NOT NULL
@@ -99,7 +101,8 @@ var pgMigrations = []string{
 		AS $$ SELECT upper(encode($1, 'hex')) $$;
 	CREATE TABLE data_version (version BIGINT NOT NULL);
 	INSERT INTO data_version VALUES (0);
-	CREATE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
+	CREATE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql
+		SET search_path FROM CURRENT AS $$
 	BEGIN
 		IF current_setting('swarm.tracker', true) IS DISTINCT FROM 'on' THEN
 			UPDATE data_version SET version = version + 1;

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"swarm/internal/pgtest"
 	"swarm/metainfo"
+	"swarm/tracker"
 	"swarm/tracker/private"
 )
 
@@ -75,6 +77,7 @@ func TestStores(t *testing.T) {
 		{"crash loses no bytes", testCrashLosesNoBytes},
 		{"restored session waits for client backoff", testRestoredSessionWaitsForClientBackoff},
 		{"run picks up admin changes", testRunPicksUpAdminChanges},
+		{"schema doc queries", testStoreSchemaDocQueries},
 	}
 	run := func(t *testing.T, s store) {
 		for _, tt := range tests {
@@ -223,4 +226,65 @@ func testStoreReopen(t *testing.T, s store) {
 		}
 		t.Errorf("Open of a schema at version 99 = %v, want an error naming a newer schema", err)
 	}
+}
+
+// testStoreSchemaDocQueries: the example queries of docs/private-schema.md
+// run on a database with members, torrents and folded totals.
+func testStoreSchemaDocQueries(t *testing.T, s store) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "private-schema.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "```sql\n")
+	block, _, _ = strings.Cut(block, "```")
+	if !ok || block == "" {
+		t.Fatal("docs/private-schema.md has no ```sql block")
+	}
+	db, dsn := s.open(t)
+	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
+	addTorrent(t, db, ihA)
+	r := newRig(t, db, private.Config{})
+	r.mustAnnounce(t, alice, peer(ihA, "a", tracker.EventStarted, 0, 0, 0))
+	r.mustAnnounce(t, bob, peer(ihA, "b", tracker.EventStarted, 0, 0, size))
+	r.clock.Advance(time.Minute)
+	r.mustAnnounce(t, alice, peer(ihA, "a", 0, size, 0, 0))
+	r.mustAnnounce(t, bob, peer(ihA, "b", tracker.EventCompleted, 0, size, 0))
+	r.fold(t)
+	raw := s.raw(t, dsn)
+	n := 0
+	for q := range strings.SplitSeq(block, ";") {
+		if strings.TrimSpace(stripComments(q)) == "" {
+			continue
+		}
+		n++
+		rows, err := raw.Query(q)
+		if err != nil {
+			t.Errorf("query %d of the doc: %v\n%s", n, err, q)
+			continue
+		}
+		got := 0
+		for rows.Next() {
+			got++
+		}
+		if err := rows.Err(); err != nil {
+			t.Errorf("query %d of the doc: %v", n, err)
+		}
+		rows.Close()
+		if got == 0 {
+			t.Errorf("query %d of the doc returned no row:\n%s", n, q)
+		}
+	}
+	if n < 3 {
+		t.Errorf("ran %d queries from the doc, want its 3 or more", n)
+	}
+}
+
+func stripComments(q string) string {
+	var b strings.Builder
+	for line := range strings.Lines(q) {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }

@@ -310,6 +310,18 @@ func testRunPicksUpAdminChanges(t *testing.T, s store) {
 	if err := admin.AddTorrent(context.Background(), private.Torrent{InfoHash: ihA}); err != nil {
 		t.Fatal(err)
 	}
+	// A site writing the tables itself (docs/private-schema.md), in plain
+	// SQL over its own connection.
+	raw := s.raw(t, path)
+	erin := private.User{Name: "erin", Passkey: private.NewPasskey()}
+	if _, err := raw.Exec("INSERT INTO users (name, passkey, created) VALUES ('erin', '" + erin.Passkey.String() + "', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(erin, "f", "")
+	if _, err := raw.Exec("UPDATE users SET disabled = 1 WHERE name = 'erin'"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(erin, "f", "disabled")
 	eventually(dave, "e", "")
 
 	r.clock.Advance(time.Minute)
