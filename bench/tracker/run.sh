@@ -118,27 +118,35 @@ bench() {
 	echo "{\"tracker\":\"$name\",\"preloaded_peers\":$((SWARMS * PEERS)),\"rss_mib_before\":$((rss0 / 1024)),\"rss_mib_after_preload\":$(($(rss_kib "$pid") / 1024))}"
 	local cpu0=
 	[ -n "${PG_MEASURE:-}" ] && cpu0=$(pg_cpu_ticks)
+	[ -n "$keys" ] && metrics "$port" >"$work/$name-metrics-before.txt"
 	BENCH_EPOCH=$epoch PASSKEYS=$keys SWARMS=$SWARMS PEERS=$PEERS TRACKER_NAME=$name \
 		wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$here/announce.lua" "http://127.0.0.1:$port" \
 		| grep '^{' | tee "$work/$name.json"
 	pg_cpu_ms=
 	[ -n "$cpu0" ] && pg_cpu_ms=$((($(pg_cpu_ticks) - cpu0) * 10))
 	if [ -n "$keys" ]; then
-		# What private mode did with the load: refusals by reason, bytes
-		# accounted, database writes.
-		metrics "$port" | awk -v name="$name" -v rss="$(($(rss_kib "$pid") / 1024))" -v pgcpu="${pg_cpu_ms:-}" '
-			/^swarm_tracker_private_refusals_total/ { split($1, a, "\""); r = r sprintf("%s\"%s\":%d", (r ? "," : ""), a[2], $2) }
-			/^swarm_tracker_private_accounted_bytes_total/ { acc += $2 }
-			/^swarm_tracker_private_flush_seconds_sum/ { fs = $2 }
-			/^swarm_tracker_private_flush_seconds_count/ { fc = $2 }
-			/^swarm_tracker_private_sessions / { ss = $2 }
-			/^swarm_tracker_private_fold_seconds_sum/ { ds = $2 }
-			/^swarm_tracker_private_fold_seconds_count/ { dc = $2 }
-			/^swarm_tracker_announces_total/ { ann += $2 }
-			END { printf "{\"tracker\":\"%s\",\"accepted_per_s\":%.0f,\"refusals\":{%s},\"accounted_bytes\":%.0f,\"sessions\":%d,\"flushes\":%d,\"flush_mean_ms\":%.1f,\"folds\":%d,\"fold_mean_ms\":%.0f,\"writing_ms_per_s\":%.0f%s,\"rss_mib_end\":%d}\n",
-				name, (ann - preloaded) / secs, r, acc, ss, fc, (fc ? 1000 * fs / fc : 0), dc, (dc ? 1000 * ds / dc : 0),
-				1000 * (fs + ds) / secs, (pgcpu != "" ? sprintf(",\"postgres_cpu_ms_per_s\":%.0f", pgcpu / secs) : ""), rss }' \
-			preloaded=$((SWARMS * PEERS)) secs="$(grep -o '"duration_s":[0-9.]*' "$work/$name.json" | cut -d: -f2)" \
+		# What private mode did with the load, from its metrics before and
+		# after it: refusals by reason, bytes accounted, database writes.
+		metrics "$port" >"$work/$name-metrics-after.txt"
+		awk -v name="$name" -v rss="$(($(rss_kib "$pid") / 1024))" -v pgcpu="${pg_cpu_ms:-}" '
+			/^swarm_tracker_(private_|announces_total)/ { if (FNR == NR) before[$1] = $2; else after[$1] = $2 }
+			END {
+				for (k in after) {
+					d = after[k] - before[k]
+					if (k ~ /^swarm_tracker_private_refusals_total/) { split(k, a, """); r = r sprintf("%s\"%s\":%d", (r ? "," : ""), a[2], d) }
+					else if (k ~ /^swarm_tracker_private_accounted_bytes_total/) acc += d
+					else if (k ~ /^swarm_tracker_private_flush_seconds_sum/) fs = d
+					else if (k ~ /^swarm_tracker_private_flush_seconds_count/) fc = d
+					else if (k ~ /^swarm_tracker_private_fold_seconds_sum/) ds = d
+					else if (k ~ /^swarm_tracker_private_fold_seconds_count/) dc = d
+					else if (k ~ /^swarm_tracker_private_sessions$/) ss = after[k]
+					else if (k ~ /^swarm_tracker_announces_total/) ann += d
+				}
+				printf "{\"tracker\":\"%s\",\"accepted_per_s\":%.0f,\"refusals\":{%s},\"accounted_bytes\":%.0f,\"sessions\":%d,\"flushes\":%d,\"flush_mean_ms\":%.1f,\"folds\":%d,\"fold_mean_ms\":%.0f,\"writing_ms_per_s\":%.0f%s,\"rss_mib_end\":%d}\n",
+					name, ann / secs, r, acc, ss, fc, (fc ? 1000 * fs / fc : 0), dc, (dc ? 1000 * ds / dc : 0),
+					1000 * (fs + ds) / secs, (pgcpu != "" ? sprintf(",\"postgres_cpu_ms_per_s\":%.0f", pgcpu / secs) : ""), rss }' \
+			secs="$(grep -o '"duration_s":[0-9.]*' "$work/$name.json" | cut -d: -f2)" \
+			"$work/$name-metrics-before.txt" "$work/$name-metrics-after.txt" \
 			| tee "$work/$name-accepted.json"
 	fi
 	if [ "$name" = swarm ]; then

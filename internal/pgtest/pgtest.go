@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -28,6 +29,7 @@ import (
 // loopback, user postgres.
 type Cluster struct {
 	Addr string // 127.0.0.1:PORT
+	pid  int    // the postmaster's
 	dbs  atomic.Int64
 }
 
@@ -71,9 +73,9 @@ func Start(tb testing.TB) *Cluster {
 	// process may take it in between: try a few times.
 	var lastErr error
 	for range 3 {
-		addr, err := start(tb, bin, dir, cred)
+		addr, pid, err := start(tb, bin, dir, cred)
 		if err == nil {
-			return &Cluster{Addr: addr}
+			return &Cluster{Addr: addr, pid: pid}
 		}
 		lastErr = err
 	}
@@ -127,17 +129,17 @@ func credential() (*syscall.Credential, error) {
 	return nil, errors.New("running as root, and neither user postgres nor nobody exists to run postgres as")
 }
 
-func start(tb testing.TB, bin, dir string, cred *syscall.Credential) (string, error) {
+func start(tb testing.TB, bin, dir string, cred *syscall.Credential) (string, int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	logPath := filepath.Join(dir, "postgres-"+strconv.Itoa(port)+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer logf.Close()
 	// No Unix socket (only loopback TCP); fsync off: the tests kill the
@@ -147,7 +149,7 @@ func start(tb testing.TB, bin, dir string, cred *syscall.Credential) (string, er
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	cmd.Stdout, cmd.Stderr, cmd.Dir = logf, logf, dir
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("run %s: %w", cmd.Path, err)
+		return "", 0, fmt.Errorf("run %s: %w", cmd.Path, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -169,18 +171,18 @@ func start(tb testing.TB, bin, dir string, cred *syscall.Credential) (string, er
 		case err := <-exited:
 			exited <- err
 			log, _ := os.ReadFile(logPath)
-			return "", fmt.Errorf("postgres on port %d exited: %v\n%s", port, err, log)
+			return "", 0, fmt.Errorf("postgres on port %d exited: %v\n%s", port, err, log)
 		default:
 		}
 		if ping(url(addr, "postgres")) == nil {
 			tb.Cleanup(stop)
-			return addr, nil
+			return addr, cmd.Process.Pid, nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
 	log, _ := os.ReadFile(logPath)
-	return "", fmt.Errorf("postgres on port %d did not answer within 20 s\n%s", port, log)
+	return "", 0, fmt.Errorf("postgres on port %d did not answer within 20 s\n%s", port, log)
 }
 
 func url(addr, db string) string {
@@ -212,4 +214,31 @@ func (c *Cluster) NewDB(tb testing.TB) string {
 		tb.Fatalf("create database %s: %v", name, err)
 	}
 	return url(c.Addr, name)
+}
+
+// CPU returns the CPU time the server's processes (the postmaster and its
+// children: backends, writers) have used so far, for benchmarks; 0 if
+// /proc cannot tell.
+func (c *Cluster) CPU() time.Duration {
+	pids := []string{strconv.Itoa(c.pid)}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", c.pid, c.pid)); err == nil {
+		pids = append(pids, strings.Fields(string(b))...)
+	}
+	var ticks int64
+	for _, p := range pids {
+		b, err := os.ReadFile("/proc/" + p + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses: utime
+		// and stime are the 12th and 13th.
+		_, rest, _ := strings.Cut(string(b), ") ")
+		f := strings.Fields(rest)
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * (time.Second / 100) // USER_HZ
 }

@@ -27,6 +27,9 @@ type store struct {
 	empty func(tb testing.TB) string
 	// raw opens dsn with the engine's own driver, behind private's back.
 	raw func(tb testing.TB, dsn string) *sql.DB
+	// serverCPU is the CPU time a database server has used so far; nil
+	// for an embedded engine (its CPU is the test's own).
+	serverCPU func() time.Duration
 }
 
 var sqliteStore = store{
@@ -44,7 +47,8 @@ func postgresStore(c *pgtest.Cluster) store {
 			return reopenDB(tb, u), u
 		},
 		empty: c.NewDB,
-		raw:   func(tb testing.TB, dsn string) *sql.DB { return rawDB(tb, "pgx", dsn) },
+		raw:       func(tb testing.TB, dsn string) *sql.DB { return rawDB(tb, "pgx", dsn) },
+		serverCPU: c.CPU,
 	}
 }
 
