@@ -46,7 +46,7 @@ func postgresStore(c *pgtest.Cluster) store {
 			u := c.NewDB(tb)
 			return reopenDB(tb, u), u
 		},
-		empty: c.NewDB,
+		empty:     c.NewDB,
 		raw:       func(tb testing.TB, dsn string) *sql.DB { return rawDB(tb, "pgx", dsn) },
 		serverCPU: c.CPU,
 	}
