@@ -30,12 +30,16 @@ type trackerOptions struct {
 	prefixRate  float64
 	prefixBurst int
 	redis       string
+	rules       ruleOptions
 	log         logOptions
 }
 
 func runTracker(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && (args[0] == "user" || args[0] == "torrent") {
 		return runTrackerAdmin(ctx, e, args[0], args[1:])
+	}
+	if len(args) > 0 && isRulesNoun(args[0]) {
+		return runTrackerRules(ctx, e, args[0], args[1:])
 	}
 	var o trackerOptions
 	fs := newFlagSet("tracker")
@@ -58,6 +62,7 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	fs.Float64Var(&o.prefixRate, "prefix-rate", 0, "announces a second the addresses of one /24 (IPv6: /48) may make together in the long run; 0 means 5 times --ip-rate")
 	fs.IntVar(&o.prefixBurst, "prefix-burst", 0, "announces one /24 (IPv6: /48) may make at once; 0 means 5 times --ip-burst")
 	fs.StringVar(&o.redis, "redis", "", "keep the swarms in this Redis (redis://HOST:PORT/DB) instead of memory, so that several tracker processes serve the same swarms")
+	o.rules.register(fs)
 	o.log.register(fs)
 	if err := parseFlags(fs, helpFor("tracker"), args, e); err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	iofs "io/fs"
 
 	"swarm/internal/humanize"
 	"swarm/metainfo"
@@ -15,6 +14,7 @@ type adminOptions struct {
 	db        string
 	json      bool
 	publicURL string
+	kind      kindFlags
 }
 
 // runTrackerAdmin runs 'swarm tracker user|torrent VERB ...' on the
@@ -26,6 +26,9 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file, or postgres://… (must exist: 'swarm tracker --private' creates it)")
 	fs.BoolVar(&o.json, "json", false, "list, show: print JSON")
 	fs.StringVar(&o.publicURL, "public-url", "", "user add, show, reset-passkey: the tracker's URL for announce URLs (default: the one the tracker recorded)")
+	if noun == "torrent" {
+		o.kind.register(fs)
+	}
 	if err := parseFlags(fs, help, args, e); err != nil {
 		return err
 	}
@@ -103,19 +106,26 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 			fmt.Fprintf(e.stdout, "torrent %s removed\n", h)
 			return nil
 		}
+	case "torrent set":
+		if err := want(1, "one HASH"); err != nil {
+			return err
+		}
+		h, err := metainfo.ParseHash(rest[0])
+		if err != nil {
+			return usagef("%v", err)
+		}
+		k, err := o.kind.kind()
+		if err != nil {
+			return err
+		}
+		run = func(db *private.DB) error { return torrentSet(ctx, e, db, h, k) }
 	default:
 		return usagef("%s: unknown command %q (see 'swarm tracker %s --help')", noun, verb, noun)
 	}
 	if _, err := checkPublicURL(o.publicURL); err != nil {
 		return err
 	}
-	// Never create the database here: a mistyped --db would otherwise get
-	// members added to an empty file that no tracker reads.
-	db, err := private.OpenExisting(ctx, o.db)
-	if errors.Is(err, iofs.ErrNotExist) {
-		db := private.Redacted(o.db)
-		return fmt.Errorf("no tracker database at %s; 'swarm tracker --private --db %s' creates one", db, db)
-	}
+	db, err := openAdminDB(ctx, o.db)
 	if err != nil {
 		return err
 	}

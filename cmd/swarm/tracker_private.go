@@ -25,16 +25,19 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	if err != nil {
 		return err
 	}
+	rules, err := o.rules.config()
+	if err != nil {
+		return err
+	}
 	db, err := private.Open(ctx, o.db)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	tr, err := private.New(ctx, private.Config{
-		DB: db, Logger: log,
-		Interval: cfg.Interval, MinInterval: cfg.MinInterval,
-		Rate: o.userRate, Burst: o.userBurst,
-	})
+	rules.DB, rules.Logger = db, log
+	rules.Interval, rules.MinInterval = cfg.Interval, cfg.MinInterval
+	rules.Rate, rules.Burst = o.userRate, o.userBurst
+	tr, err := private.New(ctx, rules)
 	if err != nil {
 		return err
 	}

@@ -52,11 +52,15 @@ type session struct {
 	restored bool  // loaded from the database at start, not announced since
 }
 
-// delta is what announces add to a userTorrent's totals.
+// delta is what announces add to a userTorrent's totals. up and down are
+// the credited bytes, rawUp and rawDown the bytes counted before the
+// torrent's Kind (freeleech.go); step fills in up and down only, apply the
+// rest.
 type delta struct {
-	up, down  int64
-	snatches  int64
-	seedNanos int64
+	up, down       int64
+	snatches       int64
+	seedNanos      int64
+	rawUp, rawDown int64
 }
 
 func (d delta) zero() bool { return d == delta{} }
@@ -66,6 +70,8 @@ func (d *delta) add(e delta) {
 	d.down += e.down
 	d.snatches += e.snatches
 	d.seedNanos += e.seedNanos
+	d.rawUp += e.rawUp
+	d.rawDown += e.rawDown
 }
 
 // announce is the part of a request accounting reads.
@@ -155,6 +161,12 @@ func step(prev session, found bool, a announce, now int64, p policy) (session, d
 	return next, d, keepSession
 }
 
+// fell reports whether a's counters are below prev's without a restart:
+// step's last case, which counts nothing (anti-cheat records it).
+func fell(prev session, a announce, now int64, p policy) bool {
+	return (a.up < prev.up || a.down < prev.down) && !(a.event == tracker.EventStarted && now-prev.started >= p.minInterval)
+}
+
 // nShards is the number of session shards, each with its own mutex.
 const nShards = 64
 
@@ -193,13 +205,25 @@ func (ss *shards) of(k *sessionKey) *shard {
 // result. It returns the delta counted, and false if the announce must be
 // refused for the min interval.
 func (sh *shard) apply(k sessionKey, a announce, now int64, p policy) (delta, bool) {
+	return sh.applyJudged(k, a, now, p, nil)
+}
+
+// applyJudged is apply with j (if not nil) deciding, under the same lock,
+// what of the counted bytes is credited (judge.credit): the totals a flush
+// writes with a session's counters must be the ones counted up to them.
+func (sh *shard) applyJudged(k sessionKey, a announce, now int64, p policy, j *judge) (delta, bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	prev, found := sh.sessions[k]
 	next, d, v := step(prev, found, a, now, p)
-	switch v {
-	case tooSoon:
+	if v == tooSoon {
 		return d, false
+	}
+	d.rawUp, d.rawDown = d.up, d.down
+	if j != nil {
+		j.credit(prev, found, &d)
+	}
+	switch v {
 	case closeSession:
 		if found {
 			delete(sh.sessions, k)

@@ -32,6 +32,14 @@ type UserView struct {
 	AnnounceQueryURL string              `json:"announce_query_url,omitempty"`
 	Torrents         []TorrentTotalsView `json:"torrents,omitempty"`
 	TotalsView
+	RawView
+}
+
+// RawView is Raw as admin tools show it: the bytes moved before
+// freeleech, neutral and double upload.
+type RawView struct {
+	RawUploaded   int64 `json:"raw_uploaded"`
+	RawDownloaded int64 `json:"raw_downloaded"`
 }
 
 // TorrentTotalsView is a member's totals on one torrent.
@@ -39,6 +47,7 @@ type TorrentTotalsView struct {
 	InfoHash string `json:"info_hash"`
 	Name     string `json:"name"`
 	TotalsView
+	RawView
 }
 
 // TorrentView is a registered torrent.
@@ -47,6 +56,7 @@ type TorrentView struct {
 	Name     string    `json:"name"`
 	Size     int64     `json:"size"`
 	Added    time.Time `json:"added"`
+	Kind     Kind      `json:"kind"`
 }
 
 // ViewTotals returns t's view; its Ratio is nil when nothing was
@@ -62,7 +72,8 @@ func ViewTotals(t Totals) TotalsView {
 
 // ViewUser returns u's view, in UTC, without its announce URLs.
 func ViewUser(u User) UserView {
-	return UserView{Name: u.Name, Disabled: u.Disabled, Created: u.Created.UTC(), TotalsView: ViewTotals(u.Totals)}
+	return UserView{Name: u.Name, Disabled: u.Disabled, Created: u.Created.UTC(), TotalsView: ViewTotals(u.Totals),
+		RawView: RawView(u.Raw)}
 }
 
 // ViewUserDetail returns u's view with its announce URLs under base and
@@ -72,14 +83,15 @@ func ViewUserDetail(u User, base string, per []TorrentTotals) UserView {
 	v.AnnounceURL, v.AnnounceQueryURL = AnnounceURL(base, u.Passkey), AnnounceQueryURL(base, u.Passkey)
 	v.Torrents = make([]TorrentTotalsView, 0, len(per))
 	for _, t := range per {
-		v.Torrents = append(v.Torrents, TorrentTotalsView{InfoHash: t.InfoHash.String(), Name: t.Name, TotalsView: ViewTotals(t.Totals)})
+		v.Torrents = append(v.Torrents, TorrentTotalsView{InfoHash: t.InfoHash.String(), Name: t.Name, TotalsView: ViewTotals(t.Totals),
+			RawView: RawView(t.Raw)})
 	}
 	return v
 }
 
 // ViewTorrent returns t's view, in UTC.
 func ViewTorrent(t Torrent) TorrentView {
-	return TorrentView{InfoHash: t.InfoHash.String(), Name: t.Name, Size: t.Size, Added: t.Added.UTC()}
+	return TorrentView{InfoHash: t.InfoHash.String(), Name: t.Name, Size: t.Size, Added: t.Added.UTC(), Kind: t.Kind}
 }
 
 // CheckBaseURL accepts "" or an http(s) URL without a query or fragment,

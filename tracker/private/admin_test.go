@@ -16,7 +16,9 @@ func TestUserViewJSON(t *testing.T) {
 	db, _ := openDB(t)
 	alice := addUser(t, db, "alice")
 	alice.Totals = private.Totals{Uploaded: 300, SeedSeconds: 60}
-	per := []private.TorrentTotals{{InfoHash: ihA, Name: "a", Totals: private.Totals{Uploaded: 300, Downloaded: 100, Snatches: 1}}}
+	alice.Raw = private.Raw{RawUploaded: 150, RawDownloaded: 20} // double upload, freeleech
+	per := []private.TorrentTotals{{InfoHash: ihA, Name: "a", Totals: private.Totals{Uploaded: 300, Downloaded: 100, Snatches: 1},
+		Raw: private.Raw{RawUploaded: 300, RawDownloaded: 100}}}
 	b, err := json.Marshal(private.ViewUserDetail(alice, "http://t.example:6969", per))
 	if err != nil {
 		t.Fatal(err)
@@ -26,8 +28,8 @@ func TestUserViewJSON(t *testing.T) {
 		`"name":"alice"`, `"disabled":false`,
 		`"announce_url":"http://t.example:6969/` + alice.Passkey.String() + `/announce"`,
 		`"announce_query_url":"http://t.example:6969/announce?passkey=` + alice.Passkey.String() + `"`,
-		`"torrents":[{"info_hash":"` + ihA.String() + `","name":"a","uploaded":300,"downloaded":100,"ratio":3,"snatches":1,"seed_seconds":0}]`,
-		`"uploaded":300,"downloaded":0,"ratio":null,"snatches":0,"seed_seconds":60}`,
+		`"torrents":[{"info_hash":"` + ihA.String() + `","name":"a","uploaded":300,"downloaded":100,"ratio":3,"snatches":1,"seed_seconds":0,"raw_uploaded":300,"raw_downloaded":100}]`,
+		`"uploaded":300,"downloaded":0,"ratio":null,"snatches":0,"seed_seconds":60,"raw_uploaded":150,"raw_downloaded":20}`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("ViewUserDetail as JSON = %s\nwant it to hold %s", got, want)

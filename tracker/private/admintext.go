@@ -49,6 +49,10 @@ func WriteUser(w io.Writer, u User, base string, per []TorrentTotals) error {
 	WritePasskey(w, base, u.Passkey)
 	fmt.Fprintf(w, "uploaded:     %s (%d bytes)\n", humanize.Size(u.Uploaded), u.Uploaded)
 	fmt.Fprintf(w, "downloaded:   %s (%d bytes)\n", humanize.Size(u.Downloaded), u.Downloaded)
+	if u.Raw != (Raw{u.Uploaded, u.Downloaded}) {
+		fmt.Fprintf(w, "raw:          %s up, %s down (before freeleech, neutral, double upload)\n",
+			humanize.Size(u.RawUploaded), humanize.Size(u.RawDownloaded))
+	}
 	fmt.Fprintf(w, "ratio:        %s\n", formatRatio(u.Totals))
 	fmt.Fprintf(w, "snatches:     %d\n", u.Snatches)
 	fmt.Fprintf(w, "seeding time: %s\n", seedTime(u.SeedSeconds))
@@ -82,9 +86,9 @@ func WritePasskey(w io.Writer, base string, p Passkey) {
 // WriteTorrents writes the registered torrents as a table.
 func WriteTorrents(w io.Writer, ts []Torrent) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INFO HASH\tNAME\tSIZE\tADDED")
+	fmt.Fprintln(tw, "INFO HASH\tNAME\tSIZE\tADDED\tKIND")
 	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.InfoHash, t.Name, humanize.Size(t.Size), t.Added.UTC().Format(time.DateOnly))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.InfoHash, t.Name, humanize.Size(t.Size), t.Added.UTC().Format(time.DateOnly), t.Kind)
 	}
 	return tw.Flush()
 }

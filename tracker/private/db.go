@@ -69,6 +69,60 @@ var migrations = []string{
 		chunk INTEGER PRIMARY KEY,
 		data  BLOB NOT NULL
 	);`,
+	// 2: anti-cheat, client rules, bans, freeleech and hit-and-run
+	// (rules.go, cheat.go, freeleech.go, hnr.go). Written in SQL that
+	// PostgreSQL accepts too: BIGINT, TEXT, no WITHOUT ROWID, no AUTOINCREMENT.
+	// uploaded and downloaded stay the credited totals (what ratios use);
+	// raw_* are the bytes counted before freeleech, neutral and double
+	// upload (after anti-cheat). Until now both were the same.
+	`ALTER TABLE users ADD COLUMN raw_uploaded BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE users ADD COLUMN raw_downloaded BIGINT NOT NULL DEFAULT 0;
+	UPDATE users SET raw_uploaded = uploaded, raw_downloaded = downloaded;
+	ALTER TABLE user_torrents ADD COLUMN raw_uploaded BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE user_torrents ADD COLUMN raw_downloaded BIGINT NOT NULL DEFAULT 0;
+	UPDATE user_torrents SET raw_uploaded = uploaded, raw_downloaded = downloaded;
+	-- 'normal', 'freeleech', 'neutral' or 'double_upload' (Kind).
+	ALTER TABLE torrents ADD COLUMN kind TEXT NOT NULL DEFAULT 'normal';
+	-- Site-wide windows [starts, ends) in Unix seconds.
+	CREATE TABLE site_freeleech (
+		starts BIGINT NOT NULL,
+		ends   BIGINT NOT NULL,
+		kind   TEXT NOT NULL,
+		PRIMARY KEY (starts, ends, kind)
+	);
+	-- Peer id prefixes allowed to announce; none means every client.
+	CREATE TABLE client_rules (
+		prefix TEXT PRIMARY KEY,
+		added  BIGINT NOT NULL
+	);
+	-- Banned addresses and ranges, as CIDR text (an address is a /32 or /128).
+	CREATE TABLE bans (
+		cidr   TEXT PRIMARY KEY,
+		reason TEXT NOT NULL,
+		added  BIGINT NOT NULL
+	);
+	-- Announces whose bytes were not credited (CheatKind). No foreign
+	-- key: the record outlives a deleted user.
+	CREATE TABLE cheat_events (
+		user_id   BIGINT NOT NULL,
+		info_hash TEXT NOT NULL,
+		kind      TEXT NOT NULL,
+		claimed   BIGINT NOT NULL,
+		at        BIGINT NOT NULL,
+		ip        TEXT NOT NULL
+	);
+	CREATE INDEX cheat_events_at ON cheat_events (at);
+	CREATE INDEX cheat_events_user ON cheat_events (user_id, at);
+	-- A user's first snatch of a torrent and the seeding time counted
+	-- within Config.HnRWindow of it, written at each fold.
+	CREATE TABLE snatches (
+		user_id      BIGINT NOT NULL,
+		info_hash    TEXT NOT NULL,
+		snatched_at  BIGINT NOT NULL,
+		seed_seconds BIGINT NOT NULL DEFAULT 0,
+		PRIMARY KEY (user_id, info_hash)
+	);
+	CREATE INDEX snatches_at ON snatches (snatched_at);`,
 }
 
 // DB is the private tracker's database: a SQLite file, or a PostgreSQL
@@ -254,6 +308,14 @@ type User struct {
 	Disabled bool
 	Created  time.Time
 	Totals
+	Raw
+}
+
+// Raw is what a user moved before freeleech, neutral and double upload
+// (Kind); Totals hold the credited bytes, which ratios use. Bytes refused
+// by anti-cheat are in neither.
+type Raw struct {
+	RawUploaded, RawDownloaded int64 // bytes
 }
 
 // Torrent is a registered torrent.
@@ -262,6 +324,7 @@ type Torrent struct {
 	Name     string
 	Size     int64 // bytes
 	Added    time.Time
+	Kind     Kind // how its transfer is credited (SetTorrentKind)
 }
 
 // TorrentTotals are one user's totals on one torrent. Name is empty if the
@@ -270,6 +333,7 @@ type TorrentTotals struct {
 	InfoHash metainfo.Hash
 	Name     string
 	Totals
+	Raw
 }
 
 // Errors callers branch on; wrapped with the name or hash concerned.
@@ -310,7 +374,7 @@ func (d *DB) AddUser(ctx context.Context, name string) (User, error) {
 	return u, nil
 }
 
-const userColumns = "id, name, passkey, disabled, created, uploaded, downloaded, snatches, seed_seconds"
+const userColumns = "id, name, passkey, disabled, created, uploaded, downloaded, snatches, seed_seconds, raw_uploaded, raw_downloaded"
 
 func scanUser(sc interface{ Scan(...any) error }) (User, error) {
 	var (
@@ -318,7 +382,8 @@ func scanUser(sc interface{ Scan(...any) error }) (User, error) {
 		passkey string
 		created int64
 	)
-	err := sc.Scan(&u.ID, &u.Name, &passkey, &u.Disabled, &created, &u.Uploaded, &u.Downloaded, &u.Snatches, &u.SeedSeconds)
+	err := sc.Scan(&u.ID, &u.Name, &passkey, &u.Disabled, &created, &u.Uploaded, &u.Downloaded, &u.Snatches, &u.SeedSeconds,
+		&u.RawUploaded, &u.RawDownloaded)
 	if err != nil {
 		return u, err
 	}
@@ -366,7 +431,8 @@ func (d *DB) User(ctx context.Context, name string) (User, error) {
 // as of the running tracker's last fold (at most Config.FoldInterval ago;
 // the user's own totals are current to the last second).
 func (d *DB) UserTorrents(ctx context.Context, userID int64) ([]TorrentTotals, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT ut.info_hash, COALESCE(t.name, ''), ut.uploaded, ut.downloaded, ut.snatches, ut.seed_seconds
+	rows, err := d.sql.QueryContext(ctx, `SELECT ut.info_hash, COALESCE(t.name, ''), ut.uploaded, ut.downloaded, ut.snatches, ut.seed_seconds,
+		ut.raw_uploaded, ut.raw_downloaded
 		FROM user_torrents ut LEFT JOIN torrents t ON t.info_hash = lower(hex(ut.info_hash))
 		WHERE ut.user_id = ? ORDER BY ut.uploaded DESC, ut.info_hash`, userID)
 	if err != nil {
@@ -379,7 +445,7 @@ func (d *DB) UserTorrents(ctx context.Context, userID int64) ([]TorrentTotals, e
 			tt TorrentTotals
 			h  []byte
 		)
-		if err := rows.Scan(&h, &tt.Name, &tt.Uploaded, &tt.Downloaded, &tt.Snatches, &tt.SeedSeconds); err != nil {
+		if err := rows.Scan(&h, &tt.Name, &tt.Uploaded, &tt.Downloaded, &tt.Snatches, &tt.SeedSeconds, &tt.RawUploaded, &tt.RawDownloaded); err != nil {
 			return nil, fmt.Errorf("user torrents: %w", err)
 		}
 		if len(h) != len(tt.InfoHash) {
@@ -436,7 +502,7 @@ func (d *DB) AddTorrent(ctx context.Context, t Torrent) error {
 
 // Torrents returns the registered torrents, by name.
 func (d *DB) Torrents(ctx context.Context) ([]Torrent, error) {
-	rows, err := d.sql.QueryContext(ctx, "SELECT info_hash, name, size, added FROM torrents ORDER BY name, info_hash")
+	rows, err := d.sql.QueryContext(ctx, "SELECT info_hash, name, size, added, kind FROM torrents ORDER BY name, info_hash")
 	if err != nil {
 		return nil, fmt.Errorf("list torrents: %w", err)
 	}
@@ -447,9 +513,13 @@ func (d *DB) Torrents(ctx context.Context) ([]Torrent, error) {
 			t     Torrent
 			h     string
 			added int64
+			kind  string
 		)
-		if err := rows.Scan(&h, &t.Name, &t.Size, &added); err != nil {
+		if err := rows.Scan(&h, &t.Name, &t.Size, &added, &kind); err != nil {
 			return nil, fmt.Errorf("list torrents: %w", err)
+		}
+		if t.Kind, err = ParseKind(kind); err != nil {
+			return nil, fmt.Errorf("list torrents: stored %w", err)
 		}
 		if t.InfoHash, err = metainfo.ParseHash(h); err != nil {
 			return nil, fmt.Errorf("list torrents: stored hash: %w", err)

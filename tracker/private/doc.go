@@ -12,6 +12,9 @@
 // from unknown or disabled passkeys, for unregistered torrents and too
 // frequent ones, and turns the counters of accepted announces into uploaded
 // and downloaded deltas. Its announce path touches memory only; Run writes
-// the totals in one transaction a second and at shutdown. A Tracker's hooks
-// may be called from any number of goroutines at once.
+// the totals in one transaction a second and at shutdown. A site's rules
+// (client allow list, bans, torrent kinds, site-wide freeleech) are loaded
+// with the users; anti-cheat and the address limit work on what the
+// Tracker keeps of each swarm (cheat.go). A Tracker's hooks may be called
+// from any number of goroutines at once.
 package private

@@ -112,12 +112,16 @@ func (t *Tracker) takeBatch() *batch {
 func (t *Tracker) Flush(ctx context.Context) error {
 	b := t.takeBatch()
 	t.shards.collect(b, nil)
-	if b.empty() {
+	cheats := t.cheats.take()
+	if b.empty() && len(cheats) == 0 {
 		return nil
 	}
 	start := time.Now()
 	deltas := inSeconds(b.totals)
 	err := t.inTx(ctx, func(tx *sql.Tx) error {
+		if err := writeCheats(ctx, tx, cheats); err != nil || b.empty() {
+			return err
+		}
 		if err := addUserTotals(ctx, tx, t.cfg.DB.dialect, deltas); err != nil {
 			return err
 		}
@@ -125,6 +129,7 @@ func (t *Tracker) Flush(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
+		t.cheats.putBack(cheats)
 		t.retry = b // the next flush writes it first, then what came after
 		t.metrics.flushErrors.Inc()
 		return fmt.Errorf("write totals: %w", err)
@@ -146,6 +151,7 @@ func (t *Tracker) Fold(ctx context.Context) error {
 	b := t.takeBatch()
 	var chunks [][]byte
 	t.shards.collect(b, &chunks)
+	cheats := t.cheats.take()
 	start := time.Now()
 	deltas := inSeconds(b.totals)
 	folded := make(map[userTorrent]delta, len(t.unfolded)+len(deltas))
@@ -164,6 +170,12 @@ func (t *Tracker) Fold(ctx context.Context) error {
 		if err := addUserTorrents(ctx, tx, t.cfg.DB.dialect, folded); err != nil {
 			return err
 		}
+		if err := addSnatches(ctx, tx, t.cfg.DB.dialect, folded, t.cfg.Now(), t.cfg.HnRWindow); err != nil {
+			return err
+		}
+		if err := writeCheats(ctx, tx, cheats); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM session_snapshot"); err != nil {
 			return err
 		}
@@ -178,6 +190,7 @@ func (t *Tracker) Fold(ctx context.Context) error {
 	if err != nil {
 		// The batch's sessions are in no snapshot: journal them next time.
 		t.retry = b
+		t.cheats.putBack(cheats)
 		t.metrics.flushErrors.Inc()
 		return fmt.Errorf("fold journal: %w", err)
 	}
@@ -254,18 +267,28 @@ func addUserTotals(ctx context.Context, tx *sql.Tx, dl *dialect, deltas []seedDe
 		return pgAddUserTotals(ctx, tx, users)
 	}
 	st, err := tx.PrepareContext(ctx, `UPDATE users SET uploaded = uploaded + ?, downloaded = downloaded + ?,
-		snatches = snatches + ?, seed_seconds = seed_seconds + ? WHERE id = ?`)
+		snatches = snatches + ?, seed_seconds = seed_seconds + ?,
+		raw_uploaded = raw_uploaded + ?, raw_downloaded = raw_downloaded + ? WHERE id = ?`)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	for id, d := range users {
-		if _, err := st.ExecContext(ctx, d.up, d.down, d.snatches, d.seedNanos, id); err != nil {
+		if _, err := st.ExecContext(ctx, d.up, d.down, d.snatches, d.seedNanos, d.rawUp, d.rawDown, id); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// userTorrentsAdd is the SET of an upsert into user_torrents: each delta
+// added to the row's total. The row's columns are named with the table:
+// PostgreSQL finds a bare name ambiguous beside excluded's.
+const userTorrentsAdd = `uploaded = user_torrents.uploaded + excluded.uploaded,
+	downloaded = user_torrents.downloaded + excluded.downloaded,
+	snatches = user_torrents.snatches + excluded.snatches, seed_seconds = user_torrents.seed_seconds + excluded.seed_seconds,
+	raw_uploaded = user_torrents.raw_uploaded + excluded.raw_uploaded,
+	raw_downloaded = user_torrents.raw_downloaded + excluded.raw_downloaded`
 
 // addUserTorrents adds the deltas to user_torrents in key order, so that
 // the B-tree's pages are visited in order and each is written once.
@@ -280,17 +303,16 @@ func addUserTorrents(ctx context.Context, tx *sql.Tx, dl *dialect, m map[userTor
 	if dl.arrays {
 		return pgAddUserTorrents(ctx, tx, keys, m)
 	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, snatches, seed_seconds)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, info_hash) DO UPDATE SET
-		uploaded = user_torrents.uploaded + excluded.uploaded, downloaded = user_torrents.downloaded + excluded.downloaded,
-		snatches = user_torrents.snatches + excluded.snatches, seed_seconds = user_torrents.seed_seconds + excluded.seed_seconds`)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, snatches, seed_seconds,
+		raw_uploaded, raw_downloaded)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, info_hash) DO UPDATE SET `+userTorrentsAdd)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	for _, ut := range keys {
 		d := m[ut]
-		if _, err := st.ExecContext(ctx, ut.user, ut.hash[:], d.up, d.down, d.snatches, d.seedNanos); err != nil {
+		if _, err := st.ExecContext(ctx, ut.user, ut.hash[:], d.up, d.down, d.snatches, d.seedNanos, d.rawUp, d.rawDown); err != nil {
 			return err
 		}
 	}
@@ -353,4 +375,5 @@ func (t *Tracker) sweep(now time.Time) {
 		}
 		sh.mu.Unlock()
 	}
+	t.sweepActivity(now)
 }

@@ -80,6 +80,9 @@ type rig struct {
 	tr    *private.Tracker
 	h     http.Handler
 	clock *fakeClock
+	// remote is the client address of requests: "10.0.0.1:5555" unless a
+	// test changes it.
+	remote string
 }
 
 // newRig builds the private tracker and its server on db. cfg's DB and Now
@@ -104,14 +107,14 @@ func newRig(tb testing.TB, db *private.DB, cfg private.Config) *rig {
 	if err != nil {
 		tb.Fatalf("server.New: %v", err)
 	}
-	return &rig{db: db, tr: tr, h: s.Handler(), clock: clock}
+	return &rig{db: db, tr: tr, h: s.Handler(), clock: clock, remote: "10.0.0.1:5555"}
 }
 
 // get serves GET target and returns the body.
 func (r *rig) get(tb testing.TB, target string) string {
 	tb.Helper()
 	req := httptest.NewRequest(http.MethodGet, target, nil)
-	req.RemoteAddr = "10.0.0.1:5555"
+	req.RemoteAddr = r.remote
 	w := httptest.NewRecorder()
 	r.h.ServeHTTP(w, req)
 	body, _ := io.ReadAll(w.Body)

@@ -9,15 +9,20 @@ import (
 // The journal and session snapshot rows are binary, written and read only
 // by this package:
 //
-//	journal row:  version 1, uvarint n, n deltas, uvarint m, m session ops
-//	delta:        uvarint user, hash[20], uvarint up, down, snatches, seed seconds
+//	journal row:  version 2, uvarint n, n deltas, uvarint m, m session ops
+//	delta:        uvarint user, hash[20], uvarint up, down, snatches, seed
+//	              seconds, raw up, raw down (version 1 rows, written before
+//	              freeleech, have no raw counts: they equal up and down)
 //	session op:   uvarint user, hash[20], peer[20], flags byte, then unless
 //	              gone: uvarint up, down
 //	snapshot row: version 1, uvarint m, m session ops (never gone)
 //
 // Flags: 1 gone (deleted), 2 seeder, 4 snatched.
 
-const journalVersion = 1
+const (
+	journalVersion  = 2
+	snapshotVersion = 1
+)
 
 const (
 	flagGone = 1 << iota
@@ -34,7 +39,7 @@ type seedDelta struct {
 func appendDelta(b []byte, ut userTorrent, d delta) []byte {
 	b = binary.AppendUvarint(b, uint64(ut.user))
 	b = append(b, ut.hash[:]...)
-	for _, v := range [...]int64{d.up, d.down, d.snatches, d.seedNanos} {
+	for _, v := range [...]int64{d.up, d.down, d.snatches, d.seedNanos, d.rawUp, d.rawDown} {
 		b = binary.AppendUvarint(b, uint64(v))
 	}
 	return b
@@ -144,8 +149,9 @@ func (r *reader) op() sessionOp {
 // decodeJournal decodes a journal row.
 func decodeJournal(b []byte) ([]seedDelta, []sessionOp, error) {
 	r := &reader{b: b}
-	if v := r.byte(); r.err == nil && v != journalVersion {
-		return nil, nil, fmt.Errorf("journal row version %d, want %d", v, journalVersion)
+	v := r.byte()
+	if r.err == nil && v != 1 && v != journalVersion {
+		return nil, nil, fmt.Errorf("journal row version %d, want 1 or %d", v, journalVersion)
 	}
 	deltas := make([]seedDelta, r.count(1+20+4))
 	for i := range deltas {
@@ -153,6 +159,11 @@ func decodeJournal(b []byte) ([]seedDelta, []sessionOp, error) {
 		sd.ut.user = r.uvarint()
 		r.bytes(sd.ut.hash[:])
 		sd.d = delta{up: r.uvarint(), down: r.uvarint(), snatches: r.uvarint(), seedNanos: r.uvarint()}
+		if v == 1 {
+			sd.d.rawUp, sd.d.rawDown = sd.d.up, sd.d.down
+		} else {
+			sd.d.rawUp, sd.d.rawDown = r.uvarint(), r.uvarint()
+		}
 	}
 	ops := make([]sessionOp, r.count(1+2*20+1))
 	for i := range ops {
@@ -170,7 +181,7 @@ func decodeJournal(b []byte) ([]seedDelta, []sessionOp, error) {
 // encodeSnapshot encodes a chunk of sessions.
 func encodeSnapshot(ops []sessionOp) []byte {
 	b := make([]byte, 0, 1+len(ops)*56)
-	b = append(b, journalVersion)
+	b = append(b, snapshotVersion)
 	b = binary.AppendUvarint(b, uint64(len(ops)))
 	for i := range ops {
 		b = appendOp(b, &ops[i])
@@ -181,7 +192,7 @@ func encodeSnapshot(ops []sessionOp) []byte {
 // encodeSessions encodes a map of sessions as a snapshot chunk.
 func encodeSessions(m map[sessionKey]session) []byte {
 	b := make([]byte, 0, 8+len(m)*56)
-	b = append(b, journalVersion)
+	b = append(b, snapshotVersion)
 	b = binary.AppendUvarint(b, uint64(len(m)))
 	for k, s := range m {
 		b = appendOp(b, &sessionOp{key: k, s: s})
@@ -192,8 +203,8 @@ func encodeSessions(m map[sessionKey]session) []byte {
 // decodeSnapshot decodes a snapshot chunk.
 func decodeSnapshot(b []byte) ([]sessionOp, error) {
 	r := &reader{b: b}
-	if v := r.byte(); r.err == nil && v != journalVersion {
-		return nil, fmt.Errorf("snapshot version %d, want %d", v, journalVersion)
+	if v := r.byte(); r.err == nil && v != snapshotVersion {
+		return nil, fmt.Errorf("snapshot version %d, want %d", v, snapshotVersion)
 	}
 	ops := make([]sessionOp, r.count(1+2*20+1))
 	for i := range ops {

@@ -12,6 +12,8 @@ type metrics struct {
 	flushErrors          prometheus.Counter
 	flushSeconds         prometheus.Histogram
 	foldSeconds          prometheus.Histogram
+	cheats               map[CheatKind]prometheus.Counter
+	cheatsDropped        prometheus.Counter
 	all                  []prometheus.Collector
 }
 
@@ -46,8 +48,20 @@ func newMetrics(t *Tracker) *metrics {
 	for r := range nReasons {
 		m.refusals[r] = refusals.WithLabelValues(reasonLabels[r])
 	}
+	cheats := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "uncredited_announces_total",
+		Help: "Announces whose bytes anti-cheat did not credit (answered all the same), by kind.",
+	}, []string{"kind"})
+	m.cheats = map[CheatKind]prometheus.Counter{}
+	for _, k := range cheatKinds {
+		m.cheats[k] = cheats.WithLabelValues(string(k))
+	}
+	m.cheatsDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Name: "uncredited_announces_unrecorded_total",
+		Help: "Uncredited announces not written to cheat_events: more than 10,000 waited for one flush.",
+	})
 	m.all = []prometheus.Collector{
-		refusals, accounted, m.flushErrors, m.flushSeconds, m.foldSeconds,
+		refusals, accounted, m.flushErrors, m.flushSeconds, m.foldSeconds, cheats, m.cheatsDropped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: ns, Name: "users",
 			Help: "Users allowed to announce (not disabled).",

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -118,6 +119,18 @@ var pgMigrations = []string{
 		FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version();
 	CREATE TRIGGER torrents_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON torrents
 		FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version();`,
+
+	// 2: SQLite's step 2 as it is (written in SQL both accept); the rules'
+	// tables the tracker reloads count in the data version; snatches,
+	// updated at every fold, leave room in their pages.
+	migrations[1] + `;
+	ALTER TABLE snatches SET (fillfactor = 70);
+	CREATE TRIGGER site_freeleech_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON site_freeleech
+		FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version();
+	CREATE TRIGGER client_rules_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON client_rules
+		FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version();
+	CREATE TRIGGER bans_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON bans
+		FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version();`,
 }
 
 // openPostgres connects to the database at dsn and brings its schema up to
@@ -174,15 +187,18 @@ func pgSetSchemaVersion(ctx context.Context, tx *sql.Tx, v int) error {
 // pgAddUserTotals is addUserTotals in one statement: the users' deltas as
 // arrays, unnested into rows.
 func pgAddUserTotals(ctx context.Context, tx *sql.Tx, users map[int64]delta) error {
-	var ids, ups, downs, snatches, seeds []int64
+	var ids, ups, downs, snatches, seeds, rawUps, rawDowns []int64
 	for id, d := range users {
 		ids, ups, downs = append(ids, id), append(ups, d.up), append(downs, d.down)
 		snatches, seeds = append(snatches, d.snatches), append(seeds, d.seedNanos)
+		rawUps, rawDowns = append(rawUps, d.rawUp), append(rawDowns, d.rawDown)
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE users SET uploaded = users.uploaded + d.up, downloaded = users.downloaded + d.down,
-		snatches = users.snatches + d.snatches, seed_seconds = users.seed_seconds + d.seed
-		FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[]) AS d(id, up, down, snatches, seed)
-		WHERE users.id = d.id`, ids, ups, downs, snatches, seeds)
+		snatches = users.snatches + d.snatches, seed_seconds = users.seed_seconds + d.seed,
+		raw_uploaded = users.raw_uploaded + d.raw_up, raw_downloaded = users.raw_downloaded + d.raw_down
+		FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
+			AS d(id, up, down, snatches, seed, raw_up, raw_down)
+		WHERE users.id = d.id`, ids, ups, downs, snatches, seeds, rawUps, rawDowns)
 	return err
 }
 
@@ -190,25 +206,71 @@ func pgAddUserTotals(ctx context.Context, tx *sql.Tx, users map[int64]delta) err
 func pgAddUserTorrents(ctx context.Context, tx *sql.Tx, keys []userTorrent, m map[userTorrent]delta) error {
 	for chunk := range slices.Chunk(keys, pgArrayRows) {
 		var (
-			ids, ups, downs, snatches, seeds []int64
-			hashes                           [][]byte
+			ids, ups, downs, snatches, seeds, rawUps, rawDowns []int64
+			hashes                                             [][]byte
 		)
 		for _, ut := range chunk {
 			d := m[ut]
 			ids, hashes, ups, downs = append(ids, ut.user), append(hashes, ut.hash[:]), append(ups, d.up), append(downs, d.down)
 			snatches, seeds = append(snatches, d.snatches), append(seeds, d.seedNanos)
+			rawUps, rawDowns = append(rawUps, d.rawUp), append(rawDowns, d.rawDown)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, snatches, seed_seconds)
-			SELECT * FROM unnest(?::bigint[], ?::bytea[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
-			ON CONFLICT (user_id, info_hash) DO UPDATE SET
-			uploaded = user_torrents.uploaded + excluded.uploaded, downloaded = user_torrents.downloaded + excluded.downloaded,
-			snatches = user_torrents.snatches + excluded.snatches, seed_seconds = user_torrents.seed_seconds + excluded.seed_seconds`,
-			ids, hashes, ups, downs, snatches, seeds)
+		_, err := tx.ExecContext(ctx, `INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, snatches, seed_seconds,
+			raw_uploaded, raw_downloaded)
+			SELECT * FROM unnest(?::bigint[], ?::bytea[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
+			ON CONFLICT (user_id, info_hash) DO UPDATE SET `+userTorrentsAdd,
+			ids, hashes, ups, downs, snatches, seeds, rawUps, rawDowns)
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// pgAddSnatches is addSnatches in two statements of arrays a chunk: the
+// first snatches inserted, the seeding time added to those in the window.
+func pgAddSnatches(ctx context.Context, tx *sql.Tx, m map[userTorrent]delta, now time.Time, window time.Duration) error {
+	var snatched, seeded []userTorrent
+	for ut, d := range m {
+		if d.snatches > 0 {
+			snatched = append(snatched, ut)
+		}
+		if d.seedNanos > 0 { // seconds here (inSeconds)
+			seeded = append(seeded, ut)
+		}
+	}
+	for chunk := range slices.Chunk(snatched, pgArrayRows) {
+		ids, hashes := pgKeys(chunk)
+		_, err := tx.ExecContext(ctx, `INSERT INTO snatches (user_id, info_hash, snatched_at)
+			SELECT d.id, d.hash, ? FROM unnest(?::bigint[], ?::text[]) AS d(id, hash)
+			ON CONFLICT (user_id, info_hash) DO NOTHING`, now.Unix(), ids, hashes)
+		if err != nil {
+			return err
+		}
+	}
+	for chunk := range slices.Chunk(seeded, pgArrayRows) {
+		ids, hashes := pgKeys(chunk)
+		secs := make([]int64, len(chunk))
+		for i, ut := range chunk {
+			secs[i] = m[ut].seedNanos
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE snatches SET seed_seconds = snatches.seed_seconds + d.secs
+			FROM unnest(?::bigint[], ?::text[], ?::bigint[]) AS d(id, hash, secs)
+			WHERE snatches.user_id = d.id AND snatches.info_hash = d.hash AND snatches.snatched_at >= ?`,
+			ids, hashes, secs, now.Add(-window).Unix())
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pgKeys are the user ids and hex info hashes of keys, as arrays.
+func pgKeys(keys []userTorrent) (ids []int64, hashes []string) {
+	for _, ut := range keys {
+		ids, hashes = append(ids, ut.user), append(hashes, ut.hash.String())
+	}
+	return ids, hashes
 }
 
 // pgArrayRows bounds the rows of one statement of arrays (a few MB).

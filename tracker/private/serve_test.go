@@ -51,9 +51,10 @@ func TestServeWritesTheLastTotalsAfterTheServerStops(t *testing.T) {
 			t.Fatalf("announce: %s", resp.Status)
 		}
 	}
-	announce(peer(ihA, "a", tracker.EventStarted, 0, 0, 0))
+	// Downloads: an upload with nobody leeching would not be credited.
+	announce(peer(ihA, "a", tracker.EventStarted, 0, 0, size))
 	clock.Advance(30 * time.Second)
-	announce(peer(ihA, "a", tracker.EventNone, 5000, 0, 0))
+	announce(peer(ihA, "a", tracker.EventNone, 0, 5000, size-5000))
 	cancel()
 	select {
 	case err := <-served:
@@ -63,7 +64,7 @@ func TestServeWritesTheLastTotalsAfterTheServerStops(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return within 10 s of its cancel")
 	}
-	if got := totals(t, db, "alice").Uploaded; got != 5000 {
-		t.Errorf("alice's uploaded total after Serve = %d, want 5000", got)
+	if got := totals(t, db, "alice").Downloaded; got != 5000 {
+		t.Errorf("alice's downloaded total after Serve = %d, want 5000", got)
 	}
 }

@@ -82,6 +82,15 @@ func TestStores(t *testing.T) {
 		{"restored session waits for client backoff", testRestoredSessionWaitsForClientBackoff},
 		{"run picks up admin changes", testRunPicksUpAdminChanges},
 		{"schema doc queries", testStoreSchemaDocQueries},
+		// The site's rules (rules_test.go).
+		{"forged upload is not credited", testForgedUploadIsNotCredited},
+		{"client allow list", testClientAllowList},
+		{"bans", testBans},
+		{"kinds credit apart from raw", testKindsCreditApartFromRaw},
+		{"kind admin", testKindAdmin},
+		{"hit and runs", testHitAndRuns},
+		{"min ratio", testMinRatio},
+		{"run picks up rule changes", testRunPicksUpRuleChanges},
 	}
 	run := func(t *testing.T, s store) {
 		for _, tt := range tests {

@@ -63,6 +63,26 @@ type Config struct {
 	RestoreGrace time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// The rules of a private site (cheat.go, rules.go, hnr.go). Client
+	// allow lists, bans and torrent kinds are in the database.
+
+	// MaxRate is the fastest upload credited, in bytes a second over the
+	// time since a session's last announce; 0 means DefaultMaxRate
+	// (1 GiB/s), negative means no limit.
+	MaxRate int64
+	// MaxIPsPerTorrent is how many addresses one user may announce one
+	// torrent from at once (within two intervals); 0 means no limit.
+	MaxIPsPerTorrent int
+	// HnRWindow is how long after a snatch its seeding time counts for
+	// the hit-and-run list (DB.HitAndRuns); 0 means DefaultHnRWindow
+	// (14 days).
+	HnRWindow time.Duration
+	// MinRatio, when above 0, refuses leeching (announces with left > 0)
+	// to a user whose credited ratio is below it once they have
+	// downloaded more than MinRatioAfter bytes.
+	MinRatio      float64
+	MinRatioAfter int64
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -90,7 +110,16 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.MaxRate == 0 {
+		c.MaxRate = DefaultMaxRate
+	}
+	if c.HnRWindow == 0 {
+		c.HnRWindow = DefaultHnRWindow
+	}
 	switch {
+	case c.MaxIPsPerTorrent < 0 || c.HnRWindow < 0 || c.MinRatio < 0 || c.MinRatioAfter < 0:
+		return c, fmt.Errorf("max IPs per torrent %d, hit-and-run window %v, min ratio %v after %d bytes: want 0 or more",
+			c.MaxIPsPerTorrent, c.HnRWindow, c.MinRatio, c.MinRatioAfter)
 	case c.DB == nil:
 		return c, errors.New("no database")
 	case c.Interval < 0 || c.MinInterval < 0 || c.MinInterval > c.Interval:
@@ -113,6 +142,10 @@ type Tracker struct {
 	snap    atomic.Pointer[snapshot]
 	shards  shards
 	metrics *metrics
+
+	rules    atomic.Pointer[ruleSet] // replaced with snap
+	activity activity
+	cheats   cheatLog
 
 	// Owned by Run (and New before it).
 	conn        *sql.Conn // one connection, so the data version counts others' commits only
@@ -166,6 +199,7 @@ func New(ctx context.Context, cfg Config) (*Tracker, error) {
 		t.conn.Close()
 		return nil, fmt.Errorf("new private tracker: %w", err)
 	}
+	t.noteRestoredLeechers()
 	s := t.snap.Load()
 	t.log.Info().Int("users", s.enabled).Int("torrents", len(s.torrents)).Int("sessions", t.sessionCount()).
 		Msg("private tracker loaded")
@@ -180,22 +214,51 @@ var (
 	errUnregistered = server.ClientError("torrent not registered with this tracker")
 	errRate         = server.ClientError("too many requests with this passkey, slow down")
 	errMinInterval  = server.ClientError("announced sooner than the min interval")
+	errBanned       = server.ClientError("your address is banned from this tracker")
+	errClient       = server.ClientError("your client is not allowed on this tracker; see the site's list of allowed clients")
+	errRatio        = server.ClientError("your ratio is too low to download")
+	errTooManyIPs   = server.ClientError("too many addresses announce this torrent with your passkey at once")
 )
 
 // BeforeAnnounce implements server.Hook: it refuses what private mode does
 // not allow and accounts the rest.
 func (t *Tracker) BeforeAnnounce(_ context.Context, req *server.AnnounceRequest) error {
 	now := t.cfg.Now()
+	ip, rs := req.Addr.Addr(), t.rules.Load()
+	if rs.banned(ip) {
+		return t.refuseRule(reasonBanned, errBanned, req.Passkey, ip)
+	}
 	u, err := t.authorize(req.Passkey, now)
 	if err != nil {
 		return err
 	}
+	if !rs.clientAllowed(&req.PeerID) {
+		return t.refuseRule(reasonClient, errClient, req.Passkey, ip)
+	}
 	if _, ok := t.snap.Load().torrents[req.InfoHash]; !ok {
 		return t.refuse(reasonUnregistered, req.Passkey)
 	}
+	if err := t.checkRatio(rs, u.id, req); err != nil {
+		return t.refuseRule(reasonRatio, err, req.Passkey, ip)
+	}
 	k := sessionKey{user: u.id, hash: req.InfoHash, peer: req.PeerID}
+	if t.cfg.MaxIPsPerTorrent > 0 && req.Event != tracker.EventStopped &&
+		!t.activity.admit(k.hash, peerKey{k.user, k.peer}, ip, now.UnixNano(), int64(2*t.cfg.Interval), t.cfg.MaxIPsPerTorrent) {
+		return t.refuseRule(reasonTooManyIPs, errTooManyIPs, req.Passkey, ip)
+	}
 	a := announce{event: req.Event, up: req.Uploaded, down: req.Downloaded, left: req.Left}
-	d, ok := t.shards.of(&k).apply(k, a, now.UnixNano(), t.policy)
+	j := judge{t: t, rules: rs, key: k, a: a, addr: ip, now: now.UnixNano()}
+	if a.up < 0 || a.down < 0 || a.left < 0 {
+		// The server's parsers refuse these; a caller of the Hook that does
+		// not gets an answer and no accounting.
+		j.record(CheatNegative, min(a.up, a.down, a.left))
+		t.recordCheats(j.events[:j.n], req.Passkey)
+		return nil
+	}
+	d, ok := t.shards.of(&k).applyJudged(k, a, now.UnixNano(), t.policy, &j)
+	if j.n > 0 {
+		t.recordCheats(j.events[:j.n], req.Passkey)
+	}
 	if e := t.log.Debug(); e.Enabled() {
 		e.Str("passkey", tracker.MaskSecret(req.Passkey)).Object("request", req.AnnounceRequest).
 			Int64("counted_up", d.up).Int64("counted_down", d.down).Bool("accepted", ok).
@@ -206,12 +269,21 @@ func (t *Tracker) BeforeAnnounce(_ context.Context, req *server.AnnounceRequest)
 	}
 	t.metrics.uploaded.Add(float64(d.up))
 	t.metrics.downloaded.Add(float64(d.down))
+	if rs.totals != nil {
+		if ut := rs.totals[u.id]; ut != nil {
+			ut.up.Add(d.up)
+			ut.down.Add(d.down)
+		}
+	}
 	return nil
 }
 
 // BeforeScrape implements server.Hook: a member may scrape registered
 // torrents; others are left out of the reply.
 func (t *Tracker) BeforeScrape(_ context.Context, req *server.ScrapeRequest) error {
+	if t.rules.Load().banned(req.Addr) {
+		return t.refuseRule(reasonBanned, errBanned, req.Passkey, req.Addr)
+	}
 	if _, err := t.authorize(req.Passkey, t.cfg.Now()); err != nil {
 		return err
 	}
@@ -268,12 +340,18 @@ const (
 	reasonUnregistered
 	reasonRate
 	reasonMinInterval
+	reasonBanned
+	reasonClient
+	reasonRatio
+	reasonTooManyIPs
 	nReasons
 )
 
 var (
-	reasonErrors = [nReasons]server.ClientError{errNoPasskey, errBadPasskey, errDisabled, errUnregistered, errRate, errMinInterval}
-	reasonLabels = [nReasons]string{"no_passkey", "unknown_passkey", "disabled", "unregistered_torrent", "rate_limited", "min_interval"}
+	reasonErrors = [nReasons]server.ClientError{errNoPasskey, errBadPasskey, errDisabled, errUnregistered, errRate, errMinInterval,
+		errBanned, errClient, errRatio, errTooManyIPs}
+	reasonLabels = [nReasons]string{"no_passkey", "unknown_passkey", "disabled", "unregistered_torrent", "rate_limited", "min_interval",
+		"banned", "client_not_allowed", "ratio", "too_many_ips"}
 )
 
 // reload replaces the snapshot with the users and torrents in the database.
@@ -337,7 +415,12 @@ func (t *Tracker) reload(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load torrents: %w", err)
 	}
+	rs, err := t.loadRules(ctx)
+	if err != nil {
+		return err
+	}
 	t.snap.Store(s)
+	t.rules.Store(rs)
 	return nil
 }
 

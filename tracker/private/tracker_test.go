@@ -325,15 +325,15 @@ func testRunPicksUpAdminChanges(t *testing.T, s store) {
 	eventually(dave, "e", "")
 
 	r.clock.Advance(time.Minute)
-	r.mustAnnounce(t, dave, peer(ihA, "e", 0, 12345, 0, 1))
+	r.mustAnnounce(t, dave, peer(ihA, "e", 0, 0, 12345, 1)) // a download: nobody leeches for an upload
 	cancel()
 	err = <-done
 	stopped = true
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if got := totals(t, admin, "dave").Uploaded; got != 12345 {
-		t.Errorf("after Run stopped dave has %d bytes up, want 12345 (the final flush)", got)
+	if got := totals(t, admin, "dave").Downloaded; got != 12345 {
+		t.Errorf("after Run stopped dave has %d bytes down, want 12345 (the final flush)", got)
 	}
 }
 
