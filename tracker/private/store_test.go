@@ -36,7 +36,10 @@ var sqliteStore = store{
 	name:  "sqlite",
 	open:  openDB,
 	empty: func(tb testing.TB) string { return filepath.Join(tb.TempDir(), "missing.db") },
-	raw:   func(tb testing.TB, dsn string) *sql.DB { return rawDB(tb, "sqlite", dsn) },
+	// A writer waits for the tracker's write lock, as a site must.
+	raw: func(tb testing.TB, dsn string) *sql.DB {
+		return rawDB(tb, "sqlite", dsn+"?_pragma=busy_timeout(10000)")
+	},
 }
 
 func postgresStore(c *pgtest.Cluster) store {
