@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,9 +47,25 @@ type Config struct {
 	// while leechers download, from Run's goroutine.
 	Progress         func(Snapshot)
 	ProgressInterval time.Duration
+	// SampleInterval is how often the Timeline samples every peer's
+	// counters; 0 means 100 ms.
+	SampleInterval time.Duration
+	// Network, if set, carries the peers instead of TCP on 127.0.0.1, and
+	// there is no tracker: each leecher is given the seed's address and
+	// up to 49 other leechers' (a tracker's numwant of 50). Under
+	// testing/synctest with an in-memory network (internal/memnet) a run
+	// takes no real time and measures the engine's own losses against
+	// the bound, apart from CPU load.
+	Network *Network
 	// Timeout bounds the download phase; 0 means 10 times the bound plus a
 	// minute.
 	Timeout time.Duration
+}
+
+// Network is where the peers of a run listen and dial.
+type Network struct {
+	Listen func() (net.Listener, error)
+	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Snapshot is the state of every leecher during a run.
@@ -69,6 +89,19 @@ type Result struct {
 	// order; FreeRider marks the free riders.
 	Finish    []float64
 	FreeRider []bool
+	// Timeline is what every upload link did during the run, and Usage its
+	// summary against the bound.
+	Timeline Timeline
+	Usage    Usage
+}
+
+// peersFor gives leecher i what a tracker with numwant 50 would: the seed
+// (addrs[0]) and up to 49 other leechers, chosen at random.
+func peersFor(i int, addrs []netip.AddrPort) []netip.AddrPort {
+	others := slices.Clone(addrs[1:])
+	others = slices.Delete(others, i, i+1)
+	rand.Shuffle(len(others), func(a, b int) { others[a], others[b] = others[b], others[a] })
+	return append([]netip.AddrPort{addrs[0]}, others[:min(len(others), 49)]...)
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf("lab: "+format, args...) }
@@ -88,6 +121,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	if cfg.ProgressInterval == 0 {
 		cfg.ProgressInterval = 250 * time.Millisecond
+	}
+	if cfg.SampleInterval == 0 {
+		cfg.SampleInterval = 100 * time.Millisecond
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = time.Duration(10*cfg.P2PBound()*float64(time.Second)) + time.Minute
@@ -116,24 +152,45 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		}
 	}()
 
-	// The tracker.
-	trk, err := server.New(server.Config{Interval: 5 * time.Second, Logger: &log})
-	if err != nil {
-		return res, err
+	// The tracker, unless the peers are given each other's addresses.
+	var tiers [][]string
+	var announce string
+	if cfg.Network == nil {
+		trk, err := server.New(server.Config{Interval: 5 * time.Second, Logger: &log})
+		if err != nil {
+			return res, err
+		}
+		ln, err := server.Listen(ctx, "127.0.0.1:0")
+		if err != nil {
+			return res, err
+		}
+		wg.Go(func() { runErrs.add("tracker", trk.Run(ctx, ln)) })
+		announce = "http://" + ln.Addr().String() + "/announce"
+		tiers = [][]string{{announce}}
 	}
-	ln, err := server.Listen(ctx, "127.0.0.1:0")
-	if err != nil {
-		return res, err
+	// On a Network every peer listens before any starts, so that each
+	// leecher can be given the others' addresses.
+	tmpls := make([]session.Config, cfg.Leechers+1) // the seed's first
+	var addrs []netip.AddrPort
+	for i := range tmpls {
+		tmpls[i] = cfg.Session
+		if cfg.Network == nil {
+			continue
+		}
+		ln, err := cfg.Network.Listen()
+		if err != nil {
+			return res, err
+		}
+		tmpls[i].Listener, tmpls[i].Dial, tmpls[i].NoUTP = ln, cfg.Network.Dial, true
+		addrs = append(addrs, netip.MustParseAddrPort(ln.Addr().String()))
 	}
-	wg.Go(func() { runErrs.add("tracker", trk.Run(ctx, ln)) })
-	announce := "http://" + ln.Addr().String() + "/announce"
 
 	// The sample file and its torrent.
 	path := filepath.Join(cfg.Dir, "lab.bin")
 	if err := randfile.WriteFile(path, cfg.Size, 1); err != nil {
 		return res, err
 	}
-	m, err := metainfo.Build(ctx, metainfo.BuildConfig{Path: path, PieceLength: cfg.PieceLength, Tiers: [][]string{{announce}}})
+	m, err := metainfo.Build(ctx, metainfo.BuildConfig{Path: path, PieceLength: cfg.PieceLength, Tiers: tiers})
 	if err != nil {
 		return res, err
 	}
@@ -149,19 +206,21 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	have := piece.NewBitfield(len(m.Info.Pieces))
 	have.SetAll()
-	seed, err := startPeer(ctx, &wg, &runErrs, "seed", m, cfg.Session, &log, cfg.SeedUpload, 0, session.TorrentConfig{Store: seedStore, Have: have, Seed: true})
+	seed, err := startPeer(ctx, &wg, &runErrs, "seed", m, tmpls[0], &log, cfg.SeedUpload, 0, session.TorrentConfig{Store: seedStore, Have: have, Seed: true})
 	if err != nil {
 		seedStore.Close()
 		return res, err
 	}
-	if err := waitSeeders(ctx, announce, m.InfoHash, 10*time.Second); err != nil {
-		return res, err
+	if cfg.Network == nil {
+		if err := waitSeeders(ctx, announce, m.InfoHash, 10*time.Second); err != nil {
+			return res, err
+		}
 	}
 
 	// The leechers: set up first, then started together.
 	type leecher struct {
 		t     *session.Torrent
-		store *storage.Memory
+		store *countingStore
 		start func()
 		leave context.CancelFunc // stops its session
 	}
@@ -174,17 +233,26 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		}
 	}()
 	for i := range ls {
-		st := storage.NewMemory(cfg.Size)
+		st := &countingStore{Memory: storage.NewMemory(cfg.Size)}
 		tc := session.TorrentConfig{Store: st, Seed: !cfg.LeaveWhenDone, FreeRide: i < cfg.FreeRiders}
+		if cfg.Network != nil {
+			tc.Peers = peersFor(i, addrs)
+		}
 		lctx, leave := context.WithCancel(ctx)
-		t, start, err := preparePeer(lctx, &wg, &runErrs, fmt.Sprintf("leecher %d", i), m, cfg.Session, &log, cfg.Upload, cfg.Download, tc)
+		t, start, err := preparePeer(lctx, &wg, &runErrs, fmt.Sprintf("leecher %d", i), m, tmpls[i+1], &log, cfg.Upload, cfg.Download, tc)
 		if err != nil {
 			leave()
 			return res, err
 		}
 		ls[i] = leecher{t: t, store: st, start: start, leave: leave}
 	}
+	smp := &sampler{peers: []*session.Torrent{seed}}
+	for _, l := range ls {
+		smp.peers, smp.got = append(smp.peers, l.t), append(smp.got, l.store)
+	}
 	began := time.Now()
+	smp.began = began
+	smp.sample(began)
 	for _, l := range ls {
 		l.start()
 	}
@@ -199,6 +267,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	defer deadline.Stop()
 	tick := time.NewTicker(cfg.ProgressInterval)
 	defer tick.Stop()
+	sampleTick := time.NewTicker(cfg.SampleInterval)
+	defer sampleTick.Stop()
 	report := func() {
 		if cfg.Progress == nil {
 			return
@@ -227,6 +297,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		select {
 		case <-finished:
 			left--
+		case now := <-sampleTick.C:
+			smp.sample(now)
 		case <-tick.C:
 			report()
 			if err := runErrs.err(); err != nil {
@@ -242,6 +314,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	for _, f := range res.Finish {
 		res.Measured = max(res.Measured, f)
 	}
+	smp.sample(time.Now())
+	res.Timeline = smp.tl
+	res.Usage = res.Timeline.usage(cfg.Rates, res.Measured)
 	report()
 	for i, l := range ls {
 		if !bytes.Equal(l.store.Bytes(), content) {

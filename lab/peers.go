@@ -23,7 +23,9 @@ import (
 func preparePeer(ctx context.Context, wg *sync.WaitGroup, errs *errList, name string, m *metainfo.MetaInfo,
 	tmpl session.Config, log *zerolog.Logger, up, down int64, tc session.TorrentConfig) (*session.Torrent, func(), error) {
 	cfg := tmpl
-	cfg.ListenAddr = "127.0.0.1:0"
+	if cfg.Listener == nil {
+		cfg.ListenAddr = "127.0.0.1:0"
+	}
 	cfg.UploadRate, cfg.DownloadRate = up, down
 	l := log.With().Str("lab", name).Logger()
 	cfg.Logger = &l

@@ -1,13 +1,16 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 
 	"swarm/internal/chart"
 	"swarm/internal/humanize"
+	"swarm/metainfo"
 )
 
 // Series runs one experiment per swarm size in sizes (cfg.Leechers is set
@@ -21,7 +24,8 @@ func Series(ctx context.Context, cfg Config, sizes []int, w io.Writer, asJSON bo
 		if r.Download != 0 {
 			download = humanize.Size(r.Download) + "/s"
 		}
-		fmt.Fprintf(w, "F = %s, u_s = %s/s, u = %s/s, d = %s\n\n", humanize.Size(r.Size), humanize.Size(r.SeedUpload), humanize.Size(r.Upload), download)
+		fmt.Fprintf(w, "F = %s in %s pieces, u_s = %s/s, u = %s/s, d = %s\n\n", humanize.Size(r.Size),
+			humanize.Size(cmp.Or(cfg.PieceLength, metainfo.DefaultPieceLength)), humanize.Size(r.SeedUpload), humanize.Size(r.Upload), download)
 		fmt.Fprintf(w, "%6s  %10s  %10s  %6s  %14s\n", "N", "D measured", "P2P bound", "ratio", "client-server")
 	}
 	freeRiders := cfg.FreeRiders
@@ -38,10 +42,13 @@ func Series(ctx context.Context, cfg Config, sizes []int, w io.Writer, asJSON bo
 				Peers: n, Size: r.Size, Upload: r.Upload, SeedUpload: r.SeedUpload, Download: r.Download,
 				PieceLength: res.PieceLength, FreeRiders: cfg.FreeRiders,
 				Measured: res.Measured, Bound: res.Bound, Ratio: res.Ratio, ClientServer: res.ClientServer, Finish: res.Finish,
+				Idle: round3(res.Usage.Idle), SeedIdle: round3(res.Usage.SeedIdle), LeecherIdle: round3(res.Usage.LeecherIdle),
+				Extra: round3(res.Usage.Extra), IdlePhases: roundAll(res.Usage.Phases), FirstByte: roundAll(res.Usage.FirstByte),
 			})
 			fmt.Fprintf(w, "%s\n", line)
 		} else {
 			fmt.Fprintf(w, "%6d  %9.2fs  %9.2fs  %6.2f  %13.2fs\n", n, res.Measured, res.Bound, res.Ratio, res.ClientServer)
+			writeUsage(w, res.Usage)
 		}
 	}
 	return results, nil
@@ -62,6 +69,35 @@ type ResultJSON struct {
 	Ratio        float64   `json:"ratio"`
 	ClientServer float64   `json:"client_server_s"`
 	Finish       []float64 `json:"finish_s"`
+	// Usage (see lab.Usage): shares of the upload capacity left idle
+	// (the swarm's, the seed's, the leechers'), spent on extra copies, and
+	// idle in each tenth of the run; when each leecher got its first block.
+	Idle        float64   `json:"idle"`
+	SeedIdle    float64   `json:"seed_idle"`
+	LeecherIdle float64   `json:"leecher_idle"`
+	Extra       float64   `json:"extra"`
+	IdlePhases  []float64 `json:"idle_phases"`
+	FirstByte   []float64 `json:"first_byte_s"`
+}
+
+// writeUsage prints where a run lost time against the bound, under its row.
+func writeUsage(w io.Writer, u Usage) {
+	fmt.Fprintf(w, "        upload capacity idle %.1f%% (seed %.1f%%, leechers %.1f%%), extra copies %.1f%%; idle by tenth of D:",
+		100*u.Idle, 100*u.SeedIdle, 100*u.LeecherIdle, 100*u.Extra)
+	for _, p := range u.Phases {
+		fmt.Fprintf(w, " %.0f", 100*p)
+	}
+	fmt.Fprintln(w)
+}
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+func roundAll(xs []float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = round3(x)
+	}
+	return out
 }
 
 // Plot draws the textbook figure into a PNG at path: measured time, the

@@ -342,3 +342,49 @@ func TestDecoderReusesBufferWithoutNewBlock(t *testing.T) {
 		t.Errorf("Decode of a piece message made %v allocations, want 0", allocs)
 	}
 }
+
+// chunkReader returns at most n bytes a call, and notes the largest buffer
+// it was handed.
+type chunkReader struct {
+	r       io.Reader
+	n       int
+	largest int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	c.largest = max(c.largest, len(p))
+	return c.r.Read(p[:min(len(p), c.n)])
+}
+
+// A Decoder grows its buffer once a peer has sent a few MiB of blocks (fewer
+// read system calls), without losing or reordering bytes it had buffered.
+func TestDecoderGrowsItsBufferForAFastPeer(t *testing.T) {
+	const blocks = 300 // 4.7 MiB: past the point where the buffer grows
+	var in []byte
+	for i := range blocks {
+		in = peer.AppendMessage(in, peer.Message{ID: peer.Piece, Index: uint32(i), Block: bytes.Repeat([]byte{byte(i)}, peer.BlockSize)})
+		in = peer.AppendMessage(in, peer.Message{ID: peer.Have, Index: uint32(i)})
+	}
+	src := &chunkReader{r: bytes.NewReader(in), n: 7001} // leaves partial messages buffered
+	d := peer.NewDecoder(src)
+	d.NewBlock = func(n int) []byte { return make([]byte, n) }
+	for i := range blocks {
+		var m, h peer.Message
+		if err := d.Decode(&m); err != nil {
+			t.Fatalf("block %d: %v", i, err)
+		}
+		if err := d.Decode(&h); err != nil {
+			t.Fatalf("have after block %d: %v", i, err)
+		}
+		if m.ID != peer.Piece || m.Index != uint32(i) || !bytes.Equal(m.Block, bytes.Repeat([]byte{byte(i)}, peer.BlockSize)) || h.ID != peer.Have || h.Index != uint32(i) {
+			t.Fatalf("message %d = piece %d (%d bytes), %v %d; want piece %d of bytes %d, then have %d", i, m.Index, len(m.Block), h.ID, h.Index, i, i, i)
+		}
+	}
+	var m peer.Message
+	if err := d.Decode(&m); err != io.EOF {
+		t.Errorf("Decode at the end = %v, want io.EOF", err)
+	}
+	if src.largest < 256<<10 {
+		t.Errorf("largest read asked of the connection: %d bytes; want the grown 256 KiB buffer", src.largest)
+	}
+}

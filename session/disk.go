@@ -22,12 +22,18 @@ type diskWorkers struct {
 	fwd     sync.WaitGroup
 	bufs    sync.Pool // piece-length buffers for hash checks
 	n       int       // goroutines, started by the first job
+	// slots holds a token for each complete piece held in memory that is
+	// queued or under check: at most max(2, checkBytes / piece length).
+	slots chan struct{}
+	sha   sync.Pool // SHA-1 states for check
 }
 
 func newDiskWorkers(t *Torrent, n int) *diskWorkers {
 	w := &diskWorkers{t: t, n: n}
 	pl := int(t.geo.PieceLength)
 	w.bufs.New = func() any { b := make([]byte, pl); return &b }
+	w.sha.New = func() any { return sha1.New() }
+	w.slots = make(chan struct{}, max(2, checkBytes/pl))
 	return w
 }
 

@@ -53,7 +53,8 @@ type blockWritten struct {
 	err   error
 }
 
-// pieceHashed: a complete piece was read back and hashed.
+// pieceHashed: a complete piece was hashed (from memory, then written if
+// it passed; or read back, if it was spilled to storage).
 type pieceHashed struct {
 	piece int
 	ok    bool

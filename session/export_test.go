@@ -19,3 +19,8 @@ func ServeLPD(s *Session, ctx context.Context, conn *net.UDPConn, group *net.UDP
 // SetWebSeedTimeout sets the limit of one web seed fetch of t; call it
 // before the torrent runs.
 func SetWebSeedTimeout(t *Torrent, d time.Duration) { t.webTimeout = d }
+
+// SetHeldLimit sets how many bytes of blocks of incomplete pieces t holds
+// in memory before it spills a piece to storage; call it before the
+// torrent runs.
+func SetHeldLimit(t *Torrent, n int64) { t.held.limit = n }

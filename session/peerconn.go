@@ -34,6 +34,10 @@ const (
 	// pipelineSeconds is how many seconds of the peer's rate we keep
 	// requested, as libtorrent's request_queue_time.
 	pipelineSeconds = 3
+	// chokeGrace is how long requests to a fast peer that choked us stay
+	// outstanding while it neither sends nor rejects them (BEP 6 has it
+	// reject those it drops) before they go to other peers.
+	chokeGrace = 5 * time.Second
 	// maxKeepAlives is the most keep-alives in a row we take from a peer.
 	// An honest peer sends one after two quiet minutes, so a thousand is
 	// a day and a half of silence; a peer sending them back to back is
@@ -46,20 +50,30 @@ const (
 )
 
 // blockPool recycles 16 KiB block buffers between readers, the loop and the
-// disk workers, so a transfer does not allocate per block.
-var blockPool = sync.Pool{New: func() any { b := make([]byte, peer.BlockSize); return &b }}
+// disk workers, so a transfer does not allocate per block. It holds
+// *[]byte, and holders recycles those pointers: a slice put in a sync.Pool
+// as it is, or through a new pointer, would allocate once a block.
+var (
+	blockPool = sync.Pool{New: func() any { b := make([]byte, peer.BlockSize); return &b }}
+	holders   = sync.Pool{New: func() any { return new([]byte) }}
+)
 
 func getBlock(n int) []byte {
 	if n > peer.BlockSize {
 		return make([]byte, n)
 	}
-	return (*blockPool.Get().(*[]byte))[:n]
+	h := blockPool.Get().(*[]byte)
+	b := *h
+	*h = nil
+	holders.Put(h)
+	return b[:n]
 }
 
 func putBlock(b []byte) {
 	if cap(b) == peer.BlockSize {
-		b = b[:peer.BlockSize]
-		blockPool.Put(&b)
+		h := holders.Get().(*[]byte)
+		*h = b[:peer.BlockSize]
+		blockPool.Put(h)
 	}
 }
 
@@ -97,6 +111,7 @@ type peerConn struct {
 	reqq           int       // most requests the peer queues (BEP 10 reqq); 0 if unknown
 	utMetadata     uint8     // the peer's id for ut_metadata (BEP 9); 0 if none
 	lastBlock      time.Time // when a block last arrived
+	chokedAt       time.Time // when it last choked us
 	snubbed        bool      // no block for snubTimeout while we had requests out
 	connected      time.Time
 	lastPayload    time.Time // when a tick last saw payload either way; connected before
@@ -297,6 +312,13 @@ func (q *writeQueue) take(msgs []peer.Message, ups []piece.Block, max int) ([]pe
 	return msgs, ups
 }
 
+// uploadsQueued reports whether a requested block waits in the queue.
+func (q *writeQueue) uploadsQueued() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.uploads) > 0
+}
+
 // sent releases the bytes of a batch the writer has written: control
 // messages of cost ctrl and the uploads ups.
 func (q *writeQueue) sent(ctrl int, ups []piece.Block) {
@@ -455,6 +477,33 @@ func (p *peerConn) writeLoop(ctx context.Context) error {
 		keepAlive.Reset(peer.KeepAliveInterval)
 		return nil
 	}
+	// waitSending waits d for upload tokens, writing the control messages
+	// queued meanwhile. It returns early, with no error, when ctx ends.
+	waitSending := func(d time.Duration) error {
+		if d <= 0 {
+			return nil
+		}
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+				return nil
+			case <-p.q.wake:
+				msgs, _ = p.q.take(msgs[:0], nil, 0)
+				ctrl := 0
+				for _, m := range msgs {
+					ctrl += controlCost(m)
+				}
+				if err := flush(); err != nil {
+					return err
+				}
+				p.q.sent(ctrl, nil)
+			}
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -468,7 +517,32 @@ func (p *peerConn) writeLoop(ctx context.Context) error {
 		case <-p.q.wake:
 		}
 		for {
-			msgs, ups = p.q.take(msgs[:0], ups[:0], 16)
+			batch, reserved := 16, false
+			var giveBack func()
+			if p.t.up.limited() {
+				// Under a rate limit, wait for a block's tokens before
+				// taking it from the queue, one block at a time: until
+				// then a cancel (an endgame copy another peer sent first)
+				// or our choke still finds it queued, and it is never
+				// sent. Requests and haves for this peer are sent while
+				// the writer waits, not after.
+				batch = 0
+				if p.q.uploadsQueued() {
+					wait, undo := p.t.up.reserveUndo(peer.BlockSize)
+					if err := waitSending(wait); err != nil {
+						undo()
+						return err
+					}
+					if ctx.Err() != nil {
+						return nil
+					}
+					batch, reserved, giveBack = 1, true, undo
+				}
+			}
+			msgs, ups = p.q.take(msgs[:0], ups[:0], batch)
+			if giveBack != nil && len(ups) == 0 {
+				giveBack() // cancelled while we waited: the tokens are someone else's
+			}
 			if len(msgs) == 0 && len(ups) == 0 {
 				break
 			}
@@ -480,12 +554,14 @@ func (p *peerConn) writeLoop(ctx context.Context) error {
 				// Under a rate limit, send what is ready before waiting for
 				// the next block's tokens, so data flows evenly rather
 				// than in bursts of a whole batch.
-				if wait := p.t.up.reserve(int(b.Length)); wait > 0 {
-					if err := flush(); err != nil {
-						return err
-					}
-					if sleep(ctx, wait) != nil {
-						return nil
+				if !reserved {
+					if wait := p.t.up.reserve(int(b.Length)); wait > 0 {
+						if err := flush(); err != nil {
+							return err
+						}
+						if sleep(ctx, wait) != nil {
+							return nil
+						}
 					}
 				}
 				buf := getBlock(int(b.Length))

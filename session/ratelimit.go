@@ -52,6 +52,35 @@ func (b budget) reserve(n int) time.Duration {
 	return wait
 }
 
+// reserveUndo is reserve that also returns a function that gives the
+// tokens back (as far as later reservations allow), for bytes that turn out
+// not to be sent.
+func (b budget) reserveUndo(n int) (time.Duration, func()) {
+	now := time.Now()
+	var wait time.Duration
+	rs := make([]*rate.Reservation, 0, len(b))
+	for _, l := range b {
+		r := l.ReserveN(now, n)
+		rs = append(rs, r)
+		wait = max(wait, r.DelayFrom(now))
+	}
+	return wait, func() {
+		for _, r := range rs {
+			r.Cancel()
+		}
+	}
+}
+
+// limited reports whether some limiter of b has a finite rate.
+func (b budget) limited() bool {
+	for _, l := range b {
+		if l.Limit() != rate.Inf {
+			return true
+		}
+	}
+	return false
+}
+
 // sleep waits d, or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

@@ -76,6 +76,12 @@ const recentWindow = 5
 // Stats returns the latest snapshot; safe from any goroutine.
 func (t *Torrent) Stats() Stats { return *t.stats.Load() }
 
+// Uploaded returns the payload bytes sent to peers so far this session, as
+// the writers count them; safe from any goroutine and fresher than Stats,
+// which is published about once a second. The lab samples it to see when
+// an upload link stands idle.
+func (t *Torrent) Uploaded() int64 { return t.uploaded.Load() }
+
 // publishStats builds a new snapshot from loop state.
 func (t *Torrent) publishStats() {
 	st := &Stats{

@@ -56,13 +56,14 @@ func (t *Torrent) tickContent(now time.Time) {
 		if t.picker.Outstanding(p) > 0 && now.Sub(p.lastBlock) > snubTimeout {
 			p.log.Debug().Msg("snubbed: no block for 60 s; its requests go elsewhere")
 			p.snubbed = true
-			t.picker.ReleasePeer(p)
 			p.lastBlock = now
-			for q := range t.peers {
-				if q != p {
-					t.fillRequests(q)
-				}
-			}
+			t.releaseToOthers(p)
+		}
+		if p.peerChoking && t.picker.Outstanding(p) > 0 && now.Sub(p.chokedAt) > chokeGrace && now.Sub(p.lastBlock) > chokeGrace {
+			// A fast peer that choked us and neither sent nor rejected
+			// what we asked for since (BEP 6 has it reject): ask others.
+			p.log.Debug().Int("requests", t.picker.Outstanding(p)).Msg("choked us without rejecting our requests; they go elsewhere")
+			t.releaseToOthers(p)
 		}
 		t.fillRequests(p)
 	}

@@ -148,6 +148,7 @@ type Torrent struct {
 	addrs       *addrBook // addresses to dial, and banned IPs
 	bannedIDs   map[[20]byte]bool
 	writes      pieceWrites // blocks being written, pieces waiting for their hash check
+	held        assembly    // blocks of incomplete pieces, in memory (assemble.go)
 	downloaded  int64       // payload bytes received, all peers
 	wasted      int64       // bytes received but not used
 	hashFails   int         // pieces that failed their hash check
@@ -218,6 +219,7 @@ func (s *Session) newTorrent(ih metainfo.Hash, name string, cfg TorrentConfig) (
 		addrs:     newAddrBook(maxAddrs),
 		bannedIDs: map[[20]byte]bool{},
 		writes:    newPieceWrites(),
+		held:      newAssembly(),
 		suspects:  map[int][]suspectBlock{},
 		announce:  make(chan announceEvent, 4),
 		up:        makeBudget(adjustable(cfg.UploadRate), s.up),

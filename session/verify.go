@@ -232,6 +232,7 @@ func (t *Torrent) retryDisk(now time.Time) {
 		return
 	}
 	for _, pc := range t.writes.retry() {
+		t.dropHeld(pc)
 		for _, r := range t.picker.Abandon(pc) {
 			r.Peer.send(peer.Message{ID: peer.Cancel, Index: r.Block.Piece, Begin: r.Block.Begin, Length: r.Block.Length})
 		}

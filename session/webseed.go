@@ -182,8 +182,7 @@ func (t *Torrent) webSeedBlock(ws *webSeed, b piece.Block, data []byte) {
 			q.send(peer.Message{ID: peer.Cancel, Index: b.Piece, Begin: b.Begin, Length: b.Length})
 		}
 	}
-	t.writes.queued(int(b.Piece), rc.Complete)
-	t.workers.write(b, data, t.geo.Offset(b))
+	t.storeBlock(b, data, rc.Complete)
 }
 
 // banWebSeed bans p if it is a web seed's picker identity, and reports

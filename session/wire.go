@@ -32,13 +32,18 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 	switch m.ID {
 	case peer.Choke:
 		p.peerChoking = true
-		// Without the fast extension a choke discards our requests.
-		t.picker.ReleasePeer(p)
-		for q := range t.peers {
-			if q != p {
-				t.fillRequests(q)
-			}
+		p.chokedAt = time.Now()
+		if p.fast {
+			// BEP 6: a choke no longer discards our requests. The peer
+			// rejects each one it drops (onReject releases it) and may
+			// still send the others (its allowed-fast pieces, blocks
+			// already on their way): released now, those would arrive
+			// unasked and be thrown away while another peer sends them
+			// again. tickContent releases what is left after chokeGrace.
+			break
 		}
+		// Without the fast extension a choke discards our requests.
+		t.releaseToOthers(p)
 	case peer.Unchoke:
 		p.peerChoking = false
 		p.lastBlock = time.Now()
@@ -250,7 +255,8 @@ func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
 	return nil
 }
 
-// onBlock takes a piece message: bookkeeping here, the write on a worker.
+// onBlock takes a piece message: bookkeeping here, the hash check and the
+// write on a worker once the piece is complete (assemble.go).
 func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 	if _, ok := t.geo.BlockIndex(b); !ok {
 		putBlock(data)
@@ -288,8 +294,7 @@ func (t *Torrent) onBlock(p *peerConn, b piece.Block, data []byte) error {
 		return t.unwantedBlock(p, data)
 	}
 	p.usefulBlocks++
-	t.writes.queued(int(b.Piece), rc.Complete)
-	t.workers.write(b, data, t.geo.Offset(b))
+	t.storeBlock(b, data, rc.Complete)
 	t.fillRequests(p)
 	return nil
 }
@@ -319,6 +324,17 @@ func (t *Torrent) updateInterest(p *peerConn) {
 			id = peer.Interested
 		}
 		p.send(peer.Message{ID: id})
+	}
+}
+
+// releaseToOthers gives up every request outstanding to p and offers the
+// blocks to the other peers at once.
+func (t *Torrent) releaseToOthers(p *peerConn) {
+	t.picker.ReleasePeer(p)
+	for q := range t.peers {
+		if q != p {
+			t.fillRequests(q)
+		}
 	}
 }
 

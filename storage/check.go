@@ -33,6 +33,19 @@ func Check(ctx context.Context, s Storage, info *metainfo.Info, workers int, pro
 	workers = min(workers, max(n, 1))
 	prober, _ := s.(Prober)
 	ok := make([]bool, n)
+	// A file whose first byte is missing is absent (or empty): each piece
+	// it touches is missing, known with one probe rather than one a piece
+	// (4,096 failed stats, 27 ms, for a fresh download of 1 GiB).
+	absent := make([]bool, n)
+	if prober != nil && info.PieceLength > 0 {
+		for _, f := range info.Files {
+			if !f.Padding && f.Length > 0 && prober.Missing(f.Offset, 1) {
+				for p := f.Offset / info.PieceLength; p <= (f.Offset+f.Length-1)/info.PieceLength && p < int64(n); p++ {
+					absent[p] = true
+				}
+			}
+		}
+	}
 	var (
 		next atomic.Int64
 		mu   sync.Mutex // serializes progress calls and guards done
@@ -50,11 +63,13 @@ func Check(ctx context.Context, s Storage, info *metainfo.Info, workers int, pro
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				good, err := checkPiece(s, prober, info, p, buf)
-				if err != nil {
-					return err
+				if !absent[p] {
+					good, err := checkPiece(s, prober, info, p, buf)
+					if err != nil {
+						return err
+					}
+					ok[p] = good
 				}
-				ok[p] = good
 				if progress != nil {
 					mu.Lock()
 					done++

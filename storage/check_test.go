@@ -127,3 +127,47 @@ func TestCheckWholeTorrent(t *testing.T) {
 		t.Errorf("Check = %v, want %v", have, want)
 	}
 }
+
+// probeCounter counts the Missing probes Check makes of a File.
+type probeCounter struct {
+	*storage.File
+	probes int // Check's workers call Missing one at a time here: a single worker
+}
+
+func (c *probeCounter) Missing(off, n int64) bool {
+	c.probes++
+	return c.File.Missing(off, n)
+}
+
+// A file that is not there at all costs Check one probe, not one a piece
+// (a fresh download of 1 GiB made 4,096 failed stats before).
+func TestCheckProbesAnAbsentFileOnce(t *testing.T) {
+	info, content := storagetest.NewTorrent(t, "two", 16*kib, []storagetest.FileSpec{
+		{Path: "absent", Length: 64 * 16 * kib},
+		{Path: "short", Length: 4 * 16 * kib},
+	}, 5)
+	dir := t.TempDir()
+	f, err := storage.NewFile(dir, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// "short" holds its first piece only: that piece is still checked.
+	if _, err := f.WriteAt(content[64*16*kib:65*16*kib], 64*16*kib); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(dir, "two", "short"), 16*kib); err != nil {
+		t.Fatal(err)
+	}
+	c := &probeCounter{File: f}
+	have, err := storage.Check(context.Background(), c, info, 1, nil)
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if have.Count() != 1 || !have.Has(64) {
+		t.Errorf("Check = %s, want piece 64 only", have)
+	}
+	if c.probes > 2+4 {
+		t.Errorf("Check probed %d times, want one a file and one a piece of the file that is there (6)", c.probes)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -14,7 +15,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "dht" {
 		return runLabDHT(ctx, e, args[1:])
 	}
-	var peers, size, upload, seedUpload, download, plot string
+	var peers, size, upload, seedUpload, download, pieceLength, plot, timeline string
 	var asJSON bool
 	var freeRiders int
 	fs := newFlagSet("lab")
@@ -23,8 +24,10 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&upload, "upload", "1MiB/s", "each leecher's upload rate u")
 	fs.StringVar(&seedUpload, "seed-upload", "10MiB/s", "the seed's upload rate u_s")
 	fs.StringVar(&download, "download", "0", "each leecher's download rate d (0 means unlimited)")
+	fs.StringVar(&pieceLength, "piece-length", "256KiB", "piece length of the sample torrent (a power of two, at least 16KiB)")
 	fs.IntVar(&freeRiders, "free-riders", 0, "how many of the leechers upload nothing")
 	fs.StringVar(&plot, "plot", "", "draw distribution time against N into this PNG file")
+	fs.StringVar(&timeline, "timeline", "", "write every peer's bytes sent and received, sampled every 100 ms, into this file (JSON lines)")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per N instead of a table")
 	var lo logOptions
 	lo.register(fs)
@@ -58,13 +61,33 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if r.Size <= 0 || r.Upload <= 0 || r.SeedUpload <= 0 {
 		return usagef("--size, --upload and --seed-upload must be above zero")
 	}
+	pl, err := humanize.ParseSize(pieceLength)
+	if err != nil {
+		return usagef("--piece-length: %v", err)
+	}
+	if pl < 16<<10 || pl&(pl-1) != 0 {
+		return usagef("--piece-length: %s is not a power of two of at least 16 KiB", pieceLength)
+	}
 	log, err := lo.logger(e.stderr)
 	if err != nil {
 		return err
 	}
-	results, err := lab.Series(ctx, lab.Config{Rates: r, FreeRiders: freeRiders, Logger: &log}, ns, e.stdout, asJSON)
+	results, err := lab.Series(ctx, lab.Config{Rates: r, PieceLength: pl, FreeRiders: freeRiders, Logger: &log}, ns, e.stdout, asJSON)
 	if err != nil {
 		return err
+	}
+	if timeline != "" {
+		f, err := os.Create(timeline)
+		if err != nil {
+			return err
+		}
+		err = lab.WriteTimelines(f, results)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if plot != "" {
 		if err := lab.Plot(results, plot); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"runtime"
@@ -30,8 +31,14 @@ type trackerOptions struct {
 	prefixRate  float64
 	prefixBurst int
 	redis       string
-	rules       ruleOptions
-	log         logOptions
+	// Behind a site (tracker_api.go).
+	adminListen    string
+	adminTokenFile string
+	trustedProxies []string
+	tlsCert        string
+	tlsKey         string
+	rules          ruleOptions
+	log            logOptions
 }
 
 func runTracker(ctx context.Context, e *env, args []string) error {
@@ -63,6 +70,11 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.prefixBurst, "prefix-burst", 0, "announces one /24 (IPv6: /48) may make at once; 0 means 5 times --ip-burst")
 	fs.StringVar(&o.redis, "redis", "", "keep the swarms in this Redis (redis://HOST:PORT/DB) instead of memory, so that several tracker processes serve the same swarms")
 	o.rules.register(fs)
+	fs.StringVar(&o.adminListen, "admin-listen", "", "private mode: serve the admin API (JSON) on HOST:PORT; off if empty; a non-loopback address needs --admin-token-file")
+	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "file holding the bearer token the admin API and /metrics then require (at least 16 characters)")
+	fs.StringArrayVar(&o.trustedProxies, "trusted-proxy", nil, "a reverse proxy's address or CIDR prefix (repeatable): from it, take the client's address from X-Forwarded-For or X-Real-IP")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key), on --listen and --admin-listen")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	o.log.register(fs)
 	if err := parseFlags(fs, helpFor("tracker"), args, e); err != nil {
 		return err
@@ -85,6 +97,13 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	if cfg.Allow, cfg.Deny, err = o.access().Load(); err != nil {
 		return err
 	}
+	if cfg.MetricsToken, err = readToken(o.adminTokenFile); err != nil {
+		return err
+	}
+	tlsCfg, err := o.tlsConfig()
+	if err != nil {
+		return err
+	}
 	if !o.private {
 		srv, err := server.New(cfg)
 		if err != nil {
@@ -95,11 +114,14 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 		}
 		defer srv.Close()
 		defer o.access().ReloadOnSIGHUP(ctx, srv, &log)()
-		ln, udp, err := o.listenAll(ctx)
+		if o.adminListen != "" {
+			return usagef("--admin-listen needs --private: an open tracker has no members to manage")
+		}
+		ln, udp, err := o.listenAll(ctx, tlsCfg)
 		if err != nil {
 			return err
 		}
-		base := "http://" + server.AnnounceHost(ln.Addr())
+		base := scheme(tlsCfg) + "://" + server.AnnounceHost(ln.Addr())
 		fmt.Fprintf(e.stdout, "tracker listening on %s/announce\n", base)
 		if udp != nil {
 			fmt.Fprintf(e.stdout, "udp tracker listening on udp://%s/announce\n", server.AnnounceHost(udp[0].LocalAddr()))
@@ -107,15 +129,26 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "scrape at %s/scrape, metrics at %s/metrics; press Ctrl-C to stop\n", base, base)
 		return srv.Serve(ctx, ln, udp...)
 	}
-	return runPrivateTracker(ctx, e, &o, cfg, &log)
+	return runPrivateTracker(ctx, e, &o, cfg, tlsCfg, &log)
 }
 
-// listenAll opens the HTTP listener and, with --udp, one UDP socket per
-// core on that address (nil without --udp).
-func (o *trackerOptions) listenAll(ctx context.Context) (net.Listener, []*net.UDPConn, error) {
+// scheme is the URL scheme of the tracker's listener: https with TLS.
+func scheme(tlsCfg *tls.Config) string {
+	if tlsCfg != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// listenAll opens the HTTP listener (HTTPS with tlsCfg) and, with --udp,
+// one UDP socket per core on that address (nil without --udp).
+func (o *trackerOptions) listenAll(ctx context.Context, tlsCfg *tls.Config) (net.Listener, []*net.UDPConn, error) {
 	ln, err := server.Listen(ctx, o.listen)
 	if err != nil {
 		return nil, nil, err
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	if o.udp == "" {
 		return ln, nil, nil
@@ -154,6 +187,10 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 	case o.prefixRate < 0 || o.prefixBurst < 0:
 		return server.Config{}, usagef("--prefix-rate %v, --prefix-burst %d: want 0 (5 times --ip-rate, --ip-burst) or more", o.prefixRate, o.prefixBurst)
 	}
+	proxies, err := parseProxies(o.trustedProxies)
+	if err != nil {
+		return server.Config{}, err
+	}
 	maxSwarms := o.maxSwarms
 	if maxSwarms == 0 {
 		maxSwarms = -1 // no limit
@@ -164,6 +201,7 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 		DefaultNumWant: min(server.DefaultNumWant, o.numWantMax),
 		MaxNumWant:     o.numWantMax,
 		TrustIP:        o.trustIP,
+		TrustedProxies: proxies,
 		MaxSwarms:      maxSwarms,
 		IPRate:         o.ipRate,
 		IPBurst:        o.ipBurst,

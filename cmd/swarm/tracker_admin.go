@@ -70,6 +70,17 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 			fmt.Fprintf(e.stdout, "user %s %sd\n", rest[0], verb)
 			return nil
 		}
+	case "user delete":
+		if err := want(1, "one NAME"); err != nil {
+			return err
+		}
+		run = func(db *private.DB) error {
+			if err := db.DeleteUser(ctx, rest[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "user %s deleted\n", rest[0])
+			return nil
+		}
 	case "user reset-passkey":
 		if err := want(1, "one NAME"); err != nil {
 			return err
@@ -208,8 +219,16 @@ func torrentList(ctx context.Context, e *env, db *private.DB, o *adminOptions) e
 	if err != nil {
 		return err
 	}
-	if o.json {
-		return writeJSON(e.stdout, private.ViewTorrents(ts))
+	totals, err := db.TorrentTotals(ctx)
+	if err != nil {
+		return err
 	}
-	return private.WriteTorrents(e.stdout, ts)
+	act, _, err := db.Activity(ctx)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return writeJSON(e.stdout, private.ViewTorrents(ts, totals, act))
+	}
+	return private.WriteTorrents(e.stdout, ts, totals, act)
 }

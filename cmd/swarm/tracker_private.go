@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 
 	"github.com/rs/zerolog"
@@ -17,9 +18,19 @@ const defaultTrackerDB = "swarm-tracker.db"
 // runPrivateTracker serves the tracker in private mode over the database
 // o.db until ctx is done; the last totals are written after the last
 // request (private.Tracker.Serve).
-func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg server.Config, log *zerolog.Logger) error {
+func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg server.Config, tlsCfg *tls.Config, log *zerolog.Logger) error {
 	if o.userRate <= 0 || o.userBurst < 1 {
 		return usagef("--user-rate %v, --user-burst %d: want a positive rate and a burst of at least 1", o.userRate, o.userBurst)
+	}
+	if o.trustIP {
+		// Anyone could otherwise have the swarm send peers to someone
+		// else's address in a member's name.
+		return usagef("--trust-ip: private mode never takes the address from the ip parameter; behind a proxy give --trusted-proxy")
+	}
+	if o.adminListen != "" {
+		if err := checkAdminListen(o.adminListen, cfg.MetricsToken); err != nil {
+			return err
+		}
 	}
 	base, err := checkPublicURL(o.publicURL)
 	if err != nil {
@@ -51,12 +62,12 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	}
 	defer srv.Close()
 	defer o.access().ReloadOnSIGHUP(ctx, srv, log)()
-	ln, udp, err := o.listenAll(ctx)
+	ln, udp, err := o.listenAll(ctx, tlsCfg)
 	if err != nil {
 		return err
 	}
 	if base == "" {
-		base = "http://" + server.AnnounceHost(ln.Addr())
+		base = scheme(tlsCfg) + "://" + server.AnnounceHost(ln.Addr())
 	}
 	if err := db.SetAnnounceBase(ctx, base); err != nil {
 		ln.Close()
@@ -69,6 +80,17 @@ func runPrivateTracker(ctx context.Context, e *env, o *trackerOptions, cfg serve
 	fmt.Fprintf(e.stdout, "or to %s/announce?passkey=PASSKEY (the form libtorrent and qBittorrent accept for a tracker on their own machine)\n", base)
 	if udp != nil {
 		fmt.Fprintf(e.stdout, "and over UDP to udp://%s/PASSKEY/announce\n", server.AnnounceHost(udp[0].LocalAddr()))
+	}
+	if o.adminListen != "" {
+		stop, err := serveAdmin(ctx, e, o, db, tr, srv, tlsCfg, cfg.MetricsToken, log)
+		if err != nil {
+			ln.Close()
+			for _, c := range udp {
+				c.Close()
+			}
+			return err
+		}
+		defer stop()
 	}
 	fmt.Fprintf(e.stdout, "'swarm tracker user add NAME' prints a member's URL; metrics at %s/metrics; press Ctrl-C to stop\n", base)
 	return tr.Serve(ctx, srv, ln, udp...)

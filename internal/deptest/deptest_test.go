@@ -56,6 +56,9 @@ var allowed = map[string][]string{
 	"tracker":             {"metainfo"},
 	"tracker/server":      {"tracker", "metainfo"},
 	"tracker/private":     {"tracker/server", "tracker", "metainfo", "internal/humanize"},
+	// The private tracker's admin API: HTTP over tracker/private; peer
+	// for the client names of peer ids.
+	"tracker/adminapi": {"tracker/private", "tracker/server", "metainfo", "peer"},
 
 	// metadata assembles a magnet's info dict from ut_metadata pieces; the
 	// torrent loop in session owns the connections.
@@ -74,7 +77,7 @@ var allowed = map[string][]string{
 	"daemon/rpc": {"daemon", "internal/humanize"},
 
 	// The binary: flags, output and one call into the engine per command.
-	"cmd/...": {"session", "daemon/rpc", "web", "lab", "lab/dhtlab", "tracker/private", "internal/humanize", "internal/progress"},
+	"cmd/...": {"session", "daemon/rpc", "web", "lab", "lab/dhtlab", "tracker/private", "tracker/adminapi", "internal/humanize", "internal/progress"},
 
 	// A torrent's progress for a terminal, a log or JSON lines: front-end
 	// code that draws session.Stats, shared by the commands that follow a

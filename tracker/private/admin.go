@@ -59,6 +59,20 @@ type TorrentView struct {
 	Kind     Kind      `json:"kind"`
 }
 
+// TorrentStatsView is a registered torrent with its totals over every user
+// and its peers now.
+type TorrentStatsView struct {
+	TorrentView
+	TotalsView
+	Seeders  int `json:"seeders"`
+	Leechers int `json:"leechers"`
+}
+
+// ViewTorrentStats returns t's view with its totals and peers.
+func ViewTorrentStats(t Torrent, tot Totals, act Activity) TorrentStatsView {
+	return TorrentStatsView{TorrentView: ViewTorrent(t), TotalsView: ViewTotals(tot), Seeders: act.Seeding, Leechers: act.Leeching}
+}
+
 // ViewTotals returns t's view; its Ratio is nil when nothing was
 // downloaded.
 func ViewTotals(t Totals) TotalsView {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"swarm/internal/humanize"
+	"swarm/metainfo"
 )
 
 // The text views of the database, as 'swarm tracker user|torrent' prints
@@ -22,11 +23,12 @@ func ViewUsers(users []User) []UserView {
 	return out
 }
 
-// ViewTorrents returns the views of ts, never nil (JSON "[]").
-func ViewTorrents(ts []Torrent) []TorrentView {
-	out := make([]TorrentView, 0, len(ts))
+// ViewTorrents returns the views of ts with their totals and peers, never
+// nil (JSON "[]").
+func ViewTorrents(ts []Torrent, totals map[metainfo.Hash]Totals, act map[metainfo.Hash]Activity) []TorrentStatsView {
+	out := make([]TorrentStatsView, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, ViewTorrent(t))
+		out = append(out, ViewTorrentStats(t, totals[t.InfoHash], act[t.InfoHash]))
 	}
 	return out
 }
@@ -83,12 +85,15 @@ func WritePasskey(w io.Writer, base string, p Passkey) {
 	fmt.Fprintf(w, "  or:         %s (use this form when client and tracker share a machine)\n", AnnounceQueryURL(base, p))
 }
 
-// WriteTorrents writes the registered torrents as a table.
-func WriteTorrents(w io.Writer, ts []Torrent) error {
+// WriteTorrents writes the registered torrents as a table, with their
+// seeders and leechers (act) and snatches (totals).
+func WriteTorrents(w io.Writer, ts []Torrent, totals map[metainfo.Hash]Totals, act map[metainfo.Hash]Activity) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INFO HASH\tNAME\tSIZE\tADDED\tKIND")
+	fmt.Fprintln(tw, "INFO HASH\tNAME\tSIZE\tADDED\tKIND\tSEEDERS\tLEECHERS\tSNATCHES")
 	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.InfoHash, t.Name, humanize.Size(t.Size), t.Added.UTC().Format(time.DateOnly), t.Kind)
+		a := act[t.InfoHash]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", t.InfoHash, t.Name, humanize.Size(t.Size), t.Added.UTC().Format(time.DateOnly),
+			t.Kind, a.Seeding, a.Leeching, totals[t.InfoHash].Snatches)
 	}
 	return tw.Flush()
 }

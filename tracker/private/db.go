@@ -123,6 +123,16 @@ var migrations = []string{
 		PRIMARY KEY (user_id, info_hash)
 	);
 	CREATE INDEX snatches_at ON snatches (snatched_at);`,
+	// 3: class flags, and the ids of deleted users, never given again:
+	// a running tracker's sessions and journal may still name them
+	// (manage.go).
+	// BIGINT, as PostgreSQL needs for 64-bit values.
+	`ALTER TABLE users ADD COLUMN can_leech BIGINT NOT NULL DEFAULT 1;
+	CREATE TABLE deleted_users (
+		id      BIGINT PRIMARY KEY,
+		name    TEXT NOT NULL,
+		deleted BIGINT NOT NULL
+	);`,
 }
 
 // DB is the private tracker's database: a SQLite file, or a PostgreSQL
@@ -356,22 +366,9 @@ func checkName(name string) error {
 	return nil
 }
 
-// AddUser adds a user with a new random passkey.
+// AddUser adds a user with a new random passkey (CreateUser).
 func (d *DB) AddUser(ctx context.Context, name string) (User, error) {
-	if err := checkName(name); err != nil {
-		return User{}, err
-	}
-	u := User{Name: name, Passkey: NewPasskey(), Created: time.Now().Truncate(time.Second)}
-	// RETURNING, not LastInsertId: PostgreSQL has no such thing.
-	err := d.sql.QueryRowContext(ctx, "INSERT INTO users (name, passkey, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-		name, u.Passkey.String(), u.Created.Unix()).Scan(&u.ID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, fmt.Errorf("add user %s: %w", name, ErrExists)
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("add user %s: %w", name, err)
-	}
-	return u, nil
+	return d.CreateUser(ctx, name, nil)
 }
 
 const userColumns = "id, name, passkey, disabled, created, uploaded, downloaded, snatches, seed_seconds, raw_uploaded, raw_downloaded"

@@ -55,6 +55,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 		now := t.cfg.Now()
 		if now.Sub(lastSweep) >= sweepEvery {
 			t.sweep(now)
+			t.peers.sweep(now.Add(-2 * t.cfg.Interval).UnixNano())
 			lastSweep = now
 		}
 		// Writes are never cut short: a transaction whose context ends
@@ -303,16 +304,18 @@ func addUserTorrents(ctx context.Context, tx *sql.Tx, dl *dialect, m map[userTor
 	if dl.arrays {
 		return pgAddUserTorrents(ctx, tx, keys, m)
 	}
+	// A user deleted since (DB.DeleteUser) is skipped: the foreign key
+	// would fail the whole fold, again at every retry.
 	st, err := tx.PrepareContext(ctx, `INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, snatches, seed_seconds,
 		raw_uploaded, raw_downloaded)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, info_hash) DO UPDATE SET `+userTorrentsAdd)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?) ON CONFLICT (user_id, info_hash) DO UPDATE SET `+userTorrentsAdd)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	for _, ut := range keys {
 		d := m[ut]
-		if _, err := st.ExecContext(ctx, ut.user, ut.hash[:], d.up, d.down, d.snatches, d.seedNanos, d.rawUp, d.rawDown); err != nil {
+		if _, err := st.ExecContext(ctx, ut.user, ut.hash[:], d.up, d.down, d.snatches, d.seedNanos, d.rawUp, d.rawDown, ut.user); err != nil {
 			return err
 		}
 	}

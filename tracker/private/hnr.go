@@ -120,13 +120,16 @@ func addSnatches(ctx context.Context, tx *sql.Tx, dl *dialect, m map[userTorrent
 	for ut, d := range m {
 		if d.snatches > 0 {
 			if ins == nil {
-				ins, err = tx.PrepareContext(ctx, `INSERT INTO snatches (user_id, info_hash, snatched_at) VALUES (?, ?, ?)
+				// Not for a user deleted since (DB.DeleteUser), as in
+				// addUserTorrents.
+				ins, err = tx.PrepareContext(ctx, `INSERT INTO snatches (user_id, info_hash, snatched_at)
+					SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?)
 					ON CONFLICT (user_id, info_hash) DO NOTHING`)
 				if err != nil {
 					return err
 				}
 			}
-			if _, err := ins.ExecContext(ctx, ut.user, ut.hash.String(), now.Unix()); err != nil {
+			if _, err := ins.ExecContext(ctx, ut.user, ut.hash.String(), now.Unix(), ut.user); err != nil {
 				return err
 			}
 		}

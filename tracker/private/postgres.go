@@ -131,6 +131,15 @@ var pgMigrations = []string{
 		FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version();
 	CREATE TRIGGER bans_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON bans
 		FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version();`,
+
+	// 3: SQLite's step 3; a user's id defaults, as in SQLite and in
+	// CreateUser, to one above any given so far, deleted users' too (an
+	// identity sequence would hand a site's INSERT an id CreateUser took).
+	migrations[2] + `;
+	CREATE FUNCTION next_user_id() RETURNS bigint LANGUAGE sql VOLATILE SET search_path FROM CURRENT
+		AS $$ SELECT COALESCE(MAX(id), 0) + 1 FROM (SELECT id FROM users UNION ALL SELECT id FROM deleted_users) AS ids $$;
+	ALTER TABLE users ALTER COLUMN id DROP IDENTITY;
+	ALTER TABLE users ALTER COLUMN id SET DEFAULT next_user_id();`,
 }
 
 // openPostgres connects to the database at dsn and brings its schema up to
@@ -218,6 +227,8 @@ func pgAddUserTorrents(ctx context.Context, tx *sql.Tx, keys []userTorrent, m ma
 		_, err := tx.ExecContext(ctx, `INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, snatches, seed_seconds,
 			raw_uploaded, raw_downloaded)
 			SELECT * FROM unnest(?::bigint[], ?::bytea[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
+				AS d(user_id, info_hash, up, down, snatches, seed, raw_up, raw_down)
+			WHERE EXISTS (SELECT 1 FROM users WHERE users.id = d.user_id) -- not a user deleted since
 			ON CONFLICT (user_id, info_hash) DO UPDATE SET `+userTorrentsAdd,
 			ids, hashes, ups, downs, snatches, seeds, rawUps, rawDowns)
 		if err != nil {
@@ -243,6 +254,7 @@ func pgAddSnatches(ctx context.Context, tx *sql.Tx, m map[userTorrent]delta, now
 		ids, hashes := pgKeys(chunk)
 		_, err := tx.ExecContext(ctx, `INSERT INTO snatches (user_id, info_hash, snatched_at)
 			SELECT d.id, d.hash, ? FROM unnest(?::bigint[], ?::text[]) AS d(id, hash)
+			WHERE EXISTS (SELECT 1 FROM users WHERE users.id = d.id) -- not a user deleted since
 			ON CONFLICT (user_id, info_hash) DO NOTHING`, now.Unix(), ids, hashes)
 		if err != nil {
 			return err

@@ -94,6 +94,10 @@ func TestStores(t *testing.T) {
 		{"hit and runs", testHitAndRuns},
 		{"min ratio", testMinRatio},
 		{"run picks up rule changes", testRunPicksUpRuleChanges},
+		// The admin API's (manage_test.go).
+		{"delete user never reuses the id", testDeleteUserNeverReusesTheID},
+		{"activity from the database matches the tracker", testActivityFromTheDatabaseMatchesTheTracker},
+		{"classes and torrent totals", testStoreClassesAndTorrentTotals},
 	}
 	run := func(t *testing.T, s store) {
 		for _, tt := range tests {
@@ -303,4 +307,38 @@ func stripComments(q string) string {
 		}
 	}
 	return b.String()
+}
+
+// testStoreClassesAndTorrentTotals: class flags round-trip; a torrent's
+// totals are the sums over its users as of the last fold.
+func testStoreClassesAndTorrentTotals(t *testing.T, s store) {
+	ctx := context.Background()
+	db, _ := s.open(t)
+	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
+	addTorrent(t, db, ihA)
+	if err := db.SetClass(ctx, "bob", private.Class{}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := db.Classes(ctx)
+	if err != nil || cs[alice.ID] != private.DefaultClass || cs[bob.ID] != (private.Class{}) {
+		t.Errorf("Classes = %+v, %v; want alice %+v, bob none", cs, err, private.DefaultClass)
+	}
+	if tr, err := db.Torrent(ctx, ihA); err != nil || tr.Name == "" || tr.Size != size {
+		t.Errorf("Torrent(%s) = %+v, %v", ihA, tr, err)
+	}
+	if _, err := db.Torrent(ctx, ihB); !errors.Is(err, private.ErrNotFound) {
+		t.Errorf("Torrent(%s) = %v, want ErrNotFound", ihB, err)
+	}
+	carol := addUser(t, db, "carol")
+	r := newRig(t, db, private.Config{})
+	r.mustAnnounce(t, alice, peer(ihA, "a", tracker.EventStarted, 0, 0, 0))
+	r.mustAnnounce(t, carol, peer(ihA, "c", tracker.EventStarted, 0, 0, size))
+	r.clock.Advance(time.Minute)
+	r.mustAnnounce(t, alice, peer(ihA, "a", 0, 3000, 0, 0))
+	r.mustAnnounce(t, carol, peer(ihA, "c", tracker.EventCompleted, 0, 2000, 0))
+	r.fold(t)
+	tt, err := db.TorrentTotals(ctx)
+	if want := (private.Totals{Uploaded: 3000, Downloaded: 2000, Snatches: 1, SeedSeconds: 60}); err != nil || tt[ihA] != want {
+		t.Errorf("TorrentTotals = %+v, %v; want %+v for %s", tt, err, want, ihA)
+	}
 }

@@ -141,6 +141,7 @@ type Tracker struct {
 	policy  policy
 	snap    atomic.Pointer[snapshot]
 	shards  shards
+	peers   peerIndex // the swarms with their users, for the admin API
 	metrics *metrics
 
 	rules    atomic.Pointer[ruleSet] // replaced with snap
@@ -165,6 +166,7 @@ type snapshot struct {
 type user struct {
 	id       int64
 	disabled bool
+	canLeech bool          // Class.CanLeech
 	limit    *rate.Limiter // survives reloads: it belongs to the user id
 }
 
@@ -218,6 +220,7 @@ var (
 	errClient       = server.ClientError("your client is not allowed on this tracker; see the site's list of allowed clients")
 	errRatio        = server.ClientError("your ratio is too low to download")
 	errTooManyIPs   = server.ClientError("too many addresses announce this torrent with your passkey at once")
+	errNoLeech      = server.ClientError("your account may not download: seeding only")
 )
 
 // BeforeAnnounce implements server.Hook: it refuses what private mode does
@@ -237,6 +240,9 @@ func (t *Tracker) BeforeAnnounce(_ context.Context, req *server.AnnounceRequest)
 	}
 	if _, ok := t.snap.Load().torrents[req.InfoHash]; !ok {
 		return t.refuse(reasonUnregistered, req.Passkey)
+	}
+	if req.Left > 0 && !u.canLeech {
+		return t.refuseRule(reasonNoLeech, errNoLeech, req.Passkey, ip)
 	}
 	if err := t.checkRatio(rs, u.id, req); err != nil {
 		return t.refuseRule(reasonRatio, err, req.Passkey, ip)
@@ -267,6 +273,7 @@ func (t *Tracker) BeforeAnnounce(_ context.Context, req *server.AnnounceRequest)
 	if !ok {
 		return t.refuse(reasonMinInterval, req.Passkey)
 	}
+	t.peers.record(u.id, &req.AnnounceRequest, req.Addr, now.UnixNano())
 	t.metrics.uploaded.Add(float64(d.up))
 	t.metrics.downloaded.Add(float64(d.down))
 	if rs.totals != nil {
@@ -344,14 +351,15 @@ const (
 	reasonClient
 	reasonRatio
 	reasonTooManyIPs
+	reasonNoLeech
 	nReasons
 )
 
 var (
 	reasonErrors = [nReasons]server.ClientError{errNoPasskey, errBadPasskey, errDisabled, errUnregistered, errRate, errMinInterval,
-		errBanned, errClient, errRatio, errTooManyIPs}
+		errBanned, errClient, errRatio, errTooManyIPs, errNoLeech}
 	reasonLabels = [nReasons]string{"no_passkey", "unknown_passkey", "disabled", "unregistered_torrent", "rate_limited", "min_interval",
-		"banned", "client_not_allowed", "ratio", "too_many_ips"}
+		"banned", "client_not_allowed", "ratio", "too_many_ips", "may_not_leech"}
 )
 
 // reload replaces the snapshot with the users and torrents in the database.
@@ -368,7 +376,7 @@ func (t *Tracker) reload(ctx context.Context) error {
 		}
 	}
 	s := &snapshot{users: map[Passkey]*user{}, torrents: map[metainfo.Hash]struct{}{}}
-	rows, err := t.conn.QueryContext(ctx, "SELECT id, passkey, disabled FROM users")
+	rows, err := t.conn.QueryContext(ctx, "SELECT id, passkey, disabled, can_leech FROM users")
 	if err != nil {
 		return fmt.Errorf("load users: %w", err)
 	}
@@ -378,7 +386,7 @@ func (t *Tracker) reload(ctx context.Context) error {
 			u  user
 			pk string
 		)
-		if err := rows.Scan(&u.id, &pk, &u.disabled); err != nil {
+		if err := rows.Scan(&u.id, &pk, &u.disabled, &u.canLeech); err != nil {
 			return fmt.Errorf("load users: %w", err)
 		}
 		p, err := ParsePasskey(pk)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,14 @@ type Config struct {
 	// instead of the connection's address. Only for a tracker behind a proxy
 	// or in a lab: anyone could otherwise announce someone else's address.
 	TrustIP bool
+	// TrustedProxies are the reverse proxies in front of the tracker: from
+	// a connection whose address is in one of them, the client's address
+	// is read from X-Forwarded-For (the rightmost address not in them) or
+	// X-Real-IP. From any other connection those headers are ignored.
+	TrustedProxies []netip.Prefix
+	// MetricsToken, when not empty, is the bearer token /metrics requires
+	// ("Authorization: Bearer TOKEN"); without it /metrics is open.
+	MetricsToken string
 	// MaxScrapeHashes bounds the info_hash parameters of one scrape; 0 means
 	// DefaultMaxScrapeHashes (64).
 	MaxScrapeHashes int

@@ -25,6 +25,12 @@ func runServer(tb testing.TB, s *server.Server) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return runServerOn(tb, s, ln)
+}
+
+// runServerOn is runServer on ln.
+func runServerOn(tb testing.TB, s *server.Server, ln net.Listener) string {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, ln) }()

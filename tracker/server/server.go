@@ -40,6 +40,11 @@ type Server struct {
 	// connIDKey is the secret of UDP connection ids (see connIDs).
 	connIDKey [32]byte
 
+	maxLean int // bounds the lean path's connections: maxLeanConns, less in tests
+	// leanWaiting counts the connections waiting in the raw loops' tables
+	// (lean_linux.go), for tests.
+	leanWaiting atomic.Int64
+
 	sweepMu   sync.Mutex // guards sweepRefs and sweepStop
 	sweepRefs int        // Run and RunUDP calls under way
 	sweepStop func()     // stops the sweep loop and waits for it
@@ -51,8 +56,9 @@ type Server struct {
 
 // scratch is the per-request memory of an announce, reused through a pool.
 type scratch struct {
-	out []byte
-	rp  reply
+	out  []byte
+	head []byte // the lean path's whole reply
+	rp   reply
 }
 
 // New checks cfg, fills in its defaults and returns a Server with an empty
@@ -92,6 +98,7 @@ func New(cfg Config) (*Server, error) {
 		s.store, s.mem = memStore{reg}, reg
 	}
 	s.connIDKey = newConnIDKey()
+	s.maxLean = maxLeanConns
 	s.access.Store(&access{allow: cfg.Allow, deny: cfg.Deny})
 	if cfg.IPRate > 0 {
 		s.ipLimit = newIPLimiter(cfg.IPRate, cfg.IPBurst, cfg.IPLimitAddrs, addrBits4, addrBits6)
@@ -112,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 		mux.HandleFunc("GET /{passkey}/announce", s.serveAnnounce)
 		mux.HandleFunc("GET /{passkey}/scrape", s.serveScrape)
 	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", requireToken(cfg.MetricsToken, s.MetricsHandler()))
 	s.handler = s.recoverPanics(mux)
 	return s, nil
 }
@@ -123,6 +130,13 @@ func (s *Server) Close() error { return s.store.close() }
 
 // Handler returns the tracker's HTTP handler: /announce, /scrape, /metrics.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the metrics in the Prometheus text format, without
+// Config.MetricsToken's check: for another listener (an admin API) that
+// checks its own.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
 
 // Listen opens a TCP listener on addr ("host:port") suited to Run: TCP
 // keep-alive probes are off, since Config.IdleTimeout already closes quiet
@@ -141,8 +155,11 @@ func Listen(ctx context.Context, addr string) (net.Listener, error) {
 // Run serves the tracker on ln until ctx is done, then stops accepting, waits
 // up to Config.ShutdownTimeout for requests in flight and returns nil. It
 // also drops expired peers in the background. Run closes ln. It returns early
-// with an error if serving fails.
+// with an error if serving fails. Announces and scrapes on connections the
+// client will not reuse take the lean path (lean.go); net/http serves the
+// rest.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	base := context.WithoutCancel(ctx)
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.ReadTimeout / 2,
@@ -151,26 +168,48 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		ErrorLog:          log.New(debugWriter{s.log}, "", 0),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
 	defer s.startSweep(ctx)()
 	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
+	var wg, lean sync.WaitGroup
+	hl := newHandoff(ln.Addr())
 	defer func() {
 		cancel()
+		ln.Close()
+		hl.Close()
 		wg.Wait()
 	}()
 
 	s.log.Info().Stringer("addr", ln.Addr()).Msg("tracker listening")
 	serveErr := make(chan error, 1)
-	wg.Go(func() { serveErr <- hs.Serve(ln) })
+	acceptErr := make(chan error, 1)
+	wg.Go(func() { serveErr <- hs.Serve(hl) })
+	wg.Go(func() {
+		acceptErr <- s.accept(ctx, base, ln, hl, &lean)
+		lean.Wait()
+	})
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve tracker: %w", err)
+	case err := <-acceptErr:
+		if err == nil {
+			err = net.ErrClosed // ln closed under Run
+		}
+		return fmt.Errorf("serve tracker: %w", err)
 	case <-ctx.Done():
 	}
+	ln.Close()
+	<-acceptErr
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer scancel()
+	leanDone := make(chan struct{})
+	go func() { lean.Wait(); close(leanDone) }()
+	select {
+	case <-leanDone:
+	case <-sctx.Done():
+		// Bounded anyway: each lean connection has read and write deadlines.
+	}
 	err := hs.Shutdown(sctx)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("tracker shutdown timed out, closing connections")
@@ -203,23 +242,26 @@ func (s *Server) sweepLoop(ctx context.Context) {
 func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 	sc := s.bufs.Get().(*scratch)
 	defer s.bufs.Put(sc)
+	sc.out = s.announceReply(r.Context(), sc, r.URL.RawQuery, s.clientIP(r), r.PathValue("passkey"))
+	s.write(w, sc.out)
+}
+
+// announceReply answers an announce's query from a client at remote, with
+// passkey from the path (or ""): the bencoded reply or failure, in sc.out.
+func (s *Server) announceReply(ctx context.Context, sc *scratch, query string, remote netip.Addr, passkey string) []byte {
 	out := sc.out[:0]
-	req, bad := parseAnnounce(r.URL.RawQuery, remoteIP(r), s.parse)
+	req, bad := parseAnnounce(query, remote, s.parse)
 	if bad != nil {
-		s.fail(w, out, bad)
-		return
+		return appendFailure(out, s.failure(bad))
 	}
-	if pk := r.PathValue("passkey"); pk != "" {
-		req.Passkey = pk
+	if passkey != "" {
+		req.Passkey = passkey
 	}
 	sc.rp.reset(!req.Compact)
-	if err := s.announce(r.Context(), &req, remoteIP(r), &sc.rp); err != nil {
-		s.fail(w, out, err)
-		return
+	if err := s.announce(ctx, &req, remote, &sc.rp); err != nil {
+		return appendFailure(out, s.failure(err))
 	}
-	out = appendAnnounce(out, &sc.rp, int64(s.cfg.Interval/time.Second), int64(s.cfg.MinInterval/time.Second), req.Compact, req.NoPeerID)
-	s.write(w, out)
-	sc.out = out
+	return appendAnnounce(out, &sc.rp, int64(s.cfg.Interval/time.Second), int64(s.cfg.MinInterval/time.Second), req.Compact, req.NoPeerID)
 }
 
 // announce applies a parsed announce from a client at remote, over HTTP or
@@ -298,39 +340,35 @@ func (s *Server) charge(ip netip.Addr, now time.Time) *refusal {
 func (s *Server) serveScrape(w http.ResponseWriter, r *http.Request) {
 	sc := s.bufs.Get().(*scratch)
 	defer s.bufs.Put(sc)
-	out := sc.out[:0]
-	req, bad := parseScrape(r.URL.RawQuery, remoteIP(r), s.parse)
+	sc.out = s.scrapeReply(r.Context(), sc.out[:0], r.URL.RawQuery, s.clientIP(r), r.PathValue("passkey"))
+	s.write(w, sc.out)
+}
+
+// scrapeReply appends to out the reply to a scrape's query from a client at
+// remote, with passkey from the path (or ""), or its failure.
+func (s *Server) scrapeReply(ctx context.Context, out []byte, query string, remote netip.Addr, passkey string) []byte {
+	req, bad := parseScrape(query, remote, s.parse)
 	if bad != nil {
-		s.fail(w, out, bad)
-		return
+		return appendFailure(out, s.failure(bad))
 	}
-	if pk := r.PathValue("passkey"); pk != "" {
-		req.Passkey = pk
+	if passkey != "" {
+		req.Passkey = passkey
 	}
 	if s.cfg.Hook != nil {
-		if err := s.cfg.Hook.BeforeScrape(r.Context(), &req); err != nil {
-			s.fail(w, out, err)
-			return
+		if err := s.cfg.Hook.BeforeScrape(ctx, &req); err != nil {
+			return appendFailure(out, s.failure(err))
 		}
 	}
 	counts := make([]scrapeCounts, len(req.InfoHashes))
-	if err := s.store.scrape(r.Context(), req.InfoHashes, counts); err != nil {
-		s.fail(w, out, err)
-		return
+	if err := s.store.scrape(ctx, req.InfoHashes, counts); err != nil {
+		return appendFailure(out, s.failure(err))
 	}
 	files := make([]scrapeFile, 0, len(req.InfoHashes))
 	for i, h := range req.InfoHashes {
 		files = append(files, scrapeFile{hash: h, scrapeCounts: counts[i]})
 	}
 	s.metrics.scrapes.Inc()
-	out = appendScrape(out, files)
-	s.write(w, out)
-	sc.out = out
-}
-
-// fail answers with a bencoded failure reason (HTTP 200, as clients expect).
-func (s *Server) fail(w http.ResponseWriter, out []byte, err error) {
-	s.write(w, appendFailure(out, s.failure(err)))
+	return appendScrape(out, files)
 }
 
 // failure counts a failed request in the metrics and returns the reason to
