@@ -133,7 +133,7 @@ bench() {
 			END {
 				for (k in after) {
 					d = after[k] - before[k]
-					if (k ~ /^swarm_tracker_private_refusals_total/) { split(k, a, """); r = r sprintf("%s\"%s\":%d", (r ? "," : ""), a[2], d) }
+					if (k ~ /^swarm_tracker_private_refusals_total/) { split(k, a, "\""); r = r sprintf("%s\"%s\":%d", (r ? "," : ""), a[2], d) }
 					else if (k ~ /^swarm_tracker_private_accounted_bytes_total/) acc += d
 					else if (k ~ /^swarm_tracker_private_flush_seconds_sum/) fs = d
 					else if (k ~ /^swarm_tracker_private_flush_seconds_count/) fc = d
