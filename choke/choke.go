@@ -48,6 +48,10 @@ type Peer[K comparable] struct {
 	DownRate, UpRate float64
 	// Snubbed: we wanted blocks from it and got none for 60 s.
 	Snubbed bool
+	// UnchokesUs: the peer gives us a slot of its own. Among peers equally
+	// fast to us (all of them before the first blocks) those come first:
+	// a free rider never unchokes anyone.
+	UnchokesUs bool
 	// Connected is when the connection was made.
 	Connected time.Time
 	// Unchoked: the peer holds a slot now. Among equally fast peers the
@@ -59,6 +63,10 @@ type Peer[K comparable] struct {
 	UnchokedAt       time.Time
 	SentSinceUnchoke int64
 }
+
+// Reciprocates says whether the peer gives us anything back: payload over
+// the last 20 s, or a slot of its own.
+func (p Peer[K]) Reciprocates() bool { return p.DownRate > 0 || p.UnchokesUs }
 
 // Choker keeps the optimistic slot between rechokes. It is not safe for
 // concurrent use.
@@ -95,7 +103,10 @@ func (c *Choker[K]) Rechoke(now time.Time, peers []Peer[K], seeding bool) map[K]
 	unchoke := make(map[K]bool, c.cfg.Slots+1)
 	var candidates []Peer[K]
 	for _, p := range peers {
-		if p.Interested && !(p.Snubbed && !seeding) {
+		// The optimistic peer earns a regular slot by its rate, not by
+		// holding the slot when rates tie at zero.
+		earned := seeding || !c.hasOpt || p.Key != c.optimistic || p.DownRate > 0
+		if p.Interested && !(p.Snubbed && !seeding) && earned {
 			candidates = append(candidates, p)
 		}
 	}
@@ -105,12 +116,17 @@ func (c *Choker[K]) Rechoke(now time.Time, peers []Peer[K], seeding bool) map[K]
 	if seeding {
 		slices.SortStableFunc(candidates, func(a, b Peer[K]) int { return c.seedOrder(now, a, b) })
 	} else {
-		// Fastest to us first; among equals, current holders.
+		// Fastest to us first; among equals, those that unchoke us, then
+		// current holders that gave us something (a holder that gave
+		// nothing keeps no tie: that is how a free rider kept a slot).
 		slices.SortStableFunc(candidates, func(a, b Peer[K]) int {
 			if c := cmp.Compare(b.DownRate, a.DownRate); c != 0 {
 				return c
 			}
-			return cmp.Compare(b2i(b.Unchoked), b2i(a.Unchoked))
+			if c := cmp.Compare(b2i(b.UnchokesUs), b2i(a.UnchokesUs)); c != 0 {
+				return c
+			}
+			return cmp.Compare(b2i(b.Unchoked && b.DownRate > 0), b2i(a.Unchoked && a.DownRate > 0))
 		})
 	}
 	for _, p := range candidates[:min(len(candidates), c.cfg.Slots)] {

@@ -9,6 +9,11 @@
 //   - Every RechokeInterval (10 s) the regular slots (4) go to the interested
 //     peers that sent us data fastest over the last 20 s, leaving out snubbed
 //     peers (no block for 60 s while we wanted one): peers who give, get.
+//     Among equally fast peers (all of them before the first blocks), those
+//     that unchoke us come first, and a holder keeps a tie only if it gave
+//     us something; the optimistic peer earns a regular slot by its rate
+//     alone. Otherwise a free rider, which never unchokes anyone, kept the
+//     slots it got while rates were zero (lab trace, issue 20).
 //   - When seeding there is nothing to reciprocate, so the slots rotate
 //     (libtorrent's "round robin" seeding choker): a holder keeps its slot
 //     until it has had SeedQuota (1 MiB) or an optimistic interval has
@@ -22,4 +27,11 @@
 //     last NewPeerWindow are three times as likely to get it, so newcomers
 //     get a first piece to trade with. It is also how a better partner is
 //     found.
+//   - Between rechokes the session gives a freed slot to the next peer that
+//     asks (Peer.Reciprocates tells it which ones to take back: a holder of
+//     such a slot that gave nothing back within 2 s yields it to a choked
+//     peer that does).
+//   - SuperSeed is BEP 16's initial seeding: the seed claims to have nothing
+//     and reveals one piece at a time to each peer, the least offered and
+//     rarest, the next once another peer has announced the last.
 package choke

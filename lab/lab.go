@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -35,6 +36,8 @@ type Config struct {
 	// real ones do, instead of seeding until the last is done. The bound
 	// assumes they stay.
 	LeaveWhenDone bool
+	// SuperSeed makes the seed a super-seed (BEP 16).
+	SuperSeed bool
 	// Dir holds the seed's file; "" means a temporary folder removed at the
 	// end.
 	Dir string
@@ -43,6 +46,11 @@ type Config struct {
 	Session session.Config
 	// Logger receives every peer's logs; nil means none.
 	Logger *zerolog.Logger
+	// Trace, if set, receives who unchoked whom: one TraceEvent per choke
+	// and unchoke of every peer, then one TraceServed per pair of peers
+	// (JSON lines). The peers then log at debug level into the trace
+	// filter instead of into Logger.
+	Trace io.Writer
 	// Progress, if set, is called every ProgressInterval (default 250 ms)
 	// while leechers download, from Run's goroutine.
 	Progress         func(Snapshot)
@@ -104,6 +112,31 @@ func peersFor(i int, addrs []netip.AddrPort) []netip.AddrPort {
 	return append([]netip.AddrPort{addrs[0]}, others[:min(len(others), 49)]...)
 }
 
+// Means returns the mean time to completion of the free riders (0 if there
+// are none) and of the other leechers (0 if all ride free), in seconds.
+func (r Result) Means() (riders, others float64) {
+	var rs, os []float64
+	for i, f := range r.Finish {
+		if r.FreeRider[i] {
+			rs = append(rs, f)
+		} else {
+			os = append(os, f)
+		}
+	}
+	return mean(rs), mean(os)
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
+}
+
 func errorf(format string, args ...any) error { return fmt.Errorf("lab: "+format, args...) }
 
 // Run sets up a tracker, a seed and cfg.Leechers leechers on 127.0.0.1,
@@ -131,6 +164,12 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	log := zerolog.Nop()
 	if cfg.Logger != nil {
 		log = *cfg.Logger
+	}
+	peerLog := log
+	var tr *tracer
+	if cfg.Trace != nil {
+		tr = newTracer(cfg.Trace, cfg.Leechers)
+		peerLog = tr.logger()
 	}
 	if cfg.Dir == "" {
 		dir, err := os.MkdirTemp("", "swarm-lab-")
@@ -206,7 +245,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	have := piece.NewBitfield(len(m.Info.Pieces))
 	have.SetAll()
-	seed, err := startPeer(ctx, &wg, &runErrs, "seed", m, tmpls[0], &log, cfg.SeedUpload, 0, session.TorrentConfig{Store: seedStore, Have: have, Seed: true})
+	seed, err := startPeer(ctx, &wg, &runErrs, "seed", m, tmpls[0], &peerLog, cfg.SeedUpload, 0, session.TorrentConfig{Store: seedStore, Have: have, Seed: true, SuperSeed: cfg.SuperSeed})
 	if err != nil {
 		seedStore.Close()
 		return res, err
@@ -239,7 +278,11 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			tc.Peers = peersFor(i, addrs)
 		}
 		lctx, leave := context.WithCancel(ctx)
-		t, start, err := preparePeer(lctx, &wg, &runErrs, fmt.Sprintf("leecher %d", i), m, tmpls[i+1], &log, cfg.Upload, cfg.Download, tc)
+		name := fmt.Sprintf("leecher %d", i)
+		if tc.FreeRide {
+			name = fmt.Sprintf("free rider %d", i)
+		}
+		t, start, err := preparePeer(lctx, &wg, &runErrs, name, m, tmpls[i+1], &peerLog, cfg.Upload, cfg.Download, tc)
 		if err != nil {
 			leave()
 			return res, err
@@ -253,8 +296,13 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	began := time.Now()
 	smp.began = began
 	smp.sample(began)
-	for _, l := range ls {
-		l.start()
+	if tr != nil {
+		tr.start()
+	}
+	// In a random order: the first to reach the seed get its first slots,
+	// and free riders, being the first leechers, would always be first.
+	for _, i := range rand.Perm(len(ls)) {
+		ls[i].start()
 	}
 
 	res = Result{Rates: cfg.Rates, PieceLength: cfg.PieceLength, Bound: cfg.P2PBound(), ClientServer: cfg.ClientServer()}
@@ -324,5 +372,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		}
 	}
 	res.Ratio = res.Measured / res.Bound
+	if tr != nil {
+		return res, tr.finish()
+	}
 	return res, nil
 }

@@ -37,17 +37,22 @@ func Series(ctx context.Context, cfg Config, sizes []int, w io.Writer, asJSON bo
 			return results, fmt.Errorf("N = %d: %w", n, err)
 		}
 		results = append(results, res)
+		riders, others := res.Means()
 		if asJSON {
 			line, _ := json.Marshal(ResultJSON{
 				Peers: n, Size: r.Size, Upload: r.Upload, SeedUpload: r.SeedUpload, Download: r.Download,
 				PieceLength: res.PieceLength, FreeRiders: cfg.FreeRiders,
 				Measured: res.Measured, Bound: res.Bound, Ratio: res.Ratio, ClientServer: res.ClientServer, Finish: res.Finish,
+				FreeRidersMean: riders, OthersMean: others,
 				Idle: round3(res.Usage.Idle), SeedIdle: round3(res.Usage.SeedIdle), LeecherIdle: round3(res.Usage.LeecherIdle),
 				Extra: round3(res.Usage.Extra), IdlePhases: roundAll(res.Usage.Phases), FirstByte: roundAll(res.Usage.FirstByte),
 			})
 			fmt.Fprintf(w, "%s\n", line)
 		} else {
 			fmt.Fprintf(w, "%6d  %9.2fs  %9.2fs  %6.2f  %13.2fs\n", n, res.Measured, res.Bound, res.Ratio, res.ClientServer)
+			if cfg.FreeRiders > 0 {
+				fmt.Fprintf(w, "        %d free riders done at %.2fs on average, the others at %.2fs\n", cfg.FreeRiders, riders, others)
+			}
 			writeUsage(w, res.Usage)
 		}
 	}
@@ -69,6 +74,10 @@ type ResultJSON struct {
 	Ratio        float64   `json:"ratio"`
 	ClientServer float64   `json:"client_server_s"`
 	Finish       []float64 `json:"finish_s"`
+	// FreeRidersMean and OthersMean are the mean times to completion of
+	// the free riders (0 if none) and of the leechers that upload.
+	FreeRidersMean float64 `json:"free_riders_mean_s,omitempty"`
+	OthersMean     float64 `json:"others_mean_s"`
 	// Usage (see lab.Usage): shares of the upload capacity left idle
 	// (the swarm's, the seed's, the leechers'), spent on extra copies, and
 	// idle in each tenth of the run; when each leecher got its first block.

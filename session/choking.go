@@ -1,6 +1,8 @@
 package session
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"swarm/choke"
@@ -19,15 +21,70 @@ func (t *Torrent) rechoke(now time.Time) {
 	}
 	cands := make([]choke.Peer[*peerConn], 0, len(t.peers))
 	for p := range t.peers {
-		cands = append(cands, choke.Peer[*peerConn]{
-			Key: p, Interested: p.peerInterested, DownRate: p.rate.rate(), UpRate: p.upRate.rate(),
-			Snubbed: p.snubbed, Connected: p.connected, Unchoked: !p.amChoking,
-			UnchokedAt: p.unchokedAt, SentSinceUnchoke: p.uploaded.Load() - p.upAtUnchoke,
-		})
+		cands = append(cands, p.chokeView())
 	}
 	unchoke := t.choker.Rechoke(now, cands, t.complete)
+	opt, _ := t.choker.Optimistic()
 	for p := range t.peers {
-		t.setChoke(p, !unchoke[p])
+		slot := "regular"
+		if p == opt {
+			slot = "optimistic"
+		}
+		t.setChoke(p, !unchoke[p], slot)
+		// Every slot is the rule's now, but a regular one that went to a
+		// peer giving nothing back (no peer that does wanted it) is held
+		// like a free one: the first peer that gives takes it.
+		p.freeSlotAt = time.Time{}
+		if unchoke[p] && p != opt && !t.complete && !p.chokeView().Reciprocates() {
+			p.freeSlotAt = now.Add(-freeSlotGrace)
+		}
+	}
+}
+
+func (p *peerConn) chokeView() choke.Peer[*peerConn] {
+	return choke.Peer[*peerConn]{
+		Key: p, Interested: p.peerInterested, DownRate: p.rate.rate(), UpRate: p.upRate.rate(),
+		Snubbed: p.snubbed, UnchokesUs: !p.peerChoking, Connected: p.connected, Unchoked: !p.amChoking,
+		UnchokedAt: p.unchokedAt, SentSinceUnchoke: p.uploaded.Load() - p.upAtUnchoke,
+	}
+}
+
+// freeSlotGrace is how long a peer given a free slot while we download has
+// to give something back (a block, or a slot of its own) before the slot
+// may go to a peer that does.
+const freeSlotGrace = 2 * time.Second
+
+// reclaimFreeSlots runs every tick while downloading. A slot handed out by
+// fillSlot between rechokes went to whoever asked first; at the start of a
+// swarm that is every slot, held until the first rechoke 10 s later, and a
+// free rider asks as early as anyone. So a free slot whose holder has given
+// nothing back after freeSlotGrace moves to a choked, interested peer that
+// gives us something (the best by the choker's order); regular and
+// optimistic slots keep the rechoke's rule.
+func (t *Torrent) reclaimFreeSlots(now time.Time) {
+	if t.cfg.FreeRide || t.complete {
+		return
+	}
+	var takers []choke.Peer[*peerConn]
+	for p := range t.peers {
+		if v := p.chokeView(); p.amChoking && p.peerInterested && !p.snubbed && v.Reciprocates() {
+			takers = append(takers, v)
+		}
+	}
+	if len(takers) == 0 {
+		return
+	}
+	slices.SortFunc(takers, func(a, b choke.Peer[*peerConn]) int { return cmp.Compare(b.DownRate, a.DownRate) })
+	for p := range t.peers {
+		if len(takers) == 0 {
+			return
+		}
+		if p.amChoking || p.freeSlotAt.IsZero() || now.Sub(p.freeSlotAt) < freeSlotGrace || p.chokeView().Reciprocates() {
+			continue
+		}
+		t.setChoke(p, true, "")
+		t.setChoke(takers[0].Key, false, "free")
+		takers = takers[1:]
 	}
 }
 
@@ -44,15 +101,27 @@ func (t *Torrent) fillSlot(p *peerConn) {
 		}
 	}
 	if held < t.sess.cfg.UnchokeSlots+1 {
-		t.setChoke(p, false)
+		t.setChoke(p, false, "free")
 	}
 }
 
-func (t *Torrent) setChoke(p *peerConn, choked bool) {
+// setChoke chokes or unchokes p; slot names the kind of slot an unchoke
+// gives (regular, optimistic, or free: one left over between rechokes) for
+// the debug log, which is how the lab traces who serves whom (swarm lab
+// --trace).
+func (t *Torrent) setChoke(p *peerConn, choked bool, slot string) {
 	if choked == p.amChoking {
 		return
 	}
 	p.amChoking = choked
+	if e := p.log.Debug(); e.Enabled() {
+		if choked {
+			e = e.Str("event", "choke").Int64("bytes", p.uploaded.Load()-p.upAtUnchoke)
+		} else {
+			e = e.Str("event", "unchoke").Str("slot", slot).Float64("down_rate", p.rate.rate())
+		}
+		e.Stringer("listen", p.listen).Bool("seeding", t.complete).Msg("choking")
+	}
 	if choked {
 		if !p.fast {
 			p.q.clearUploads(nil)
@@ -68,6 +137,9 @@ func (t *Torrent) setChoke(p *peerConn, choked bool) {
 		}
 	} else {
 		p.unchokedAt, p.upAtUnchoke = time.Now(), p.uploaded.Load()
+		if slot == "free" {
+			p.freeSlotAt = p.unchokedAt
+		}
 		p.send(peer.Message{ID: peer.Unchoke})
 	}
 }

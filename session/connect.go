@@ -120,6 +120,10 @@ func (t *Torrent) sendBitfield(p *peerConn) {
 	if t.picker == nil {
 		return
 	}
+	if t.superSeeding() {
+		t.superGreet(p)
+		return
+	}
 	switch have := t.picker.Have(); {
 	case p.fast && have.Full():
 		p.send(peer.Message{ID: peer.HaveAll})
@@ -162,6 +166,7 @@ func (t *Torrent) disconnect(p *peerConn, err error) {
 	if t.picker != nil {
 		t.picker.PeerLeft(p)
 	}
+	t.superLeft(p)
 	if t.meta != nil {
 		t.meta.Drop(p)
 		t.requestMetadata(time.Now())

@@ -108,6 +108,7 @@ type peerConn struct {
 	lastSecond     float64   // bytes received in the last tick, during slow start
 	unchokedAt     time.Time // when our last unchoke of it began
 	upAtUnchoke    int64     // uploaded at that moment
+	freeSlotAt     time.Time // when fillSlot gave it a slot; zero once a rechoke decides
 	reqq           int       // most requests the peer queues (BEP 10 reqq); 0 if unknown
 	utMetadata     uint8     // the peer's id for ut_metadata (BEP 9); 0 if none
 	lastBlock      time.Time // when a block last arrived

@@ -67,8 +67,11 @@ func (t *Torrent) tickContent(now time.Time) {
 		}
 		t.fillRequests(p)
 	}
+	t.superTick(now)
 	if now.Sub(t.lastRechoke) >= t.sess.cfg.RechokeInterval {
 		t.rechoke(now)
+	} else {
+		t.reclaimFreeSlots(now)
 	}
 	t.retryDisk(now)
 	t.tickWebSeeds(now)

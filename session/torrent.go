@@ -92,6 +92,12 @@ type TorrentConfig struct {
 	// nothing. It exists for the lab, to show what tit-for-tat does to a
 	// peer that does not reciprocate.
 	FreeRide bool
+	// SuperSeed makes a torrent that is complete when it starts a
+	// super-seed (BEP 16): it claims to have nothing and tells each peer of
+	// one piece at a time, the next only once another peer has announced
+	// the last. For an initial seed with little upload; ignored by a
+	// torrent that is still downloading.
+	SuperSeed bool
 	// Open opens the storage of a torrent added by AddMagnet, once its info
 	// dict has arrived and matched the info hash: the caller chooses the
 	// folder and the files (OpenContent does both). Of the config it
@@ -144,6 +150,7 @@ type Torrent struct {
 	picker      *piece.Picker[*peerConn]
 	choker      *choke.Choker[*peerConn]
 	lastRechoke time.Time
+	super       *choke.SuperSeed[*peerConn] // with TorrentConfig.SuperSeed (superseed.go); nil before
 	peers       map[*peerConn]struct{}
 	addrs       *addrBook // addresses to dial, and banned IPs
 	bannedIDs   map[[20]byte]bool

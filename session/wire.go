@@ -60,6 +60,7 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 		if !p.amChoking {
 			t.rechoke(time.Now())
 		}
+		t.superIdle(p, time.Now())
 	case peer.Have:
 		if int(m.Index) >= n {
 			return violation("have %d of a torrent with %d pieces", m.Index, n)
@@ -72,6 +73,7 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 			if err := t.picker.PeerHave(p, int(m.Index)); err != nil {
 				return err
 			}
+			t.superAnnounced(p, int(m.Index))
 		}
 		t.updateInterest(p)
 		t.fillRequests(p)
@@ -160,6 +162,7 @@ func (t *Torrent) peerHas(p *peerConn, bf *piece.Bitfield) error {
 	if bf.Full() && t.complete {
 		return errBothSeeds
 	}
+	t.superRecheck(p)
 	t.updateInterest(p)
 	t.sendAllowedFast(p)
 	return nil
@@ -189,7 +192,7 @@ const allowedFastCount = 10
 // it may then request while we choke it, so that a newcomer gets something
 // to trade before its first unchoke.
 func (t *Torrent) sendAllowedFast(p *peerConn) {
-	if !p.fast || p.allowedFast != nil || p.has == nil || p.has.Count() >= allowedFastCount {
+	if !p.fast || p.allowedFast != nil || p.has == nil || p.has.Count() >= allowedFastCount || t.cfg.FreeRide || t.superSeeding() {
 		return
 	}
 	set, ok := peer.AllowedFastSet(allowedFastCount, t.geo.NumPieces(), p.addr.Addr(), t.infoHash)
@@ -241,6 +244,14 @@ func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
 			return violation("request for piece %d, which we do not have", m.Index)
 		}
 		p.reject(b) // BEP 6: refused aloud; it may have raced a have
+		return nil
+	}
+	if t.superRefuses(p, int(m.Index)) {
+		// A super-seed has what the peer asks for but did not say so:
+		// refused, aloud to a fast peer.
+		if p.fast {
+			p.reject(b)
+		}
 		return nil
 	}
 	if p.amChoking && !p.allowedWhileChoked(m.Index) {

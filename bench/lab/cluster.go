@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 
 	"swarm/bench/internal/ltpy"
 	"swarm/bench/internal/proc"
+	"swarm/tracker"
 )
 
 // cluster is the processes of one run.
@@ -110,7 +110,7 @@ func (c *cluster) startTracker() error {
 		return err
 	}
 	c.url = "http://" + addr + "/announce"
-	c.scrape = "http://" + addr + "/scrape?info_hash=" + url.QueryEscape(string(c.b.infoHash[:]))
+	c.scrape = "http://" + addr + "/scrape?info_hash=" + string(tracker.AppendEscaped(nil, c.b.infoHash[:]))
 	c.tracker = c.b.procs.Command(c.b.swarm, "tracker", "--listen", addr, "--interval", c.b.interval.String(), "--log-level", "warn", "--log-format", "json")
 	if err := c.start(c.tracker); err != nil {
 		return err
@@ -141,12 +141,20 @@ func (c *cluster) startSeed() error {
 	rate := strconv.FormatInt(b.seed, 10)
 	switch c.client {
 	case clientSwarm:
-		c.seed = b.procs.Command(b.swarm, "seed", b.torrent, "--data", b.seedDir, "--up-rate", rate, "-t", c.url, "--listen", "127.0.0.1:0", "-q")
+		args := []string{"seed", b.torrent, "--data", b.seedDir, "--up-rate", rate, "-t", c.url, "--listen", "127.0.0.1:0", "-q"}
+		if b.superSeed {
+			args = append(args, "--super-seed")
+		}
+		c.seed = b.procs.Command(b.swarm, args...)
 		if err := c.start(c.seed); err != nil {
 			return err
 		}
 	case clientLT:
-		l, err := c.startLTNow(b.seedDir, rate, "--seed")
+		extra := []string{"--seed"}
+		if b.superSeed {
+			extra = append(extra, "--super-seed")
+		}
+		l, err := c.startLTNow(b.seedDir, rate, extra...)
 		if err != nil {
 			return fmt.Errorf("libtorrent seed: %w", err)
 		}

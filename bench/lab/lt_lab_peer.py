@@ -96,6 +96,7 @@ def main():
     p.add_argument("--tracker", required=True)
     p.add_argument("--upload-rate", type=int, default=0)
     p.add_argument("--seed", action="store_true")
+    p.add_argument("--super-seed", action="store_true")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--stats", action="store_true")
@@ -115,6 +116,8 @@ def main():
     atp.ti = lt.torrent_info(args.torrent)
     atp.trackers = [args.tracker]  # the bench makes torrents without trackers
     atp.save_path = args.dir
+    if args.super_seed:
+        atp.flags |= lt.torrent_flags.super_seeding
     applied = ses.get_settings()
     emit({"ready": True, "pid": os.getpid(), "libtorrent": lt.__version__,
           "upload_rate_limit": applied["upload_rate_limit"],

@@ -13,7 +13,7 @@
 //
 //	go run ./bench/lab [--peers 4,8,16,32] [--size 16MiB] [--upload 1MiB]
 //	    [--seed-upload 10MiB] [--runs 1] [--only swarm-procs,libtorrent,swarm-lab]
-//	    [--swarm BIN] [--timeout 5m]
+//	    [--swarm BIN] [--timeout 5m] [--super-seed]
 //
 // For every N and run it measures, in the same run of the program:
 //
@@ -160,6 +160,7 @@ type bench struct {
 	python    string
 	interval  time.Duration
 	rateCheck bool
+	superSeed bool // the seeds super-seed (BEP 16)
 
 	work     string
 	swarm    string
@@ -186,6 +187,7 @@ func main() {
 	dir := flag.String("dir", "/dev/shm", "where to put content and downloads (RAM keeps the disk out of it)")
 	python := flag.String("python", "/usr/bin/python3", "python with the libtorrent module")
 	interval := flag.Duration("interval", time.Second, "announce interval the tracker gives (whole seconds, at least 1s)")
+	superSeed := flag.Bool("super-seed", false, "every client's seed super-seeds (BEP 16): swarm seed --super-seed, libtorrent's super_seeding flag, swarm lab --super-seed")
 	rc := flag.Bool("rate-check", true, "measure first what a seed limited to --upload really sends on loopback")
 	flag.Parse()
 
@@ -193,7 +195,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench/lab: "+format+"\n", a...)
 		os.Exit(2)
 	}
-	b := &bench{runs: *runs, timeout: *timeout, dir: *dir, python: *python, interval: *interval, rateCheck: *rc, swarm: *swarmBin}
+	b := &bench{runs: *runs, timeout: *timeout, dir: *dir, python: *python, interval: *interval, rateCheck: *rc, superSeed: *superSeed, swarm: *swarmBin}
 	for _, s := range strings.Split(*peersFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {

@@ -18,8 +18,12 @@ func (b *bench) runLab(n, run int) (r result) {
 		r.Skipped = "this swarm has no 'swarm lab' command"
 		return r
 	}
-	p := b.procs.Command(b.swarm, "lab", "--peers", strconv.Itoa(n), "--size", strconv.FormatInt(b.size, 10),
-		"--upload", strconv.FormatInt(b.up, 10), "--seed-upload", strconv.FormatInt(b.seed, 10), "--json")
+	args := []string{"lab", "--peers", strconv.Itoa(n), "--size", strconv.FormatInt(b.size, 10),
+		"--upload", strconv.FormatInt(b.up, 10), "--seed-upload", strconv.FormatInt(b.seed, 10), "--json"}
+	if b.superSeed {
+		args = append(args, "--super-seed")
+	}
+	p := b.procs.Command(b.swarm, args...)
 	var out bytes.Buffer
 	p.Cmd.Stdout = &out
 	p.Cmd.Dir = b.work

@@ -15,8 +15,8 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "dht" {
 		return runLabDHT(ctx, e, args[1:])
 	}
-	var peers, size, upload, seedUpload, download, pieceLength, plot, timeline string
-	var asJSON bool
+	var peers, size, upload, seedUpload, download, pieceLength, plot, timeline, trace string
+	var asJSON, leave, superSeed bool
 	var freeRiders int
 	fs := newFlagSet("lab")
 	fs.StringVar(&peers, "peers", "4,8,16,32", "swarm sizes N to run, comma-separated")
@@ -26,6 +26,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&download, "download", "0", "each leecher's download rate d (0 means unlimited)")
 	fs.StringVar(&pieceLength, "piece-length", "256KiB", "piece length of the sample torrent (a power of two, at least 16KiB)")
 	fs.IntVar(&freeRiders, "free-riders", 0, "how many of the leechers upload nothing")
+	fs.BoolVar(&superSeed, "super-seed", false, "the seed super-seeds (BEP 16): one piece at a time to each leecher")
+	fs.BoolVar(&leave, "leave-when-done", false, "leechers leave once they hold the file instead of seeding until all do")
+	fs.StringVar(&trace, "trace", "", "write who unchoked whom and the bytes each slot served into this file (JSON lines)")
 	fs.StringVar(&plot, "plot", "", "draw distribution time against N into this PNG file")
 	fs.StringVar(&timeline, "timeline", "", "write every peer's bytes sent and received, sampled every 100 ms, into this file (JSON lines)")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per N instead of a table")
@@ -72,7 +75,16 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	results, err := lab.Series(ctx, lab.Config{Rates: r, PieceLength: pl, FreeRiders: freeRiders, Logger: &log}, ns, e.stdout, asJSON)
+	cfg := lab.Config{Rates: r, PieceLength: pl, FreeRiders: freeRiders, LeaveWhenDone: leave, SuperSeed: superSeed, Logger: &log}
+	if trace != "" {
+		f, err := os.Create(trace)
+		if err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
+		defer f.Close()
+		cfg.Trace = f
+	}
+	results, err := lab.Series(ctx, cfg, ns, e.stdout, asJSON)
 	if err != nil {
 		return err
 	}

@@ -19,10 +19,12 @@ import (
 func runSeed(ctx context.Context, e *env, args []string) error {
 	var o peerOptions
 	var data, torrentOut, pieceLength string
+	var superSeed bool
 	fs := newFlagSet("seed")
 	fs.StringVar(&data, "data", "", "folder that holds the content of FILE.torrent (default: the current folder)")
 	fs.StringVarP(&torrentOut, "output", "o", "", "where to write the torrent made from PATH (default: NAME.torrent)")
 	fs.StringVar(&pieceLength, "piece-length", "256KiB", `piece length for a torrent made from PATH, or "auto"`)
+	fs.BoolVar(&superSeed, "super-seed", false, "initial seeding (BEP 16): reveal one piece at a time to each peer, the next once another peer has it")
 	o.register(fs)
 	if err := parseFlags(fs, helpFor("seed"), args, e); err != nil {
 		return err
@@ -61,7 +63,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer node.Stop() // on every path out; runTorrent stops it first (Stop may be called again)
-	tc := session.TorrentConfig{Seed: true, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
+	tc := session.TorrentConfig{Seed: true, SuperSeed: superSeed, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
 	// Seeding never writes: the data is opened read-only and only the
 	// pieces that check out are offered; downloading is get's job.
 	t, err := node.AddContent(ctx, m, data, tc, session.OpenOptions{Logger: tr.log, ReadOnly: true})
