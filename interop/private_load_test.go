@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"swarm/internal/pgtest"
 	"swarm/metainfo"
 	"swarm/tracker"
 	"swarm/tracker/private"
@@ -66,7 +67,19 @@ const (
 // loses at most the last flush interval of accounting and nothing else."
 func TestPrivateTrackerSIGKILLUnderLoad(t *testing.T) {
 	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "tracker.db")
+	sigkillUnderLoad(t, dir, filepath.Join(dir, "tracker.db"))
+}
+
+// TestPrivateTrackerSIGKILLUnderLoadPostgres is the same with the
+// accounting in PostgreSQL (--db postgres://…, a throwaway cluster of
+// Debian's postgresql): the same loss bound, the last flush interval.
+func TestPrivateTrackerSIGKILLUnderLoadPostgres(t *testing.T) {
+	sigkillUnderLoad(t, t.TempDir(), pgtest.Start(t).NewDB(t))
+}
+
+// sigkillUnderLoad runs the test on the database dbPath (a file or a
+// PostgreSQL URL), with the tracker's output in dir.
+func sigkillUnderLoad(t *testing.T, dir, dbPath string) {
 	names, passkeys, hashes := setupLoadDB(t, dbPath)
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)

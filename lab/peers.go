@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"swarm/metainfo"
 	"swarm/session"
+	"swarm/tracker"
 )
 
 // preparePeer makes a session with one torrent on 127.0.0.1; start runs it.
@@ -59,7 +59,7 @@ func startPeer(ctx context.Context, wg *sync.WaitGroup, errs *errList, name stri
 // waitSeeders polls the tracker's scrape until it counts a seeder, so that
 // the leechers' first announce finds the seed.
 func waitSeeders(ctx context.Context, announce string, ih metainfo.Hash, limit time.Duration) error {
-	scrape := announce[:len(announce)-len("announce")] + "scrape?info_hash=" + url.QueryEscape(string(ih[:]))
+	scrape := announce[:len(announce)-len("announce")] + "scrape?info_hash=" + string(tracker.AppendEscaped(nil, ih[:]))
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	for {

@@ -2,7 +2,7 @@
 # Installs the real BitTorrent tools the interop tests and benchmarks run
 # against, from Debian packages. Does nothing when they are all present.
 set -euo pipefail
-pkgs=(python3-libtorrent aria2 transmission-cli opentracker mktorrent wrk qbittorrent-nox transmission-daemon chromium redis-server)
+pkgs=(python3-libtorrent aria2 transmission-cli opentracker mktorrent wrk qbittorrent-nox transmission-daemon chromium redis-server postgresql)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

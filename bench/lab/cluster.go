@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 
 	"swarm/bench/internal/ltpy"
 	"swarm/bench/internal/proc"
+	"swarm/tracker"
 )
 
 // cluster is the processes of one run.
@@ -110,7 +110,7 @@ func (c *cluster) startTracker() error {
 		return err
 	}
 	c.url = "http://" + addr + "/announce"
-	c.scrape = "http://" + addr + "/scrape?info_hash=" + url.QueryEscape(string(c.b.infoHash[:]))
+	c.scrape = "http://" + addr + "/scrape?info_hash=" + string(tracker.AppendEscaped(nil, c.b.infoHash[:]))
 	c.tracker = c.b.procs.Command(c.b.swarm, "tracker", "--listen", addr, "--interval", c.b.interval.String(), "--log-level", "warn", "--log-format", "json")
 	if err := c.start(c.tracker); err != nil {
 		return err

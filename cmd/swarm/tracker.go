@@ -57,7 +57,7 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.numWantMax, "numwant-max", server.DefaultNumWant, "most peers in one reply, whatever numwant a client asks for")
 	fs.BoolVar(&o.trustIP, "trust-ip", false, `record the address in the "ip" parameter instead of the connection's (only behind a proxy or in a lab); --ip-rate then limits both addresses, so behind a proxy give --ip-rate 0 and limit at the proxy`)
 	fs.BoolVar(&o.private, "private", false, "private mode: members with passkeys, registered torrents, accounting in --db")
-	fs.StringVar(&o.db, "db", defaultTrackerDB, "private mode's SQLite database file (created if missing, mode 0600: it holds every passkey)")
+	fs.StringVar(&o.db, "db", defaultTrackerDB, "private mode's SQLite database file (created if missing, mode 0600: it holds every passkey), or postgres://… (an existing PostgreSQL database; the tables are created)")
 	fs.StringVar(&o.publicURL, "public-url", "", "the tracker's URL as clients reach it, e.g. http://tracker.example:6969 (default: from --listen); user add prints announce URLs under it")
 	fs.Float64Var(&o.userRate, "user-rate", private.DefaultRate, "private mode: requests a second one passkey may make in the long run")
 	fs.IntVar(&o.userBurst, "user-burst", private.DefaultBurst, "private mode: requests one passkey may make at once")

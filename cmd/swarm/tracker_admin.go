@@ -23,7 +23,7 @@ func runTrackerAdmin(ctx context.Context, e *env, noun string, args []string) er
 	help := helpFor("tracker-" + noun)
 	var o adminOptions
 	fs := newFlagSet("tracker " + noun)
-	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file (must exist: 'swarm tracker --private' creates it)")
+	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file, or postgres://… (must exist: 'swarm tracker --private' creates it)")
 	// Each noun shows only the flags its verbs read: torrent has no show
 	// and prints no announce URL.
 	if noun == "torrent" {

@@ -11,23 +11,41 @@ import (
 	"strings"
 	"testing"
 
+	"swarm/internal/pgtest"
 	"swarm/tracker/private"
 )
 
 // TestTrackerAdminCommands walks through setting up a private tracker's
-// database from the command line, as the README does.
+// database from the command line, as the README does, in a SQLite file and
+// in PostgreSQL.
 func TestTrackerAdminCommands(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "tracker.db")
 	// The admin commands never create the database (issue 13): a mistyped
-	// --db is an error, and no file appears.
-	_, errOut, code := runSwarm(t, "tracker", "user", "add", "alice", "--db", db)
-	if want := "no tracker database at " + db + "; 'swarm tracker --private --db " + db + "' creates one"; code != 1 || !strings.Contains(errOut, want) {
-		t.Errorf("user add on a missing database: exit %d, stderr %q; want exit 1 and %q", code, errOut, want)
+	// --db is an error, and no file (or no table) appears.
+	refusesMissing := func(t *testing.T, db string) {
+		t.Helper()
+		_, errOut, code := runSwarm(t, "tracker", "user", "add", "alice", "--db", db)
+		if want := "no tracker database at " + db + "; 'swarm tracker --private --db " + db + "' creates one"; code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("user add on a missing database: exit %d, stderr %q; want exit 1 and %q", code, errOut, want)
+		}
 	}
-	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("user add on a missing database: stat %s = %v, want no file", db, err)
-	}
+	t.Run("sqlite", func(t *testing.T) {
+		dir := t.TempDir()
+		db := filepath.Join(dir, "tracker.db")
+		refusesMissing(t, db)
+		if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("user add on a missing database: stat %s = %v, want no file", db, err)
+		}
+		testTrackerAdminCommands(t, dir, db)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		db := pgtest.Start(t).NewDB(t)
+		refusesMissing(t, db)
+		refusesMissing(t, db) // still no tables
+		testTrackerAdminCommands(t, t.TempDir(), db)
+	})
+}
+
+func testTrackerAdminCommands(t *testing.T, dir, db string) {
 	// 'swarm tracker --private' creates it; so does private.Open.
 	pdb, err := private.Open(context.Background(), db)
 	if err != nil {

@@ -74,6 +74,7 @@ func isRulesNoun(s string) bool {
 func openAdminDB(ctx context.Context, path string) (*private.DB, error) {
 	db, err := private.OpenExisting(ctx, path)
 	if errors.Is(err, iofs.ErrNotExist) {
+		path := private.Redacted(path) // a PostgreSQL URL's password stays out of it
 		return nil, fmt.Errorf("no tracker database at %s; 'swarm tracker --private --db %s' creates one", path, path)
 	}
 	return db, err
@@ -97,7 +98,7 @@ type rulesOptions struct {
 func runTrackerRules(ctx context.Context, e *env, noun string, args []string) error {
 	var o rulesOptions
 	fs := newFlagSet("tracker " + noun)
-	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file (must exist: 'swarm tracker --private' creates it)")
+	fs.StringVar(&o.db, "db", defaultTrackerDB, "the private tracker's SQLite database file, or postgres://… (must exist: 'swarm tracker --private' creates it)")
 	fs.BoolVar(&o.json, "json", false, "print JSON")
 	switch noun {
 	case "ban":

@@ -45,6 +45,7 @@ var allowed = map[string][]string{
 	"internal/deptest":   nil,
 	"internal/memnet":    nil, // test support: see testOnly
 	"internal/redistest": nil, // test support: see testOnly
+	"internal/pgtest":    nil, // test support: see testOnly
 	// The daemon's web page: it speaks the Transmission RPC over HTTP from
 	// the browser, so it needs nothing of ours.
 	"web": nil,
@@ -95,7 +96,7 @@ var allowed = map[string][]string{
 
 // testOnly are packages for tests: they may import testing, and only test
 // files may import them.
-var testOnly = []string{"storage/storagetest", "internal/memnet", "internal/redistest"}
+var testOnly = []string{"storage/storagetest", "internal/memnet", "internal/redistest", "internal/pgtest"}
 
 // pkg is the part of `go list -json` this test reads.
 type pkg struct {

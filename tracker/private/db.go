@@ -135,14 +135,59 @@ var migrations = []string{
 	);`,
 }
 
-// DB is the private tracker's database. Several processes may open the same
-// file: the tracker, and admin commands while it serves.
+// DB is the private tracker's database: a SQLite file, or a PostgreSQL
+// database (postgres.go). Several processes may open the same database: the
+// tracker, and admin commands while it serves.
 type DB struct {
-	sql *sql.DB
+	sql     *sql.DB
+	dialect *dialect
 }
 
+// dialect is what differs between the SQL engines; queries are written
+// once, with ? placeholders, in SQL both accept.
+type dialect struct {
+	migrations []string
+	// schemaVersion returns the number of migrations applied, and
+	// setSchemaVersion records it, inside the migrating transaction.
+	schemaVersion    func(context.Context, *sql.Tx) (int, error)
+	setSchemaVersion func(context.Context, *sql.Tx, int) error
+	// dataVersion is a query for a number that changes when a connection
+	// other than the tracker's commits a change to users or torrents.
+	dataVersion string
+	// trackerTx, if not empty, begins each of the tracker's own write
+	// transactions: it keeps them from counting in the data version.
+	trackerTx string
+	// arrays: a flush writes with one statement of arrays per table
+	// (PostgreSQL: a statement a row would be a round trip a row).
+	arrays bool
+}
+
+var (
+	sqlite = &dialect{
+		migrations: migrations,
+		schemaVersion: func(ctx context.Context, tx *sql.Tx) (v int, err error) {
+			return v, tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+		},
+		setSchemaVersion: func(ctx context.Context, tx *sql.Tx, v int) error {
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v))
+			return err
+		},
+		dataVersion: "PRAGMA data_version",
+	}
+	postgres = &dialect{
+		migrations:       pgMigrations,
+		schemaVersion:    pgSchemaVersion,
+		setSchemaVersion: pgSetSchemaVersion,
+		dataVersion:      "SELECT version FROM data_version",
+		trackerTx:        "SET LOCAL swarm.tracker = 'on'",
+		arrays:           true,
+	}
+)
+
 // Open opens the database at path, creating it if it does not exist, and
-// brings its schema up to date. The caller closes it.
+// brings its schema up to date. The caller closes it. A path of the form
+// postgres://… (or postgresql://…) is a PostgreSQL database instead, which
+// must exist; Open creates the tables in it.
 //
 // The file holds every passkey, so it is readable and writable by its owner
 // only (0600), and so are the -wal and -shm files beside it, which SQLite
@@ -153,10 +198,14 @@ func Open(ctx context.Context, path string) (*DB, error) { return open(ctx, path
 
 // OpenExisting is Open for a database that must exist already: when path
 // does not exist it returns an error wrapping fs.ErrNotExist instead of
-// creating an empty database (an admin command given a mistyped path).
+// creating an empty database (an admin command given a mistyped path). A
+// PostgreSQL database must hold the tables already.
 func OpenExisting(ctx context.Context, path string) (*DB, error) { return open(ctx, path, false) }
 
 func open(ctx context.Context, path string, create bool) (*DB, error) {
+	if IsPostgres(path) {
+		return openPostgres(ctx, path, create)
+	}
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open database %q: want a file path without ? or #", path)
 	}
@@ -185,7 +234,7 @@ func open(ctx context.Context, path string, create bool) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	d := &DB{sql: s}
+	d := &DB{sql: s, dialect: sqlite}
 	if err := d.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -220,8 +269,9 @@ func (d *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	migrations := d.dialect.migrations
+	v, err := d.dialect.schemaVersion(ctx, tx)
+	if err != nil {
 		return err
 	}
 	if v > len(migrations) {
@@ -235,7 +285,7 @@ func (d *DB) migrate(ctx context.Context) error {
 	if v == len(migrations) {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+	if err := d.dialect.setSchemaVersion(ctx, tx, len(migrations)); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -40,7 +40,7 @@ func (b *batch) empty() bool { return len(b.totals) == 0 && len(b.ops) == 0 }
 // totals, but the counters written are the ones the written totals were
 // counted up to, so the sessions' next announces bring those bytes back.
 func (t *Tracker) Run(ctx context.Context) error {
-	defer t.conn.Close()
+	defer func() { t.conn.Close() }() // the last connection: reconnectIfBroken may replace it
 	tick := time.NewTicker(t.cfg.FlushInterval)
 	defer tick.Stop()
 	sweepEvery := max(t.cfg.Interval/2, time.Second)
@@ -74,6 +74,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			t.log.Error().Err(err).Msg("private tracker: database write or reload failed; retrying in a second")
+			t.reconnectIfBroken(wctx)
 		}
 	}
 }
@@ -82,7 +83,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 // committed since the last load.
 func (t *Tracker) maybeReload(ctx context.Context) error {
 	var v int64
-	if err := t.conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+	if err := t.conn.QueryRowContext(ctx, t.cfg.DB.dialect.dataVersion).Scan(&v); err != nil {
 		return fmt.Errorf("read data version: %w", err)
 	}
 	if v == t.dataVersion {
@@ -122,7 +123,7 @@ func (t *Tracker) Flush(ctx context.Context) error {
 		if err := writeCheats(ctx, tx, cheats); err != nil || b.empty() {
 			return err
 		}
-		if err := addUserTotals(ctx, tx, deltas); err != nil {
+		if err := addUserTotals(ctx, tx, t.cfg.DB.dialect, deltas); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, "INSERT INTO journal (data) VALUES (?)", encodeJournal(deltas, b.ops))
@@ -164,13 +165,13 @@ func (t *Tracker) Fold(ctx context.Context) error {
 		folded[sd.ut] = e
 	}
 	err := t.inTx(ctx, func(tx *sql.Tx) error {
-		if err := addUserTotals(ctx, tx, deltas); err != nil {
+		if err := addUserTotals(ctx, tx, t.cfg.DB.dialect, deltas); err != nil {
 			return err
 		}
-		if err := addUserTorrents(ctx, tx, folded); err != nil {
+		if err := addUserTorrents(ctx, tx, t.cfg.DB.dialect, folded); err != nil {
 			return err
 		}
-		if err := addSnatches(ctx, tx, folded, t.cfg.Now(), t.cfg.HnRWindow); err != nil {
+		if err := addSnatches(ctx, tx, t.cfg.DB.dialect, folded, t.cfg.Now(), t.cfg.HnRWindow); err != nil {
 			return err
 		}
 		if err := writeCheats(ctx, tx, cheats); err != nil {
@@ -205,10 +206,44 @@ func (t *Tracker) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 		return err
 	}
 	defer tx.Rollback()
+	if q := t.cfg.DB.dialect.trackerTx; q != "" {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
 	if err := f(tx); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// connect takes the tracker's own connection from the database's pool.
+func (t *Tracker) connect(ctx context.Context) error {
+	c, err := t.cfg.DB.sql.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	t.conn = c
+	return nil
+}
+
+// reconnectIfBroken replaces the tracker's connection if it no longer
+// answers: a PostgreSQL server restarted, or the network between broke.
+// The pool dials a new one; until it can, writes keep failing and are
+// retried.
+func (t *Tracker) reconnectIfBroken(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if t.conn.PingContext(ctx) == nil {
+		return
+	}
+	old := t.conn
+	if err := t.connect(ctx); err != nil {
+		t.log.Warn().Err(err).Msg("private tracker: database connection broken, reconnecting failed; retrying in a second")
+		return
+	}
+	old.Close()
+	t.log.Info().Msg("private tracker: database connection broken, reconnected")
 }
 
 // inSeconds lists the deltas with their seeding time rounded to seconds.
@@ -222,12 +257,15 @@ func inSeconds(m map[userTorrent]delta) []seedDelta {
 }
 
 // addUserTotals adds the deltas to the users' totals, one update per user.
-func addUserTotals(ctx context.Context, tx *sql.Tx, deltas []seedDelta) error {
+func addUserTotals(ctx context.Context, tx *sql.Tx, dl *dialect, deltas []seedDelta) error {
 	users := map[int64]delta{}
 	for _, sd := range deltas {
 		e := users[sd.ut.user]
 		e.add(sd.d)
 		users[sd.ut.user] = e
+	}
+	if dl.arrays {
+		return pgAddUserTotals(ctx, tx, users)
 	}
 	st, err := tx.PrepareContext(ctx, `UPDATE users SET uploaded = uploaded + ?, downloaded = downloaded + ?,
 		snatches = snatches + ?, seed_seconds = seed_seconds + ?,
@@ -244,9 +282,18 @@ func addUserTotals(ctx context.Context, tx *sql.Tx, deltas []seedDelta) error {
 	return nil
 }
 
+// userTorrentsAdd is the SET of an upsert into user_torrents: each delta
+// added to the row's total. The row's columns are named with the table:
+// PostgreSQL finds a bare name ambiguous beside excluded's.
+const userTorrentsAdd = `uploaded = user_torrents.uploaded + excluded.uploaded,
+	downloaded = user_torrents.downloaded + excluded.downloaded,
+	snatches = user_torrents.snatches + excluded.snatches, seed_seconds = user_torrents.seed_seconds + excluded.seed_seconds,
+	raw_uploaded = user_torrents.raw_uploaded + excluded.raw_uploaded,
+	raw_downloaded = user_torrents.raw_downloaded + excluded.raw_downloaded`
+
 // addUserTorrents adds the deltas to user_torrents in key order, so that
 // the B-tree's pages are visited in order and each is written once.
-func addUserTorrents(ctx context.Context, tx *sql.Tx, m map[userTorrent]delta) error {
+func addUserTorrents(ctx context.Context, tx *sql.Tx, dl *dialect, m map[userTorrent]delta) error {
 	keys := make([]userTorrent, 0, len(m))
 	for ut := range m {
 		keys = append(keys, ut)
@@ -254,14 +301,14 @@ func addUserTorrents(ctx context.Context, tx *sql.Tx, m map[userTorrent]delta) e
 	slices.SortFunc(keys, func(a, b userTorrent) int {
 		return cmp.Or(cmp.Compare(a.user, b.user), slices.Compare(a.hash[:], b.hash[:]))
 	})
+	if dl.arrays {
+		return pgAddUserTorrents(ctx, tx, keys, m)
+	}
 	// A user deleted since (DB.DeleteUser) is skipped: the foreign key
 	// would fail the whole fold, again at every retry.
 	st, err := tx.PrepareContext(ctx, `INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, snatches, seed_seconds,
 		raw_uploaded, raw_downloaded)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?) ON CONFLICT (user_id, info_hash) DO UPDATE SET
-		uploaded = uploaded + excluded.uploaded, downloaded = downloaded + excluded.downloaded,
-		snatches = snatches + excluded.snatches, seed_seconds = seed_seconds + excluded.seed_seconds,
-		raw_uploaded = raw_uploaded + excluded.raw_uploaded, raw_downloaded = raw_downloaded + excluded.raw_downloaded`)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?) ON CONFLICT (user_id, info_hash) DO UPDATE SET `+userTorrentsAdd)
 	if err != nil {
 		return err
 	}

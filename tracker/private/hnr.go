@@ -104,7 +104,10 @@ func (d *DB) HitAndRuns(ctx context.Context, q HnRQuery) ([]HitAndRun, error) {
 // time folded to the snatches still within window: the hit-and-run rule
 // counts seeding after the snatch only. The snatch time is the fold's, up
 // to Config.FoldInterval late, which a rule measured in days can afford.
-func addSnatches(ctx context.Context, tx *sql.Tx, m map[userTorrent]delta, now time.Time, window time.Duration) error {
+func addSnatches(ctx context.Context, tx *sql.Tx, dl *dialect, m map[userTorrent]delta, now time.Time, window time.Duration) error {
+	if dl.arrays {
+		return pgAddSnatches(ctx, tx, m, now, window)
+	}
 	var ins, upd *sql.Stmt
 	defer func() {
 		for _, st := range []*sql.Stmt{ins, upd} {

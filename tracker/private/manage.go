@@ -27,9 +27,10 @@ func (d *DB) CreateUser(ctx context.Context, name string, p *Passkey) (User, err
 		u.Passkey = *p
 	}
 	// INSERT ... SELECT needs a WHERE before ON CONFLICT for SQLite to
-	// parse it (the ON could start a join).
+	// parse it (the ON could start a join); PostgreSQL takes a parameter
+	// in a SELECT list for text unless cast.
 	err := d.sql.QueryRowContext(ctx, `INSERT INTO users (id, name, passkey, created)
-		SELECT COALESCE(MAX(id), 0) + 1, ?, ?, ? FROM (SELECT id FROM users UNION ALL SELECT id FROM deleted_users) AS ids WHERE true
+		SELECT COALESCE(MAX(id), 0) + 1, ?, ?, CAST(? AS BIGINT) FROM (SELECT id FROM users UNION ALL SELECT id FROM deleted_users) AS ids WHERE true
 		ON CONFLICT DO NOTHING RETURNING id`,
 		name, u.Passkey.String(), u.Created.Unix()).Scan(&u.ID)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -11,13 +11,13 @@ import (
 	"swarm/tracker/private"
 )
 
-// TestDeleteUserNeverReusesTheID: a new user never gets a deleted user's
+// testDeleteUserNeverReusesTheID (TestStores): a new user never gets a deleted user's
 // id (the journal and the running tracker's sessions may still name it),
 // and the fold skips what the deleted user's sessions counted (bytes and
 // snatches) instead of failing on the foreign key, every second after.
-func TestDeleteUserNeverReusesTheID(t *testing.T) {
+func testDeleteUserNeverReusesTheID(t *testing.T, s store) {
 	ctx := context.Background()
-	db, _ := openDB(t)
+	db, _ := s.open(t)
 	h := metainfo.Hash{7}
 	addTorrent(t, db, h)
 	alice := addUser(t, db, "alice")
@@ -50,12 +50,12 @@ func TestDeleteUserNeverReusesTheID(t *testing.T) {
 	}
 }
 
-// TestActivityFromTheDatabaseMatchesTheTracker: what 'swarm tracker torrent
+// testActivityFromTheDatabaseMatchesTheTracker (TestStores): what 'swarm tracker torrent
 // list' reads from the database (the sessions as last flushed) is what the
 // running tracker counts.
-func TestActivityFromTheDatabaseMatchesTheTracker(t *testing.T) {
+func testActivityFromTheDatabaseMatchesTheTracker(t *testing.T, s store) {
 	ctx := context.Background()
-	db, _ := openDB(t)
+	db, _ := s.open(t)
 	h := metainfo.Hash{8}
 	addTorrent(t, db, h)
 	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")

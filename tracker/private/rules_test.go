@@ -35,11 +35,11 @@ func cheatEvents(tb testing.TB, db *private.DB) []private.CheatEvent {
 	return evs
 }
 
-// TestForgedUploadIsNotCredited is the cheat of issue 17: one announce
+// testForgedUploadIsNotCredited (TestStores) is the cheat of issue 17: one announce
 // claiming 1 TiB uploaded 1.5 s after the previous one. It is answered, the
 // peer stays in the swarm, and the bytes are recorded, not credited.
-func TestForgedUploadIsNotCredited(t *testing.T) {
-	db, _ := openDB(t)
+func testForgedUploadIsNotCredited(t *testing.T, s store) {
+	db, _ := s.open(t)
 	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
 	addTorrent(t, db, ihA)
 	r := newRig(t, db, private.Config{MinInterval: time.Second})
@@ -200,11 +200,11 @@ func TestMaxIPsPerTorrent(t *testing.T) {
 	}
 }
 
-// TestClientAllowList: an empty list allows every client; once it has
+// testClientAllowList (TestStores): an empty list allows every client; once it has
 // prefixes, a client matching none is refused with a clear reason, logged
 // at info with the masked passkey and the address.
-func TestClientAllowList(t *testing.T) {
-	db, _ := openDB(t)
+func testClientAllowList(t *testing.T, s store) {
+	db, _ := s.open(t)
 	ctx := context.Background()
 	alice := addUser(t, db, "alice")
 	addTorrent(t, db, ihA)
@@ -260,10 +260,10 @@ func TestClientAllowList(t *testing.T) {
 	}
 }
 
-// TestBans: a banned address or range is refused, announces and scrapes,
+// testBans (TestStores): a banned address or range is refused, announces and scrapes,
 // before its passkey is even looked at.
-func TestBans(t *testing.T) {
-	db, _ := openDB(t)
+func testBans(t *testing.T, s store) {
+	db, _ := s.open(t)
 	ctx := context.Background()
 	alice := addUser(t, db, "alice")
 	addTorrent(t, db, ihA)
@@ -304,9 +304,9 @@ func TestBans(t *testing.T) {
 	}
 }
 
-// TestKindsCreditApartFromRaw: freeleech, neutral and double upload change
+// testKindsCreditApartFromRaw (TestStores): freeleech, neutral and double upload change
 // the credited totals, never the raw ones, per torrent and site-wide.
-func TestKindsCreditApartFromRaw(t *testing.T) {
+func testKindsCreditApartFromRaw(t *testing.T, s store) {
 	ctx := context.Background()
 	start := newClock().Now()
 	tests := []struct {
@@ -327,7 +327,7 @@ func TestKindsCreditApartFromRaw(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db, _ := openDB(t)
+			db, _ := s.open(t)
 			alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
 			addTorrent(t, db, ihA)
 			if err := db.SetTorrentKind(ctx, ihA, tt.kind); err != nil {
@@ -365,10 +365,10 @@ func TestKindsCreditApartFromRaw(t *testing.T) {
 	}
 }
 
-// TestKindAdmin: kinds and site windows round-trip through the database,
+// testKindAdmin (TestStores): kinds and site windows round-trip through the database,
 // and bad ones are refused.
-func TestKindAdmin(t *testing.T) {
-	db, _ := openDB(t)
+func testKindAdmin(t *testing.T, s store) {
+	db, _ := s.open(t)
 	ctx := context.Background()
 	addTorrent(t, db, ihA)
 	if err := db.SetTorrentKind(ctx, ihB, private.KindFreeleech); !errors.Is(err, private.ErrNotFound) {
@@ -414,11 +414,11 @@ func TestKindAdmin(t *testing.T) {
 	}
 }
 
-// TestHitAndRuns: a snatch seeded less than the seed time within the
+// testHitAndRuns (TestStores): a snatch seeded less than the seed time within the
 // window of it is listed with the time seeded so far; seeding after the
 // window does not count.
-func TestHitAndRuns(t *testing.T) {
-	db, _ := openDB(t)
+func testHitAndRuns(t *testing.T, s store) {
+	db, _ := s.open(t)
 	ctx := context.Background()
 	alice, bob, carol := addUser(t, db, "alice"), addUser(t, db, "bob"), addUser(t, db, "carol")
 	addTorrent(t, db, ihA)
@@ -473,11 +473,11 @@ func TestHitAndRuns(t *testing.T) {
 	}
 }
 
-// TestMinRatio: past MinRatioAfter bytes downloaded, a user below the
+// testMinRatio (TestStores): past MinRatioAfter bytes downloaded, a user below the
 // ratio may not leech, with a reason naming the ratio, but may seed and
 // stop.
-func TestMinRatio(t *testing.T) {
-	db, _ := openDB(t)
+func testMinRatio(t *testing.T, s store) {
+	db, _ := s.open(t)
 	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
 	addTorrent(t, db, ihA)
 	addTorrent(t, db, ihB)
@@ -518,11 +518,11 @@ func TestParseBan(t *testing.T) {
 	}
 }
 
-// TestRunPicksUpRuleChanges: bans, the client allow list and torrent kinds
+// testRunPicksUpRuleChanges (TestStores): bans, the client allow list and torrent kinds
 // changed through another connection (swarm tracker ban|client|torrent)
 // take effect while Run runs.
-func TestRunPicksUpRuleChanges(t *testing.T) {
-	db, path := openDB(t)
+func testRunPicksUpRuleChanges(t *testing.T, s store) {
+	db, path := s.open(t)
 	admin := reopenDB(t, path)
 	ctx := context.Background()
 	alice := addUser(t, db, "alice")

@@ -149,7 +149,7 @@ type Tracker struct {
 	cheats   cheatLog
 
 	// Owned by Run (and New before it).
-	conn        *sql.Conn // one connection, so data_version sees others' commits only
+	conn        *sql.Conn // one connection, so the data version counts others' commits only
 	dataVersion int64
 	retry       *batch                // a batch whose write failed, written with the next
 	unfolded    map[userTorrent]delta // journaled since the last fold; seeding time in seconds
@@ -190,8 +190,7 @@ func New(ctx context.Context, cfg Config) (*Tracker, error) {
 	t.shards.init()
 	t.unfolded = map[userTorrent]delta{}
 	t.metrics = newMetrics(t)
-	t.conn, err = cfg.DB.sql.Conn(ctx)
-	if err != nil {
+	if err := t.connect(ctx); err != nil {
 		return nil, fmt.Errorf("new private tracker: %w", err)
 	}
 	if err := t.reload(ctx); err != nil {
@@ -366,7 +365,7 @@ var (
 // reload replaces the snapshot with the users and torrents in the database.
 // Rate limiters carry over by user id.
 func (t *Tracker) reload(ctx context.Context) error {
-	if err := t.conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&t.dataVersion); err != nil {
+	if err := t.conn.QueryRowContext(ctx, t.cfg.DB.dialect.dataVersion).Scan(&t.dataVersion); err != nil {
 		return fmt.Errorf("read data version: %w", err)
 	}
 	old := t.snap.Load()

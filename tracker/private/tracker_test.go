@@ -22,10 +22,11 @@ var (
 
 const size = 1 << 20
 
-// TestTwoUsersTrade: one user seeds to another; each one's totals are the
-// bytes their client reported moving, and one completed is one snatch.
-func TestTwoUsersTrade(t *testing.T) {
-	db, _ := openDB(t)
+// testTwoUsersTrade (TestStores): one user seeds to another; each one's
+// totals are the bytes their client reported moving, and one completed is
+// one snatch.
+func testTwoUsersTrade(t *testing.T, s store) {
+	db, _ := s.open(t)
 	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
 	addTorrent(t, db, ihA)
 	r := newRig(t, db, private.Config{MinInterval: 10 * time.Second})
@@ -134,11 +135,11 @@ func TestScrapeOnlyRegistered(t *testing.T) {
 
 func escape(h metainfo.Hash) string { return string(tracker.AppendEscaped(nil, h[:])) }
 
-// TestCrashLosesNoBytes: announces counted after the last flush are lost in
-// a crash, but the sessions' counters were written with the totals, so the
-// clients' next announces bring those bytes back.
-func TestCrashLosesNoBytes(t *testing.T) {
-	db, path := openDB(t)
+// testCrashLosesNoBytes (TestStores): announces counted after the last
+// flush are lost in a crash, but the sessions' counters were written with
+// the totals, so the clients' next announces bring those bytes back.
+func testCrashLosesNoBytes(t *testing.T, s store) {
+	db, path := s.open(t)
 	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
 	addTorrent(t, db, ihA)
 	r := newRig(t, db, private.Config{})
@@ -177,16 +178,16 @@ func TestCrashLosesNoBytes(t *testing.T) {
 	}
 }
 
-// TestRestoredSessionWaitsForClientBackoff: after a crash, a client whose
+// testRestoredSessionWaitsForClientBackoff: after a crash, a client whose
 // announce failed while the tracker was down comes back on its retry
 // back-off, later than two intervals after the restart (libtorrent waits
 // 15 s after one failure, with a 2 s interval in the interop test). Its
 // restored session must still be there, or the bytes it moved since the
 // last flush are lost: it would be counted as a new session from the
 // counters it reports. Restored sessions that never return go after
-// Config.RestoreGrace.
-func TestRestoredSessionWaitsForClientBackoff(t *testing.T) {
-	db, path := openDB(t)
+// Config.RestoreGrace. In TestStores.
+func testRestoredSessionWaitsForClientBackoff(t *testing.T, s store) {
+	db, path := s.open(t)
 	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
 	addTorrent(t, db, ihA)
 	r := newRig(t, db, private.Config{})
@@ -251,11 +252,11 @@ func TestRestoredSessionWaitsForClientBackoff(t *testing.T) {
 	}
 }
 
-// TestRunPicksUpAdminChanges: users and torrents changed through another
-// connection (an admin command) take effect while Run runs, and Run writes
-// the totals when it stops.
-func TestRunPicksUpAdminChanges(t *testing.T) {
-	db, path := openDB(t)
+// testRunPicksUpAdminChanges (TestStores): users and torrents changed
+// through another connection (an admin command) take effect while Run
+// runs, and Run writes the totals when it stops.
+func testRunPicksUpAdminChanges(t *testing.T, s store) {
+	db, path := s.open(t)
 	admin := reopenDB(t, path) // another connection, as another process would have
 	addTorrent(t, db, ihA)
 	r := newRig(t, db, private.Config{FlushInterval: 10 * time.Millisecond})
@@ -309,6 +310,18 @@ func TestRunPicksUpAdminChanges(t *testing.T) {
 	if err := admin.AddTorrent(context.Background(), private.Torrent{InfoHash: ihA}); err != nil {
 		t.Fatal(err)
 	}
+	// A site writing the tables itself (docs/private-schema.md), in plain
+	// SQL over its own connection.
+	raw := s.raw(t, path)
+	erin := private.User{Name: "erin", Passkey: private.NewPasskey()}
+	if _, err := raw.Exec("INSERT INTO users (name, passkey, created) VALUES ('erin', '" + erin.Passkey.String() + "', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(erin, "f", "")
+	if _, err := raw.Exec("UPDATE users SET disabled = 1 WHERE name = 'erin'"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(erin, "f", "disabled")
 	eventually(dave, "e", "")
 
 	r.clock.Advance(time.Minute)
@@ -347,8 +360,9 @@ func TestLogsMaskPasskeys(t *testing.T) {
 	}
 }
 
-func TestAdminErrors(t *testing.T) {
-	db, _ := openDB(t)
+// testAdminErrors (TestStores): what admin operations refuse.
+func testAdminErrors(t *testing.T, s store) {
+	db, _ := s.open(t)
 	ctx := context.Background()
 	addUser(t, db, "alice")
 	addTorrent(t, db, ihA)

@@ -4,9 +4,10 @@
 // endian) then 14 bytes 0x5b; peer p of it is 127.0.0.1 port 10000+p, peer id
 // "-BENCH-" s p, and seeds when p%5 == 0. announce.lua uses the same scheme.
 //
-// For private mode, --setup-db first registers the swarms' torrents and
-// --users users in a tracker/private database and writes their passkeys to
-// --passkeys, one a line; announces given --passkeys then go to
+// For private mode, --setup-db first registers --torrents torrents (swarms
+// 0 to torrents-1; at least the swarms announced) and --users users in a
+// tracker/private database (a SQLite file or a postgres:// URL) and writes
+// their passkeys to --passkeys, one a line; announces given --passkeys then go to
 // /PASSKEY/announce, peer p of swarm s as user (s*peers+p) mod users.
 package main
 
@@ -66,6 +67,7 @@ func run(ctx context.Context, args []string) error {
 	whitelist := fs.String("whitelist", "", "write the info hashes (hex, one a line) here and exit")
 	setupDB := fs.String("setup-db", "", "private mode: register the swarms and --users users in this database, write --passkeys, and exit")
 	users := fs.Int("users", 10000, "private mode: number of users")
+	torrents := fs.Int("torrents", 0, "private mode: torrents to register; 0 means --swarms")
 	passkeys := fs.String("passkeys", "", "private mode: passkeys file (written by --setup-db, read when announcing)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,7 +81,7 @@ func run(ctx context.Context, args []string) error {
 		return os.WriteFile(*whitelist, []byte(b.String()), 0o644)
 	}
 	if *setupDB != "" {
-		return setup(ctx, *setupDB, *swarms, *users, *passkeys)
+		return setup(ctx, *setupDB, max(*torrents, *swarms), *users, *passkeys)
 	}
 	if *url == "" {
 		return errors.New("--url is required")
@@ -143,9 +145,9 @@ func run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// setup registers the swarms and makes the users in a private tracker
+// setup registers the torrents and makes the users in a private tracker
 // database, and writes the passkeys to path.
-func setup(ctx context.Context, dbPath string, swarms, users int, path string) error {
+func setup(ctx context.Context, dbPath string, torrents, users int, path string) error {
 	if path == "" {
 		return errors.New("--setup-db needs --passkeys")
 	}
@@ -154,7 +156,7 @@ func setup(ctx context.Context, dbPath string, swarms, users int, path string) e
 		return err
 	}
 	defer db.Close()
-	for s := range swarms {
+	for s := range torrents {
 		if err := db.AddTorrent(ctx, private.Torrent{InfoHash: InfoHash(s), Name: fmt.Sprintf("bench-%d", s), Size: 1 << 20}); err != nil {
 			return err
 		}
