@@ -300,9 +300,12 @@ func (a *activity) observe(h metainfo.Hash, self peerKey, leeching, stopped bool
 	return others
 }
 
+// othersLeeching looks at other users' clients only: a user's own second
+// client leeching is nobody to credit an upload to, or one member alone
+// could claim up to Config.MaxRate with forged counters.
 func (s *swarmActivity) othersLeeching(self peerKey, since, expiry int64) bool {
 	for _, l := range s.leaves {
-		if l.at != 0 && l.peer != self {
+		if l.at != 0 && l.peer.user != self.user {
 			if l.at > since-leaveGrace {
 				return true
 			}
@@ -310,7 +313,7 @@ func (s *swarmActivity) othersLeeching(self peerKey, since, expiry int64) bool {
 		}
 	}
 	for k, seen := range s.leechers {
-		if k != self && seen >= since-expiry {
+		if k.user != self.user && seen >= since-expiry {
 			return true
 		}
 	}

@@ -604,3 +604,28 @@ func TestUploadAfterARestartIsCredited(t *testing.T) {
 		t.Errorf("cheat events = %+v, want none", evs)
 	}
 }
+
+// TestOwnSecondClientIsNoLeecher: a user's second client (another peer id
+// on the same passkey) announcing left > 0 is no leecher to upload to:
+// otherwise one member alone credits herself up to Config.MaxRate with
+// forged counters, leeching from herself.
+func TestOwnSecondClientIsNoLeecher(t *testing.T) {
+	db, _ := openDB(t)
+	alice := addUser(t, db, "alice")
+	addTorrent(t, db, ihA)
+	r := newRig(t, db, private.Config{MinInterval: 10 * time.Second})
+	r.mustAnnounce(t, alice, peer(ihA, "a", tracker.EventStarted, 0, 0, 0))
+	r.mustAnnounce(t, alice, peer(ihA, "a2", tracker.EventStarted, 0, 0, size)) // her own leeching client
+	r.clock.Advance(30 * time.Second)
+	r.mustAnnounce(t, alice, peer(ihA, "a", 0, 500_000_000, 0, 0))
+	r.mustAnnounce(t, alice, peer(ihA, "a2", tracker.EventStopped, 0, 0, size))
+	r.clock.Advance(5 * time.Second) // within the grace after a2 left
+	r.mustAnnounce(t, alice, peer(ihA, "a", tracker.EventStarted, 700_000_000, 0, 0))
+	r.flush(t)
+	if got := totals(t, db, "alice"); got.Uploaded != 0 {
+		t.Errorf("alice's credited upload = %d, want 0: her only leecher was herself", got.Uploaded)
+	}
+	if evs := cheatEvents(t, db); len(evs) != 2 || evs[0].Kind != private.CheatNoLeechers || evs[1].Kind != private.CheatNoLeechers {
+		t.Errorf("cheat events = %+v, want two no_leechers", evs)
+	}
+}
