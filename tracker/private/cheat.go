@@ -190,8 +190,16 @@ func (j *judge) credit(prev session, found bool, d *delta) {
 		}
 	}
 	leeching, stopped := a.left > 0 && a.event != tracker.EventStopped, a.event == tracker.EventStopped
-	if others := t.activity.observe(j.key.hash, self, leeching, stopped, j.now, q); q != nil && !others {
+	others := t.activity.observe(j.key.hash, self, leeching, stopped, j.now, q)
+	switch {
+	case q != nil && !others:
 		j.record(CheatNoLeechers, d.rawUp)
+		d.rawUp = 0
+	case q != nil && t.cfg.MaxRate > 0 && !t.activity.spend(j.key.hash, j.key.user, d.rawUp, j.now, t.cfg.MaxRate, t.policy.maxGap):
+		// Within the rate for this client, beyond it for the member's
+		// clients on the torrent together: each new peer id would
+		// otherwise bring another MaxRate.
+		j.record(CheatTooFast, d.rawUp)
 		d.rawUp = 0
 	}
 	up, down := j.rules.factors(j.key.hash, j.now)
@@ -228,6 +236,17 @@ type swarmActivity struct {
 	// addrs lists, per user, the addresses their clients announce from
 	// (only with Config.MaxIPsPerTorrent).
 	addrs map[int64][]addrSeen
+	// budgets holds, per user, what their clients together may still be
+	// credited for uploads (spend); a user without one has a full budget.
+	budgets map[int64]budget
+}
+
+// budget is a member's upload credit left on one torrent: it fills at
+// Config.MaxRate up to that rate over maxGap, the most one client's
+// announce may claim, and each credited upload takes from it.
+type budget struct {
+	bytes float64
+	at    int64 // Unix nanoseconds of the last fill
 }
 
 type leave struct {
@@ -320,6 +339,32 @@ func (s *swarmActivity) othersLeeching(self peerKey, since, expiry int64) bool {
 	return false
 }
 
+// spend takes up bytes from user's upload budget on h at now and reports
+// whether there were enough; if not, it takes nothing.
+func (a *activity) spend(h metainfo.Hash, user, up, now, rate, burst int64) bool {
+	sh := a.shard(h)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	s := sh.swarm(h)
+	if s.budgets == nil {
+		s.budgets = map[int64]budget{}
+	}
+	full := float64(rate) * float64(burst) / 1e9
+	b, ok := s.budgets[user]
+	if !ok {
+		b.bytes = full
+	} else {
+		b.bytes = min(full, b.bytes+float64(rate)*float64(now-b.at)/1e9)
+	}
+	b.at = now
+	enough := float64(up) <= b.bytes
+	if enough {
+		b.bytes -= float64(up)
+	}
+	s.budgets[user] = b
+	return enough
+}
+
 // admit records that self announces h from addr at now, unless its user
 // already announces h from max other addresses seen within expiry; a
 // client changing address keeps its place.
@@ -371,7 +416,10 @@ func (a *activity) sweep(cutoff int64) {
 			maps.DeleteFunc(s.addrs, func(_ int64, l []addrSeen) bool {
 				return !slices.ContainsFunc(l, func(e addrSeen) bool { return e.seen >= cutoff })
 			})
-			if len(s.leechers) == 0 && len(s.addrs) == 0 && s.leaves[0].at < cutoff {
+			// A budget unused since the cutoff (more than maxGap ago) is
+			// full again: the same as none.
+			maps.DeleteFunc(s.budgets, func(_ int64, b budget) bool { return b.at < cutoff })
+			if len(s.leechers) == 0 && len(s.addrs) == 0 && len(s.budgets) == 0 && s.leaves[0].at < cutoff {
 				delete(sh.swarms, h)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -627,5 +628,34 @@ func TestOwnSecondClientIsNoLeecher(t *testing.T) {
 	}
 	if evs := cheatEvents(t, db); len(evs) != 2 || evs[0].Kind != private.CheatNoLeechers || evs[1].Kind != private.CheatNoLeechers {
 		t.Errorf("cheat events = %+v, want two no_leechers", evs)
+	}
+}
+
+// TestMaxRateBoundsAMembersClientsTogether: a member running many clients
+// (peer ids) on one torrent, from one address, gets no more than
+// Config.MaxRate over them all, not MaxRate each.
+func TestMaxRateBoundsAMembersClientsTogether(t *testing.T) {
+	db, _ := openDB(t)
+	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
+	addTorrent(t, db, ihA)
+	const (
+		rate    = 1_000_000
+		clients = 10
+	)
+	interval := 10 * time.Second // two intervals: the burst one client may claim at first
+	r := newRig(t, db, private.Config{Interval: interval, MinInterval: 5 * time.Second, MaxRate: rate})
+	r.mustAnnounce(t, bob, peer(ihA, "b", tracker.EventStarted, 0, 0, size))
+	for i := range clients {
+		r.mustAnnounce(t, alice, peer(ihA, fmt.Sprintf("a%d", i), tracker.EventStarted, 0, 0, 0))
+	}
+	r.clock.Advance(6 * time.Second)
+	r.mustAnnounce(t, bob, peer(ihA, "b", 0, 0, 0, size))
+	for i := range clients { // each at the rate: 6 MB each, 60 MB claimed in 6 s
+		r.mustAnnounce(t, alice, peer(ihA, fmt.Sprintf("a%d", i), 0, 6*rate, 0, 0))
+	}
+	r.flush(t)
+	most := int64(rate * (6*time.Second + 2*interval).Seconds())
+	if got := totals(t, db, "alice"); got.Uploaded > most {
+		t.Errorf("alice's %d clients were credited %d bytes in 6 s; want at most %d (the rate over 6 s and two intervals)", clients, got.Uploaded, most)
 	}
 }
