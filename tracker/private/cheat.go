@@ -186,16 +186,16 @@ func (j *judge) credit(prev session, found bool, d *delta) {
 			j.record(CheatTooFast, d.rawUp)
 			d.rawUp = 0
 		} else {
-			q = &leechQuery{since, t.policy.maxGap}
+			q = &leechQuery{since: since, expiry: t.policy.maxGap, up: d.rawUp, rate: max(t.cfg.MaxRate, 0)}
 		}
 	}
 	leeching, stopped := a.left > 0 && a.event != tracker.EventStopped, a.event == tracker.EventStopped
-	others := t.activity.observe(j.key.hash, self, leeching, stopped, j.now, q)
+	others, budget := t.activity.observe(j.key.hash, self, leeching, stopped, j.now, q)
 	switch {
 	case q != nil && !others:
 		j.record(CheatNoLeechers, d.rawUp)
 		d.rawUp = 0
-	case q != nil && t.cfg.MaxRate > 0 && !t.activity.spend(j.key.hash, j.key.user, d.rawUp, j.now, t.cfg.MaxRate, t.policy.maxGap):
+	case q != nil && !budget:
 		// Within the rate for this client, beyond it for the member's
 		// clients on the torrent together: each new peer id would
 		// otherwise bring another MaxRate.
@@ -286,20 +286,27 @@ func (sh *activityShard) swarm(h metainfo.Hash) *swarmActivity {
 // leechQuery asks observe whether a peer other than the one announcing
 // leeched at some time since since: one left during it (or leaveGrace
 // before), or one announced leeching at most expiry before it (the server
-// lists a peer for two intervals after its last announce).
-type leechQuery struct{ since, expiry int64 }
+// lists a peer for two intervals after its last announce); and, if so and
+// rate > 0, to take up from the user's budget (spend), whose burst is
+// expiry at rate.
+type leechQuery struct{ since, expiry, up, rate int64 }
 
-// observe answers q (false if q is nil) and then records self's announce
-// at now: leeching, or not (completed, seeding, stopped). A stopped client
-// also gives up its address. One lock for both: it runs on every announce.
-func (a *activity) observe(h metainfo.Hash, self peerKey, leeching, stopped bool, now int64, q *leechQuery) bool {
+// observe answers q (others false if q is nil; budget whether the upload
+// fits the user's budget, true unless it was asked) and then records
+// self's announce at now: leeching, or not (completed, seeding, stopped).
+// A stopped client also gives up its address. One lock for all: it runs on
+// every announce.
+func (a *activity) observe(h metainfo.Hash, self peerKey, leeching, stopped bool, now int64, q *leechQuery) (others, budget bool) {
 	sh := a.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	s := sh.swarms[h]
-	others := q != nil && s != nil && s.othersLeeching(self, q.since, q.expiry)
+	others, budget = q != nil && s != nil && s.othersLeeching(self, q.since, q.expiry), true
+	if others && q.rate > 0 {
+		budget = s.spend(self.user, q.up, now, q.rate, q.expiry)
+	}
 	if s == nil && !leeching {
-		return others
+		return others, budget
 	}
 	if s == nil {
 		s = sh.swarm(h)
@@ -316,7 +323,7 @@ func (a *activity) observe(h metainfo.Hash, self peerKey, leeching, stopped bool
 	if stopped && s.addrs != nil {
 		s.addrs[self.user] = slices.DeleteFunc(s.addrs[self.user], func(e addrSeen) bool { return e.peer == self.peer })
 	}
-	return others
+	return others, budget
 }
 
 // othersLeeching looks at other users' clients only: a user's own second
@@ -339,13 +346,10 @@ func (s *swarmActivity) othersLeeching(self peerKey, since, expiry int64) bool {
 	return false
 }
 
-// spend takes up bytes from user's upload budget on h at now and reports
-// whether there were enough; if not, it takes nothing.
-func (a *activity) spend(h metainfo.Hash, user, up, now, rate, burst int64) bool {
-	sh := a.shard(h)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	s := sh.swarm(h)
+// spend takes up bytes from user's upload budget at now and reports
+// whether there were enough; if not, it takes nothing. The budget fills at
+// rate bytes a second up to rate over burst nanoseconds.
+func (s *swarmActivity) spend(user, up, now, rate, burst int64) bool {
 	if s.budgets == nil {
 		s.budgets = map[int64]budget{}
 	}
