@@ -24,10 +24,14 @@ import (
 // length) pieces (diskWorkers.check): a deeper queue would only hold more
 // memory while the workers are the bottleneck. So a torrent holds at most
 // heldLimit + max(checkBytes, 2 × piece length) of blocks: 20 MiB with
-// 256 KiB pieces, 48 MiB with 16 MiB pieces.
+// 256 KiB pieces, 48 MiB with 16 MiB pieces. The blocks of incomplete
+// pieces of all the session's torrents take at most heldSessionLimit: a
+// peer in the swarms of many torrents, sending every block of piece after
+// piece but the last, would otherwise make each hold heldLimit.
 const (
-	heldLimit  = 16 << 20
-	checkBytes = 4 << 20
+	heldLimit        = 16 << 20
+	heldSessionLimit = 64 << 20
+	checkBytes       = 4 << 20
 )
 
 // assembly holds the blocks of incomplete pieces. It belongs to the
@@ -67,20 +71,35 @@ func (t *Torrent) storeBlock(b piece.Block, data []byte, complete bool) {
 	i := int(b.Begin / piece.BlockSize)
 	if old := hp.blocks[i]; old != nil {
 		// Sent again after its sender was banned (picker.Discard).
-		t.held.bytes -= int64(len(old))
+		t.addHeld(-int64(len(old)))
 		putBlock(old)
 	}
 	hp.blocks[i] = data
-	t.held.bytes += int64(len(data))
+	t.addHeld(int64(len(data)))
 	switch {
 	case complete:
 		for _, d := range hp.blocks {
-			t.held.bytes -= int64(len(d))
+			t.addHeld(-int64(len(d)))
 		}
 		t.workers.check(pc, hp.blocks, t.m.Info.Pieces[pc], t.suspects[pc] != nil)
-	case t.held.bytes > t.held.limit:
+	case t.held.bytes > t.held.limit || t.sess.held.Load() > t.sess.heldLimit:
 		t.spill(pc, hp)
 	}
+}
+
+// addHeld counts n more bytes held (less if negative), in the torrent and
+// in its session.
+func (t *Torrent) addHeld(n int64) {
+	t.held.bytes += n
+	t.sess.held.Add(n)
+}
+
+// releaseHeld gives the session back what the torrent holds once its loop
+// has ended; the blocks go to the garbage collector.
+func (t *Torrent) releaseHeld() {
+	t.sess.held.Add(-t.held.bytes)
+	t.held.bytes = 0
+	clear(t.held.pieces)
 }
 
 // spill writes the blocks held of incomplete piece pc to storage; the rest
@@ -90,7 +109,7 @@ func (t *Torrent) spill(pc int, hp *heldPiece) {
 	for i, d := range hp.blocks {
 		if d != nil {
 			hp.blocks[i] = nil
-			t.held.bytes -= int64(len(d))
+			t.addHeld(-int64(len(d)))
 			t.writes.queued(pc, false)
 			t.workers.write(t.geo.Block(pc, i), d, t.geo.Offset(t.geo.Block(pc, i)))
 		}
@@ -105,7 +124,7 @@ func (t *Torrent) dropHeld(pc int) {
 		return
 	}
 	for _, d := range hp.blocks {
-		t.held.bytes -= int64(len(d))
+		t.addHeld(-int64(len(d)))
 		putBlock(d)
 	}
 	delete(t.held.pieces, pc)

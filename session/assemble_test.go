@@ -2,12 +2,15 @@ package session_test
 
 import (
 	"bytes"
+	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"swarm/peer"
+	"swarm/piece"
 	"swarm/session"
 	"swarm/storage"
 )
@@ -137,4 +140,94 @@ func TestPieceFailingItsCheckIsNeverWritten(t *testing.T) {
 			t.Errorf("after the lie: %d hash failures, %d writes; want some failures, no write and storage untouched", st.HashFails, w)
 		}
 	})
+}
+
+// TestHeldBlocksAreBoundedAcrossTorrents: a peer in the swarms of several
+// torrents sends every block of piece after piece but the last; the blocks
+// the session holds in memory stay within its limit over all torrents,
+// not each torrent's limit times their number (past it, pieces spill to
+// storage).
+func TestHeldBlocksAreBoundedAcrossTorrents(t *testing.T) {
+	simulate(t, func(t *testing.T) {
+		checkGoroutines(t)
+		const (
+			torrents  = 4
+			pieceLen  = 64 << 10
+			perLimit  = 512 << 10 // each torrent's limit
+			sessLimit = 1 << 20   // the session's, half of torrents × perLimit
+		)
+		ln := listen(t)
+		leechSess := newSession(t, session.Config{})
+		session.SetSessionHeldLimit(leechSess, sessLimit)
+		var tors []*session.Torrent
+		for i := range torrents {
+			m, content := makeTorrent(t, 4<<20+i*pieceLen, pieceLen) // distinct info hashes
+			store := &recordingStore{memStore: memStore{data: make([]byte, len(content))}}
+			tor, err := leechSess.NewTorrent(m, session.TorrentConfig{Store: store, Peers: []netip.AddrPort{netip.MustParseAddrPort(ln.Addr().String())}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			session.SetHeldLimit(tor, perLimit)
+			leechSess.AddTorrent(tor)
+			tors = append(tors, tor)
+		}
+		runSession(t, leechSess)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		for range torrents {
+			c, err := acceptWithin(ln, 20*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			wg.Go(func() { withholdLastBlocks(c, pieceLen) })
+		}
+		var most int64
+		for range 100 {
+			time.Sleep(100 * time.Millisecond)
+			most = max(most, session.HeldBytes(leechSess))
+		}
+		if most == 0 || most > sessLimit+piece.BlockSize {
+			t.Errorf("the session held at most %d bytes of incomplete pieces; want some, and no more than %d", most, sessLimit+piece.BlockSize)
+		}
+		t.Logf("held at most %d bytes over %d torrents (session limit %d, each torrent's %d)", most, torrents, sessLimit, perLimit)
+		// Torrents removed give their share back.
+		for _, tor := range tors {
+			if err := leechSess.RemoveTorrent(tor); err != nil {
+				t.Fatal(err)
+			}
+			<-tor.Stopped()
+		}
+		if held := session.HeldBytes(leechSess); held != 0 {
+			t.Errorf("with every torrent removed the session counts %d bytes held, want 0", held)
+		}
+	})
+}
+
+// withholdLastBlocks plays a seed on c that answers every request but
+// those for the last block of a piece, for 15 s.
+func withholdLastBlocks(c net.Conn, pieceLen uint32) {
+	var id [20]byte
+	copy(id[:], "-XX0000-withholding-")
+	if _, err := peer.Accept(c, func(ih [20]byte) (peer.Handshake, bool) { return peer.NewHandshake(ih, id), true }); err != nil {
+		return
+	}
+	conn, _ := peer.NewConn(c, peer.Config{})
+	for i := range uint32(64) { // the first 64 pieces of every torrent of the test
+		conn.WriteMessage(peer.Message{ID: peer.Have, Index: i})
+	}
+	conn.WriteMessage(peer.Message{ID: peer.Unchoke})
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	for range 100_000 {
+		var msg peer.Message
+		if err := conn.ReadMessage(&msg); err != nil {
+			return
+		}
+		if msg.ID != peer.Request || msg.KeepAlive || msg.Begin+msg.Length == pieceLen {
+			continue
+		}
+		if conn.WriteMessage(peer.Message{ID: peer.Piece, Index: msg.Index, Begin: msg.Begin, Block: make([]byte, msg.Length)}) != nil {
+			return
+		}
+	}
 }

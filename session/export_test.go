@@ -24,3 +24,11 @@ func SetWebSeedTimeout(t *Torrent, d time.Duration) { t.webTimeout = d }
 // in memory before it spills a piece to storage; call it before the
 // torrent runs.
 func SetHeldLimit(t *Torrent, n int64) { t.held.limit = n }
+
+// SetSessionHeldLimit sets how many bytes of blocks of incomplete pieces
+// all of s's torrents hold in memory before one spills a piece to storage;
+// call it before the torrents run.
+func SetSessionHeldLimit(s *Session, n int64) { s.heldLimit = n }
+
+// HeldBytes is what s's torrents hold of incomplete pieces.
+func HeldBytes(s *Session) int64 { return s.held.Load() }

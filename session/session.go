@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -123,6 +124,10 @@ type Session struct {
 	up, down *rate.Limiter // nil when unlimited
 	conns    connLimits
 	fds      int // descriptor limit when the session was made; 0 if unknown
+	// held counts the block bytes the torrents hold for incomplete pieces,
+	// bounded by heldLimit (assemble.go).
+	held      atomic.Int64
+	heldLimit int64
 
 	mu       sync.Mutex // guards torrents, reserve, running, stopping, group
 	torrents map[[20]byte]*Torrent
@@ -168,7 +173,7 @@ func New(cfg Config) (*Session, error) {
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = ":0"
 	}
-	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}}
+	s := &Session{cfg: cfg, peerID: cfg.PeerID, torrents: map[[20]byte]*Torrent{}, heldLimit: heldSessionLimit}
 	if cfg.Logger != nil {
 		s.log = *cfg.Logger
 	} else {

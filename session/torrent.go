@@ -445,6 +445,7 @@ func (t *Torrent) shutdown() {
 			t.log.Error().Err(err).Msg("close storage")
 		}
 	}
+	t.releaseHeld()
 	t.peers = nil
 	t.ended = true
 	t.publishStats()

@@ -27,7 +27,7 @@ type ruleOptions struct {
 }
 
 func (o *ruleOptions) register(fs *pflag.FlagSet) {
-	fs.StringVar(&o.maxRate, "max-rate", "1GiB/s", "private mode: the fastest upload credited between two announces of a client (faster is recorded as a cheat, not credited); 0 means no limit")
+	fs.StringVar(&o.maxRate, "max-rate", "1GiB/s", "private mode: the fastest upload credited between two announces of a client, and to a member's clients on one torrent together (faster is recorded as a cheat, not credited); 0 means no limit")
 	fs.IntVar(&o.maxIPs, "max-ips-per-torrent", 0, "private mode: addresses one member may announce one torrent from at once; 0 means no limit")
 	fs.DurationVar(&o.hnrWindow, "hnr-window", private.DefaultHnRWindow, "private mode: seeding within this time of a snatch counts for the hit-and-run list ('swarm tracker hnr')")
 	fs.Float64Var(&o.minRatio, "min-ratio", 0, "private mode: refuse downloading to members whose ratio is below this, once they have downloaded --min-ratio-after; 0 means no minimum")

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -118,10 +120,35 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 		return
 	}
+	if a.cfg.Token == "" && !fromLocalTool(r) {
+		writeError(w, http.StatusForbidden, "without a token the admin API answers only requests to localhost or a loopback address, and none from a browser's page (Origin)")
+		return
+	}
 	if _, pattern := a.mux.Handler(r); pattern == "" {
 		w = &jsonErrors{ResponseWriter: w}
 	}
 	a.mux.ServeHTTP(w, r)
+}
+
+// fromLocalTool reports whether r, to an API without a token, comes from a
+// tool on this machine rather than a web page the admin has open: any site
+// may make the browser post to a loopback address (it sends Origin) or
+// resolve its own name to 127.0.0.1 (DNS rebinding: Host is its name).
+// Browsers cannot send a bearer token across sites, so with one neither
+// matters.
+func fromLocalTool(r *http.Request) bool {
+	if r.Header.Get("Origin") != "" {
+		return false
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
 }
 
 // wrap turns a handler that returns an error into an http.HandlerFunc: a

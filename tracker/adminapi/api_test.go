@@ -522,3 +522,62 @@ func TestAdminAPITorrentFileWithoutItsType(t *testing.T) {
 		t.Errorf("torrents = %+v, want none registered", list)
 	}
 }
+
+// TestTokenlessAPIRefusesBrowsers: without a token the API serves loopback
+// only, and a web page the admin visits must not reach it: not by a form
+// or fetch posted from its origin (CSRF: the browser sends Origin), nor by
+// DNS rebinding (its own host name in Host, resolving to 127.0.0.1).
+func TestTokenlessAPIRefusesBrowsers(t *testing.T) {
+	ctx := context.Background()
+	db, err := private.Open(ctx, filepath.Join(t.TempDir(), "tracker.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	tr, err := private.New(ctx, private.Config{DB: db, Interval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := adminapi.New(adminapi.Config{DB: db, Live: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	send := func(method, path, host, origin, body string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Content-Type", "text/plain;charset=UTF-8") // what fetch(..., {mode: "no-cors"}) sends
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send("POST", "/api/users", "", "http://evil.example", `{"name":"mallory"}`); code != http.StatusForbidden {
+		t.Errorf("a cross-site POST creating a user: status %d, want 403", code)
+	}
+	if _, err := db.User(ctx, "mallory"); err == nil {
+		t.Error("a web page made itself a member")
+	}
+	if code := send("GET", "/api/users", "evil.example:80", "", ""); code != http.StatusForbidden {
+		t.Errorf("GET /api/users with Host evil.example (DNS rebinding): status %d, want 403", code)
+	}
+	// curl on the admin's machine still works, by address or localhost.
+	if code := send("POST", "/api/users", "", "", `{"name":"alice"}`); code != http.StatusCreated {
+		t.Errorf("POST /api/users from curl: status %d, want 201", code)
+	}
+	if code := send("GET", "/api/users", "localhost:1234", "", ""); code != http.StatusOK {
+		t.Errorf("GET /api/users with Host localhost: status %d, want 200", code)
+	}
+}

@@ -24,7 +24,8 @@ func TestActivitySweepKeepsWhatAnAnnounceMayAskAbout(t *testing.T) {
 	}
 	// A restored seeder at 26 s is judged from 26 s - expiry.
 	ask := func(self peerKey, since int64) bool {
-		return a.observe(h, self, false, false, 26*sec, &leechQuery{since, expiry})
+		others, _ := a.observe(h, self, false, false, 26*sec, &leechQuery{since: since, expiry: expiry})
+		return others
 	}
 	if !ask(seeder, 22*sec) {
 		t.Error("the leecher that left at 16 s is forgotten at 26 s for an interval from 22 s (grace 10 s)")

@@ -186,12 +186,20 @@ func (j *judge) credit(prev session, found bool, d *delta) {
 			j.record(CheatTooFast, d.rawUp)
 			d.rawUp = 0
 		} else {
-			q = &leechQuery{since, t.policy.maxGap}
+			q = &leechQuery{since: since, expiry: t.policy.maxGap, up: d.rawUp, rate: max(t.cfg.MaxRate, 0)}
 		}
 	}
 	leeching, stopped := a.left > 0 && a.event != tracker.EventStopped, a.event == tracker.EventStopped
-	if others := t.activity.observe(j.key.hash, self, leeching, stopped, j.now, q); q != nil && !others {
+	others, budget := t.activity.observe(j.key.hash, self, leeching, stopped, j.now, q)
+	switch {
+	case q != nil && !others:
 		j.record(CheatNoLeechers, d.rawUp)
+		d.rawUp = 0
+	case q != nil && !budget:
+		// Within the rate for this client, beyond it for the member's
+		// clients on the torrent together: each new peer id would
+		// otherwise bring another MaxRate.
+		j.record(CheatTooFast, d.rawUp)
 		d.rawUp = 0
 	}
 	up, down := j.rules.factors(j.key.hash, j.now)
@@ -228,6 +236,17 @@ type swarmActivity struct {
 	// addrs lists, per user, the addresses their clients announce from
 	// (only with Config.MaxIPsPerTorrent).
 	addrs map[int64][]addrSeen
+	// budgets holds, per user, what their clients together may still be
+	// credited for uploads (spend); a user without one has a full budget.
+	budgets map[int64]budget
+}
+
+// budget is a member's upload credit left on one torrent: it fills at
+// Config.MaxRate up to that rate over maxGap, the most one client's
+// announce may claim, and each credited upload takes from it.
+type budget struct {
+	bytes float64
+	at    int64 // Unix nanoseconds of the last fill
 }
 
 type leave struct {
@@ -267,20 +286,27 @@ func (sh *activityShard) swarm(h metainfo.Hash) *swarmActivity {
 // leechQuery asks observe whether a peer other than the one announcing
 // leeched at some time since since: one left during it (or leaveGrace
 // before), or one announced leeching at most expiry before it (the server
-// lists a peer for two intervals after its last announce).
-type leechQuery struct{ since, expiry int64 }
+// lists a peer for two intervals after its last announce); and, if so and
+// rate > 0, to take up from the user's budget (spend), whose burst is
+// expiry at rate.
+type leechQuery struct{ since, expiry, up, rate int64 }
 
-// observe answers q (false if q is nil) and then records self's announce
-// at now: leeching, or not (completed, seeding, stopped). A stopped client
-// also gives up its address. One lock for both: it runs on every announce.
-func (a *activity) observe(h metainfo.Hash, self peerKey, leeching, stopped bool, now int64, q *leechQuery) bool {
+// observe answers q (others false if q is nil; budget whether the upload
+// fits the user's budget, true unless it was asked) and then records
+// self's announce at now: leeching, or not (completed, seeding, stopped).
+// A stopped client also gives up its address. One lock for all: it runs on
+// every announce.
+func (a *activity) observe(h metainfo.Hash, self peerKey, leeching, stopped bool, now int64, q *leechQuery) (others, budget bool) {
 	sh := a.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	s := sh.swarms[h]
-	others := q != nil && s != nil && s.othersLeeching(self, q.since, q.expiry)
+	others, budget = q != nil && s != nil && s.othersLeeching(self, q.since, q.expiry), true
+	if others && q.rate > 0 {
+		budget = s.spend(self.user, q.up, now, q.rate, q.expiry)
+	}
 	if s == nil && !leeching {
-		return others
+		return others, budget
 	}
 	if s == nil {
 		s = sh.swarm(h)
@@ -297,12 +323,15 @@ func (a *activity) observe(h metainfo.Hash, self peerKey, leeching, stopped bool
 	if stopped && s.addrs != nil {
 		s.addrs[self.user] = slices.DeleteFunc(s.addrs[self.user], func(e addrSeen) bool { return e.peer == self.peer })
 	}
-	return others
+	return others, budget
 }
 
+// othersLeeching looks at other users' clients only: a user's own second
+// client leeching is nobody to credit an upload to, or one member alone
+// could claim up to Config.MaxRate with forged counters.
 func (s *swarmActivity) othersLeeching(self peerKey, since, expiry int64) bool {
 	for _, l := range s.leaves {
-		if l.at != 0 && l.peer != self {
+		if l.at != 0 && l.peer.user != self.user {
 			if l.at > since-leaveGrace {
 				return true
 			}
@@ -310,11 +339,34 @@ func (s *swarmActivity) othersLeeching(self peerKey, since, expiry int64) bool {
 		}
 	}
 	for k, seen := range s.leechers {
-		if k != self && seen >= since-expiry {
+		if k.user != self.user && seen >= since-expiry {
 			return true
 		}
 	}
 	return false
+}
+
+// spend takes up bytes from user's upload budget at now and reports
+// whether there were enough; if not, it takes nothing. The budget fills at
+// rate bytes a second up to rate over burst nanoseconds.
+func (s *swarmActivity) spend(user, up, now, rate, burst int64) bool {
+	if s.budgets == nil {
+		s.budgets = map[int64]budget{}
+	}
+	full := float64(rate) * float64(burst) / 1e9
+	b, ok := s.budgets[user]
+	if !ok {
+		b.bytes = full
+	} else {
+		b.bytes = min(full, b.bytes+float64(rate)*float64(now-b.at)/1e9)
+	}
+	b.at = now
+	enough := float64(up) <= b.bytes
+	if enough {
+		b.bytes -= float64(up)
+	}
+	s.budgets[user] = b
+	return enough
 }
 
 // admit records that self announces h from addr at now, unless its user
@@ -368,7 +420,10 @@ func (a *activity) sweep(cutoff int64) {
 			maps.DeleteFunc(s.addrs, func(_ int64, l []addrSeen) bool {
 				return !slices.ContainsFunc(l, func(e addrSeen) bool { return e.seen >= cutoff })
 			})
-			if len(s.leechers) == 0 && len(s.addrs) == 0 && s.leaves[0].at < cutoff {
+			// A budget unused since the cutoff (more than maxGap ago) is
+			// full again: the same as none.
+			maps.DeleteFunc(s.budgets, func(_ int64, b budget) bool { return b.at < cutoff })
+			if len(s.leechers) == 0 && len(s.addrs) == 0 && len(s.budgets) == 0 && s.leaves[0].at < cutoff {
 				delete(sh.swarms, h)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -602,5 +603,59 @@ func TestUploadAfterARestartIsCredited(t *testing.T) {
 	}
 	if evs := cheatEvents(t, db); len(evs) != 0 {
 		t.Errorf("cheat events = %+v, want none", evs)
+	}
+}
+
+// TestOwnSecondClientIsNoLeecher: a user's second client (another peer id
+// on the same passkey) announcing left > 0 is no leecher to upload to:
+// otherwise one member alone credits herself up to Config.MaxRate with
+// forged counters, leeching from herself.
+func TestOwnSecondClientIsNoLeecher(t *testing.T) {
+	db, _ := openDB(t)
+	alice := addUser(t, db, "alice")
+	addTorrent(t, db, ihA)
+	r := newRig(t, db, private.Config{MinInterval: 10 * time.Second})
+	r.mustAnnounce(t, alice, peer(ihA, "a", tracker.EventStarted, 0, 0, 0))
+	r.mustAnnounce(t, alice, peer(ihA, "a2", tracker.EventStarted, 0, 0, size)) // her own leeching client
+	r.clock.Advance(30 * time.Second)
+	r.mustAnnounce(t, alice, peer(ihA, "a", 0, 500_000_000, 0, 0))
+	r.mustAnnounce(t, alice, peer(ihA, "a2", tracker.EventStopped, 0, 0, size))
+	r.clock.Advance(5 * time.Second) // within the grace after a2 left
+	r.mustAnnounce(t, alice, peer(ihA, "a", tracker.EventStarted, 700_000_000, 0, 0))
+	r.flush(t)
+	if got := totals(t, db, "alice"); got.Uploaded != 0 {
+		t.Errorf("alice's credited upload = %d, want 0: her only leecher was herself", got.Uploaded)
+	}
+	if evs := cheatEvents(t, db); len(evs) != 2 || evs[0].Kind != private.CheatNoLeechers || evs[1].Kind != private.CheatNoLeechers {
+		t.Errorf("cheat events = %+v, want two no_leechers", evs)
+	}
+}
+
+// TestMaxRateBoundsAMembersClientsTogether: a member running many clients
+// (peer ids) on one torrent, from one address, gets no more than
+// Config.MaxRate over them all, not MaxRate each.
+func TestMaxRateBoundsAMembersClientsTogether(t *testing.T) {
+	db, _ := openDB(t)
+	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
+	addTorrent(t, db, ihA)
+	const (
+		rate    = 1_000_000
+		clients = 10
+	)
+	interval := 10 * time.Second // two intervals: the burst one client may claim at first
+	r := newRig(t, db, private.Config{Interval: interval, MinInterval: 5 * time.Second, MaxRate: rate})
+	r.mustAnnounce(t, bob, peer(ihA, "b", tracker.EventStarted, 0, 0, size))
+	for i := range clients {
+		r.mustAnnounce(t, alice, peer(ihA, fmt.Sprintf("a%d", i), tracker.EventStarted, 0, 0, 0))
+	}
+	r.clock.Advance(6 * time.Second)
+	r.mustAnnounce(t, bob, peer(ihA, "b", 0, 0, 0, size))
+	for i := range clients { // each at the rate: 6 MB each, 60 MB claimed in 6 s
+		r.mustAnnounce(t, alice, peer(ihA, fmt.Sprintf("a%d", i), 0, 6*rate, 0, 0))
+	}
+	r.flush(t)
+	most := int64(rate * (6*time.Second + 2*interval).Seconds())
+	if got := totals(t, db, "alice"); got.Uploaded > most {
+		t.Errorf("alice's %d clients were credited %d bytes in 6 s; want at most %d (the rate over 6 s and two intervals)", clients, got.Uploaded, most)
 	}
 }

@@ -68,8 +68,9 @@ type Config struct {
 	// allow lists, bans and torrent kinds are in the database.
 
 	// MaxRate is the fastest upload credited, in bytes a second over the
-	// time since a session's last announce; 0 means DefaultMaxRate
-	// (1 GiB/s), negative means no limit.
+	// time since a session's last announce, and over a member's clients on
+	// one torrent together (a burst of two intervals' worth allowed); 0
+	// means DefaultMaxRate (1 GiB/s), negative means no limit.
 	MaxRate int64
 	// MaxIPsPerTorrent is how many addresses one user may announce one
 	// torrent from at once (within two intervals); 0 means no limit.
