@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,9 @@ const DefaultMaxBody = 8 << 20
 type Live interface {
 	Peers(h metainfo.Hash) []private.Peer
 	Activity() (map[metainfo.Hash]private.Activity, map[int64]private.Activity)
+	// Reload makes the tracker read the database now; the API calls it
+	// after a change and before its answer.
+	Reload(ctx context.Context) error
 }
 
 // Config configures the API.
@@ -167,6 +171,9 @@ func (a *API) wrap(h func(http.ResponseWriter, *http.Request) error) http.Handle
 				writeError(w, http.StatusInternalServerError, "internal error")
 			}
 		}()
+		if r.Method != http.MethodGet {
+			w = &reloadFirst{ResponseWriter: w, reload: a.reload, ctx: r.Context()}
+		}
 		err := h(w, r)
 		var (
 			bad     *badRequest
@@ -250,4 +257,45 @@ func (j *jsonErrors) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return j.ResponseWriter.Write(b)
+}
+
+// reloadTimeout bounds the wait for the tracker's reload before an answer:
+// the change is committed either way, and the tracker's own check of the
+// database finds it within a second.
+const reloadTimeout = 2 * time.Second
+
+// reload asks the running tracker to read the change just committed.
+func (a *API) reload(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+	defer cancel()
+	if err := a.cfg.Live.Reload(ctx); err != nil {
+		a.log.Warn().Err(err).Msg("admin API: the tracker did not reload after a change; it will within a second")
+	}
+}
+
+// reloadFirst is the ResponseWriter of a request that may change the
+// database: before a success is answered, the tracker reloads, so that
+// what the answer confirms is what announces see.
+type reloadFirst struct {
+	http.ResponseWriter
+	reload func(context.Context)
+	ctx    context.Context
+	done   bool
+}
+
+func (w *reloadFirst) WriteHeader(code int) {
+	if !w.done {
+		w.done = true
+		if code < 300 {
+			w.reload(w.ctx)
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *reloadFirst) Write(b []byte) (int, error) {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }

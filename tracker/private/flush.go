@@ -50,6 +50,9 @@ func (t *Tracker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			// The final write must not be cut short by the cancelled ctx.
 			return t.Fold(context.WithoutCancel(ctx))
+		case done := <-t.reloads:
+			done <- t.maybeReload(context.WithoutCancel(ctx))
+			continue
 		case <-tick.C:
 		}
 		now := t.cfg.Now()
@@ -76,6 +79,26 @@ func (t *Tracker) Run(ctx context.Context) error {
 			t.log.Error().Err(err).Msg("private tracker: database write or reload failed; retrying in a second")
 			t.reconnectIfBroken(wctx)
 		}
+	}
+}
+
+// Reload makes the running tracker (Run) read the database's users,
+// torrents and rules now, and returns once it has or ctx ends. The admin
+// API calls it before it answers a change, so that a member created
+// through it can announce at once: a client refused "unknown passkey" may
+// not ask again for minutes (libtorrent backs off).
+func (t *Tracker) Reload(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case t.reloads <- done:
+	case <-ctx.Done():
+		return fmt.Errorf("reload: %w", ctx.Err())
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("reload: %w", ctx.Err())
 	}
 }
 

@@ -148,6 +148,7 @@ type Tracker struct {
 	rules    atomic.Pointer[ruleSet] // replaced with snap
 	activity activity
 	cheats   cheatLog
+	reloads  chan chan error // Reload's requests, served by Run
 
 	// Owned by Run (and New before it).
 	conn        *sql.Conn // one connection, so the data version counts others' commits only
@@ -178,6 +179,7 @@ func New(ctx context.Context, cfg Config) (*Tracker, error) {
 		return nil, fmt.Errorf("new private tracker: %w", err)
 	}
 	t := &Tracker{
+		reloads: make(chan chan error),
 		cfg: cfg,
 		log: zerolog.Nop(),
 		policy: policy{
