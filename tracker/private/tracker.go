@@ -180,8 +180,8 @@ func New(ctx context.Context, cfg Config) (*Tracker, error) {
 	}
 	t := &Tracker{
 		reloads: make(chan chan error),
-		cfg: cfg,
-		log: zerolog.Nop(),
+		cfg:     cfg,
+		log:     zerolog.Nop(),
 		policy: policy{
 			minInterval: int64(cfg.MinInterval),
 			maxGap:      int64(2 * cfg.Interval),
