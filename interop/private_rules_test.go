@@ -30,10 +30,7 @@ type rawTotals struct {
 func (s *privateSetup) rawTotals(t *testing.T, user string) rawTotals {
 	t.Helper()
 	var u rawTotals
-	out := run(t, swarmBin, "tracker", "user", "show", user, "--json", "--db", s.db)
-	if err := json.Unmarshal([]byte(out), &u); err != nil {
-		t.Fatalf("user show %s: %v\n%s", user, err, out)
-	}
+	s.userShow(t, user, &u)
 	return u
 }
 

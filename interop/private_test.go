@@ -112,11 +112,17 @@ type userTotals struct {
 func (s *privateSetup) totals(t *testing.T, user string) userTotals {
 	t.Helper()
 	var u userTotals
-	out := run(t, swarmBin, "tracker", "user", "show", user, "--json", "--db", s.db)
-	if err := json.Unmarshal([]byte(out), &u); err != nil {
-		t.Fatalf("user show %s: %v\n%s", user, err, out)
-	}
+	s.userShow(t, user, &u)
 	return u
+}
+
+// userShow decodes `swarm tracker user show USER --json` into out.
+func (s *privateSetup) userShow(t *testing.T, user string, out any) {
+	t.Helper()
+	got := run(t, swarmBin, "tracker", "user", "show", user, "--json", "--db", s.db)
+	if err := json.Unmarshal([]byte(got), out); err != nil {
+		t.Fatalf("user show %s: %v\n%s", user, err, got)
+	}
 }
 
 // waitTotals polls the database until ok(alice, bob) holds, at most
