@@ -39,6 +39,10 @@ const (
 	shortOfPeersRetry = 30 * time.Second
 )
 
+// firstRetry is the wait after a round in which every tracker failed; it
+// doubles with each such round in a row.
+const firstRetry = 5 * time.Second
+
 // lastAnnounceTimeout bounds the announces at shutdown ("completed" if it
 // is still owed, then "stopped") together.
 const lastAnnounceTimeout = 5 * time.Second
@@ -77,8 +81,12 @@ func (t *Torrent) announceLoop(ctx context.Context, tiers [][]string) {
 		Transport: &answerCounter{Transport: &tracker.Client{UserAgent: "swarm/0.1", HTTP: t.sess.http}, seen: map[string]bool{}, count: &t.answered},
 		Logger:    &t.log,
 		// A client that cannot reach its tracker retries sooner than
-		// the package default; the backoff still doubles to 30 min.
-		MinBackoff: 15 * time.Second,
+		// the package default, as libtorrent does (about 5 s after a
+		// first failure): an announce reset or timed out by a tracker
+		// under a burst (hundreds of lab peers starting at once) costs
+		// seconds, not a quarter of a minute. The backoff still doubles
+		// to 30 min.
+		MinBackoff: firstRetry,
 	})
 	if err != nil {
 		t.log.Warn().Err(err).Msg("no usable tracker")

@@ -242,3 +242,62 @@ func TestReannounceAsksNowWithinMinInterval(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedFirstAnnounceIsRetriedWithinSeconds: a tracker that resets the
+// first announces (as the lab's tracker did under 256 peers starting at
+// once) is asked again 5 s after the first failure, then 10 s, as
+// libtorrent does, not a quarter of a minute later (issue 20). The times
+// are the bubble's clock: the schedule, not the machine's speed.
+func TestFailedFirstAnnounceIsRetriedWithinSeconds(t *testing.T) {
+	simulate(t, func(t *testing.T) {
+		checkGoroutines(t)
+		var mu sync.Mutex
+		var at []time.Time
+		ln := listen(t)
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			at = append(at, time.Now())
+			n := len(at)
+			mu.Unlock()
+			if n <= 2 {
+				// Hang up without an answer, as a reset does.
+				if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					c.Close()
+				}
+				return
+			}
+			w.Write([]byte("d8:intervali1800e5:peers0:e"))
+		})}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			srv.Serve(ln)
+		}()
+		t.Cleanup(func() { srv.Close(); <-done })
+		m, content := makeTorrent(t, 64<<10, 16<<10)
+		s := newSession(t, session.Config{})
+		tor, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: make([]byte, len(content))},
+			Trackers: [][]string{{"http://" + ln.Addr().String() + "/announce"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddTorrent(tor); err != nil {
+			t.Fatal(err)
+		}
+		runSession(t, s)
+		time.Sleep(20 * time.Second)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(at) < 3 {
+			t.Fatalf("the tracker heard %d announces in 20 s, want the first and two retries", len(at))
+		}
+		for i, want := range []time.Duration{5 * time.Second, 10 * time.Second} {
+			if gap := at[i+1].Sub(at[i]); gap < want || gap > want+time.Second {
+				t.Errorf("retry %d came %v after the failure, want %v", i+1, gap, want)
+			}
+		}
+		if got := tor.Stats().TrackerErr; got != "" {
+			t.Errorf("Stats.TrackerErr = %q after the tracker answered", got)
+		}
+	})
+}
