@@ -189,6 +189,13 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		if err == nil {
 			err = runErrs.err()
 		}
+		// After the sessions have stopped: each logs the slots still open
+		// as it stops.
+		if tr != nil {
+			if ferr := tr.finish(); err == nil {
+				err = ferr
+			}
+		}
 	}()
 
 	// The tracker, unless the peers are given each other's addresses.
@@ -245,7 +252,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	have := piece.NewBitfield(len(m.Info.Pieces))
 	have.SetAll()
-	seed, err := startPeer(ctx, &wg, &runErrs, "seed", m, tmpls[0], &peerLog, cfg.SeedUpload, 0, session.TorrentConfig{Store: seedStore, Have: have, Seed: true, SuperSeed: cfg.SuperSeed})
+	seedPeer, err := startPeer(ctx, &wg, &runErrs, "seed", m, tmpls[0], &peerLog, cfg.SeedUpload, 0, session.TorrentConfig{Store: seedStore, Have: have, Seed: true, SuperSeed: cfg.SuperSeed})
+	seed := seedPeer.t
 	if err != nil {
 		seedStore.Close()
 		return res, err
@@ -282,12 +290,12 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		if tc.FreeRide {
 			name = fmt.Sprintf("free rider %d", i)
 		}
-		t, start, err := preparePeer(lctx, &wg, &runErrs, name, m, tmpls[i+1], &peerLog, cfg.Upload, cfg.Download, tc)
+		p, err := preparePeer(lctx, &wg, &runErrs, name, m, tmpls[i+1], &peerLog, cfg.Upload, cfg.Download, tc)
 		if err != nil {
 			leave()
 			return res, err
 		}
-		ls[i] = leecher{t: t, store: st, start: start, leave: leave}
+		ls[i] = leecher{t: p.t, store: st, start: p.start, leave: leave}
 	}
 	smp := &sampler{peers: []*session.Torrent{seed}}
 	for _, l := range ls {
@@ -299,6 +307,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if tr != nil {
 		tr.start()
 	}
+	// The seed has been running: its rate starts with the leechers (each
+	// leecher's starts with its session).
+	seedPeer.restartRates()
 	// In a random order: the first to reach the seed get its first slots,
 	// and free riders, being the first leechers, would always be first.
 	for _, i := range rand.Perm(len(ls)) {
@@ -372,8 +383,5 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		}
 	}
 	res.Ratio = res.Measured / res.Bound
-	if tr != nil {
-		return res, tr.finish()
-	}
 	return res, nil
 }

@@ -105,6 +105,19 @@ func (t *Torrent) fillSlot(p *peerConn) {
 	}
 }
 
+// logSlotEnd logs the end of p's slot, if p holds one, with the bytes it
+// served: at a choke, and when p goes (disconnect, shutdown), so that the
+// lab's trace counts every slot, those of a leecher that leaves included.
+func (t *Torrent) logSlotEnd(p *peerConn) {
+	if p.amChoking {
+		return
+	}
+	if e := p.log.Debug(); e.Enabled() {
+		e.Str("event", "choke").Int64("bytes", p.uploaded.Load()-p.upAtUnchoke).
+			Stringer("listen", p.listen).Bool("seeding", t.complete).Msg("choking")
+	}
+}
+
 // setChoke chokes or unchokes p; slot names the kind of slot an unchoke
 // gives (regular, optimistic, or free: one left over between rechokes) for
 // the debug log, which is how the lab traces who serves whom (swarm lab
@@ -113,15 +126,13 @@ func (t *Torrent) setChoke(p *peerConn, choked bool, slot string) {
 	if choked == p.amChoking {
 		return
 	}
-	p.amChoking = choked
-	if e := p.log.Debug(); e.Enabled() {
-		if choked {
-			e = e.Str("event", "choke").Int64("bytes", p.uploaded.Load()-p.upAtUnchoke)
-		} else {
-			e = e.Str("event", "unchoke").Str("slot", slot).Float64("down_rate", p.rate.rate())
-		}
-		e.Stringer("listen", p.listen).Bool("seeding", t.complete).Msg("choking")
+	if choked {
+		t.logSlotEnd(p)
+	} else if e := p.log.Debug(); e.Enabled() {
+		e.Str("event", "unchoke").Str("slot", slot).Float64("down_rate", p.rate.rate()).
+			Stringer("listen", p.listen).Bool("seeding", t.complete).Msg("choking")
 	}
+	p.amChoking = choked
 	if choked {
 		if !p.fast {
 			p.q.clearUploads(nil)

@@ -160,6 +160,7 @@ func (t *Torrent) disconnect(p *peerConn, err error) {
 	}
 	delete(t.peers, p)
 	p.cancel()
+	t.logSlotEnd(p)
 	if !p.amChoking && p.peerInterested {
 		t.rechoke(time.Now()) // its slot goes to someone else now
 	}

@@ -157,7 +157,8 @@ func adjustable(bytesPerSec int64) *rate.Limiter {
 }
 
 // setRate gives l the burst newLimiter would (a tenth of a second, at least
-// one block) and the new rate; 0 means unlimited.
+// one block) and the new rate, starting empty as newLimiter's; 0 means
+// unlimited.
 func setRate(l *rate.Limiter, bytesPerSec int64) {
 	if bytesPerSec == 0 {
 		l.SetLimit(rate.Inf)
@@ -165,6 +166,7 @@ func setRate(l *rate.Limiter, bytesPerSec int64) {
 	}
 	l.SetBurst(max(int(bytesPerSec/10), peer.BlockSize))
 	l.SetLimit(rate.Limit(bytesPerSec))
+	emptyBucket(l)
 }
 
 // Detail is the part of Stats a daemon's clients show beside the totals.

@@ -411,6 +411,7 @@ func (t *Torrent) fail(err error) {
 func (t *Torrent) shutdown() {
 	for p := range t.peers {
 		p.cancel()
+		t.logSlotEnd(p)
 	}
 	// Drain events so readers blocked on post can finish.
 	done := make(chan struct{})
