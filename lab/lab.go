@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -112,6 +113,18 @@ func peersFor(i int, addrs []netip.AddrPort) []netip.AddrPort {
 	return append([]netip.AddrPort{addrs[0]}, others[:min(len(others), 49)]...)
 }
 
+// peerIP is the loopback address of peer k of a run (the seed is 0):
+// 127.0.0.2, 127.0.0.3, and so on. Linux routes all of 127.0.0.0/8 to
+// the loopback interface; elsewhere only 127.0.0.1 may exist, and ok is
+// false.
+func peerIP(k int) (ip netip.Addr, ok bool) {
+	if runtime.GOOS != "linux" || k > 1<<16-3 {
+		return netip.Addr{}, false
+	}
+	n := k + 2
+	return netip.AddrFrom4([4]byte{127, 0, byte(n >> 8), byte(n)}), true
+}
+
 // Means returns the mean time to completion of the free riders (0 if there
 // are none) and of the other leechers (0 if all ride free), in seconds.
 func (r Result) Means() (riders, others float64) {
@@ -139,7 +152,8 @@ func mean(xs []float64) float64 {
 
 func errorf(format string, args ...any) error { return fmt.Errorf("lab: "+format, args...) }
 
-// Run sets up a tracker, a seed and cfg.Leechers leechers on 127.0.0.1,
+// Run sets up a tracker, a seed and cfg.Leechers leechers on loopback (each
+// peer on an address of its own on Linux, see peerIP),
 // starts the leechers together and returns once all hold the whole file
 // (checked byte for byte against the seed's), or an error.
 func Run(ctx context.Context, cfg Config) (res Result, err error) {
@@ -221,6 +235,14 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	for i := range tmpls {
 		tmpls[i] = cfg.Session
 		if cfg.Network == nil {
+			if ip, ok := peerIP(i); ok {
+				// Each peer on an address of its own, as in a real swarm,
+				// with the per-IP caps applied as there: from one address
+				// all 257 of a run looked like one host.
+				tmpls[i].ListenAddr = netip.AddrPortFrom(ip, 0).String()
+				tmpls[i].Dial = (&net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0))}).DialContext
+				tmpls[i].CapLoopback = true
+			}
 			continue
 		}
 		ln, err := cfg.Network.Listen()

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/netip"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"swarm/session"
 )
@@ -32,6 +37,64 @@ func TestSwarmOfEightLeechersCompletes(t *testing.T) {
 			t.Errorf("leecher %d finish %.2f s outside (0, %.2f]", i, f, res.Measured)
 		}
 	}
+}
+
+// TestPeersHaveAddressesOfTheirOwn: on Linux each peer of a run listens,
+// dials and announces on a loopback address of its own, so that the
+// per-IP caps (2 connections per IP and torrent, 4 handshakes) apply as in
+// a real swarm. Before, all were on 127.0.0.1, exempt from the caps
+// (issue 20).
+func TestPeersHaveAddressesOfTheirOwn(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux routes all of 127.0.0.0/8 to loopback")
+	}
+	var logs lockedBuffer
+	log := zerolog.New(&logs).Level(zerolog.DebugLevel)
+	if _, err := Run(context.Background(), Config{Rates: Rates{Size: mib, Leechers: 4, SeedUpload: 8 * mib, Upload: 2 * mib}, Logger: &log}); err != nil {
+		t.Fatal(err)
+	}
+	// Who each peer (by its "lab" name) saw connect, by address.
+	seen := map[string]map[string]bool{}
+	for _, line := range bytes.Split(logs.Bytes(), []byte("\n")) {
+		var l struct{ Lab, Peer, Message string }
+		if json.Unmarshal(line, &l) != nil || l.Message != "peer connected" {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(l.Peer)
+		if err != nil {
+			t.Fatalf("peer connected from %q: %v", l.Peer, err)
+		}
+		if seen[l.Lab] == nil {
+			seen[l.Lab] = map[string]bool{}
+		}
+		seen[l.Lab][ap.Addr().String()] = true
+	}
+	if len(seen) != 5 {
+		t.Fatalf("connections logged by %d peers, want the seed and 4 leechers: %v", len(seen), seen)
+	}
+	for name, ips := range seen {
+		if ips["127.0.0.1"] || len(ips) < 2 {
+			t.Errorf("%s saw its peers on %v, want each on an address of its own (not 127.0.0.1)", name, ips)
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that many peers' loggers write to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
 }
 
 // TestFreeRiderFinishesLater shows tit-for-tat at work: in a rate-limited

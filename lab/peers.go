@@ -30,13 +30,13 @@ type labPeer struct {
 	restartRates func()
 }
 
-// preparePeer makes a session with one torrent on 127.0.0.1.
+// preparePeer makes a session with one torrent on loopback.
 // The session stops when ctx ends; wg waits for it and errs collects its
 // failure.
 func preparePeer(ctx context.Context, wg *sync.WaitGroup, errs *errList, name string, m *metainfo.MetaInfo,
 	tmpl session.Config, log *zerolog.Logger, up, down int64, tc session.TorrentConfig) (labPeer, error) {
 	cfg := tmpl
-	if cfg.Listener == nil {
+	if cfg.Listener == nil && cfg.ListenAddr == "" {
 		cfg.ListenAddr = "127.0.0.1:0"
 	}
 	cfg.UploadRate, cfg.DownloadRate = up, down
