@@ -218,13 +218,7 @@ func (l *rawLoop) run() error {
 			now := time.Now()
 			if now.After(l.sweep) {
 				l.sweep = now.Add(rawSweep)
-				for fd, c := range l.pending {
-					if now.After(c.deadline) {
-						delete(l.pending, fd)
-						l.s.leanWaiting.Add(-1)
-						l.drop(fd, c) // the client was too slow
-					}
-				}
+				l.expire(epfd, now)
 			}
 			next = l.sweep
 		}
@@ -233,6 +227,25 @@ func (l *rawLoop) run() error {
 				return fmt.Errorf("tracker epoll deadline: %w", err)
 			}
 			armed = next
+		}
+	}
+}
+
+// expire gives up the connections whose request has not arrived by their
+// deadline. Each is read once more first: a loop that comes late (a
+// starved process, or more ready connections than one epoll batch) finds
+// requests that arrived in time still unread, and closing a socket with
+// unread data resets it. At load 30 to 60, `swarm lab --peers 256` saw
+// 262 announces reset this way (issue 20).
+func (l *rawLoop) expire(ep int, now time.Time) {
+	for fd, c := range l.pending {
+		if !now.After(c.deadline) {
+			continue
+		}
+		delete(l.pending, fd)
+		l.s.leanWaiting.Add(-1)
+		if l.step(ep, fd, c) {
+			l.drop(fd, c) // the client was too slow
 		}
 	}
 }
