@@ -148,7 +148,14 @@ func (t *Torrent) setChoke(p *peerConn, choked bool, slot string) {
 			return
 		}
 		// A fast peer keeps what it asked of its allowed-fast set and is
-		// told of every other request we drop (BEP 6).
+		// told of every other request we drop (BEP 6). A seed also
+		// finishes the piece it is in the middle of: its slots turn over
+		// every piece (rotateSeedSlot), and a piece cut short is one the
+		// peer cannot pass on until someone sends the rest.
+		p.finishing = nil
+		if cur, mid := p.q.pieceInProgress(); mid && t.complete {
+			p.finishing = []uint32{cur}
+		}
 		dropped := p.q.clearUploads(func(b piece.Block) bool { return p.allowedWhileChoked(b.Piece) })
 		p.send(peer.Message{ID: peer.Choke})
 		for _, b := range dropped {
