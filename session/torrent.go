@@ -241,6 +241,7 @@ func (s *Session) newTorrent(ih metainfo.Hash, name string, cfg TorrentConfig) (
 func (t *Torrent) setInfo(m *metainfo.MetaInfo) {
 	t.m, t.name = m, m.Info.Name
 	t.geo = piece.GeometryOf(&m.Info)
+	t.choker.SetSeedQuota(t.geo.PieceLength)
 	t.info.Store(m)
 }
 

@@ -263,6 +263,7 @@ func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
 		return nil
 	}
 	p.queueUpload(b)
+	t.rotateSeedSlot(p)
 	return nil
 }
 
