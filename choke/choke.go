@@ -15,6 +15,8 @@ const (
 	DefaultOptimisticInterval = 30 * time.Second
 	DefaultNewPeerWindow      = 60 * time.Second
 	DefaultSeedQuota          = 1 << 20
+	// DefaultSeedSlots is libtorrent's unchoke_slots_limit.
+	DefaultSeedSlots = 8
 	// newPeerWeight is how much likelier a new peer is to get the
 	// optimistic slot than an old one.
 	newPeerWeight = 3
@@ -32,7 +34,11 @@ type Config struct {
 	NewPeerWindow time.Duration
 	// SeedQuota is how many bytes a peer gets from a seeding slot before
 	// the slot may rotate to a peer that has waited longer; 0 means 1 MiB.
+	// The session sets it to a piece (SetSeedQuota).
 	SeedQuota int64
+	// SeedSlots is the number of slots while seeding, all of them
+	// rotating (there is no optimistic slot then); 0 means 8.
+	SeedSlots int
 	// Rand picks the optimistic peer; nil means a randomly seeded source.
 	Rand *rand.Rand
 }
@@ -79,17 +85,39 @@ type Choker[K comparable] struct {
 
 // New checks cfg and fills in its defaults.
 func New[K comparable](cfg Config) (*Choker[K], error) {
-	if cfg.Slots < 0 || cfg.OptimisticInterval < 0 || cfg.NewPeerWindow < 0 || cfg.SeedQuota < 0 {
+	if cfg.Slots < 0 || cfg.OptimisticInterval < 0 || cfg.NewPeerWindow < 0 || cfg.SeedQuota < 0 || cfg.SeedSlots < 0 {
 		return nil, errors.New("choke: negative value in Config")
 	}
 	cfg.Slots = cmp.Or(cfg.Slots, DefaultSlots)
 	cfg.OptimisticInterval = cmp.Or(cfg.OptimisticInterval, DefaultOptimisticInterval)
 	cfg.NewPeerWindow = cmp.Or(cfg.NewPeerWindow, DefaultNewPeerWindow)
 	cfg.SeedQuota = cmp.Or(cfg.SeedQuota, DefaultSeedQuota)
+	cfg.SeedSlots = cmp.Or(cfg.SeedSlots, DefaultSeedSlots)
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	return &Choker[K]{cfg: cfg}, nil
+}
+
+// SeedQuota returns how many bytes a seeding slot gives before it may
+// rotate; SetSeedQuota sets it (n > 0), e.g. to the torrent's piece length
+// once it is known.
+func (c *Choker[K]) SeedQuota() int64 { return c.cfg.SeedQuota }
+
+// SetSeedQuota sets the seeding quota to n bytes if n > 0.
+func (c *Choker[K]) SetSeedQuota(n int64) {
+	if n > 0 {
+		c.cfg.SeedQuota = n
+	}
+}
+
+// Slots returns how many peers may hold a slot at once: the regular slots
+// and the optimistic one, or the seeding slots.
+func (c *Choker[K]) Slots(seeding bool) int {
+	if seeding {
+		return c.cfg.SeedSlots
+	}
+	return c.cfg.Slots + 1
 }
 
 // Optimistic returns the peer holding the optimistic slot, if any.
@@ -129,8 +157,19 @@ func (c *Choker[K]) Rechoke(now time.Time, peers []Peer[K], seeding bool) map[K]
 			return cmp.Compare(b2i(b.Unchoked && b.DownRate > 0), b2i(a.Unchoked && a.DownRate > 0))
 		})
 	}
-	for _, p := range candidates[:min(len(candidates), c.cfg.Slots)] {
+	slots := c.cfg.Slots
+	if seeding {
+		slots = c.cfg.SeedSlots
+	}
+	for _, p := range candidates[:min(len(candidates), slots)] {
 		unchoke[p.Key] = true
+	}
+	if seeding {
+		// The seeding slots rotate through every interested peer: no
+		// optimistic slot is needed to reach newcomers.
+		var zero K
+		c.optimistic, c.hasOpt = zero, false
+		return unchoke
 	}
 
 	// Keep the optimistic peer for its interval while it is still a

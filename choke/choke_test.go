@@ -155,7 +155,10 @@ func TestSnubbedAndUninterestedPeersHoldNoRegularSlot(t *testing.T) {
 }
 
 func TestSeederUnchokesFastestDownloaders(t *testing.T) {
-	c := newChoker(t, 6)
+	c, err := choke.New[string](choke.Config{SeedSlots: 4, Rand: rand.New(rand.NewPCG(6, 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var peers []choke.Peer[string]
 	for i, k := range []string{"a", "b", "c", "d", "e", "f"} {
 		// f takes from us fastest, a slowest; what they send us runs the
@@ -170,13 +173,70 @@ func TestSeederUnchokesFastestDownloaders(t *testing.T) {
 			t.Errorf("seeding: fast downloader %s choked: %v", k, got)
 		}
 	}
+	if len(got) != 4 {
+		t.Errorf("seeding with 4 slots unchoked %d peers: %v", len(got), got)
+	}
+}
+
+// TestSeederHasItsOwnSlotsAndNoOptimistic: a seed fills SeedSlots (8 by
+// default) with interested peers, a downloader its 4 regular slots and the
+// optimistic one; Slots says which for the session's slots between
+// rechokes.
+func TestSeederHasItsOwnSlotsAndNoOptimistic(t *testing.T) {
+	var peers []choke.Peer[string]
+	for _, k := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"} {
+		peers = append(peers, old(k, 0))
+	}
+	for _, seeding := range []bool{false, true} {
+		c := newChoker(t, 8)
+		want := 5
+		if seeding {
+			want = choke.DefaultSeedSlots
+		}
+		if got := c.Slots(seeding); got != want {
+			t.Errorf("Slots(%v) = %d, want %d", seeding, got, want)
+		}
+		if got := c.Rechoke(t0, peers, seeding); len(got) != want {
+			t.Errorf("seeding %v: %d of 10 interested peers unchoked, want %d: %v", seeding, len(got), want, got)
+		}
+		if _, ok := c.Optimistic(); ok == seeding {
+			t.Errorf("seeding %v: optimistic slot held %v", seeding, ok)
+		}
+	}
+}
+
+// TestSeedQuotaIsSettable: the session makes a seeding slot last one piece.
+func TestSeedQuotaIsSettable(t *testing.T) {
+	c := newChoker(t, 9)
+	if got := c.SeedQuota(); got != choke.DefaultSeedQuota {
+		t.Errorf("SeedQuota() = %d, want the default %d", got, choke.DefaultSeedQuota)
+	}
+	c.SetSeedQuota(256 << 10)
+	c.SetSeedQuota(0) // ignored
+	if got := c.SeedQuota(); got != 256<<10 {
+		t.Errorf("SeedQuota() after SetSeedQuota(256 KiB) = %d", got)
+	}
+	// A holder past a piece gives its slot to a waiting peer.
+	held := old("held", 0)
+	held.Unchoked, held.UnchokedAt, held.SentSinceUnchoke = true, t0.Add(-time.Second), 300<<10
+	c2, err := choke.New[string](choke.Config{SeedSlots: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.SetSeedQuota(256 << 10)
+	if got := c2.Rechoke(t0, []choke.Peer[string]{held, old("waiting", 0)}, true); !got["waiting"] || got["held"] {
+		t.Errorf("one slot, holder past its quota: %v, want the waiting peer", got)
+	}
 }
 
 // TestSeederRotatesSlots: holders that have had their quota give their
 // slots to the peers that waited longest; a holder short of its quota keeps
 // its slot, but not beyond an optimistic interval.
 func TestSeederRotatesSlots(t *testing.T) {
-	c := newChoker(t, 7)
+	c, err := choke.New[string](choke.Config{SeedSlots: 4, Rand: rand.New(rand.NewPCG(7, 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	held := func(k string, sent int64, since time.Duration) choke.Peer[string] {
 		p := old(k, 0)
 		p.Unchoked, p.UnchokedAt, p.SentSinceUnchoke, p.UpRate = true, t0.Add(-since), sent, 1e6
@@ -200,9 +260,8 @@ func TestSeederRotatesSlots(t *testing.T) {
 			t.Errorf("%s should hold a regular slot: %v", k, got)
 		}
 	}
-	opt, _ := c.Optimistic()
 	for _, k := range []string{"served1", "served2", "stale"} {
-		if got[k] && k != opt {
+		if got[k] {
 			t.Errorf("%s kept a regular slot after its turn: %v", k, got)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"swarm/internal/atomicfile"
 	"swarm/metainfo"
 	"swarm/session"
 )
@@ -178,6 +179,7 @@ func New(cfg Config) (*Daemon, error) {
 		d.log.Error().Err(err).Str("kept_as", bad).Msg("settings unreadable: starting with the defaults")
 	}
 	recs, errs := d.store.load()
+	d.cleanTemp(recs)
 	for _, err := range errs {
 		d.log.Warn().Err(err).Msg("state file skipped")
 	}
@@ -210,6 +212,38 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	d.finishMoves()
 	return d, nil
+}
+
+// cleanTemp removes the temporary files interrupted writes (a SIGKILL, a
+// power cut) left in the folders the daemon owns: the state folder and
+// its torrents, at once (the lock keeps other daemons out), and the
+// resume records and DHT state (.swarm) of every download folder in use,
+// if over a minute old (a 'swarm get' may be writing beside it). Nothing
+// else in a download folder is touched.
+func (d *Daemon) cleanTemp(recs []*record) {
+	removed := 0
+	clean := func(dir string, n int, err error) {
+		removed += n
+		if err != nil {
+			d.log.Warn().Err(err).Str("dir", dir).Msg("temporary files left by an interrupted write not removed")
+		}
+	}
+	for _, dir := range []string{d.cfg.StateDir, d.store.torrents()} {
+		n, err := atomicfile.Clean(dir, 0)
+		clean(dir, n, err)
+	}
+	dirs := map[string]bool{d.cfg.StateDir: true, d.cfg.DownloadDir: true}
+	for _, r := range recs {
+		dirs[r.Dir] = true
+	}
+	delete(dirs, "") // not the working folder's
+	for dir := range dirs {
+		n, err := session.CleanState(dir)
+		clean(dir, n, err)
+	}
+	if removed > 0 {
+		d.log.Info().Int("files", removed).Msg("removed temporary files left by an interrupted write")
+	}
 }
 
 // Addr is where the session accepts peers; "" before Start.
@@ -539,7 +573,7 @@ func (d *Daemon) SetSettings(change func(*Settings)) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(d.settingsPath(), b, true); err != nil {
+	if err := atomicfile.Write(d.settingsPath(), b, 0o600, true); err != nil {
 		return err
 	}
 	d.settings = s

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -582,5 +583,58 @@ func TestReannounceAndClose(t *testing.T) {
 	}
 	if got := heard(); !slices.Equal(got, []string{"started", "", "stopped"}) {
 		t.Errorf("the tracker heard %q, want started, a regular announce, stopped", got)
+	}
+}
+
+// TestStartRemovesWhatAnInterruptedWriteLeft: a daemon killed in the
+// middle of an atomic write (SIGKILL, power cut) leaves its temporary
+// file; the next start removes those of the state folder and of the
+// resume records' folders, and nothing else in a download folder.
+func TestStartRemovesWhatAnInterruptedWriteLeft(t *testing.T) {
+	dir := t.TempDir()
+	state, dl := filepath.Join(dir, "state"), filepath.Join(dir, "dl")
+	raw, m := content(t, filepath.Join(dir, "src"), "a.bin", 1000, "")
+	d := newDaemon(t, state, dl, nil)
+	if _, err := d.Add(context.Background(), daemon.AddRequest{Torrent: raw, Paused: true}); err != nil {
+		t.Fatal(err)
+	}
+	d.Wait()
+	h := m.InfoHash.String()
+	old := time.Now().Add(-2 * time.Minute)
+	files := map[string]bool{ // path: removed
+		filepath.Join(state, ".swarm-tmp-settings.json-1"):               true,
+		filepath.Join(state, "torrents", ".tmp-2"):                       true, // before this version
+		filepath.Join(state, "torrents", ".swarm-tmp-"+h+".json-3"):      true,
+		filepath.Join(dl, session.StateDir, ".swarm-tmp-"+h+".resume-4"): true,
+		filepath.Join(dl, session.StateDir, h+".resume.5.tmp"):           true,  // before this version
+		filepath.Join(dl, ".tmp-6"):                                      false, // the user's, not in .swarm
+		filepath.Join(dl, "a.bin.swarm-tmp-7"):                           false,
+		filepath.Join(state, "torrents", h+".json"):                      false,
+		filepath.Join(state, "torrents", h+".torrent"):                   false,
+	}
+	for p := range files {
+		if _, err := os.Stat(p); err == nil {
+			continue // the daemon's own
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d2 := newDaemon(t, state, dl, nil)
+	defer d2.Wait()
+	for p, removed := range files {
+		_, err := os.Stat(p)
+		if gone := errors.Is(err, fs.ErrNotExist); gone != removed {
+			t.Errorf("%s: removed %v, want %v", p, gone, removed)
+		}
+	}
+	if vs, _, err := d2.Torrents(nil, false); err != nil || len(vs) != 1 || vs[0].Name != "a.bin" {
+		t.Errorf("after the restart: %+v, %v; want a.bin", vs, err)
 	}
 }

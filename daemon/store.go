@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"swarm/internal/atomicfile"
 )
 
 // State on disk: one folder per daemon, <state>/torrents/ holding for each
@@ -92,13 +94,13 @@ func (s store) save(r *record) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(s.recordPath(r.InfoHash), b, true)
+	return atomicfile.Write(s.recordPath(r.InfoHash), b, 0o600, true)
 }
 
 // saveData writes a record already encoded; with sync false the caller
 // syncs the file system once for many (syncAll).
 func (s store) saveData(hash string, b []byte, sync bool) error {
-	return writeAtomic(s.recordPath(hash), b, sync)
+	return atomicfile.Write(s.recordPath(hash), b, 0o600, sync)
 }
 
 // syncAll makes every write to the state folder's file system durable.
@@ -106,7 +108,7 @@ func (s store) syncAll() error { return syncFS(s.torrents()) }
 
 // saveTorrent writes the metainfo of the torrent hash durably.
 func (s store) saveTorrent(hash string, data []byte) error {
-	return writeAtomic(s.torrentPath(hash), data, true)
+	return atomicfile.Write(s.torrentPath(hash), data, 0o600, true)
 }
 
 // remove deletes a torrent's files; missing ones are no error.
@@ -118,7 +120,7 @@ func (s store) remove(hash string) error {
 		}
 	}
 	if len(errs) == 0 {
-		errs = append(errs, syncDir(s.torrents()))
+		errs = append(errs, atomicfile.SyncDir(s.torrents()))
 	}
 	return errors.Join(errs...)
 }
@@ -149,44 +151,4 @@ func (s store) load() ([]*record, []error) {
 		recs = append(recs, r)
 	}
 	return recs, errs
-}
-
-// writeAtomic replaces path with data: temp file, fsync, rename, fsync
-// dir; with sync false, the two fsyncs are left to the caller.
-func writeAtomic(path string, data []byte, sync bool) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil && sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if !sync {
-		return nil
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	return nil
 }

@@ -7,7 +7,8 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"path/filepath"
+
+	"swarm/internal/atomicfile"
 )
 
 // maxStateFile bounds the state file we read: 160 buckets of K nodes at
@@ -81,19 +82,7 @@ func (n *Node) save() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(n.cfg.StatePath), ".dht-*.tmp")
-	if err != nil {
-		return fmt.Errorf("dht: save state: %w", err)
-	}
-	_, err = tmp.Write(append(b, '\n'))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), n.cfg.StatePath)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(n.cfg.StatePath, append(b, '\n'), 0o600, false); err != nil {
 		return fmt.Errorf("dht: save state: %w", err)
 	}
 	return nil

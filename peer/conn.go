@@ -51,6 +51,10 @@ type Conn struct {
 
 // NewConn wraps nc, on which the handshake is done (Initiate or Accept), and takes ownership
 // of it: Close closes nc. It fails on negative timeouts.
+//
+// If nc is a *net.TCPConn, or a wrapper of one whose reads are the socket's own and that says
+// so with a method RawTCP() *net.TCPConn, a fast peer's blocks are read (on Linux) from the
+// socket straight into the buffers Config.NewBlock gives.
 func NewConn(nc net.Conn, cfg Config) (*Conn, error) {
 	if cfg.IdleTimeout < 0 || cfg.WriteTimeout < 0 {
 		return nil, errors.New("peer: negative timeout in Config")
@@ -65,6 +69,7 @@ func NewConn(nc net.Conn, cfg Config) (*Conn, error) {
 	c.dec.MaxBitfieldLen = cfg.MaxBitfieldLen
 	c.dec.MaxExtendedLen = cfg.MaxExtendedLen
 	c.dec.NewBlock = cfg.NewBlock
+	c.dec.vec = newVectorReader(nc, &c.read)
 	return c, nil
 }
 

@@ -1,8 +1,6 @@
 package peer
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -81,27 +79,114 @@ type Decoder struct {
 	// to disk without a copy. If nil, the Decoder reads blocks into a buffer it reuses.
 	NewBlock func(n int) []byte
 
-	src     io.Reader // under r
-	r       *bufio.Reader
-	buf     []byte // reused for bitfield, extended and (without NewBlock) block payloads
+	src     io.Reader // the stream, read through buf
+	buf     []byte    // buffered bytes are buf[r:w]
+	r, w    int
+	payload []byte // reused for bitfield, extended and (without NewBlock) block payloads
 	skipped uint64
-	blocks  int64 // block bytes read, until r grows to fastBufSize
+	blocks  int64 // block bytes read, until the buffer grows (-1 after)
+	// vec, when set, reads the socket under src with readv(2); a fast peer's
+	// blocks then go straight into block buffers (see direct.go).
+	vec          vectorReader
+	spec         *speculation
+	directBlocks int64 // blocks taken from speculation, for tests
 }
 
 // NewDecoder returns a Decoder reading from r through a buffer of its own. Do not read from r
 // directly afterwards: the Decoder may have buffered bytes of later messages.
 func NewDecoder(r io.Reader) *Decoder {
-	return &Decoder{src: r, r: bufio.NewReaderSize(r, decoderBufSize)}
+	return &Decoder{src: r, buf: make([]byte, decoderBufSize)}
 }
 
-// grow moves the Decoder to a buffer of fastBufSize, keeping what is buffered.
+// grow makes room for a fast peer, keeping what is buffered: blocks read
+// straight into their buffers when the source is a socket and NewBlock is
+// set, else a buffer of fastBufSize.
 func (d *Decoder) grow() {
-	src := d.src
-	if rest, _ := d.r.Peek(d.r.Buffered()); len(rest) > 0 {
-		src = io.MultiReader(bytes.NewReader(bytes.Clone(rest)), d.src)
-	}
-	d.r = bufio.NewReaderSize(src, fastBufSize)
 	d.blocks = -1 // grown
+	if d.vec != nil && d.NewBlock != nil {
+		d.spec = &speculation{}
+		return
+	}
+	nb := make([]byte, fastBufSize)
+	d.w = copy(nb, d.buf[d.r:d.w])
+	d.buf, d.r = nb, 0
+}
+
+// fill reads at least one more byte into the buffer, moving what is
+// buffered to its front first if the end is reached.
+func (d *Decoder) fill() error {
+	if d.r > 0 && d.w == len(d.buf) {
+		d.w = copy(d.buf, d.buf[d.r:d.w])
+		d.r = 0
+	}
+	for range 100 { // as bufio, give up on a reader that keeps returning nothing
+		n, err := d.src.Read(d.buf[d.w:])
+		d.w += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
+// peek returns the next n bytes (n at most the buffer's size) without
+// consuming them; fewer only with an error.
+func (d *Decoder) peek(n int) ([]byte, error) {
+	if d.r+n > len(d.buf) {
+		d.w = copy(d.buf, d.buf[d.r:d.w])
+		d.r = 0
+	}
+	for d.w-d.r < n {
+		if err := d.fill(); err != nil {
+			return d.buf[d.r:d.w], err
+		}
+	}
+	return d.buf[d.r : d.r+n], nil
+}
+
+// readFull fills p from the buffer, then from the stream: through the
+// buffer for a short rest, straight into p for a long one.
+func (d *Decoder) readFull(p []byte) error {
+	k := copy(p, d.buf[d.r:d.w])
+	d.r += k
+	if k == len(p) {
+		return nil
+	}
+	if d.spec != nil {
+		return d.direct(p, k)
+	}
+	if len(p)-k >= len(d.buf) {
+		_, err := io.ReadFull(d.src, p[k:])
+		return err
+	}
+	d.r, d.w = 0, 0
+	for k < len(p) {
+		if err := d.fill(); err != nil {
+			return err
+		}
+		n := copy(p[k:], d.buf[d.r:d.w])
+		d.r += n
+		k += n
+	}
+	return nil
+}
+
+// discard drops the next n bytes.
+func (d *Decoder) discard(n int) error {
+	for {
+		k := min(n, d.w-d.r)
+		d.r += k
+		if n -= k; n == 0 {
+			return nil
+		}
+		d.r, d.w = 0, 0
+		if err := d.fill(); err != nil {
+			return err
+		}
+	}
 }
 
 // Skipped returns how many messages with unknown ids Decode has discarded.
@@ -129,7 +214,19 @@ func (d *Decoder) Decode(m *Message) error {
 // decode reads one message; skip reports an unknown message that was discarded.
 func (d *Decoder) decode(m *Message) (skip bool, err error) {
 	*m = Message{}
-	hdr, err := d.r.Peek(4)
+	if d.spec != nil {
+		if !d.spec.pending() && d.r == d.w {
+			if err := d.direct(nil, 0); err != nil {
+				return false, err // io.EOF here is between messages
+			}
+		}
+		if d.spec.pending() {
+			if ok, err := d.fromSpeculation(m); ok || err != nil {
+				return false, err
+			}
+		}
+	}
+	hdr, err := d.peek(4)
 	if err != nil {
 		if len(hdr) > 0 {
 			err = noEOF(err)
@@ -137,16 +234,17 @@ func (d *Decoder) decode(m *Message) (skip bool, err error) {
 		return false, err
 	}
 	length := binary.BigEndian.Uint32(hdr)
-	d.r.Discard(4) // cannot fail: Peek returned 4 bytes
+	d.r += 4
 	if length == 0 {
 		m.KeepAlive = true
 		return false, nil
 	}
-	idb, err := d.r.ReadByte()
+	idb, err := d.peek(1)
 	if err != nil {
 		return false, noEOF(err)
 	}
-	id := ID(idb)
+	id := ID(idb[0])
+	d.r++
 	m.ID = id
 	minLen, maxLen := d.lengthRange(id)
 	if length < minLen || length > maxLen {
@@ -158,7 +256,7 @@ func (d *Decoder) decode(m *Message) (skip bool, err error) {
 	case Choke, Unchoke, Interested, NotInterested, HaveAll, HaveNone:
 		return false, nil
 	case Have, Request, Cancel, Port, Suggest, Reject, AllowedFast:
-		p, err := d.r.Peek(n)
+		p, err := d.peek(n)
 		if err != nil {
 			return false, noEOF(err)
 		}
@@ -172,19 +270,19 @@ func (d *Decoder) decode(m *Message) (skip bool, err error) {
 		case Port:
 			m.Port = binary.BigEndian.Uint16(p)
 		}
-		d.r.Discard(n)
+		d.r += n
 		return false, nil
 	case Bitfield:
 		m.Bitfield, err = d.readPayload(n)
 		return false, err
 	case Piece:
-		p, err := d.r.Peek(8)
+		p, err := d.peek(8)
 		if err != nil {
 			return false, noEOF(err)
 		}
 		m.Index = binary.BigEndian.Uint32(p)
 		m.Begin = binary.BigEndian.Uint32(p[4:])
-		d.r.Discard(8)
+		d.r += 8
 		n -= 8
 		if d.blocks >= 0 {
 			if d.blocks += int64(n); d.blocks >= fastAfter {
@@ -194,27 +292,31 @@ func (d *Decoder) decode(m *Message) (skip bool, err error) {
 		if d.NewBlock != nil {
 			b := d.NewBlock(n)
 			if cap(b) < n {
-				return false, fmt.Errorf("peer: NewBlock(%d) returned a buffer of capacity %d", n, cap(b))
+				return false, errShortBlock(n, cap(b))
 			}
 			m.Block = b[:n]
-			_, err = io.ReadFull(d.r, m.Block)
-			return false, noEOF(err)
+			return false, noEOF(d.readFull(m.Block))
 		}
 		m.Block, err = d.readPayload(n)
 		return false, err
 	case Extended:
-		ext, err := d.r.ReadByte()
+		p, err := d.peek(1)
 		if err != nil {
 			return false, noEOF(err)
 		}
-		m.ExtendedID = ext
+		m.ExtendedID = p[0]
+		d.r++
 		m.Payload, err = d.readPayload(n - 1)
 		return false, err
 	}
-	if _, err := d.r.Discard(n); err != nil {
+	if err := d.discard(n); err != nil {
 		return false, noEOF(err)
 	}
 	return true, nil
+}
+
+func errShortBlock(n, c int) error {
+	return fmt.Errorf("peer: NewBlock(%d) returned a buffer of capacity %d", n, c)
 }
 
 // lengthRange returns the accepted range of the length prefix for messages with id.
@@ -253,10 +355,9 @@ func clampLimit(limit, def int) uint32 {
 
 // readPayload reads n bytes into the reused buffer.
 func (d *Decoder) readPayload(n int) ([]byte, error) {
-	if cap(d.buf) < n {
-		d.buf = make([]byte, n)
+	if cap(d.payload) < n {
+		d.payload = make([]byte, n)
 	}
-	b := d.buf[:n]
-	_, err := io.ReadFull(d.r, b)
-	return b, noEOF(err)
+	b := d.payload[:n]
+	return b, noEOF(d.readFull(b))
 }

@@ -177,6 +177,10 @@ type countedTCPConn struct {
 	release func()
 }
 
+// RawTCP tells peer.NewConn that reads of c are its socket's own, so
+// blocks may be read from the socket with readv.
+func (c *countedTCPConn) RawTCP() *net.TCPConn { return c.TCPConn }
+
 func (c *countedTCPConn) Close() error {
 	err := c.TCPConn.Close()
 	c.once.Do(c.release)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"swarm/internal/atomicfile"
 	"swarm/metainfo"
 	"swarm/piece"
 	"swarm/storage"
@@ -113,6 +114,15 @@ func ResumePath(m *metainfo.MetaInfo, dir string) string {
 		state += "-swarm"
 	}
 	return filepath.Join(dir, state, m.InfoHash.String()+".resume")
+}
+
+// CleanState removes from dir's StateDir the temporary files an
+// interrupted write of a resume record or of the DHT state left there
+// (those over atomicfile.MinAge old), and returns how many. It reads the
+// whole folder: call it once per download folder at start, not per
+// torrent. A missing folder is no error.
+func CleanState(dir string) (int, error) {
+	return atomicfile.Clean(filepath.Join(dir, StateDir), atomicfile.MinAge)
 }
 
 // wantedPieces returns the pieces that hold bytes of a file not skipped

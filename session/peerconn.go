@@ -130,6 +130,7 @@ type peerConn struct {
 	metaServed     int       // ut_metadata pieces sent to it (BEP 9)
 	fast           bool      // both sides speak the fast extension (BEP 6)
 	allowedFast    []uint32  // the allowed-fast set we gave it; nil if none yet
+	finishing      []uint32  // the piece a seed's choke lets it finish (setChoke); nil if none
 	saidAllOrNone  bool      // it sent have-all or have-none (BEP 6)
 
 	q writeQueue
@@ -286,10 +287,23 @@ func (q *writeQueue) clearUploads(keep func(piece.Block) bool) []piece.Block {
 	return dropped
 }
 
+// pieceInProgress returns the piece of the first queued block if the
+// writer has already sent that piece's first blocks (the block does not
+// begin it): the piece a peer we choke is in the middle of.
+func (q *writeQueue) pieceInProgress() (uint32, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.uploads) == 0 || q.uploads[0].Begin == 0 {
+		return 0, false
+	}
+	return q.uploads[0].Piece, true
+}
+
 // allowedWhileChoked reports whether the peer may have piece i while we
-// choke it: a piece of the allowed-fast set we gave it (BEP 6).
+// choke it: a piece of the allowed-fast set we gave it (BEP 6), or the one
+// a seed's choke let it finish.
 func (p *peerConn) allowedWhileChoked(i uint32) bool {
-	return p.fast && slices.Contains(p.allowedFast, i)
+	return p.fast && (slices.Contains(p.allowedFast, i) || slices.Contains(p.finishing, i))
 }
 
 func (q *writeQueue) signal() {

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"swarm/peer"
@@ -126,5 +127,76 @@ func testChokeByFastPeerKeepsRequests(t *testing.T) {
 	}
 	if st := tor.Stats(); st.Wasted != 0 {
 		t.Errorf("wasted %d bytes, want 0", st.Wasted)
+	}
+}
+
+// TestRequestsToAFastPeerGoOutInBatches (issue 20, item 5): once a peer's
+// pipeline is deep, the blocks it sends are answered with requests an
+// eighth of the pipeline at a time, not one request (one write, one wake
+// of the writer) per block; shallow pipelines still get one per block.
+func TestRequestsToAFastPeerGoOutInBatches(t *testing.T) {
+	simulate(t, testRequestsToAFastPeerGoOutInBatches)
+}
+
+func testRequestsToAFastPeerGoOutInBatches(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 4<<20, 256<<10) // 256 blocks
+	s := newSession(t, session.Config{})
+	tor, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: make([]byte, len(content))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddTorrent(tor)
+	runSession(t, s)
+
+	c := dialPeer(t, addrOf(t, s), m.InfoHash)
+	d := peer.NewDecoder(c)
+	c.Write(frame(byte(peer.HaveAll)))
+	readUntil(t, c, d, "interested", isID(peer.Interested))
+	c.Write(frame(byte(peer.Unchoke)))
+	// pending reads every request the session has sent by now: under
+	// synctest, Wait lets its goroutines write all they will, and a
+	// deadline of now ends the read at a message boundary.
+	pending := func() []peer.Message {
+		synctest.Wait()
+		var rs []peer.Message
+		for range 1000 {
+			c.SetReadDeadline(time.Now())
+			var r peer.Message
+			if err := d.Decode(&r); err != nil {
+				break
+			}
+			if r.ID == peer.Request {
+				rs = append(rs, r)
+			}
+		}
+		return rs
+	}
+	queue := pending()
+	var batches []int // requests that followed each block sent
+	for sent := 0; len(queue) > 0 && sent < 256; sent++ {
+		r := queue[0]
+		queue = queue[1:]
+		off := int64(r.Index)*m.Info.PieceLength + int64(r.Begin)
+		c.Write(frame(byte(peer.Piece), append(u32(r.Index, r.Begin), content[off:off+int64(r.Length)]...)...))
+		more := pending()
+		batches = append(batches, len(more))
+		queue = append(queue, more...)
+	}
+	select {
+	case <-tor.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("download did not complete; requests after each block: %v", batches)
+	}
+	ones, largest := 0, 0
+	for _, n := range batches {
+		if n == 1 {
+			ones++
+		}
+		largest = max(largest, n)
+	}
+	t.Logf("requests after each of the %d blocks: %v", len(batches), batches)
+	if largest < 8 || ones > len(batches)/2 {
+		t.Errorf("requests after each block: %v; want batches of 8 or more once the pipeline is deep, and single requests at most half the time", batches)
 	}
 }

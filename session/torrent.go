@@ -174,6 +174,7 @@ type Torrent struct {
 	diskRetryWait time.Duration
 	suspects      map[int][]suspectBlock // blocks of failed pieces, for smartBan
 	workers       *diskWorkers
+	reqScratch    []peer.Message // fillRequests' messages, reused
 	wg            sync.WaitGroup // connection goroutines, dials and web seed fetches
 	webSeeds      []*webSeed     // BEP 19 url-list (webseed.go)
 	webClient     *http.Client   // the web seeds'; nil without any
@@ -240,6 +241,7 @@ func (s *Session) newTorrent(ih metainfo.Hash, name string, cfg TorrentConfig) (
 func (t *Torrent) setInfo(m *metainfo.MetaInfo) {
 	t.m, t.name = m, m.Info.Name
 	t.geo = piece.GeometryOf(&m.Info)
+	t.choker.SetSeedQuota(t.geo.PieceLength)
 	t.info.Store(m)
 }
 

@@ -263,6 +263,7 @@ func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
 		return nil
 	}
 	p.queueUpload(b)
+	t.rotateSeedSlot(p)
 	return nil
 }
 
@@ -361,8 +362,12 @@ func (t *Torrent) fillRequests(p *peerConn) {
 		// rejects what is past its reqq (libtorrent does).
 		depth = min(depth, p.reqq)
 	}
-	n := depth - t.picker.Outstanding(p)
-	if n <= 0 {
+	out := t.picker.Outstanding(p)
+	n := depth - out
+	if n <= 0 || out > 0 && n < depth/8 {
+		// A fast peer's requests go out an eighth of its pipeline at a
+		// time, the rest of it still outstanding: one write and one wake
+		// of its writer a batch, not a block.
 		return
 	}
 	blocks := t.picker.Pick(p, n)
@@ -372,9 +377,10 @@ func (t *Torrent) fillRequests(p *peerConn) {
 	if t.picker.Outstanding(p) == len(blocks) {
 		p.lastRequest = time.Now()
 	}
-	msgs := make([]peer.Message, len(blocks))
-	for i, b := range blocks {
-		msgs[i] = peer.Message{ID: peer.Request, Index: b.Piece, Begin: b.Begin, Length: b.Length}
+	msgs := t.reqScratch[:0]
+	for _, b := range blocks {
+		msgs = append(msgs, peer.Message{ID: peer.Request, Index: b.Piece, Begin: b.Begin, Length: b.Length})
 	}
-	p.send(msgs...)
+	p.send(msgs...) // copies them
+	t.reqScratch = msgs[:0]
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"swarm/internal/atomicfile"
 	"swarm/metainfo"
 	"swarm/piece"
 )
@@ -256,46 +257,15 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// writeAtomic replaces the file at path with data, durably.
-func writeAtomic(path string, data []byte) (err error) {
+// writeAtomic replaces the file at path with data, durably, creating its
+// folder.
+func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return ioError("create folder", dir, err)
 	}
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return ioError("create", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return ioError("write", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return ioError("sync", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return ioError("close", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return ioError("rename", path, err)
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return ioError("open folder", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return ioError("sync folder", dir, err)
+	if err := atomicfile.Write(path, data, 0o600, true); err != nil {
+		return ioError("save", "resume record", err)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ const (
 	DefaultInterval       = 30 * time.Minute
 	DefaultMinBackoff     = time.Minute
 	DefaultMaxBackoff     = 30 * time.Minute
+	DefaultRefusedBackoff = 5 * time.Second
 	DefaultAttemptTimeout = 30 * time.Second
 )
 
@@ -52,6 +53,14 @@ type AnnouncerConfig struct {
 	// MaxBackoff caps the wait after failed rounds; 0 means
 	// DefaultMaxBackoff (30 minutes).
 	MaxBackoff time.Duration
+	// RefusedBackoff takes MinBackoff's place after a round in which a
+	// tracker answered with a failure reason (FailureError) and none
+	// accepted: the tracker is up, and what it refused (a member's rule,
+	// a passkey, a torrent not registered yet) may be put right at any
+	// moment. It doubles per failed round too, up to the interval of the
+	// last accepted reply, or MaxBackoff before one. 0 means
+	// DefaultRefusedBackoff (5 seconds).
+	RefusedBackoff time.Duration
 	// AttemptTimeout bounds one announce to one tracker; 0 means
 	// DefaultAttemptTimeout (30 seconds).
 	AttemptTimeout time.Duration
@@ -83,6 +92,8 @@ type Announcer struct {
 	next     time.Time // when the next regular announce is due; zero means now
 	earliest time.Time // no regular announce before this (the tracker's min interval)
 	failures int       // failed rounds in a row
+	// interval is the last accepted reply's; 0 before one.
+	interval time.Duration
 }
 
 type trackerState struct {
@@ -110,8 +121,11 @@ func NewAnnouncer(cfg AnnouncerConfig) (*Announcer, error) {
 	if cfg.AttemptTimeout == 0 {
 		cfg.AttemptTimeout = DefaultAttemptTimeout
 	}
+	if cfg.RefusedBackoff == 0 {
+		cfg.RefusedBackoff = DefaultRefusedBackoff
+	}
 	switch {
-	case cfg.DefaultInterval < 0 || cfg.MinBackoff < 0 || cfg.MaxBackoff < 0 || cfg.AttemptTimeout < 0:
+	case cfg.DefaultInterval < 0 || cfg.MinBackoff < 0 || cfg.MaxBackoff < 0 || cfg.AttemptTimeout < 0 || cfg.RefusedBackoff < 0:
 		return nil, errors.New("new announcer: negative duration in config")
 	case cfg.MinBackoff > cfg.MaxBackoff:
 		return nil, fmt.Errorf("new announcer: min backoff %v exceeds max backoff %v", cfg.MinBackoff, cfg.MaxBackoff)
@@ -192,6 +206,7 @@ func (a *Announcer) Announce(ctx context.Context, req AnnounceRequest) (Announce
 	}
 
 	var errs []error
+	refused := false // a tracker answered with a failure reason
 	for ti := 0; ; ti++ {
 		tier, ok := a.tier(ti)
 		if !ok {
@@ -211,9 +226,11 @@ func (a *Announcer) Announce(ctx context.Context, req AnnounceRequest) (Announce
 			}
 			a.log.Debug().Err(err).Str("tracker_url", MaskURL(t.url)).Stringer("event", req.Event).Msg("announce failed")
 			errs = append(errs, err)
+			var fe *FailureError
+			refused = refused || errors.As(err, &fe)
 		}
 	}
-	backoff := a.failed()
+	backoff := a.failed(refused)
 	if len(errs) == 1 {
 		return AnnounceResponse{}, fmt.Errorf("announce: the tracker failed, retry in %v: %w", backoff, errs[0])
 	}
@@ -260,21 +277,30 @@ func (a *Announcer) succeeded(ti int, t *trackerState, resp AnnounceResponse) {
 	interval = max(interval, resp.MinInterval)
 	now := a.cfg.Now()
 	a.failures = 0
+	a.interval = interval
 	a.next = now.Add(interval)
 	a.earliest = now.Add(resp.MinInterval)
 }
 
-// failed counts a failed round and schedules the retry: MinBackoff doubled per
-// earlier failed round in a row, capped at MaxBackoff. It returns the wait.
-func (a *Announcer) failed() time.Duration {
+// failed counts a failed round and schedules the retry: MinBackoff
+// (RefusedBackoff if a tracker refused) doubled per earlier failed round in
+// a row, capped at MaxBackoff (after a refusal, at the last accepted
+// interval if shorter). It returns the wait.
+func (a *Announcer) failed(refused bool) time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.failures++
-	backoff := a.cfg.MinBackoff
-	for i := 1; i < a.failures && backoff < a.cfg.MaxBackoff; i++ {
+	backoff, ceiling := a.cfg.MinBackoff, a.cfg.MaxBackoff
+	if refused {
+		backoff = a.cfg.RefusedBackoff
+		if a.interval > 0 {
+			ceiling = min(ceiling, a.interval)
+		}
+	}
+	for i := 1; i < a.failures && backoff < ceiling; i++ {
 		backoff *= 2
 	}
-	backoff = min(backoff, a.cfg.MaxBackoff)
+	backoff = min(backoff, ceiling)
 	a.next = a.cfg.Now().Add(backoff)
 	return backoff
 }

@@ -3,8 +3,10 @@ package tracker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,7 +37,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 // fakeTransport answers per URL and records the URLs it was asked, in order.
 type fakeTransport struct {
 	mu      sync.Mutex
-	replies map[string]tracker.AnnounceResponse // URLs not listed fail
+	replies map[string]tracker.AnnounceResponse // URLs in neither map are unreachable
+	refuse  map[string]string                   // URL: the failure reason it answers with
 	calls   []string
 	reqs    []tracker.AnnounceRequest
 }
@@ -48,7 +51,10 @@ func (f *fakeTransport) Announce(ctx context.Context, u string, req tracker.Anno
 	if r, ok := f.replies[u]; ok {
 		return r, nil
 	}
-	return tracker.AnnounceResponse{}, &tracker.FailureError{Reason: "down: " + u}
+	if reason, ok := f.refuse[u]; ok {
+		return tracker.AnnounceResponse{}, &tracker.FailureError{Reason: reason}
+	}
+	return tracker.AnnounceResponse{}, fmt.Errorf("down: %s", u)
 }
 
 func (f *fakeTransport) takeCalls() []string {
@@ -203,10 +209,9 @@ func TestAnnouncerBacksOffExponentially(t *testing.T) {
 	clock := newFakeClock()
 	tr := &fakeTransport{replies: map[string]tracker.AnnounceResponse{}}
 	a := newTestAnnouncer(t, [][]string{{"a", "b"}, {"c"}}, tr, clock)
-	var fe *tracker.FailureError
 	for i, want := range []time.Duration{1, 2, 4, 8, 10, 10} {
 		_, err := a.Announce(context.Background(), testRequest())
-		if !errors.As(err, &fe) {
+		if err == nil || !strings.Contains(err.Error(), "down: a") || !strings.Contains(err.Error(), "down: c") {
 			t.Fatalf("round %d: error = %v, want the trackers' failures joined", i, err)
 		}
 		if n := len(tr.takeCalls()); n != 3 {
@@ -231,6 +236,41 @@ func TestAnnouncerBacksOffExponentially(t *testing.T) {
 	if got := a.NextAnnounce().Sub(clock.Now()); got != time.Minute {
 		t.Errorf("after a success then a failure: next announce in %v, want 1m", got)
 	}
+}
+
+// TestAnnouncerRetriesARefusalSooner: a tracker that answers with a
+// failure reason is retried after 5 s, doubling to MaxBackoff, or to the
+// interval of its last accepted reply; a member whose rule or passkey was
+// just put right waited MinBackoff (the session's 15 s) and more before.
+func TestAnnouncerRetriesARefusalSooner(t *testing.T) {
+	clock := newFakeClock()
+	tr := &fakeTransport{refuse: map[string]string{"a": "unregistered torrent"}}
+	a := newTestAnnouncer(t, [][]string{{"a"}}, tr, clock)
+	rounds := func(want ...time.Duration) {
+		t.Helper()
+		for i, w := range want {
+			var fe *tracker.FailureError
+			if _, err := a.Announce(context.Background(), testRequest()); !errors.As(err, &fe) {
+				t.Fatalf("round %d: error = %v, want the refusal", i, err)
+			}
+			if got := a.NextAnnounce().Sub(clock.Now()); got != w*time.Second {
+				t.Errorf("round %d: next announce in %v, want %v", i, got, w*time.Second)
+			}
+			clock.Advance(w * time.Second)
+		}
+	}
+	rounds(5, 10, 20, 40, 80, 160, 320, 600, 600) // MaxBackoff 10 min
+	tr.mu.Lock()
+	tr.replies = map[string]tracker.AnnounceResponse{"a": {Interval: 2 * time.Minute}}
+	tr.mu.Unlock()
+	if _, err := a.Announce(context.Background(), testRequest()); err != nil {
+		t.Fatal(err)
+	}
+	tr.mu.Lock()
+	tr.replies = nil
+	tr.mu.Unlock()
+	clock.Advance(2 * time.Minute)
+	rounds(5, 10, 20, 40, 80, 120, 120) // the last interval, 2 min
 }
 
 func TestAnnouncerCancelledContextIsNotAFailure(t *testing.T) {

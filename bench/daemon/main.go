@@ -380,11 +380,12 @@ func (b *bench) measure(kind string, run int) (result, error) {
 	return r, nil
 }
 
-// startTracker runs `swarm tracker` on b.tracker without rate limits (one
-// address announces every torrent).
+// startTracker runs `swarm tracker` on b.tracker without rate or
+// connection limits (one address announces every torrent, up to 1,000 at
+// once at a start).
 func (b *bench) startTracker() (*proc.Proc, error) {
 	p := b.procs.Command(b.swarm, "tracker", "--listen", b.tracker, "--ip-rate", "0", "--ip-burst", "1000000",
-		"--prefix-rate", "0", "--prefix-burst", "1000000", "--log-level", "warn", "--log-format", "json")
+		"--prefix-rate", "0", "--prefix-burst", "1000000", "--max-conns-per-ip", "0", "--log-level", "warn", "--log-format", "json")
 	if err := p.Start(); err != nil {
 		return nil, err
 	}

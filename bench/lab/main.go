@@ -75,6 +75,7 @@ import (
 	"swarm/bench/internal/content"
 	"swarm/bench/internal/ltpy"
 	"swarm/bench/internal/proc"
+	"swarm/internal/humanize"
 	"swarm/metainfo"
 )
 
@@ -204,13 +205,13 @@ func main() {
 		b.peers = append(b.peers, n)
 	}
 	var err error
-	if b.size, err = parseSize(*size); err != nil || b.size <= 0 {
+	if b.size, err = humanize.ParseSize(*size); err != nil || b.size <= 0 {
 		fail("--size %q: want a positive size", *size)
 	}
-	if b.up, err = parseSize(*upload); err != nil || b.up <= 0 {
+	if b.up, err = humanize.ParseSize(*upload); err != nil || b.up <= 0 {
 		fail("--upload %q: want a positive rate", *upload)
 	}
-	if b.seed, err = parseSize(*seedUpload); err != nil || b.seed <= 0 {
+	if b.seed, err = humanize.ParseSize(*seedUpload); err != nil || b.seed <= 0 {
 		fail("--seed-upload %q: want a positive rate", *seedUpload)
 	}
 	if b.runs < 1 {
@@ -363,23 +364,4 @@ func (b *bench) run() error {
 		return fmt.Errorf("%d run(s) failed (see \"error\" above)", failed)
 	}
 	return nil
-}
-
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = rest, u.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil {
-		return 0, err
-	}
-	return n * mult, nil
 }

@@ -52,6 +52,7 @@ import (
 	"swarm/bench/internal/ltpy"
 	"swarm/bench/internal/probe"
 	"swarm/bench/internal/proc"
+	"swarm/internal/humanize"
 )
 
 //go:embed lt_pair.py
@@ -102,7 +103,7 @@ func main() {
 	swarmBin := flag.String("swarm", "", "swarm binary to measure (default: build swarm/cmd/swarm from this module)")
 	encrypt := flag.Bool("encrypt", false, "require MSE/PE encryption (RC4) on both sides of both pairs")
 	flag.Parse()
-	n, err := parseSize(*size)
+	n, err := humanize.ParseSize(*size)
 	if err != nil || n <= 0 {
 		fmt.Fprintf(os.Stderr, "bench/transfer: --size %q: want a positive size\n", *size)
 		os.Exit(2)
@@ -525,23 +526,4 @@ func sameContent(a, b string) (bool, error) {
 			return false, eb
 		}
 	}
-}
-
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{{"GiB", gib}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", gib}, {"M", 1 << 20}, {"K", 1 << 10}} {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = rest, u.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, err
-	}
-	return n * mult, nil
 }

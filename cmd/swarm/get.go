@@ -52,6 +52,9 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		}
 		return open, os.MkdirAll(out, 0o755)
 	}
+	if _, err := session.CleanState(out); err != nil {
+		tr.log.Warn().Err(err).Msg("temporary files left by an interrupted write not removed")
+	}
 	tc := session.TorrentConfig{Seed: seed, Peers: tr.peers, Trackers: trackerTiers(o.trackers)}
 	var m *metainfo.MetaInfo
 	var node *session.Node

@@ -25,6 +25,8 @@ type trackerOptions struct {
 	userRate    float64
 	userBurst   int
 	maxSwarms   int
+	connsPerIP  int // --max-conns-per-ip
+	maxConns    int
 	allow, deny string
 	ipRate      float64
 	ipBurst     int
@@ -68,6 +70,8 @@ func runTracker(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.ipBurst, "ip-burst", server.DefaultIPBurst, "announces one client address may make at once")
 	fs.Float64Var(&o.prefixRate, "prefix-rate", 0, "announces a second the addresses of one /24 (IPv6: /48) may make together in the long run; 0 means 5 times --ip-rate")
 	fs.IntVar(&o.prefixBurst, "prefix-burst", 0, "announces one /24 (IPv6: /48) may make at once; 0 means 5 times --ip-burst")
+	fs.IntVar(&o.connsPerIP, "max-conns-per-ip", server.DefaultMaxConnsPerIP, "most HTTP connections one client address (IPv6: its /64) may hold open; more are closed at once; a --trusted-proxy has no such cap; 0 means no limit")
+	fs.IntVar(&o.maxConns, "max-conns", server.DefaultMaxConns, "most HTTP connections open at once (an idle one costs about 18 KB); more are closed at once; 0 means no limit")
 	fs.StringVar(&o.redis, "redis", "", "keep the swarms in this Redis (redis://HOST:PORT/DB) instead of memory, so that several tracker processes serve the same swarms")
 	o.rules.register(fs)
 	fs.StringVar(&o.adminListen, "admin-listen", "", "private mode: serve the admin API (JSON) on HOST:PORT; off if empty; a non-loopback address needs --admin-token-file")
@@ -182,6 +186,8 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 		return server.Config{}, usagef("--numwant-max %d: want at least 1", o.numWantMax)
 	case o.maxSwarms < 0:
 		return server.Config{}, usagef("--max-swarms %d: want 0 (no limit) or more", o.maxSwarms)
+	case o.connsPerIP < 0 || o.maxConns < 0:
+		return server.Config{}, usagef("--max-conns-per-ip %d, --max-conns %d: want 0 (no limit) or more", o.connsPerIP, o.maxConns)
 	case o.ipRate < 0 || o.ipBurst < 1:
 		return server.Config{}, usagef("--ip-rate %v, --ip-burst %d: want a rate of at least 0 (0: no limit) and a burst of at least 1", o.ipRate, o.ipBurst)
 	case o.prefixRate < 0 || o.prefixBurst < 0:
@@ -191,9 +197,11 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 	if err != nil {
 		return server.Config{}, err
 	}
-	maxSwarms := o.maxSwarms
-	if maxSwarms == 0 {
-		maxSwarms = -1 // no limit
+	noLimit := func(n int) int {
+		if n == 0 {
+			return -1 // the flags' 0 is the config's "no limit"
+		}
+		return n
 	}
 	return server.Config{
 		Interval:       o.interval,
@@ -202,7 +210,9 @@ func (o *trackerOptions) serverConfig() (server.Config, error) {
 		MaxNumWant:     o.numWantMax,
 		TrustIP:        o.trustIP,
 		TrustedProxies: proxies,
-		MaxSwarms:      maxSwarms,
+		MaxSwarms:      noLimit(o.maxSwarms),
+		MaxConnsPerIP:  noLimit(o.connsPerIP),
+		MaxConns:       noLimit(o.maxConns),
 		IPRate:         o.ipRate,
 		IPBurst:        o.ipBurst,
 		PrefixRate:     o.prefixRate,

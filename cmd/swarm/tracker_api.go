@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"swarm/daemon/rpc"
 	"swarm/tracker/adminapi"
 	"swarm/tracker/private"
 	"swarm/tracker/server"
@@ -109,6 +110,9 @@ func serveAdmin(ctx context.Context, e *env, o *trackerOptions, db *private.DB, 
 	if err != nil {
 		return nil, fmt.Errorf("--admin-listen: %w", err)
 	}
+	// Anyone who can reach the port can open connections, token or not:
+	// bounded as the daemon's RPC is (256; the site's backend needs few).
+	ln = rpc.LimitListener(ln, rpc.DefaultMaxConns)
 	scheme := "http"
 	if tlsCfg != nil {
 		ln, scheme = tls.NewListener(ln, tlsCfg), "https"

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"swarm/daemon/rpc"
 	"swarm/metainfo"
 	"swarm/tracker"
 )
@@ -252,5 +253,42 @@ func TestTrackerFlagsBehindASite(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, tt.err) {
 			t.Errorf("swarm tracker %v: exit %d, %q; want exit 2 and %q", tt.args, code, errOut, tt.err)
 		}
+	}
+}
+
+// TestAdminAPIBoundsConnections: the admin API holds at most
+// rpc.DefaultMaxConns connections, as the daemon's RPC does; the next one
+// waits (in the kernel's queue) until one of them closes. Before, anyone
+// who could reach the port could open connections until the tracker ran
+// out of file descriptors.
+func TestAdminAPIBoundsConnections(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "tracker.db")
+	b := startSwarm(t, "tracker", "--private", "--db", db, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	addr := b.waitOutput(t, regexp.MustCompile(`admin API listening on http://(127\.0\.0\.1:\d+)/api/`), 10*time.Second)[1]
+	var idle []net.Conn
+	for range rpc.DefaultMaxConns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c) // sends nothing: held until the 10 s header timeout
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /api/users HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	if got, err := io.ReadAll(c); len(got) > 0 {
+		t.Fatalf("connection %d answered while %d were held: %q (%v)", rpc.DefaultMaxConns+1, rpc.DefaultMaxConns, got, err)
+	}
+	idle[0].Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := io.ReadAll(c); !strings.HasPrefix(string(got), "HTTP/1.1 200") {
+		t.Errorf("once one connection closed: %q (%v), want the users list", got, err)
 	}
 }

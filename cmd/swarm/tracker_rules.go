@@ -106,7 +106,7 @@ func runTrackerRules(ctx context.Context, e *env, noun string, args []string) er
 	case "freeleech":
 		fs.StringVar(&o.from, "from", "now", "start: RFC 3339 (2026-12-24T18:00:00Z), a date (2026-12-24, UTC), now, or a duration from now (2h)")
 		fs.StringVar(&o.until, "until", "", "end, excluded: as --from, a duration counting from --from (48h)")
-		fs.StringVar(&o.kind, "kind", "freeleech", "freeleech (downloads not counted), neutral (nothing counted) or double-upload")
+		fs.StringVar(&o.kind, "kind", "freeleech", "freeleech (downloads not counted), neutral (nothing counted) or double_upload (uploads count twice; double-upload reads the same)")
 	case "hnr":
 		fs.DurationVar(&o.seedTime, "hnr-seed-time", private.DefaultHnRSeedTime, "seeding a snatch needs within the window")
 		fs.DurationVar(&o.window, "hnr-window", private.DefaultHnRWindow, "the window after a snatch (the tracker's --hnr-window)")
@@ -192,7 +192,12 @@ func rulesCommand(ctx context.Context, e *env, o *rulesOptions, noun, verb strin
 				if verb == "disallow" {
 					change = db.DisallowClient
 				}
-				if err := change(ctx, p); err != nil {
+				err := change(ctx, p)
+				if errors.Is(err, private.ErrExists) {
+					fmt.Fprintf(e.stdout, "client prefix %q already allowed\n", p)
+					continue // adding what is there is no error, as for 'torrent add'
+				}
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "client prefix %q %sed\n", p, verb)
@@ -230,6 +235,10 @@ func rulesCommand(ctx context.Context, e *env, o *rulesOptions, noun, verb strin
 				} else {
 					err = db.RemoveBan(ctx, p)
 				}
+				if errors.Is(err, private.ErrExists) {
+					fmt.Fprintf(e.stdout, "%s already banned\n", p)
+					continue // adding what is there is no error, as for 'torrent add'
+				}
 				if err != nil {
 					return err
 				}
@@ -264,7 +273,12 @@ func rulesCommand(ctx context.Context, e *env, o *rulesOptions, noun, verb strin
 				fmt.Fprintf(e.stdout, "site-wide %s from %s until %s removed\n", w.Kind, w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339))
 				return nil
 			}
-			if err := db.AddSiteFreeleech(ctx, w); err != nil {
+			err := db.AddSiteFreeleech(ctx, w)
+			if errors.Is(err, private.ErrExists) {
+				fmt.Fprintf(e.stdout, "site-wide %s from %s until %s already set\n", w.Kind, w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339))
+				return nil // adding what is there is no error, as for 'torrent add'
+			}
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "site-wide %s from %s until %s\n", w.Kind, w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339))
@@ -348,7 +362,7 @@ func jsonOr[T any](e *env, v []T, empty []T, err error) error {
 func (o *rulesOptions) freeleechWindow(now time.Time) (private.FreeleechWindow, error) {
 	k, err := private.ParseKind(o.kind)
 	if err != nil || k == private.KindNormal {
-		return private.FreeleechWindow{}, usagef("--kind %q: want freeleech, neutral or double-upload", o.kind)
+		return private.FreeleechWindow{}, usagef("--kind %q: want freeleech, neutral or double_upload", o.kind)
 	}
 	start, err := parseWhen(o.from, now)
 	if err != nil {

@@ -50,6 +50,14 @@ func TestTrackerRulesCommands(t *testing.T) {
 	if out := mustRun("tracker", "ban", "list"); !strings.Contains(out, "192.0.2.0/24") || !strings.Contains(out, "2001:db8::1/128") || !strings.Contains(out, "abuse") {
 		t.Errorf("ban list = %q", out)
 	}
+	// Adding what is there again is no error, as for 'torrent add' (before:
+	// exit 1 for bans, client prefixes and windows, 0 for torrents).
+	if out := mustRun("tracker", "ban", "add", "192.0.2.0/24"); out != "192.0.2.0/24 already banned\n" {
+		t.Errorf("ban add twice printed %q", out)
+	}
+	if out := mustRun("tracker", "client", "allow", "-qB4"); out != "client prefix \"-qB4\" already allowed\n" {
+		t.Errorf("client allow twice printed %q", out)
+	}
 	mustRun("tracker", "ban", "remove", "2001:db8::1")
 	if out := mustRun("tracker", "ban", "list"); strings.Contains(out, "2001:db8::1") {
 		t.Errorf("ban list after remove = %q", out)
@@ -64,6 +72,15 @@ func TestTrackerRulesCommands(t *testing.T) {
 	mustRun("tracker", "torrent", "set", h.String(), "--double-upload")
 
 	mustRun("tracker", "freeleech", "--from", "2026-12-24T18:00:00Z", "--until", "48h")
+	if out := mustRun("tracker", "freeleech", "add", "--from", "2026-12-24T18:00:00Z", "--until", "48h"); !strings.HasSuffix(out, " already set\n") {
+		t.Errorf("freeleech add twice printed %q", out)
+	}
+	// Both spellings of double upload are read; one is printed.
+	mustRun("tracker", "freeleech", "--from", "2027-01-01T00:00:00Z", "--until", "1h", "--kind", "double-upload")
+	if out := mustRun("tracker", "freeleech", "add", "--from", "2027-01-01T00:00:00Z", "--until", "1h", "--kind", "double_upload"); !strings.Contains(out, "double_upload") || !strings.HasSuffix(out, " already set\n") {
+		t.Errorf("freeleech --kind double_upload after double-upload printed %q", out)
+	}
+	mustRun("tracker", "freeleech", "remove", "--from", "2027-01-01T00:00:00Z", "--until", "1h", "--kind", "double-upload")
 	var ws []private.FreeleechWindow
 	if err := json.Unmarshal([]byte(mustRun("tracker", "freeleech", "list", "--json")), &ws); err != nil || len(ws) != 1 ||
 		ws[0].Kind != private.KindFreeleech || ws[0].End.Sub(ws[0].Start).Hours() != 48 {
@@ -84,7 +101,8 @@ func TestTrackerRulesCommands(t *testing.T) {
 		code int
 		err  string
 	}{
-		{[]string{"tracker", "client", "allow", "-qB4"}, 1, "already exists"},
+		{[]string{"tracker", "client", "disallow", "-XX1"}, 1, "not found"},
+		{[]string{"tracker", "freeleech", "--until", "1h", "--kind", "triple"}, 2, "neutral or double_upload"},
 		{[]string{"tracker", "client", "allow", "-q B"}, 2, "printable"},
 		{[]string{"tracker", "client", "allow"}, 2, "want one or more PREFIX"},
 		{[]string{"tracker", "ban", "add", "host.example"}, 2, "IP address or a CIDR"},

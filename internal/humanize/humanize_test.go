@@ -12,6 +12,9 @@ func TestParseSize(t *testing.T) {
 	}{
 		{"262144", 262144}, {"256KiB", 256 << 10}, {"256k", 256 << 10}, {"1MiB", 1 << 20},
 		{"16MB", 16e6}, {"1.5GiB", 3 << 29}, {"2 GiB", 2 << 30},
+		// The forms bench/lab's and bench/transfer's own parsers read
+		// before they used this one, with the same values.
+		{"64MiB", 64 << 20}, {"16M", 16 << 20}, {"1G", 1 << 30}, {"512K", 512 << 10}, {"128KiB", 128 << 10}, {"100B", 100}, {" 16 MiB", 16 << 20},
 	}
 	for _, tt := range tests {
 		if got, err := ParseSize(tt.in); err != nil || got != tt.want {

@@ -44,7 +44,9 @@ func (k *Kind) UnmarshalText(b []byte) error {
 	return err
 }
 
-// ParseKind reads a kind's name; '-' may stand for '_' (double-upload).
+// ParseKind reads a kind's name; '-' may stand for '_' (double-upload, as
+// 'swarm tracker torrent set --double-upload' spells it). Messages print
+// the stored name, double_upload.
 func ParseKind(s string) (Kind, error) {
 	n := strings.ReplaceAll(strings.ToLower(s), "-", "_")
 	for k, name := range kindNames {
@@ -52,7 +54,7 @@ func ParseKind(s string) (Kind, error) {
 			return Kind(k), nil
 		}
 	}
-	return KindNormal, fmt.Errorf("kind %q: want normal, freeleech, neutral or double-upload", s)
+	return KindNormal, fmt.Errorf("kind %q: want normal, freeleech, neutral or double_upload", s)
 }
 
 // factors returns the multipliers of upload and download under k.

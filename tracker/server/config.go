@@ -41,6 +41,24 @@ const (
 	// second), while its first swarms expire after an hour.
 	DefaultPrefixFactor = 5
 	DefaultIPLimitAddrs = 1 << 16
+	// DefaultMaxConnsPerIP bounds the HTTP connections one address (an
+	// IPv6 client: its /64) holds open at once. A client that announces on
+	// a new connection each time holds one for a round trip; libtorrent
+	// (qBittorrent, Deluge) opens at most 50 announces at once, and an
+	// address shared by many users (a carrier-grade NAT) needs several
+	// such clients' worth; 256 is also the daemon RPC's cap. nginx has no
+	// default (limit_conn is opt-in; its examples use 1 to 100),
+	// opentracker none but the descriptor limit: both bound a connection's
+	// memory instead. Here one idle keep-alive connection costs about 18
+	// KB, so an address holds at most about 4.6 MB.
+	DefaultMaxConnsPerIP = 256
+	// DefaultMaxConns bounds the tracker's HTTP connections in all, like
+	// nginx's worker_connections: about 290 MB of idle keep-alive
+	// connections at worst. Clients that close after each announce (as
+	// libtorrent, Transmission and the lean path expect) hold a few dozen
+	// at 20,000 announces a second; it takes over 240,000 clients that
+	// keep connections open (each for 2 minutes of every 30) to reach it.
+	DefaultMaxConns = 16384
 )
 
 // Config configures a Server. The zero Config is a working public tracker.
@@ -141,6 +159,14 @@ type Config struct {
 	// unseen while that many others announced starts again with a full
 	// burst. 0 means DefaultIPLimitAddrs (65,536).
 	IPLimitAddrs int
+	// MaxConnsPerIP bounds the HTTP connections one client address (an
+	// IPv6 client: its /64) holds open at once in Run; a connection over it
+	// is closed at once. A trusted proxy (TrustedProxies) has no such cap.
+	// 0 means DefaultMaxConnsPerIP (256); a negative value means no bound.
+	MaxConnsPerIP int
+	// MaxConns bounds Run's HTTP connections in all, the same way; 0 means
+	// DefaultMaxConns (16,384); a negative value means no bound.
+	MaxConns int
 	// Redis, when not empty, is the URL of a Redis (redis://host:port/db)
 	// that holds the swarms instead of this process's memory, so that
 	// several tracker processes serve the same swarms. Shards and Seed do
@@ -185,6 +211,8 @@ func (c Config) withDefaults() (Config, error) {
 	defInt(&c.MaxSwarms, DefaultMaxSwarms)
 	defInt(&c.IPBurst, DefaultIPBurst)
 	defInt(&c.IPLimitAddrs, DefaultIPLimitAddrs)
+	defInt(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	defInt(&c.MaxConns, DefaultMaxConns)
 	if c.PrefixRate == 0 {
 		c.PrefixRate = DefaultPrefixFactor * c.IPRate
 	}

@@ -354,6 +354,12 @@ func (s *Server) acceptLean(ctx context.Context, ln net.Listener, h *handoff, co
 			return fmt.Errorf("accept: %w", err)
 		}
 		delay = 0
+		ip := connIP(c)
+		if !s.conns.acquire(ip) {
+			c.Close() // over Config.MaxConnsPerIP or MaxConns
+			continue
+		}
+		c = s.conns.counted(c, ip)
 		select {
 		case slots <- struct{}{}:
 		default:

@@ -276,9 +276,14 @@ func (l *rawLoop) acceptAll(ep int) error {
 			return fmt.Errorf("accept: %w", e)
 		}
 		l.delay = 0
-		c := l.get()
-		c.remote = sockaddrIP(&l.sa)
 		fd := int(r)
+		remote := sockaddrIP(&l.sa)
+		if !l.s.conns.acquire(remote) {
+			rawClose(fd) // over Config.MaxConnsPerIP or MaxConns
+			continue
+		}
+		c := l.get()
+		c.remote = remote
 		if !l.step(ep, fd, c) {
 			continue
 		}
@@ -342,6 +347,9 @@ func (l *rawLoop) serve(ep, fd int, c *rawConn, req *leanRequest) {
 	s := l.s
 	if s.mem != nil && s.cfg.Hook == nil {
 		writeClose(fd, s.leanReply(l.ctx, &l.sc, req, c.remote), s.cfg.WriteTimeout, l.conns)
+		// Released now even if the end of a large reply is still being
+		// written off the loop (within WriteTimeout).
+		s.conns.release(c.remote)
 		l.put(c)
 		return
 	}
@@ -361,6 +369,7 @@ func (l *rawLoop) serve(ep, fd int, c *rawConn, req *leanRequest) {
 		sc := s.bufs.Get().(*scratch)
 		defer s.bufs.Put(sc)
 		writeClose(fd, s.leanReply(l.ctx, sc, &r, remote), s.cfg.WriteTimeout, l.conns)
+		s.conns.release(remote)
 	})
 }
 
@@ -401,19 +410,21 @@ func (l *rawLoop) handoff(ep, fd int, c *rawConn) {
 		// fileConn duplicates fd: the loop's epoll would keep it.
 		_ = unix.EpollCtl(ep, unix.EPOLL_CTL_DEL, fd, nil)
 	}
-	read := bytes.Clone(c.buf[:c.n])
+	read, remote := bytes.Clone(c.buf[:c.n]), c.remote
 	l.put(c)
 	conn, err := fileConn(fd)
 	if err != nil {
+		l.s.conns.release(remote)
 		l.s.log.Warn().Err(err).Msg("tracker: handing a connection to net/http")
 		return
 	}
-	go l.h.pass(conn, read)
+	go l.h.pass(l.s.conns.counted(conn, remote), read)
 }
 
 // drop closes fd, which also takes it out of the epoll.
 func (l *rawLoop) drop(fd int, c *rawConn) {
 	rawClose(fd)
+	l.s.conns.release(c.remote)
 	l.put(c)
 }
 

@@ -97,3 +97,17 @@ func newMetrics(st store) *metrics {
 	)
 	return m
 }
+
+// countConns registers l's metrics: connections open, and refused by cap.
+func (m *metrics) countConns(l *connLimit) {
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "swarm_tracker", Name: "connections_refused_total",
+		Help: "HTTP connections closed as soon as accepted, by the cap reached: per_ip (--max-conns-per-ip) or total (--max-conns).",
+	}, []string{"reason"})
+	l.refused[refusePerIP] = refused.WithLabelValues("per_ip")
+	l.refused[refuseTotal] = refused.WithLabelValues("total")
+	m.registry.MustRegister(refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "swarm_tracker", Name: "http_connections",
+		Help: "HTTP connections open.",
+	}, func() float64 { return float64(l.count()) }))
+}

@@ -37,6 +37,7 @@ type Server struct {
 	access  atomic.Pointer[access]
 	ipLimit *ipLimiter // nil: no per-address limit
 	nets    *ipLimiter // per /24 or /48; nil when ipLimit is
+	conns   *connLimit // open HTTP connections, per address and in all
 	// connIDKey is the secret of UDP connection ids (see connIDs).
 	connIDKey [32]byte
 
@@ -107,6 +108,8 @@ func New(cfg Config) (*Server, error) {
 	s.contentType, s.cacheControl = []string{"text/plain"}, []string{"no-store"}
 	s.bufs.New = func() any { return &scratch{out: make([]byte, 0, 1024)} }
 	s.metrics = newMetrics(s.store)
+	s.conns = newConnLimit(cfg.MaxConnsPerIP, cfg.MaxConns, s.trustedProxy)
+	s.metrics.countConns(s.conns)
 	for _, c := range cfg.Metrics {
 		if err := s.metrics.registry.Register(c); err != nil {
 			return nil, fmt.Errorf("new tracker server: metrics: %w", err)
