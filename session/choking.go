@@ -46,6 +46,48 @@ func (p *peerConn) chokeView() choke.Peer[*peerConn] {
 		Key: p, Interested: p.peerInterested, DownRate: p.rate.rate(), UpRate: p.upRate.rate(),
 		Snubbed: p.snubbed, UnchokesUs: !p.peerChoking, Connected: p.connected, Unchoked: !p.amChoking,
 		UnchokedAt: p.unchokedAt, SentSinceUnchoke: p.uploaded.Load() - p.upAtUnchoke,
+		Evidence: p.evidence(),
+	}
+}
+
+// evidence is what p is known to have uploaded, in bytes: the blocks it
+// gave us (a finished leecher remembers who reciprocated) and, while we
+// seed, the pieces we saw it pass on (choke.Evidence).
+func (p *peerConn) evidence() float64 {
+	e := float64(p.usefulBlocks) * peer.BlockSize
+	if p.t.evidence != nil {
+		e += float64(p.t.evidence.Credit(p)) * float64(p.t.geo.PieceLength)
+	}
+	return e
+}
+
+// uploadEvidence returns the torrent's choke.Evidence, made the first time.
+// Loop only, once the torrent has its content.
+func (t *Torrent) uploadEvidence() *choke.Evidence[*peerConn] {
+	if t.evidence == nil {
+		t.evidence = choke.NewEvidence[*peerConn](t.geo.NumPieces())
+	}
+	return t.evidence
+}
+
+// creditHolders takes p's have of piece i while we seed: if one leecher
+// alone had i before, it gave it to p (choke.Evidence). The search stops
+// at a second holder, so a have costs a pass over the peers at most.
+func (t *Torrent) creditHolders(p *peerConn, i int) {
+	if !t.complete {
+		return
+	}
+	var holder *peerConn
+	for q := range t.peers {
+		if q != p && q.has != nil && q.has.Has(i) && !q.has.Full() {
+			if holder != nil {
+				return
+			}
+			holder = q
+		}
+	}
+	if holder != nil {
+		t.uploadEvidence().Announced(p, i, holder)
 	}
 }
 
@@ -62,7 +104,11 @@ const freeSlotGrace = 2 * time.Second
 // gives us something (the best by the choker's order); regular and
 // optimistic slots keep the rechoke's rule.
 func (t *Torrent) reclaimFreeSlots(now time.Time) {
-	if t.cfg.FreeRide || t.complete {
+	if t.cfg.FreeRide {
+		return
+	}
+	if t.complete {
+		t.reclaimSeedSlots(now)
 		return
 	}
 	var takers []choke.Peer[*peerConn]
@@ -85,6 +131,42 @@ func (t *Torrent) reclaimFreeSlots(now time.Time) {
 		t.setChoke(p, true, "")
 		t.setChoke(takers[0].Key, false, "free")
 		takers = takers[1:]
+	}
+}
+
+// reclaimSeedSlots is reclaimFreeSlots for a seed. Its slots go to whoever
+// asks first and were held until the next rechoke, the optimistic one for
+// 30 s: in the lab 2 MiB/s each, a file's worth, whether the holder passes
+// anything on or not, and so many pieces to so few peers that nobody could
+// tell from haves who passed them on. So the seed rechokes (the choker
+// puts peers with evidence of uploading first, then rotates) as soon as a
+// holder without evidence (choke.EvidenceBar) has had freeSlotGrace while
+// a peer with evidence waits, or any holder has had its quota
+// (choke.DefaultSeedQuota) while another interested peer waits its turn.
+func (t *Torrent) reclaimSeedSlots(now time.Time) {
+	views := make([]choke.Peer[*peerConn], 0, len(t.peers))
+	for p := range t.peers {
+		views = append(views, p.chokeView())
+	}
+	bar := choke.EvidenceBar(views)
+	proven := func(v choke.Peer[*peerConn]) bool { return v.Evidence > 0 && v.Evidence >= bar }
+	waiting, provenWaiting := false, false
+	for _, v := range views {
+		if v.Interested && !v.Unchoked {
+			waiting = true
+			provenWaiting = provenWaiting || proven(v)
+		}
+	}
+	opt, _ := t.choker.Optimistic()
+	for _, v := range views {
+		if !v.Unchoked || !v.Interested {
+			continue
+		}
+		if provenWaiting && !proven(v) && now.Sub(v.UnchokedAt) >= freeSlotGrace ||
+			waiting && (!proven(v) || v.Key == opt) && v.SentSinceUnchoke >= choke.DefaultSeedQuota {
+			t.rechoke(now)
+			return
+		}
 	}
 }
 
@@ -118,7 +200,7 @@ func (t *Torrent) setChoke(p *peerConn, choked bool, slot string) {
 		if choked {
 			e = e.Str("event", "choke").Int64("bytes", p.uploaded.Load()-p.upAtUnchoke)
 		} else {
-			e = e.Str("event", "unchoke").Str("slot", slot).Float64("down_rate", p.rate.rate())
+			e = e.Str("event", "unchoke").Str("slot", slot).Float64("down_rate", p.rate.rate()).Float64("evidence", p.evidence())
 		}
 		e.Stringer("listen", p.listen).Bool("seeding", t.complete).Msg("choking")
 	}

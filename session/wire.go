@@ -74,6 +74,7 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 				return err
 			}
 			t.superAnnounced(p, int(m.Index))
+			t.creditHolders(p, int(m.Index))
 		}
 		t.updateInterest(p)
 		t.fillRequests(p)
@@ -263,6 +264,7 @@ func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
 		return nil
 	}
 	p.queueUpload(b)
+	t.uploadEvidence().Sent(p, int(m.Index))
 	return nil
 }
 
