@@ -22,6 +22,14 @@
 //     turn, a free rider gets no more than its share, and in the lab it
 //     beat the "fastest upload" choice (which let the first few peers keep
 //     the seed): ratio to the bound at N = 16 went from 1.22 to 1.17.
+//     Peers that show evidence of uploading come first (at least a quarter
+//     of the interested peers' mean Peer.Evidence): a seed sees it through
+//     the leechers' haves (Evidence: a piece one leecher alone held shows
+//     up at another), a finished leecher in what each peer sent it. Free
+//     riders then get the optimistic slot, and the slots nobody with
+//     evidence wants; with no evidence at all the slots rotate among all.
+//     A seed's optimistic slot turns over with the quota: at a seed's rate
+//     30 s is a whole file.
 //   - One more slot, the optimistic unchoke, moves every OptimisticInterval
 //     (30 s) to a random choked, interested peer; peers connected within the
 //     last NewPeerWindow are three times as likely to get it, so newcomers
