@@ -68,6 +68,10 @@ type Peer[K comparable] struct {
 	// have sent it in its current slot. Seeding rotates slots by them.
 	UnchokedAt       time.Time
 	SentSinceUnchoke int64
+	// Evidence is what the peer is known to have uploaded, in bytes: to
+	// us, and to others as far as a seed can tell (Evidence). A seed's
+	// slots go to peers with evidence first (EvidenceBar).
+	Evidence float64
 }
 
 // Reciprocates says whether the peer gives us anything back: payload over
@@ -142,7 +146,15 @@ func (c *Choker[K]) Rechoke(now time.Time, peers []Peer[K], seeding bool) map[K]
 	// its place in the list.
 	c.cfg.Rand.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
 	if seeding {
-		slices.SortStableFunc(candidates, func(a, b Peer[K]) int { return c.seedOrder(now, a, b) })
+		// Peers that show evidence of uploading first; the rotation
+		// among equals.
+		bar := EvidenceBar(peers)
+		slices.SortStableFunc(candidates, func(a, b Peer[K]) int {
+			if c := cmp.Compare(b2i(b.Evidence >= bar), b2i(a.Evidence >= bar)); c != 0 {
+				return c
+			}
+			return c.seedOrder(now, a, b)
+		})
 	} else {
 		// Fastest to us first; among equals, those that unchoke us, then
 		// current holders that gave us something (a holder that gave
@@ -189,6 +201,27 @@ func (c *Choker[K]) Rechoke(now time.Time, peers []Peer[K], seeding bool) map[K]
 		unchoke[c.optimistic] = true
 	}
 	return unchoke
+}
+
+// EvidenceBar is the Evidence an interested peer needs for a seed's
+// slots to come to it before peers with less: a quarter of the
+// interested peers' mean. Zero, so every peer passes, while nobody has
+// any: then the slots rotate among all (a lone leecher, the start of a
+// swarm). Peers below it still get slots nobody above it wants, so a seed
+// never idles while a free rider wants data.
+func EvidenceBar[K comparable](peers []Peer[K]) float64 {
+	var sum float64
+	n := 0
+	for _, p := range peers {
+		if p.Interested {
+			sum += p.Evidence
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n) / 4
 }
 
 // seedOrder ranks peers for a seed's regular slots: holders still short of

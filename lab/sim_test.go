@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"net"
+	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -170,4 +171,64 @@ func TestSimulatedSeedStartsEveryLeecherAtOnce(t *testing.T) {
 			t.Errorf("%.0f%% of the upload capacity idle in the first tenth of the run, want at most 22%%", 100*u.Phases[0])
 		}
 	})
+}
+
+// TestSimulatedSeedFavoursUploaders: issue 20's free-rider swarm (N = 16,
+// K = 4, F = 16 MiB) on a fake clock, three runs pooled. The seed sees
+// pieces travel through the leechers' haves and serves those that pass
+// them on first: while reciprocating leechers download (slots that ended
+// before their mean finish), it gives each free rider less than each of
+// them. The figures depend on the chokers' choices only, not on the CPU.
+func TestSimulatedSeedFavoursUploaders(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		// scripts/test.sh runs this package again without -race.
+		t.Skip("three simulated swarms of 16: a minute of CPU under the race detector")
+	}
+	const runs, leechers, riders = 3, 16, 4
+	var toRiders, toOthers int64
+	var ratios []float64
+	for range runs {
+		synctest.Test(t, func(t *testing.T) {
+			var trace bytes.Buffer
+			res, err := Run(context.Background(), Config{
+				Rates:      Rates{Size: 16 * mib, Leechers: leechers, SeedUpload: 10 * mib, Upload: mib},
+				FreeRiders: riders,
+				Network:    memNetwork(),
+				Trace:      &trace,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, o := res.Means()
+			tr, to := servedBySeedBefore(t, &trace, o)
+			t.Logf("free riders %.2f s, others %.2f s (%.2f×); before %.2f s the seed gave each free rider %.1f MiB, each other %.1f MiB",
+				r, o, r/o, o, float64(tr)/riders/mib, float64(to)/(leechers-riders)/mib)
+			toRiders, toOthers = toRiders+tr, toOthers+to
+			ratios = append(ratios, r/o)
+		})
+	}
+	perRider, perOther := float64(toRiders)/(runs*riders)/mib, float64(toOthers)/(runs*(leechers-riders))/mib
+	t.Logf("%d runs: free riders finished %.2f× later; the seed gave each free rider %.2f MiB while the others downloaded, each other %.2f MiB",
+		runs, ratios, perRider, perOther)
+	if perRider >= perOther {
+		t.Errorf("the seed gave each free rider %.2f MiB while the others downloaded, no less than each of them (%.2f MiB)", perRider, perOther)
+	}
+}
+
+// servedBySeedBefore adds up what the seed gave free riders and the other
+// leechers in slots that ended before the given time (seconds).
+func servedBySeedBefore(t *testing.T, trace *bytes.Buffer, before float64) (toRiders, toOthers int64) {
+	t.Helper()
+	for _, line := range bytes.Split(trace.Bytes(), []byte("\n")) {
+		var e TraceEvent
+		if !bytes.Contains(line, []byte(`"choke"`)) || json.Unmarshal(line, &e) != nil || e.From != "seed" || e.T > before {
+			continue
+		}
+		if strings.HasPrefix(e.To, "free rider") {
+			toRiders += e.Bytes
+		} else {
+			toOthers += e.Bytes
+		}
+	}
+	return toRiders, toOthers
 }

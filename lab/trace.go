@@ -41,6 +41,7 @@ type TraceEvent struct {
 	Slot     string  `json:"slot,omitempty"`
 	Seeding  bool    `json:"seeding"`
 	DownRate float64 `json:"down_rate,omitempty"`
+	Evidence float64 `json:"evidence,omitempty"`
 	Bytes    int64   `json:"bytes,omitempty"`
 }
 
@@ -73,6 +74,7 @@ func (tr *tracer) Write(p []byte) (int, error) {
 		Slot     string  `json:"slot"`
 		Seeding  bool    `json:"seeding"`
 		DownRate float64 `json:"down_rate"`
+		Evidence float64 `json:"evidence"`
 		Bytes    int64   `json:"bytes"`
 	}
 	if json.Unmarshal(p, &l) != nil {
@@ -96,7 +98,7 @@ func (tr *tracer) Write(p []byte) (int, error) {
 		tr.served[[2]string{l.Lab, to}] += l.Bytes
 	}
 	line, _ := json.Marshal(TraceEvent{Peers: tr.n, T: t, From: l.Lab, To: to, Event: l.Event, Slot: l.Slot,
-		Seeding: l.Seeding, DownRate: l.DownRate, Bytes: l.Bytes})
+		Seeding: l.Seeding, DownRate: l.DownRate, Evidence: l.Evidence, Bytes: l.Bytes})
 	if _, err := tr.w.Write(append(line, '\n')); err != nil && tr.err == nil {
 		tr.err = err
 	}

@@ -47,6 +47,48 @@ func (p *peerConn) chokeView() choke.Peer[*peerConn] {
 		Key: p, Interested: p.peerInterested, DownRate: p.rate.rate(), UpRate: p.upRate.rate(),
 		Snubbed: p.snubbed, UnchokesUs: !p.peerChoking, Connected: p.connected, Unchoked: !p.amChoking,
 		UnchokedAt: p.unchokedAt, SentSinceUnchoke: p.uploaded.Load() - p.upAtUnchoke,
+		Evidence: p.evidence(),
+	}
+}
+
+// evidence is what p is known to have uploaded, in bytes: the blocks it
+// gave us (a finished leecher remembers who reciprocated) and, while we
+// seed, the pieces we saw it pass on (choke.Evidence).
+func (p *peerConn) evidence() float64 {
+	e := float64(p.usefulBlocks) * peer.BlockSize
+	if p.t.evidence != nil {
+		e += float64(p.t.evidence.Credit(p)) * float64(p.t.geo.PieceLength)
+	}
+	return e
+}
+
+// uploadEvidence returns the torrent's choke.Evidence, made the first time.
+// Loop only, once the torrent has its content.
+func (t *Torrent) uploadEvidence() *choke.Evidence[*peerConn] {
+	if t.evidence == nil {
+		t.evidence = choke.NewEvidence[*peerConn](t.geo.NumPieces())
+	}
+	return t.evidence
+}
+
+// creditHolders takes p's have of piece i while we seed: if one leecher
+// alone had i before, it gave it to p (choke.Evidence). The search stops
+// at a second holder, so a have costs a pass over the peers at most.
+func (t *Torrent) creditHolders(p *peerConn, i int) {
+	if !t.complete {
+		return
+	}
+	var holder *peerConn
+	for q := range t.peers {
+		if q != p && q.has != nil && q.has.Has(i) && !q.has.Full() {
+			if holder != nil {
+				return
+			}
+			holder = q
+		}
+	}
+	if holder != nil {
+		t.uploadEvidence().Announced(p, i, holder)
 	}
 }
 
@@ -63,7 +105,11 @@ const freeSlotGrace = 2 * time.Second
 // gives us something (the best by the choker's order); regular and
 // optimistic slots keep the rechoke's rule.
 func (t *Torrent) reclaimFreeSlots(now time.Time) {
-	if t.cfg.FreeRide || t.complete {
+	if t.cfg.FreeRide {
+		return
+	}
+	if t.complete {
+		t.rotateSeedSlots(now)
 		return
 	}
 	var takers []choke.Peer[*peerConn]
@@ -89,19 +135,47 @@ func (t *Torrent) reclaimFreeSlots(now time.Time) {
 	}
 }
 
-// rotateSeedSlot runs when p, which may hold one of our slots, asks for a
-// block. While seeding, a slot turns over as soon as its holder has had
-// its quota (a piece) and another interested peer waits: waiting for the
-// next rechoke, 10 s away, kept the seed on its first takers while the
-// other leechers of a new swarm waited up to 1.5 s for a first piece to
-// trade (lab timeline, issue 20).
-func (t *Torrent) rotateSeedSlot(p *peerConn) {
-	if !t.complete || p.amChoking || t.cfg.FreeRide || p.uploaded.Load()-p.upAtUnchoke < t.choker.SeedQuota() {
+// rotateSeedSlots turns a seed's slots over between rechokes; it runs when
+// a holder asks for a block and every tick. The choker ranks peers with
+// evidence of uploading first (choke.EvidenceBar), then in turn; this
+// decides when to ask it again: as soon as a holder has had its quota (a
+// piece) while a peer the choker would put before it waits (one with
+// evidence, or any if the holder has none). Waiting for the next rechoke,
+// 10 s away, kept the seed on its first takers while the other leechers of
+// a new swarm waited up to 1.5 s for a first piece to trade (lab timeline,
+// issue 20), and gave free riders that asked first a file's worth each.
+// Taking a slot from a holder without evidence at once when a peer with
+// evidence waits, rather than after its piece, changed nothing measurable
+// (lab, simulated, 10 runs each: free riders ÷ others 1.16 vs 1.14 with
+// seeds staying, 1.27 vs 1.28 with leechers leaving).
+func (t *Torrent) rotateSeedSlots(now time.Time) {
+	if !t.complete || t.cfg.FreeRide {
 		return
 	}
-	for q := range t.peers {
-		if q.amChoking && q.peerInterested {
-			t.rechoke(time.Now())
+	quota := t.choker.SeedQuota()
+	due := false // a holder has had its quota (most calls end here)
+	for p := range t.peers {
+		due = due || !p.amChoking && p.peerInterested && p.uploaded.Load()-p.upAtUnchoke >= quota
+	}
+	if !due {
+		return
+	}
+	views := make([]choke.Peer[*peerConn], 0, len(t.peers))
+	for p := range t.peers {
+		views = append(views, p.chokeView())
+	}
+	bar := choke.EvidenceBar(views)
+	proven := func(v choke.Peer[*peerConn]) bool { return v.Evidence > 0 && v.Evidence >= bar }
+	waiting, provenWaiting := false, false
+	for _, v := range views {
+		if v.Interested && !v.Unchoked {
+			waiting = true
+			provenWaiting = provenWaiting || proven(v)
+		}
+	}
+	for _, v := range views {
+		if v.Unchoked && v.Interested && v.SentSinceUnchoke >= quota && (provenWaiting || waiting && !proven(v)) {
+			t.rechoke(now)
 			return
 		}
 	}
@@ -148,7 +222,7 @@ func (t *Torrent) setChoke(p *peerConn, choked bool, slot string) {
 	if choked {
 		t.logSlotEnd(p)
 	} else if e := p.log.Debug(); e.Enabled() {
-		e.Str("event", "unchoke").Str("slot", slot).Float64("down_rate", p.rate.rate()).
+		e.Str("event", "unchoke").Str("slot", slot).Float64("down_rate", p.rate.rate()).Float64("evidence", p.evidence()).
 			Stringer("listen", p.listen).Bool("seeding", t.complete).Msg("choking")
 	}
 	p.amChoking = choked
@@ -161,7 +235,7 @@ func (t *Torrent) setChoke(p *peerConn, choked bool, slot string) {
 		// A fast peer keeps what it asked of its allowed-fast set and is
 		// told of every other request we drop (BEP 6). A seed also
 		// finishes the piece it is in the middle of: its slots turn over
-		// every piece (rotateSeedSlot), and a piece cut short is one the
+		// every piece (rotateSeedSlots), and a piece cut short is one the
 		// peer cannot pass on until someone sends the rest.
 		p.finishing = nil
 		if cur, mid := p.q.pieceInProgress(); mid && t.complete {

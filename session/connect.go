@@ -168,6 +168,9 @@ func (t *Torrent) disconnect(p *peerConn, err error) {
 		t.picker.PeerLeft(p)
 	}
 	t.superLeft(p)
+	if t.evidence != nil {
+		t.evidence.Forget(p)
+	}
 	if t.meta != nil {
 		t.meta.Drop(p)
 		t.requestMetadata(time.Now())

@@ -200,3 +200,35 @@ func testRequestsToAFastPeerGoOutInBatches(t *testing.T) {
 		t.Errorf("requests after each block: %v; want batches of 8 or more once the pipeline is deep, and single requests at most half the time", batches)
 	}
 }
+
+// TestLeecherTellsASeedOfEveryPiece: a leecher announces each piece it
+// verifies to every peer, a seed too (BEP 3, libtorrent's default). A seed
+// sees pieces travel only through those haves: it is how it tells who
+// passes pieces on (choke.Evidence, issue 20).
+func TestLeecherTellsASeedOfEveryPiece(t *testing.T) { simulate(t, testLeecherTellsASeedOfEveryPiece) }
+
+func testLeecherTellsASeedOfEveryPiece(t *testing.T) {
+	checkGoroutines(t)
+	m, content := makeTorrent(t, 2*peer.BlockSize, peer.BlockSize) // two pieces of one block
+	s := newSession(t, session.Config{})
+	tor, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: make([]byte, len(content))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddTorrent(tor)
+	runSession(t, s)
+
+	c := dialPeer(t, addrOf(t, s), m.InfoHash)
+	d := peer.NewDecoder(c)
+	c.Write(frame(byte(peer.HaveAll)))
+	readUntil(t, c, d, "interested", isID(peer.Interested))
+	c.Write(frame(byte(peer.Unchoke)))
+	// One piece is enough: with the second the leecher becomes a seed
+	// and hangs up on us (both seeds), perhaps before its have is out.
+	r := readUntil(t, c, d, "request", isID(peer.Request))
+	off := r.Index * peer.BlockSize
+	c.Write(frame(byte(peer.Piece), append(u32(r.Index, 0), content[off:off+peer.BlockSize]...)...))
+	if h := readUntil(t, c, d, "have", isID(peer.Have)); h.Index != r.Index {
+		t.Errorf("have %d, want %d (the piece we sent)", h.Index, r.Index)
+	}
+}

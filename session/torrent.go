@@ -151,6 +151,7 @@ type Torrent struct {
 	choker      *choke.Choker[*peerConn]
 	lastRechoke time.Time
 	super       *choke.SuperSeed[*peerConn] // with TorrentConfig.SuperSeed (superseed.go); nil before
+	evidence    *choke.Evidence[*peerConn]  // who passes pieces on, seen through haves (choking.go); nil before
 	peers       map[*peerConn]struct{}
 	addrs       *addrBook // addresses to dial, and banned IPs
 	bannedIDs   map[[20]byte]bool

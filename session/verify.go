@@ -40,9 +40,9 @@ func (t *Torrent) onHashed(ev pieceHashed) {
 		t.diskRetryWait = 0 // storage works
 		t.log.Debug().Int("piece", ev.piece).Msg("piece verified")
 		for p := range t.peers {
-			if p.has == nil || !p.has.Has(ev.piece) {
-				p.send(peer.Message{ID: peer.Have, Index: uint32(ev.piece)})
-			}
+			// To every peer, seeds too (BEP 3; libtorrent's default): a
+			// seed ranks its takers by the pieces it sees them pass on.
+			p.send(peer.Message{ID: peer.Have, Index: uint32(ev.piece)})
 			t.updateInterest(p)
 		}
 		if t.picker.Complete() {

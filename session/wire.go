@@ -74,6 +74,7 @@ func (t *Torrent) onMessage(p *peerConn, m peer.Message) error {
 				return err
 			}
 			t.superAnnounced(p, int(m.Index))
+			t.creditHolders(p, int(m.Index))
 		}
 		t.updateInterest(p)
 		t.fillRequests(p)
@@ -263,7 +264,10 @@ func (t *Torrent) onRequest(p *peerConn, m peer.Message) error {
 		return nil
 	}
 	p.queueUpload(b)
-	t.rotateSeedSlot(p)
+	t.uploadEvidence().Sent(p, int(m.Index))
+	if !p.amChoking {
+		t.rotateSeedSlots(time.Now())
+	}
 	return nil
 }
 
