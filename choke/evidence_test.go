@@ -13,6 +13,8 @@ import (
 // starts from nothing.
 func TestEvidenceCreditsOnlyTheSoleHolder(t *testing.T) {
 	e := choke.NewEvidence[string](100)
+	e.Sent("a", 7)
+	e.Sent("a", 70)
 	e.Announced("b", 7, "a")  // a gave b piece 7
 	e.Announced("c", 70, "a") // and c piece 70
 	e.Sent("d", 7)
@@ -27,6 +29,26 @@ func TestEvidenceCreditsOnlyTheSoleHolder(t *testing.T) {
 	e.Forget("a")
 	if got := e.Credit("a"); got != 0 {
 		t.Errorf("Credit(a) after Forget = %d, want 0", got)
+	}
+}
+
+// TestEvidenceIgnoresClaimsOfPiecesNeverSent: a free rider that claims
+// pieces it never had from us, and sybils that announce them after it, earn
+// it nothing; a piece it did have counts once, however many sybils (each
+// the sole other holder in turn, the one before having left) announce it.
+func TestEvidenceIgnoresClaimsOfPiecesNeverSent(t *testing.T) {
+	const pieces = 1000
+	e := choke.NewEvidence[string](pieces)
+	e.Sent("rider", 3)
+	for i := range pieces {
+		e.Announced("sybil", i, "rider")
+	}
+	for _, s := range []string{"sybil2", "sybil3", "sybil4"} {
+		e.Announced(s, 3, "rider")
+		e.Forget(s)
+	}
+	if got := e.Credit("rider"); got != 1 {
+		t.Errorf("Credit(rider) = %d after sybils announced its %d claimed pieces, want 1 (the piece we sent it)", got, pieces)
 	}
 }
 
