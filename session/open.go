@@ -2,10 +2,12 @@ package session
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -121,8 +123,37 @@ func ResumePath(m *metainfo.MetaInfo, dir string) string {
 // (those over atomicfile.MinAge old), and returns how many. It reads the
 // whole folder: call it once per download folder at start, not per
 // torrent. A missing folder is no error.
+//
+// Only the names of what swarm writes there are removed (a resume record's
+// or the DHT state's temporary file, of this swarm or an older one): the
+// folder is a torrent's content when the torrent is named StateDir (its
+// own state goes to StateDir + "-swarm"), and a user's .tmp-notes there
+// went with the rest (attack3).
 func CleanState(dir string) (int, error) {
-	return atomicfile.Clean(filepath.Join(dir, StateDir), atomicfile.MinAge)
+	return atomicfile.CleanMatching(filepath.Join(dir, StateDir), atomicfile.MinAge, isStateTemp)
+}
+
+// isStateTemp reports whether name is a temporary file of a resume record
+// (.swarm-tmp-HASH.resume-*, before HASH.resume.*.tmp) or of the DHT
+// state (.swarm-tmp-dht.state-*, before .dht-*.tmp).
+func isStateTemp(name string) bool {
+	if rest, ok := strings.CutPrefix(name, ".swarm-tmp-"); ok {
+		return strings.HasPrefix(rest, "dht.state-") || isHashName(rest, ".resume-")
+	}
+	if strings.HasPrefix(name, ".dht-") && strings.HasSuffix(name, ".tmp") {
+		return true
+	}
+	return strings.HasSuffix(name, ".tmp") && isHashName(name, ".resume.")
+}
+
+// isHashName reports whether name is a hex info hash followed by sep.
+func isHashName(name, sep string) bool {
+	const n = 2 * len(metainfo.Hash{})
+	if len(name) < n+len(sep) || name[n:n+len(sep)] != sep {
+		return false
+	}
+	_, err := hex.DecodeString(name[:n])
+	return err == nil
 }
 
 // wantedPieces returns the pieces that hold bytes of a file not skipped

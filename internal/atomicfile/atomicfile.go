@@ -71,6 +71,14 @@ const MinAge = time.Minute
 // is no error. Call it only on folders swarm owns: it matches names, not
 // contents. It returns how many it removed.
 func Clean(dir string, minAge time.Duration) (int, error) {
+	return CleanMatching(dir, minAge, isTemp)
+}
+
+// CleanMatching is Clean for the temporary files whose names match says
+// are its caller's: a folder whose names may be a user's too (a download
+// folder's .swarm is a torrent's content if the torrent is named so) is
+// cleaned only of the names swarm writes there.
+func CleanMatching(dir string, minAge time.Duration, match func(name string) bool) (int, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -81,7 +89,7 @@ func Clean(dir string, minAge time.Duration) (int, error) {
 	n := 0
 	var errs []error
 	for _, e := range ents {
-		if !e.Type().IsRegular() || !isTemp(e.Name()) {
+		if !e.Type().IsRegular() || !match(e.Name()) {
 			continue
 		}
 		fi, err := e.Info()
