@@ -150,3 +150,44 @@ func TestConnCapTrustedProxy(t *testing.T) {
 		t.Errorf("connections_refused_total{per_ip} = %q, want 0 for a trusted proxy", got)
 	}
 }
+
+// TestConnCountReturnsToZero: connections that end in odd states (closed
+// at once, halfway through a request, reset, after a request too long for
+// the lean path, after a malformed one, idle past the read timeout, a
+// keep-alive one closed inside its second request) all leave the count,
+// so an address is not locked out by connections it no longer has. On raw
+// sockets and with a goroutine per connection.
+func TestConnCountReturnsToZero(t *testing.T) {
+	for _, other := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tcp", true: "other"}[other], func(t *testing.T) {
+			ct := newConnTest(t, server.Config{MaxConnsPerIP: 64, ReadTimeout: 400 * time.Millisecond}, other)
+			long := "GET /announce?" + testPeer(ihA, 3, 0).Query() + "&x=" + strings.Repeat("a", 6000) + " HTTP/1.1\r\nHost: t\r\n\r\n"
+			for range 3 {
+				ct.dial().Close()
+				c := ct.dial()
+				_, _ = io.WriteString(c, "GET /announce?info_hash=")
+				c.Close()
+				c = ct.dial()
+				_, _ = io.WriteString(c, "GET /ann")
+				_ = c.(*net.TCPConn).SetLinger(0)
+				c.Close() // a reset
+				c = ct.dial()
+				_, _ = io.WriteString(c, long[:5000])
+				time.Sleep(20 * time.Millisecond)
+				c.Close() // handed to net/http, then gone
+				c = ct.dial()
+				_, _ = io.WriteString(c, "BREW /pot HTCPCP/1.0\r\n\r\n")
+				_, _ = io.ReadAll(c)
+				c.Close()
+				_, _ = io.WriteString(ct.dial(), "GET /announce?") // left to time out
+				c = ct.keepAlive()
+				_, _ = io.WriteString(c, "GET /announce?info")
+				c.Close()
+			}
+			ct.waitOpen("0")
+			if !ct.served() {
+				t.Error("no answer after the odd connections")
+			}
+		})
+	}
+}
