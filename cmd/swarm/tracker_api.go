@@ -97,6 +97,10 @@ func (o *trackerOptions) tlsConfig() (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
+// adminMaxConnsPerIP bounds the admin API's connections from one address
+// (an IPv6 client's /64).
+const adminMaxConnsPerIP = 32
+
 // serveAdmin serves the admin API on o.adminListen until the returned stop
 // is called, which waits for requests in flight (5 s at most).
 func serveAdmin(ctx context.Context, e *env, o *trackerOptions, db *private.DB, tr *private.Tracker, srv *server.Server,
@@ -111,8 +115,10 @@ func serveAdmin(ctx context.Context, e *env, o *trackerOptions, db *private.DB, 
 		return nil, fmt.Errorf("--admin-listen: %w", err)
 	}
 	// Anyone who can reach the port can open connections, token or not:
-	// bounded as the daemon's RPC is (256; the site's backend needs few).
-	ln = rpc.LimitListener(ln, rpc.DefaultMaxConns)
+	// bounded as the daemon's RPC is (256; the site's backend needs few),
+	// and per address, or one client holding 256 idle connections locks
+	// the site's backend out (attack3).
+	ln = rpc.LimitListener(server.PerAddressListener(ln, adminMaxConnsPerIP), rpc.DefaultMaxConns)
 	scheme := "http"
 	if tlsCfg != nil {
 		ln, scheme = tls.NewListener(ln, tlsCfg), "https"

@@ -256,37 +256,57 @@ func TestTrackerFlagsBehindASite(t *testing.T) {
 	}
 }
 
-// TestAdminAPIBoundsConnections: the admin API holds at most
-// rpc.DefaultMaxConns connections, as the daemon's RPC does; the next one
-// waits (in the kernel's queue) until one of them closes. Before, anyone
-// who could reach the port could open connections until the tracker ran
-// out of file descriptors.
+// TestAdminAPIBoundsConnections: the admin API holds 32 connections per
+// address and 256 in all. One address opening 256 idle ones (the global
+// bound) gets the rest of them closed, and the site's backend on another
+// address is still answered (before, it waited behind them until they
+// timed out); 256 held from 8 addresses make a 257th wait until one
+// closes.
 func TestAdminAPIBoundsConnections(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "tracker.db")
 	b := startSwarm(t, "tracker", "--private", "--db", db, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
 	addr := b.waitOutput(t, regexp.MustCompile(`admin API listening on http://(127\.0\.0\.1:\d+)/api/`), 10*time.Second)[1]
-	var idle []net.Conn
-	for range rpc.DefaultMaxConns {
-		c, err := net.Dial("tcp", addr)
+	dialFrom := func(src string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", addr)
 		if err != nil {
-			t.Fatal(err)
+			t.Skipf("dial from %s (no loopback addresses of its own?): %v", src, err)
 		}
-		defer c.Close()
-		idle = append(idle, c) // sends nothing: held until the 10 s header timeout
+		t.Cleanup(func() { c.Close() })
+		return c
 	}
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	ask := func(c net.Conn, wait time.Duration) string {
+		t.Helper()
+		if _, err := io.WriteString(c, "GET /api/users HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"); err != nil {
+			return ""
+		}
+		_ = c.SetReadDeadline(time.Now().Add(wait))
+		got, _ := io.ReadAll(c)
+		return string(got)
 	}
-	defer c.Close()
-	if _, err := io.WriteString(c, "GET /api/users HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"); err != nil {
-		t.Fatal(err)
+	var held []net.Conn
+	for range rpc.DefaultMaxConns {
+		held = append(held, dialFrom("127.0.0.2")) // sends nothing: held until the 10 s header timeout
 	}
-	_ = c.SetReadDeadline(time.Now().Add(time.Second))
-	if got, err := io.ReadAll(c); len(got) > 0 {
-		t.Fatalf("connection %d answered while %d were held: %q (%v)", rpc.DefaultMaxConns+1, rpc.DefaultMaxConns, got, err)
+	if got := ask(dialFrom("127.0.0.1"), 5*time.Second); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Fatalf("the backend, while another address opened %d connections: %q, want the users list", rpc.DefaultMaxConns, got)
 	}
-	idle[0].Close()
+	for _, c := range held {
+		c.Close()
+	}
+	held = held[:0]
+	for i := range 8 {
+		for range rpc.DefaultMaxConns / 8 {
+			held = append(held, dialFrom(fmt.Sprintf("127.0.0.%d", 3+i)))
+		}
+	}
+	// Each held one answers a request once there is room: all are in.
+	c := dialFrom("127.0.0.1")
+	if got := ask(c, time.Second); got != "" {
+		t.Fatalf("connection %d answered while %d were held: %q", rpc.DefaultMaxConns+1, rpc.DefaultMaxConns, got)
+	}
+	held[0].Close()
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if got, err := io.ReadAll(c); !strings.HasPrefix(string(got), "HTTP/1.1 200") {
 		t.Errorf("once one connection closed: %q (%v), want the users list", got, err)

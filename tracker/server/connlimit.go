@@ -116,3 +116,34 @@ func (c *countedConn) CloseWrite() error {
 	}
 	return nil
 }
+
+// PerAddressListener makes ln close at once, unread, a connection from an
+// address (an IPv6 client's /64) that has perIP open already. For a
+// listener other than the tracker's own (the admin API), whose global
+// bound one address could otherwise fill alone.
+func PerAddressListener(ln net.Listener, perIP int) net.Listener {
+	l := newConnLimit(perIP, 0, func(netip.Addr) bool { return false })
+	for i := range l.refused {
+		l.refused[i] = prometheus.NewCounter(prometheus.CounterOpts{Name: "refused"}) // not exported
+	}
+	return &perAddressListener{Listener: ln, l: l}
+}
+
+type perAddressListener struct {
+	net.Listener
+	l *connLimit
+}
+
+func (p *perAddressListener) Accept() (net.Conn, error) {
+	for {
+		c, err := p.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := connIP(c)
+		if p.l.acquire(ip) {
+			return p.l.counted(c, ip), nil
+		}
+		c.Close()
+	}
+}
