@@ -65,19 +65,27 @@ func (l *connLimit) acquire(ip netip.Addr) bool {
 		l.refused[refusePerIP].Inc()
 		return false
 	}
-	l.open[k]++
+	if capped {
+		l.open[k]++
+	}
 	l.n++
 	return true
 }
 
-// release uncounts a connection from ip that acquire let in.
+// release uncounts a connection from ip that acquire let in. A trusted
+// proxy's are counted in the total only (as acquire does): counted per
+// address too, they filled the cap of the proxy's IPv6 /64 for the other
+// addresses in it.
 func (l *connLimit) release(ip netip.Addr) {
 	k := connKey(ip)
+	capped := l.perIP > 0 && !l.trusted(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.open[k] <= 1 {
+	switch {
+	case !capped:
+	case l.open[k] <= 1:
 		delete(l.open, k) // the map holds only addresses with connections
-	} else {
+	default:
 		l.open[k]--
 	}
 	l.n--
