@@ -238,7 +238,7 @@ func (t *Torrent) setChoke(p *peerConn, choked bool, slot string) {
 		// every piece (rotateSeedSlots), and a piece cut short is one the
 		// peer cannot pass on until someone sends the rest.
 		p.finishing = nil
-		if cur, mid := p.q.pieceInProgress(); mid && t.complete {
+		if cur, mid := p.q.pieceInProgress(t.geo); mid && t.complete {
 			p.finishing = []uint32{cur}
 		}
 		dropped := p.q.clearUploads(func(b piece.Block) bool { return p.allowedWhileChoked(b.Piece) })

@@ -149,6 +149,7 @@ type writeQueue struct {
 	mu       sync.Mutex // guards the fields below
 	msgs     []peer.Message
 	uploads  []piece.Block
+	last     piece.Block   // the last upload the writer took; zero before the first
 	ctrl     int           // cost of the control messages queued or being written
 	upCount  int           // uploads queued or being written
 	upBytes  int           // their block bytes
@@ -287,16 +288,21 @@ func (q *writeQueue) clearUploads(keep func(piece.Block) bool) []piece.Block {
 	return dropped
 }
 
-// pieceInProgress returns the piece of the first queued block if the
-// writer has already sent that piece's first blocks (the block does not
-// begin it): the piece a peer we choke is in the middle of.
-func (q *writeQueue) pieceInProgress() (uint32, bool) {
+// pieceInProgress returns the piece a peer we choke is in the middle of:
+// the first queued block's piece if the writer has already sent that
+// piece's first blocks (the block does not begin it), or, with nothing
+// queued, the piece of the last block the writer took if that block did
+// not end it. The choke can fall between the writer taking a block and the
+// peer's next request for the same piece (a peer that asks one block at a
+// time, or a writer quicker than its requests).
+func (q *writeQueue) pieceInProgress(g piece.Geometry) (uint32, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.uploads) == 0 || q.uploads[0].Begin == 0 {
-		return 0, false
+	if len(q.uploads) > 0 {
+		return q.uploads[0].Piece, q.uploads[0].Begin != 0
 	}
-	return q.uploads[0].Piece, true
+	last := q.last
+	return last.Piece, last.Length > 0 && int64(last.Begin+last.Length) < g.PieceLen(int(last.Piece))
 }
 
 // allowedWhileChoked reports whether the peer may have piece i while we
@@ -322,6 +328,9 @@ func (q *writeQueue) take(msgs []peer.Message, ups []piece.Block, max int) ([]pe
 	clear(q.msgs)
 	q.msgs = shrink(q.msgs[:0])
 	n := min(max, len(q.uploads))
+	if n > 0 {
+		q.last = q.uploads[n-1]
+	}
 	ups = append(ups, q.uploads[:n]...)
 	q.uploads = append(q.uploads[:0], q.uploads[n:]...)
 	return msgs, ups
