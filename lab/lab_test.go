@@ -153,7 +153,7 @@ func TestFreeRiderFinishesLater(t *testing.T) {
 				o = append(o, f)
 			}
 		}
-		tr, to := servedBefore(t, &trace, mean(o))
+		tr, to := servedBefore(t, &trace, mean(o), "")
 		t.Logf("run %d: free riders %.2f s (mean %.2f), had %.1f MiB (seed and leechers) before the others' mean; reciprocating leechers %.2f (mean %.2f), had %.1f MiB",
 			run+1, r, mean(r), float64(tr)/mib, o, mean(o), float64(to)/mib)
 		riders, others = append(riders, r...), append(others, o...)
@@ -174,12 +174,13 @@ func TestFreeRiderFinishesLater(t *testing.T) {
 // servedBefore adds up what the seed and the leechers served free riders
 // and the other leechers in slots that ended before the given time
 // (seconds): once the reciprocating leechers are done, free riders are all
-// that is left to serve, and get every slot.
-func servedBefore(t *testing.T, trace *bytes.Buffer, before float64) (toRiders, toOthers int64) {
+// that is left to serve, and get every slot. A from other than "" counts
+// only what that peer served (the seed: "seed").
+func servedBefore(t *testing.T, trace *bytes.Buffer, before float64, from string) (toRiders, toOthers int64) {
 	t.Helper()
 	for _, line := range bytes.Split(trace.Bytes(), []byte("\n")) {
 		var e TraceEvent
-		if !bytes.Contains(line, []byte(`"choke"`)) || json.Unmarshal(line, &e) != nil || e.T > before {
+		if !bytes.Contains(line, []byte(`"choke"`)) || json.Unmarshal(line, &e) != nil || e.T > before || from != "" && e.From != from {
 			continue
 		}
 		if strings.HasPrefix(e.To, "free rider") {

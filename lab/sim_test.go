@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"math"
 	"net"
-	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -200,7 +199,7 @@ func TestSimulatedSeedFavoursUploaders(t *testing.T) {
 				t.Fatal(err)
 			}
 			r, o := res.Means()
-			tr, to := servedBySeedBefore(t, &trace, o)
+			tr, to := servedBefore(t, &trace, o, "seed")
 			t.Logf("free riders %.2f s, others %.2f s (%.2f×); before %.2f s the seed gave each free rider %.1f MiB, each other %.1f MiB",
 				r, o, r/o, o, float64(tr)/riders/mib, float64(to)/(leechers-riders)/mib)
 			toRiders, toOthers = toRiders+tr, toOthers+to
@@ -213,22 +212,4 @@ func TestSimulatedSeedFavoursUploaders(t *testing.T) {
 	if perRider >= perOther {
 		t.Errorf("the seed gave each free rider %.2f MiB while the others downloaded, no less than each of them (%.2f MiB)", perRider, perOther)
 	}
-}
-
-// servedBySeedBefore adds up what the seed gave free riders and the other
-// leechers in slots that ended before the given time (seconds).
-func servedBySeedBefore(t *testing.T, trace *bytes.Buffer, before float64) (toRiders, toOthers int64) {
-	t.Helper()
-	for _, line := range bytes.Split(trace.Bytes(), []byte("\n")) {
-		var e TraceEvent
-		if !bytes.Contains(line, []byte(`"choke"`)) || json.Unmarshal(line, &e) != nil || e.From != "seed" || e.T > before {
-			continue
-		}
-		if strings.HasPrefix(e.To, "free rider") {
-			toRiders += e.Bytes
-		} else {
-			toOthers += e.Bytes
-		}
-	}
-	return toRiders, toOthers
 }
