@@ -224,8 +224,13 @@ func (s *Session) refused(first bool, what string) {
 		s.conns.mu.Lock()
 		open, max, hs := s.conns.open, s.conns.max, s.conns.handshaking
 		s.conns.mu.Unlock()
-		s.log.Warn().Int("open", open).Int("max", max).Int("handshaking", hs).
-			Msg("too many peer connections: refusing new peers until some close")
+		e := s.log.Warn().Int("open", open).Int("max", max).Int("handshaking", hs)
+		if open < max {
+			// The connection cap is not reached: the handshake cap is.
+			e.Msg("too many peer connections: too many handshakes at once, refusing new peers until some finish")
+			return
+		}
+		e.Msg("too many peer connections: refusing new peers until some close")
 		return
 	}
 	s.log.Debug().Str("peer", what).Msg("refused: too many peer connections")
