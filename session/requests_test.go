@@ -1,10 +1,12 @@
 package session_test
 
 import (
+	"net"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"swarm/metainfo"
 	"swarm/peer"
 	"swarm/session"
 )
@@ -74,19 +76,7 @@ func TestChokeByFastPeerKeepsRequests(t *testing.T) { simulate(t, testChokeByFas
 func testChokeByFastPeerKeepsRequests(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 64<<10, 64<<10) // one piece of 4 blocks
-	s := newSession(t, session.Config{})
-	tor, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: make([]byte, len(content))}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.AddTorrent(tor)
-	runSession(t, s)
-
-	c := dialPeer(t, addrOf(t, s), m.InfoHash)
-	d := peer.NewDecoder(c)
-	c.Write(frame(byte(peer.HaveAll)))
-	readUntil(t, c, d, "interested", isID(peer.Interested))
-	c.Write(frame(byte(peer.Unchoke)))
+	tor, c, d := unchokingSeedOf(t, m, content)
 	asked := map[uint32]bool{}
 	for len(asked) < 4 {
 		r := readUntil(t, c, d, "request", isID(peer.Request))
@@ -141,19 +131,7 @@ func TestRequestsToAFastPeerGoOutInBatches(t *testing.T) {
 func testRequestsToAFastPeerGoOutInBatches(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 4<<20, 256<<10) // 256 blocks
-	s := newSession(t, session.Config{})
-	tor, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: make([]byte, len(content))}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.AddTorrent(tor)
-	runSession(t, s)
-
-	c := dialPeer(t, addrOf(t, s), m.InfoHash)
-	d := peer.NewDecoder(c)
-	c.Write(frame(byte(peer.HaveAll)))
-	readUntil(t, c, d, "interested", isID(peer.Interested))
-	c.Write(frame(byte(peer.Unchoke)))
+	tor, c, d := unchokingSeedOf(t, m, content)
 	// pending reads every request the session has sent by now: under
 	// synctest, Wait lets its goroutines write all they will, and a
 	// deadline of now ends the read at a message boundary.
@@ -210,6 +188,23 @@ func TestLeecherTellsASeedOfEveryPiece(t *testing.T) { simulate(t, testLeecherTe
 func testLeecherTellsASeedOfEveryPiece(t *testing.T) {
 	checkGoroutines(t)
 	m, content := makeTorrent(t, 2*peer.BlockSize, peer.BlockSize) // two pieces of one block
+	_, c, d := unchokingSeedOf(t, m, content)
+	// One piece is enough: with the second the leecher becomes a seed
+	// and hangs up on us (both seeds), perhaps before its have is out.
+	r := readUntil(t, c, d, "request", isID(peer.Request))
+	off := r.Index * peer.BlockSize
+	c.Write(frame(byte(peer.Piece), append(u32(r.Index, 0), content[off:off+peer.BlockSize]...)...))
+	if h := readUntil(t, c, d, "have", isID(peer.Have)); h.Index != r.Index {
+		t.Errorf("have %d, want %d (the piece we sent)", h.Index, r.Index)
+	}
+}
+
+// unchokingSeedOf runs a session that downloads m into memory and connects
+// to it as a seed (have-all) that unchokes it once it is interested: the
+// torrent, the connection and its decoder, for a test to answer the
+// session's requests.
+func unchokingSeedOf(t *testing.T, m *metainfo.MetaInfo, content []byte) (*session.Torrent, net.Conn, *peer.Decoder) {
+	t.Helper()
 	s := newSession(t, session.Config{})
 	tor, err := s.NewTorrent(m, session.TorrentConfig{Store: &memStore{data: make([]byte, len(content))}})
 	if err != nil {
@@ -223,12 +218,5 @@ func testLeecherTellsASeedOfEveryPiece(t *testing.T) {
 	c.Write(frame(byte(peer.HaveAll)))
 	readUntil(t, c, d, "interested", isID(peer.Interested))
 	c.Write(frame(byte(peer.Unchoke)))
-	// One piece is enough: with the second the leecher becomes a seed
-	// and hangs up on us (both seeds), perhaps before its have is out.
-	r := readUntil(t, c, d, "request", isID(peer.Request))
-	off := r.Index * peer.BlockSize
-	c.Write(frame(byte(peer.Piece), append(u32(r.Index, 0), content[off:off+peer.BlockSize]...)...))
-	if h := readUntil(t, c, d, "have", isID(peer.Have)); h.Index != r.Index {
-		t.Errorf("have %d, want %d (the piece we sent)", h.Index, r.Index)
-	}
+	return tor, c, d
 }
